@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/kith-dev/kith/internal/server"
+)
+
+// serverFlags registers the flags of `kith server` (and `kith dev`) on fs
+// and returns the Config they fill, plus the logging flags.
+func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
+	cfg := &server.Config{}
+	fs.StringVar(&cfg.TrustDomain, "trust-domain", os.Getenv("KITH_TRUST_DOMAIN"), "SPIFFE trust domain to issue for, such as example.org (env KITH_TRUST_DOMAIN)")
+	fs.StringVar(&cfg.ListenAddr, "listen", "127.0.0.1:8443", "HTTPS address of the admin API and bundle endpoint")
+	fs.StringVar(&cfg.DataDir, "data", "kith-data", "data folder: SQLite store, key-encryption key, admin token")
+	fs.StringVar(&cfg.StoreURL, "store", "", "store URL: postgres://… for PostgreSQL; empty for SQLite in the data folder")
+	fs.DurationVar(&cfg.CATTL, "ca-ttl", 0, "lifetime of CA keys (default 24h)")
+	fs.DurationVar(&cfg.X509SVIDTTL, "x509-svid-ttl", 0, "default lifetime of X509-SVIDs (default 1h)")
+	fs.DurationVar(&cfg.JWTSVIDTTL, "jwt-svid-ttl", 0, "default lifetime of JWT-SVIDs (default 5m)")
+	fs.StringVar(&cfg.UpstreamCertFile, "upstream-cert", "", "PEM certificate chain of an upstream CA (Kith becomes its intermediate)")
+	fs.StringVar(&cfg.UpstreamKeyFile, "upstream-key", "", "PEM private key of the upstream CA")
+	fs.StringVar(&cfg.UpstreamBundleFile, "upstream-bundle", "", "PEM roots of the upstream PKI, published in the trust bundle")
+	fs.StringVar(&cfg.BundleEndpointAddr, "bundle-endpoint-addr", "", "serve the bundle with the https_web profile on this address too")
+	fs.StringVar(&cfg.BundleEndpointCertFile, "bundle-endpoint-cert", "", "Web PKI certificate (PEM) of the https_web bundle endpoint")
+	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
+	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
+	lf := &logFlags{}
+	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	return cfg, lf
+}
+
+type logFlags struct{ level, format string }
+
+// logger builds the slog.Logger the flags ask for, writing to w.
+func (lf *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lf.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(lf.format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", lf.format)
+}
+
+// runServer is `kith server`: the control plane, until interrupted.
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kith server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, lf := serverFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	if cfg.TrustDomain == "" {
+		return usageError{fmt.Errorf("--trust-domain is required")}
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.Logger = logger
+	srv, err := server.New(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	if tok := srv.NewAdminToken(); tok != nil {
+		fmt.Fprintf(stdout, "Created the admin token in %s (readable by you only).\nUse it with:  export KITH_ADMIN_TOKEN=$(cat %s)\n", tok.Path, tok.Path)
+	}
+	return srv.Run(ctx)
+}

@@ -1,0 +1,186 @@
+package adminclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// DefaultAddr is the address of the admin API when none is configured.
+const DefaultAddr = "127.0.0.1:8443"
+
+// maxResponseBytes caps the size of any reply the client reads.
+const maxResponseBytes = 8 << 20
+
+// Config configures a [Client].
+type Config struct {
+	// Addr is the host:port of the admin API; empty means [DefaultAddr]. An
+	// empty or unspecified host (":8443", "0.0.0.0:8443") means loopback.
+	Addr string
+	// Token is the admin token sent as a bearer token on /v1 routes.
+	// Required.
+	Token Token
+	// Roots are the trust anchors the server's certificate chain must
+	// verify against. Required unless HTTPClient is set.
+	Roots []*x509.Certificate
+	// TrustDomain, if set, pins the server's SPIFFE ID to
+	// spiffe://<TrustDomain>/kith/server. If empty, the client accepts
+	// spiffe://<any trust domain>/kith/server chaining to Roots.
+	TrustDomain string
+	// HTTPClient, if set, is used as is instead of a client built from
+	// Roots and TrustDomain; it must authenticate the server itself. It is
+	// meant for tests.
+	HTTPClient *http.Client
+}
+
+// Client calls the admin API. It is safe for concurrent use.
+type Client struct {
+	base  url.URL
+	token Token
+	http  *http.Client
+}
+
+// New returns a Client for cfg. It returns an error if the token is
+// missing, Addr is not host:port, TrustDomain is not a trust domain name, or
+// Roots is empty (without an HTTPClient). It does not contact the server.
+func New(cfg Config) (*Client, error) {
+	if cfg.Token.IsZero() {
+		return nil, errors.New("adminclient: Config.Token is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	addr, err := dialAddr(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("adminclient: address %q is not host:port: %w", cfg.Addr, err)
+	}
+	var td spiffeid.TrustDomain
+	if cfg.TrustDomain != "" {
+		if td, err = spiffeid.TrustDomainFromString(cfg.TrustDomain); err != nil {
+			return nil, fmt.Errorf("adminclient: trust domain %q: %w", cfg.TrustDomain, err)
+		}
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		tc, err := tlsConfig(cfg.Roots, td)
+		if err != nil {
+			return nil, fmt.Errorf("adminclient: %w", err)
+		}
+		hc = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     tc,
+			TLSHandshakeTimeout: 10 * time.Second,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}}
+	}
+	return &Client{
+		base:  url.URL{Scheme: "https", Host: addr},
+		token: cfg.Token,
+		http:  hc,
+	}, nil
+}
+
+// dialAddr returns the address to dial for addr, a host:port with a
+// numeric port. An empty or unspecified host, as in a listen address such
+// as ":8443" or "0.0.0.0:8443", becomes the loopback address.
+func dialAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(host, "/@?#") {
+		return "", errors.New("bad host")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return "", errors.New("bad port")
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// call is one admin API request.
+type call struct {
+	method string
+	path   string     // escaped path, such as "/v1/entries/abc"
+	query  url.Values // nil for none
+	in     any        // request body, JSON-encoded; nil for none
+	out    any        // decoded from a 2xx reply; nil to discard it
+	raw    *[]byte    // receives the raw 2xx reply instead of out
+	public bool       // a public route: no Authorization header
+}
+
+// do performs c. A non-2xx reply becomes a *api.Problem or a *StatusError.
+func (cl *Client) do(ctx context.Context, c call) error {
+	path, err := url.PathUnescape(c.path)
+	if err != nil {
+		return fmt.Errorf("bad path %q: %w", c.path, err)
+	}
+	u := cl.base
+	u.Path, u.RawPath = path, c.path
+	u.RawQuery = c.query.Encode()
+
+	var body io.Reader
+	if c.in != nil {
+		b, err := json.Marshal(c.in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("User-Agent", "kith-adminclient")
+	if c.in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if !c.public {
+		req.Header.Set("Authorization", cl.token.bearer())
+	}
+
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return err // a *url.Error, naming the method and URL
+	}
+	defer resp.Body.Close()
+
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	if len(b) > maxResponseBytes {
+		return fmt.Errorf("reply larger than %d bytes", maxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return replyError(resp, b)
+	}
+	switch {
+	case c.raw != nil:
+		*c.raw = b
+	case c.out != nil:
+		if err := json.Unmarshal(b, c.out); err != nil {
+			return fmt.Errorf("decode reply: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+// Package registry owns workload entries: which SPIFFE ID a workload gets,
+// which selectors identify it, which agent may serve it, who owns it and what
+// it may at most be granted. It validates entries, keeps them in the store
+// and records every change in the ledger.
+//
+// It does not issue credentials (package ca does) nor decide requests
+// (package policy does).
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// Store is the persistence the registry needs.
+type Store interface {
+	CreateEntry(ctx context.Context, e *store.Entry) error
+	GetEntry(ctx context.Context, id string) (store.Entry, error)
+	ListEntries(ctx context.Context, f store.EntryFilter) ([]store.Entry, error)
+	UpdateEntry(ctx context.Context, e *store.Entry) error
+	DeleteEntry(ctx context.Context, id string) error
+}
+
+// Auditor records audit events.
+type Auditor interface {
+	Record(ctx context.Context, ev ledger.Event) (int64, error)
+}
+
+// Config configures a [Registry].
+type Config struct {
+	// TrustDomain is the only trust domain entries may belong to. Required.
+	TrustDomain spiffeid.TrustDomain
+	// Store keeps entries. Required.
+	Store Store
+	// Auditor receives an event for every change. Required.
+	Auditor Auditor
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Registry manages workload entries.
+type Registry struct {
+	td    spiffeid.TrustDomain
+	store Store
+	audit Auditor
+	clock func() time.Time
+}
+
+// New returns a Registry, or an error naming the missing Config field.
+func New(cfg Config) (*Registry, error) {
+	switch {
+	case cfg.TrustDomain.IsZero():
+		return nil, errors.New("registry: Config.TrustDomain is required")
+	case cfg.Store == nil:
+		return nil, errors.New("registry: Config.Store is required")
+	case cfg.Auditor == nil:
+		return nil, errors.New("registry: Config.Auditor is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock}, nil
+}
+
+// Create validates spec and stores it as a new entry. It returns a
+// *ValidationError for bad input and ErrConflict if an entry with the same
+// SPIFFE ID, parent and selectors exists.
+func (r *Registry) Create(ctx context.Context, actor ledger.Actor, spec Spec) (Entry, error) {
+	e, err := spec.validate(r.td)
+	if err != nil {
+		r.auditFailure(ctx, actor, "entry.created", "create", spec.SPIFFEID, err)
+		return Entry{}, err
+	}
+	if e.ID, err = newID(); err != nil {
+		return Entry{}, err
+	}
+	now := r.clock().UTC().Truncate(time.Microsecond)
+	e.CreatedAt, e.UpdatedAt = now, now
+	rec := e.toRecord()
+	if err := r.store.CreateEntry(ctx, &rec); err != nil {
+		err = mapStoreErr(err)
+		r.auditFailure(ctx, actor, "entry.created", "create", spec.SPIFFEID, err)
+		return Entry{}, err
+	}
+	e.Revision = rec.Revision
+	return e, r.auditSuccess(ctx, actor, "entry.created", "create", e)
+}
+
+// Get returns the entry with the given ID, or ErrNotFound.
+func (r *Registry) Get(ctx context.Context, id string) (Entry, error) {
+	rec, err := r.store.GetEntry(ctx, id)
+	if err != nil {
+		return Entry{}, mapStoreErr(err)
+	}
+	return fromRecord(rec)
+}
+
+// Filter narrows [Registry.List].
+type Filter struct {
+	SPIFFEID string
+	ParentID string
+	Status   string
+	After    string // cursor: the last ID of the previous page
+	Limit    int    // zero: 100; at most 1000
+}
+
+// List returns one page of entries in ID order and the cursor for the next
+// page, empty when there is none. A bad status filter is a
+// *ValidationError.
+func (r *Registry) List(ctx context.Context, f Filter) ([]Entry, string, error) {
+	if f.Status != "" {
+		if _, err := ParseStatus(f.Status); err != nil {
+			return nil, "", err
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	recs, err := r.store.ListEntries(ctx, store.EntryFilter{
+		SPIFFEID: f.SPIFFEID, ParentID: f.ParentID, Status: f.Status, After: f.After, Limit: limit,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list entries: %w", err)
+	}
+	out := make([]Entry, 0, len(recs))
+	for _, rec := range recs {
+		e, err := fromRecord(rec)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, e)
+	}
+	next := ""
+	if len(out) == limit {
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+// Update replaces the entry's fields with spec. spec.Revision must be the
+// revision the caller read; if the entry changed since, Update returns
+// ErrConflict. It returns ErrNotFound, a *ValidationError, or ErrConflict
+// for a duplicate.
+func (r *Registry) Update(ctx context.Context, actor ledger.Actor, id string, spec Spec) (Entry, error) {
+	cur, err := r.Get(ctx, id)
+	if err != nil {
+		return Entry{}, err
+	}
+	e, err := spec.validate(r.td)
+	if err != nil {
+		r.auditFailure(ctx, actor, "entry.updated", "update", id, err)
+		return Entry{}, err
+	}
+	e.ID, e.CreatedAt = cur.ID, cur.CreatedAt
+	e.UpdatedAt = r.clock().UTC().Truncate(time.Microsecond)
+	e.Revision = spec.Revision
+	rec := e.toRecord()
+	if err := r.store.UpdateEntry(ctx, &rec); err != nil {
+		err = mapStoreErr(err)
+		r.auditFailure(ctx, actor, "entry.updated", "update", id, err)
+		return Entry{}, err
+	}
+	e.Revision = rec.Revision
+	return e, r.auditSuccess(ctx, actor, "entry.updated", "update", e)
+}
+
+// Delete removes the entry, or returns ErrNotFound.
+func (r *Registry) Delete(ctx context.Context, actor ledger.Actor, id string) error {
+	cur, err := r.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := r.store.DeleteEntry(ctx, id); err != nil {
+		return mapStoreErr(err)
+	}
+	return r.auditSuccess(ctx, actor, "entry.deleted", "delete", cur)
+}
+
+// FindBySPIFFEID returns the entries that carry the given SPIFFE ID (at most
+// 1000).
+func (r *Registry) FindBySPIFFEID(ctx context.Context, id spiffeid.ID) ([]Entry, error) {
+	out, _, err := r.List(ctx, Filter{SPIFFEID: id.String(), Limit: 1000})
+	return out, err
+}
+
+func (r *Registry) auditSuccess(ctx context.Context, actor ledger.Actor, typ, action string, e Entry) error {
+	_, err := r.audit.Record(ctx, ledger.Event{
+		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: ledger.OutcomeSuccess,
+		Details: map[string]string{
+			"spiffe_id": e.SPIFFEID.String(),
+			"status":    string(e.Status),
+			"revision":  strconv.FormatInt(e.Revision, 10),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", typ, err)
+	}
+	return nil
+}
+
+// auditFailure records a refused change. A failure to record is not
+// returned: the caller is already failing with the original error.
+func (r *Registry) auditFailure(ctx context.Context, actor ledger.Actor, typ, action, target string, cause error) {
+	reason := "internal error"
+	var ve *ValidationError
+	switch {
+	case errors.As(cause, &ve):
+		reason = ve.Error()
+	case errors.Is(cause, ErrConflict), errors.Is(cause, ErrNotFound):
+		reason = cause.Error()
+	}
+	_, _ = r.audit.Record(ctx, ledger.Event{
+		Type: typ, Actor: actor, Target: truncate(target), Action: action,
+		Outcome: ledger.OutcomeFailure, Reason: reason,
+	})
+}
+
+func mapStoreErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, store.ErrConflict):
+		return ErrConflict
+	}
+	return fmt.Errorf("registry store: %w", err)
+}
+
+// newID returns a random 128-bit entry ID in hex.
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("entry id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/registry"
+)
+
+func entryToAPI(e registry.Entry) api.Entry {
+	spec := e.Spec()
+	return api.Entry{
+		ID: e.ID, SPIFFEID: spec.SPIFFEID, ParentID: spec.ParentID, Selectors: spec.Selectors,
+		Owner: e.Owner, BusinessFunction: e.BusinessFunction, Description: e.Description,
+		MaxScopes: e.MaxScopes, X509SVIDTTL: api.Duration(e.X509SVIDTTL), JWTSVIDTTL: api.Duration(e.JWTSVIDTTL),
+		Labels: e.Labels, Status: string(e.Status), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Revision: e.Revision,
+	}
+}
+
+func specFromAPI(a api.Entry) registry.Spec {
+	return registry.Spec{
+		SPIFFEID: a.SPIFFEID, ParentID: a.ParentID, Selectors: a.Selectors,
+		Owner: a.Owner, BusinessFunction: a.BusinessFunction, Description: a.Description,
+		MaxScopes: a.MaxScopes, X509SVIDTTL: time.Duration(a.X509SVIDTTL), JWTSVIDTTL: time.Duration(a.JWTSVIDTTL),
+		Labels: a.Labels, Status: a.Status, Revision: a.Revision,
+	}
+}
+
+func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	entries, next, err := s.registry.List(r.Context(), registry.Filter{
+		SPIFFEID: q.Get("spiffe_id"), ParentID: q.Get("parent_id"), Status: q.Get("status"),
+		After: q.Get("after"), Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	out := api.EntryList{Entries: make([]api.Entry, 0, len(entries)), Next: next}
+	for _, e := range entries {
+		out.Entries = append(out.Entries, entryToAPI(e))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+	var in api.Entry
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	e, err := s.registry.Create(r.Context(), actor, specFromAPI(in))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/entries/"+e.ID)
+	return writeJSON(w, http.StatusCreated, entryToAPI(e))
+}
+
+func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+	e, err := s.registry.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, entryToAPI(e))
+}
+
+func (s *Server) updateEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+	var in api.Entry
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.ID != "" && in.ID != r.PathValue("id") {
+		return badRequest("id", "the body's id differs from the URL's")
+	}
+	if in.Revision == 0 {
+		return badRequest("revision", "send the revision you read, so that concurrent changes are not lost")
+	}
+	e, err := s.registry.Update(r.Context(), actor, r.PathValue("id"), specFromAPI(in))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, entryToAPI(e))
+}
+
+func (s *Server) deleteEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+	if err := s.registry.Delete(r.Context(), actor, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/ca"
+	"github.com/kith-dev/kith/internal/federation"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/registry"
+)
+
+// route is one admin API route: a net/http pattern and its handler. Every
+// route in adminRoutes requires the admin credential.
+type route struct {
+	pattern string
+	handle  func(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error
+}
+
+// adminRoutes lists every admin route. Tests walk this list to prove that
+// each one refuses a missing or wrong credential.
+func (s *Server) adminRoutes() []route {
+	return []route{
+		{"GET /v1/entries", s.listEntries},
+		{"POST /v1/entries", s.createEntry},
+		{"GET /v1/entries/{id}", s.getEntry},
+		{"PUT /v1/entries/{id}", s.updateEntry},
+		{"DELETE /v1/entries/{id}", s.deleteEntry},
+		{"GET /v1/bundle", s.getBundle},
+		{"GET /v1/federations", s.listFederations},
+		{"POST /v1/federations", s.addFederation},
+		{"GET /v1/federations/{td}", s.getFederation},
+		{"DELETE /v1/federations/{td}", s.removeFederation},
+		{"POST /v1/federations/{td}/refresh", s.refreshFederation},
+		{"POST /v1/svids/x509", s.mintX509SVID},
+		{"POST /v1/svids/jwt", s.mintJWTSVID},
+		{"GET /v1/events", s.listEvents},
+	}
+}
+
+// adminHandler is the handler of the main listener: the admin API, the
+// https_spiffe bundle endpoint, health and metrics.
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.adminRoutes() {
+		mux.Handle(rt.pattern, s.instrument(rt.pattern, s.admin(rt.handle)))
+	}
+	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(s.healthz)))
+	mux.Handle("GET /readyz", s.instrument("GET /readyz", http.HandlerFunc(s.readyz)))
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /bundle", s.instrument("GET /bundle", s.bundleHandler()))
+	mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &problemError{status: http.StatusNotFound, title: "Not Found", detail: "no such route"})
+	})))
+	return s.withRequestID(mux)
+}
+
+// bundleHandler serves the trust domain's bundle in SPIFFE bundle format.
+func (s *Server) bundleHandler() http.Handler {
+	return federation.NewBundleHandler(s.td, s.ca, s.logger)
+}
+
+// admin authenticates the request, then runs h and maps its error.
+func (s *Server) admin(h func(http.ResponseWriter, *http.Request, ledger.Actor) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor, err := s.authenticateAdmin(r)
+		if err == nil {
+			actor.RemoteAddr = r.RemoteAddr
+			err = h(w, r, actor)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+type requestIDKey struct{}
+
+// withRequestID gives every request an ID, returned in X-Request-Id and
+// carried into audit events.
+func (s *Server) withRequestID(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// statusRecorder remembers the status code written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// instrument counts and times requests by route pattern and logs them.
+func (s *Server) instrument(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.observeRequest(name, rec.status, d)
+		s.logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+			slog.String("route", name), slog.Int("status", rec.status),
+			slog.Duration("duration", d), slog.String("request_id", requestID(r.Context())))
+	})
+}
+
+// problemError is an error whose status and text are safe for the caller.
+type problemError struct {
+	status int
+	title  string
+	detail string
+	field  string
+}
+
+func (e *problemError) Error() string { return e.title + ": " + e.detail }
+
+func badRequest(field, format string, a ...any) error {
+	return &problemError{status: http.StatusBadRequest, title: "Bad Request", detail: fmt.Sprintf(format, a...), field: field}
+}
+
+// writeError is the one place that turns an error into an HTTP answer. Only
+// errors known to carry public text reach the caller; anything else is
+// logged and answered with a bare 500.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := api.Problem{Status: http.StatusInternalServerError, Title: "Internal Server Error",
+		Detail: "the server failed; see its log for request " + requestID(r.Context())}
+	var pe *problemError
+	var ve *registry.ValidationError
+	var fe *federation.FieldError
+	switch {
+	case errors.As(err, &pe):
+		p = api.Problem{Status: pe.status, Title: pe.title, Detail: pe.detail, Field: pe.field}
+	case errors.As(err, &ve):
+		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid entry", Detail: ve.Error(), Field: ve.Field}
+	case errors.As(err, &fe):
+		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid federation", Detail: fe.Error(), Field: federationField(fe.Field)}
+	case errors.Is(err, federation.ErrFetch), errors.Is(err, federation.ErrBundleRejected):
+		p = api.Problem{Status: http.StatusBadGateway, Title: "Bundle endpoint failed", Detail: err.Error()}
+	case errors.Is(err, ca.ErrInvalidCSR), errors.Is(err, ca.ErrUnsupportedKey),
+		errors.Is(err, ca.ErrInvalidSPIFFEID), errors.Is(err, ca.ErrInvalidParams):
+		p = api.Problem{Status: http.StatusBadRequest, Title: "Bad Request", Detail: err.Error()}
+	case errors.Is(err, ca.ErrUnavailable):
+		p = api.Problem{Status: http.StatusServiceUnavailable, Title: "Service Unavailable", Detail: "the CA has no usable signing key right now"}
+	case errors.Is(err, registry.ErrNotFound):
+		p = api.Problem{Status: http.StatusNotFound, Title: "Not Found", Detail: err.Error()}
+	case errors.Is(err, registry.ErrConflict):
+		p = api.Problem{Status: http.StatusConflict, Title: "Conflict",
+			Detail: "an entry with the same SPIFFE ID, parent and selectors exists, or the entry changed since it was read"}
+	case errors.Is(err, federation.ErrNotFound):
+		p = api.Problem{Status: http.StatusNotFound, Title: "Not Found", Detail: "no federation with that trust domain"}
+	case errors.Is(err, federation.ErrExists):
+		p = api.Problem{Status: http.StatusConflict, Title: "Conflict", Detail: "already federated with that trust domain"}
+	default:
+		s.logger.Error("request failed", "route", r.Pattern, "request_id", requestID(r.Context()), "error", err)
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kith-admin"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// federationField maps a federation.Relationship field name to the admin
+// API's JSON name.
+func federationField(f string) string {
+	switch f {
+	case "TrustDomain":
+		return "trust_domain"
+	case "BundleEndpointURL":
+		return "bundle_endpoint_url"
+	case "Profile":
+		return "profile"
+	case "EndpointSPIFFEID":
+		return "endpoint_spiffe_id"
+	case "bootstrap", "Bootstrap":
+		return "bootstrap_bundle"
+	}
+	return f
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// maxBody bounds every admin API request body.
+const maxBody = 1 << 20
+
+// decodeJSON reads exactly one JSON object into v, refusing unknown fields,
+// trailing data and bodies over maxBody.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &problemError{status: http.StatusUnsupportedMediaType, title: "Unsupported Media Type", detail: "send application/json"}
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("", "request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("", "request body: trailing data after the JSON object")
+	}
+	if dec.InputOffset() > maxBody {
+		return &problemError{status: http.StatusRequestEntityTooLarge, title: "Request Entity Too Large", detail: "request body over 1 MiB"}
+	}
+	return nil
+}
+
+// queryInt parses an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest(name, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports ready when the store answers and the CA can sign.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.Warn("not ready: store", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

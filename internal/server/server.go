@@ -1,0 +1,417 @@
+// Package server is the composition root of Kith's control plane: it builds
+// the store, the ledger, the CA, the registry and the federation manager from
+// a [Config], serves the admin API, the bundle endpoint, health and metrics
+// over HTTPS, and runs every long-lived part as a task that stops with the
+// others.
+//
+// It holds wiring and the HTTP edge only: the rules live in the packages it
+// composes.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/ca"
+	"github.com/kith-dev/kith/internal/federation"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/registry"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// Config configures a [Server]. Zero values are documented defaults.
+type Config struct {
+	// TrustDomain is the SPIFFE trust domain the server issues for, such as
+	// "example.org". Required.
+	TrustDomain string
+	// ListenAddr is the HTTPS address of the admin API; "127.0.0.1:8443"
+	// when empty. Port 0 picks a free port (see [Server.Addr]).
+	ListenAddr string
+	// DataDir holds the SQLite database, the key-encryption key, the admin
+	// token and files for the CLI; "kith-data" when empty. Created 0700.
+	DataDir string
+	// StoreURL selects the store: "postgres://…" for PostgreSQL; empty for
+	// SQLite at DataDir/kith.db.
+	StoreURL string
+	// KEKFile is the key-encryption key; DataDir/kek when empty.
+	KEKFile string
+
+	// CATTL, X509SVIDTTL and JWTSVIDTTL are the lifetimes of CA keys and
+	// minted SVIDs: 24h, 1h and 5m when zero.
+	CATTL, X509SVIDTTL, JWTSVIDTTL time.Duration
+
+	// UpstreamCertFile, UpstreamKeyFile and UpstreamBundleFile, all or none,
+	// make Kith an intermediate CA under an existing PKI.
+	UpstreamCertFile, UpstreamKeyFile, UpstreamBundleFile string
+
+	// BundleEndpointAddr, when set, serves the trust bundle on a separate
+	// listener with the https_web profile, using the Web PKI certificate in
+	// BundleEndpointCertFile and BundleEndpointKeyFile. The main listener
+	// always serves GET /bundle with the https_spiffe profile.
+	BundleEndpointAddr, BundleEndpointCertFile, BundleEndpointKeyFile string
+
+	// FederationRootsFile is a PEM file of roots that authenticate https_web
+	// bundle endpoints of federated trust domains; system roots when empty.
+	FederationRootsFile string
+
+	// Logger receives structured logs; nil discards.
+	Logger *slog.Logger
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// ShutdownTimeout bounds graceful shutdown of the HTTP servers; 10s
+	// when zero.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a running control plane: create it with [New], start it with
+// [Server.Run].
+type Server struct {
+	cfg    Config
+	td     spiffeid.TrustDomain
+	logger *slog.Logger
+	clock  func() time.Time
+
+	store    *store.Store
+	ledger   *ledger.Ledger
+	ca       *ca.CA
+	registry *registry.Registry
+	fed      *federation.Manager
+	metrics  *metrics
+	svid     *servingSVID
+
+	listener       net.Listener
+	bundleListener net.Listener
+	webTLS         *tls.Config // https_web bundle endpoint
+	adminToken     *AdminToken // set only when New created the first token
+}
+
+// New builds every part of the control plane and binds its listeners, so
+// that [Server.Addr] is known before [Server.Run]. On the first start with an
+// empty store it creates the admin credential (see [Server.NewAdminToken]).
+// It returns an error naming what failed; nothing is left running then.
+func New(ctx context.Context, cfg Config) (s *Server, err error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	td, err := spiffeid.TrustDomainFromString(cfg.TrustDomain)
+	if err != nil {
+		return nil, fmt.Errorf("trust domain %q: %w", cfg.TrustDomain, err)
+	}
+	s = &Server{cfg: cfg, td: td, logger: cfg.Logger, clock: cfg.Clock}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	storeURL := cfg.StoreURL
+	if storeURL == "" {
+		storeURL = filepath.Join(cfg.DataDir, "kith.db")
+	}
+	if s.store, err = store.Open(ctx, store.Config{URL: storeURL, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if s.ledger, err = ledger.New(ledger.Config{Store: s.store, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if err := s.buildCA(ctx); err != nil {
+		return nil, err
+	}
+	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: s.ledger, Clock: cfg.Clock}); err != nil {
+		return nil, err
+	}
+	if err := s.buildFederation(ctx); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics()
+	if s.svid, err = newServingSVID(ctx, s.ca, td, cfg.Clock, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("server svid: %w", err)
+	}
+	if s.adminToken, err = s.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if s.listener, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if cfg.BundleEndpointAddr != "" {
+		if s.webTLS, err = webTLSConfig(cfg.BundleEndpointCertFile, cfg.BundleEndpointKeyFile); err != nil {
+			return nil, err
+		}
+		if s.bundleListener, err = net.Listen("tcp", cfg.BundleEndpointAddr); err != nil {
+			return nil, fmt.Errorf("listen bundle endpoint: %w", err)
+		}
+	}
+	if err := s.writeClientFiles(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (cfg *Config) setDefaults() error {
+	if cfg.TrustDomain == "" {
+		return errors.New("server: Config.TrustDomain is required")
+	}
+	if cfg.ListenAddr == "" {
+		cfg.ListenAddr = "127.0.0.1:8443"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "kith-data"
+	}
+	if cfg.KEKFile == "" {
+		cfg.KEKFile = filepath.Join(cfg.DataDir, "kek")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	up := []string{cfg.UpstreamCertFile, cfg.UpstreamKeyFile, cfg.UpstreamBundleFile}
+	if n := countSet(up...); n != 0 && n != 3 {
+		return errors.New("server: the upstream CA needs all of cert, key and bundle files, or none")
+	}
+	be := []string{cfg.BundleEndpointAddr, cfg.BundleEndpointCertFile, cfg.BundleEndpointKeyFile}
+	if n := countSet(be...); n != 0 && n != 3 {
+		return errors.New("server: the https_web bundle endpoint needs an address, a certificate and a key, or none")
+	}
+	return nil
+}
+
+func countSet(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) buildCA(ctx context.Context) error {
+	kek, err := ca.LoadOrCreateKEK(s.cfg.KEKFile)
+	if err != nil {
+		return fmt.Errorf("key-encryption key: %w", err)
+	}
+	var upstream *ca.Upstream
+	if s.cfg.UpstreamCertFile != "" {
+		if upstream, err = ca.LoadUpstream(s.cfg.UpstreamCertFile, s.cfg.UpstreamKeyFile, s.cfg.UpstreamBundleFile); err != nil {
+			return fmt.Errorf("upstream CA: %w", err)
+		}
+	}
+	s.ca, err = ca.New(ctx, ca.Config{
+		TrustDomain: s.td,
+		Journal:     s.store,
+		KEK:         kek,
+		Clock:       s.clock,
+		Logger:      s.logger,
+		Auditor:     s.ledger,
+		CATTL:       s.cfg.CATTL,
+		X509SVIDTTL: s.cfg.X509SVIDTTL,
+		JWTSVIDTTL:  s.cfg.JWTSVIDTTL,
+		Upstream:    upstream,
+	})
+	if err != nil {
+		return fmt.Errorf("ca: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) buildFederation(ctx context.Context) error {
+	var roots *x509.CertPool
+	if s.cfg.FederationRootsFile != "" {
+		pemBytes, err := os.ReadFile(s.cfg.FederationRootsFile)
+		if err != nil {
+			return fmt.Errorf("federation roots: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pemBytes) {
+			return fmt.Errorf("federation roots: no certificate in %s", s.cfg.FederationRootsFile)
+		}
+	}
+	var err error
+	s.fed, err = federation.New(ctx, federation.Config{
+		OwnTrustDomain: s.td,
+		Store:          s.store,
+		Auditor:        s.ledger,
+		WebPKIRoots:    roots,
+		Clock:          s.clock,
+		Logger:         s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("federation: %w", err)
+	}
+	return nil
+}
+
+// Addr returns the address the admin API listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// BundleEndpointAddr returns the address of the https_web bundle endpoint,
+// or "" when it is not configured.
+func (s *Server) BundleEndpointAddr() string {
+	if s.bundleListener == nil {
+		return ""
+	}
+	return s.bundleListener.Addr().String()
+}
+
+// TrustDomain returns the trust domain the server issues for.
+func (s *Server) TrustDomain() spiffeid.TrustDomain { return s.td }
+
+// ID returns the server's own SPIFFE ID, spiffe://<td>/kith/server.
+func (s *Server) ID() spiffeid.ID { return serverID(s.td) }
+
+// CA returns the server's certificate authority.
+func (s *Server) CA() *ca.CA { return s.ca }
+
+// Federation returns the server's federation manager.
+func (s *Server) Federation() *federation.Manager { return s.fed }
+
+// NewAdminToken returns the admin token created by [New] on first start, or
+// nil when the store already had an admin credential.
+func (s *Server) NewAdminToken() *AdminToken { return s.adminToken }
+
+// Run serves until ctx is done, then shuts down gracefully and closes the
+// store. It returns the first error of any part, or nil after a clean
+// shutdown. Run must be called at most once.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	tasks := []task{
+		{"https", func(ctx context.Context) error { return s.serve(ctx, s.listener, s.adminHandler(), s.svid.tlsConfig()) }},
+		{"ca", s.ca.Run},
+		{"federation", s.fed.Run},
+		{"server-svid", s.svid.run},
+		{"client-files", s.refreshClientFiles},
+	}
+	if s.bundleListener != nil {
+		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
+			return s.serve(ctx, s.bundleListener, s.bundleHandler(), s.webTLS)
+		}})
+	}
+	s.logger.Info("kith server running", "addr", s.Addr(), "trust_domain", s.td.String(), "store", s.store.Backend())
+	err := runTasks(ctx, tasks)
+	s.logger.Info("kith server stopped", "error", err)
+	return err
+}
+
+func (s *Server) close() {
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	if s.bundleListener != nil {
+		s.bundleListener.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// serve runs an HTTPS server on l until ctx is done, then shuts it down
+// gracefully within the configured timeout.
+func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler, tc *tls.Config) error {
+	hs := &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(l, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// writeClientFiles writes what the CLI on this machine needs to reach the
+// server: DATA/server.json (address and trust domain) and DATA/bundle.pem
+// (the trust anchors that verify the server's SVID).
+func (s *Server) writeClientFiles() error {
+	info := fmt.Sprintf("{\n  \"addr\": %q,\n  \"trust_domain\": %q\n}\n", s.Addr(), s.td.String())
+	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, "server.json"), []byte(info), 0o644); err != nil {
+		return err
+	}
+	return s.writeBundlePEM()
+}
+
+func (s *Server) writeBundlePEM() error {
+	var buf []byte
+	for _, c := range s.ca.Bundle().X509Authorities() {
+		buf = append(buf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return writeFileAtomic(filepath.Join(s.cfg.DataDir, "bundle.pem"), buf, 0o644)
+}
+
+// refreshClientFiles rewrites DATA/bundle.pem when the bundle changes.
+func (s *Server) refreshClientFiles(ctx context.Context) error {
+	seq, _ := s.ca.Bundle().SequenceNumber()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		b := s.ca.Bundle()
+		if cur, _ := b.SequenceNumber(); cur != seq {
+			if err := s.writeBundlePEM(); err != nil {
+				s.logger.Error("write bundle.pem", "error", err)
+				continue
+			}
+			seq = cur
+		}
+	}
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// into place, so readers never see half a file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// Registry returns the server's workload registry.
+func (s *Server) Registry() *registry.Registry { return s.registry }

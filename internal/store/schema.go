@@ -1,0 +1,156 @@
+package store
+
+// migrations is the schema history, oldest first. Versions are contiguous
+// from 1 and a migration, once released, is never edited: change the
+// schema by appending one. Each holds the same change in both dialects;
+// these are the only per-dialect SQL in the package.
+//
+// Column encodings are described in codec.go. Text keys that list methods
+// order by are declared COLLATE "C" on PostgreSQL, so both back ends order
+// them bytewise.
+var migrations = []migration{
+	{
+		version: 1,
+		name:    "initial schema",
+		sqlite: `
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) STRICT;
+INSERT INTO counters (name, value) VALUES ('revision', 0), ('events', 0);
+
+CREATE TABLE entries (
+	id                TEXT PRIMARY KEY,
+	spiffe_id         TEXT NOT NULL,
+	parent_id         TEXT NOT NULL,
+	selectors         TEXT NOT NULL,
+	selectors_key     TEXT NOT NULL,
+	owner             TEXT NOT NULL,
+	business_function TEXT NOT NULL,
+	description       TEXT NOT NULL,
+	max_scopes        TEXT NOT NULL,
+	x509_svid_ttl     INTEGER NOT NULL,
+	jwt_svid_ttl      INTEGER NOT NULL,
+	labels            TEXT NOT NULL,
+	status            TEXT NOT NULL,
+	created_at        INTEGER,
+	updated_at        INTEGER,
+	revision          INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX entries_identity ON entries (spiffe_id, parent_id, selectors_key);
+CREATE INDEX entries_parent_id ON entries (parent_id);
+CREATE INDEX entries_revision ON entries (revision);
+
+CREATE TABLE blobs (
+	name    TEXT PRIMARY KEY,
+	data    BLOB NOT NULL,
+	version INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE federations (
+	trust_domain        TEXT PRIMARY KEY,
+	bundle_endpoint_url TEXT NOT NULL,
+	profile             TEXT NOT NULL,
+	endpoint_spiffe_id  TEXT NOT NULL,
+	bundle              BLOB NOT NULL,
+	sequence            INTEGER NOT NULL,
+	last_refresh        INTEGER,
+	next_refresh        INTEGER,
+	last_error          TEXT NOT NULL,
+	created_at          INTEGER,
+	updated_at          INTEGER
+) STRICT;
+
+CREATE TABLE admin_credentials (
+	id         TEXT PRIMARY KEY,
+	hash       BLOB NOT NULL,
+	name       TEXT NOT NULL,
+	created_at INTEGER
+) STRICT;
+
+CREATE TABLE events (
+	idx     INTEGER PRIMARY KEY,
+	time    INTEGER,
+	type    TEXT NOT NULL,
+	outcome TEXT NOT NULL,
+	actor   TEXT NOT NULL,
+	target  TEXT NOT NULL,
+	body    BLOB NOT NULL
+) STRICT;
+CREATE INDEX events_type ON events (type, idx);
+CREATE INDEX events_actor ON events (actor, idx);
+CREATE INDEX events_target ON events (target, idx);
+CREATE INDEX events_time ON events (time);
+`,
+		postgres: `
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('revision', 0), ('events', 0);
+
+CREATE TABLE entries (
+	id                TEXT COLLATE "C" PRIMARY KEY,
+	spiffe_id         TEXT NOT NULL,
+	parent_id         TEXT NOT NULL,
+	selectors         TEXT NOT NULL,
+	selectors_key     TEXT NOT NULL,
+	owner             TEXT NOT NULL,
+	business_function TEXT NOT NULL,
+	description       TEXT NOT NULL,
+	max_scopes        TEXT NOT NULL,
+	x509_svid_ttl     BIGINT NOT NULL,
+	jwt_svid_ttl      BIGINT NOT NULL,
+	labels            TEXT NOT NULL,
+	status            TEXT NOT NULL,
+	created_at        BIGINT,
+	updated_at        BIGINT,
+	revision          BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX entries_identity ON entries (spiffe_id, parent_id, selectors_key);
+CREATE INDEX entries_parent_id ON entries (parent_id);
+CREATE INDEX entries_revision ON entries (revision);
+
+CREATE TABLE blobs (
+	name    TEXT PRIMARY KEY,
+	data    BYTEA NOT NULL,
+	version BIGINT NOT NULL
+);
+
+CREATE TABLE federations (
+	trust_domain        TEXT COLLATE "C" PRIMARY KEY,
+	bundle_endpoint_url TEXT NOT NULL,
+	profile             TEXT NOT NULL,
+	endpoint_spiffe_id  TEXT NOT NULL,
+	bundle              BYTEA NOT NULL,
+	sequence            BIGINT NOT NULL,
+	last_refresh        BIGINT,
+	next_refresh        BIGINT,
+	last_error          TEXT NOT NULL,
+	created_at          BIGINT,
+	updated_at          BIGINT
+);
+
+CREATE TABLE admin_credentials (
+	id         TEXT PRIMARY KEY,
+	hash       BYTEA NOT NULL,
+	name       TEXT NOT NULL,
+	created_at BIGINT
+);
+
+CREATE TABLE events (
+	idx     BIGINT PRIMARY KEY,
+	time    BIGINT,
+	type    TEXT NOT NULL,
+	outcome TEXT NOT NULL,
+	actor   TEXT NOT NULL,
+	target  TEXT NOT NULL,
+	body    BYTEA NOT NULL
+);
+CREATE INDEX events_type ON events (type, idx);
+CREATE INDEX events_actor ON events (actor, idx);
+CREATE INDEX events_target ON events (target, idx);
+CREATE INDEX events_time ON events (time);
+`,
+	},
+}
