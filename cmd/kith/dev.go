@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 
@@ -13,8 +11,7 @@ import (
 // runDev is `kith dev`: the whole platform in one process on an embedded
 // store, for a first look.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kith dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dev", "[flags]", "Run the whole platform locally on an embedded store, for a first look.", stderr)
 	cfg := dev.Config{Out: stdout}
 	fs.StringVar(&cfg.DataDir, "data", "", "data folder (default: a new temporary folder, removed on exit)")
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", "example.org", "demo trust domain")
@@ -22,11 +19,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	lf := &logFlags{}
 	fs.StringVar(&lf.level, "log-level", "warn", "log level: debug, info, warn or error")
 	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {

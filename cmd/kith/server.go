@@ -56,17 +56,13 @@ func (lf *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 
 // runServer is `kith server`: the control plane, until interrupted.
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kith server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("server", "--trust-domain TD [flags]", "Run the control plane: CA, registry, federation, admin API.", stderr)
 	cfg, lf := serverFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
 	}
 	if cfg.TrustDomain == "" {
-		return usageError{fmt.Errorf("--trust-domain is required")}
+		return usagef(fs, "--trust-domain is required")
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {

@@ -68,7 +68,7 @@ func TestServerAuthentication(t *testing.T) {
 		{name: "wrong path", serverCA: ca, serverID: "spiffe://example.org/kith/agent", roots: ca, td: testTD, wantErr: `presented "spiffe://example.org/kith/agent"`},
 		{name: "wrong path, any trust domain", serverCA: ca, serverID: "spiffe://example.org/workload", roots: ca, wantErr: "want spiffe://<trust domain>/kith/server"},
 		{name: "path prefix only", serverCA: ca, serverID: "spiffe://example.org/kith/server/x", roots: ca, wantErr: "want spiffe://<trust domain>/kith/server"},
-		{name: "wrong trust domain", serverCA: otherCA, serverID: "spiffe://other.org/kith/server", roots: otherCA, td: testTD, wantErr: "no trust anchors for trust domain"},
+		{name: "wrong trust domain", serverCA: otherCA, serverID: "spiffe://other.org/kith/server", roots: otherCA, td: testTD, wantErr: `server certificate is for trust domain "other.org", want "example.org"`},
 		{name: "wrong roots", serverCA: otherCA, serverID: serverID, roots: ca, td: testTD, wantErr: "certificate signed by unknown authority"},
 	}
 	for _, tt := range tests {

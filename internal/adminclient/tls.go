@@ -57,7 +57,7 @@ type rootsSource struct {
 // error if the source is pinned to another trust domain.
 func (s rootsSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
 	if !s.td.IsZero() && td != s.td {
-		return nil, fmt.Errorf("no trust anchors for trust domain %q (want %q)", td, s.td)
+		return nil, fmt.Errorf("server certificate is for trust domain %q, want %q", td, s.td)
 	}
 	return x509bundle.FromX509Authorities(td, s.roots), nil
 }

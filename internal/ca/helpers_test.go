@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
@@ -261,7 +263,7 @@ func mint(tb testing.TB, c *CA, ttl time.Duration) *X509SVID {
 
 // verifyX509 verifies svid with go-spiffe against bundle at now, both from
 // parsed certificates and from raw DER, and returns the verified chain.
-func verifyX509(tb testing.TB, svid *X509SVID, bundle *spiffebundle.Bundle, now time.Time) ([]*x509.Certificate, error) {
+func verifyX509(tb testing.TB, svid *X509SVID, bundle x509bundle.Source, now time.Time) ([]*x509.Certificate, error) {
 	tb.Helper()
 	id, chains, err := x509svid.Verify(svid.Certificates, bundle, x509svid.WithTime(now))
 	if err != nil {
@@ -323,4 +325,12 @@ func seqOf(tb testing.TB, b *spiffebundle.Bundle) uint64 {
 		tb.Fatal("bundle has no sequence number")
 	}
 	return n
+}
+
+// errorIs is errors.Is, with a nil want meaning no error.
+func errorIs(err, want error) bool {
+	if want == nil {
+		return err == nil
+	}
+	return errors.Is(err, want)
 }

@@ -147,6 +147,7 @@ func (c *CA) step(in []*slot, now time.Time) ([]*slot, []ledger.Event, error) {
 		}
 		out = replace(out, next, next.withStatus(statusActive))
 		ev := c.event(now, EventKeyActivated, "activate", next, "")
+		events = append(events, ev)
 		if active != nil {
 			ev.Details["previous_key_id"] = string(active.id)
 			if now.Before(active.notAfter()) {
@@ -156,7 +157,6 @@ func (c *CA) step(in []*slot, now time.Time) ([]*slot, []ledger.Event, error) {
 				events = append(events, c.event(now, EventKeyRetired, "retire", active, "expired"))
 			}
 		}
-		events = append(events, ev)
 	case prepared == nil && !now.Before(prepareAt(active)):
 		s, err := c.newSlot(now, statusPrepared)
 		if err != nil {

@@ -45,12 +45,12 @@ type Config struct {
 // demoEntries returns the workloads the demo registers.
 func demoEntries() []registry.Spec {
 	return []registry.Spec{
-	{SPIFFEID: "/orders", Selectors: []string{"unix:user:orders"}, Owner: "team-commerce",
-		BusinessFunction: "order intake", MaxScopes: []string{"payments.charge", "orders.read"}},
-	{SPIFFEID: "/payments", Selectors: []string{"unix:user:payments"}, Owner: "team-payments",
-		BusinessFunction: "card payments", MaxScopes: []string{"ledger.write"}},
-	{SPIFFEID: "/ledger-db", Selectors: []string{"unix:user:ledgerdb"}, Owner: "team-finance-platform",
-		BusinessFunction: "financial records"},
+		{SPIFFEID: "/orders", Selectors: []string{"unix:user:orders"}, Owner: "team-commerce",
+			BusinessFunction: "order intake", MaxScopes: []string{"payments.charge", "orders.read"}},
+		{SPIFFEID: "/payments", Selectors: []string{"unix:user:payments"}, Owner: "team-payments",
+			BusinessFunction: "card payments", MaxScopes: []string{"ledger.write"}},
+		{SPIFFEID: "/ledger-db", Selectors: []string{"unix:user:ledgerdb"}, Owner: "team-finance-platform",
+			BusinessFunction: "financial records"},
 	}
 }
 

@@ -36,6 +36,8 @@ type endpoint struct {
 	body   []byte
 	status int // non-zero: answer with this status instead of the bundle
 	hits   int
+	// hook, when set, answers requests instead of serving the bundle.
+	hook http.HandlerFunc
 }
 
 func newEndpoint(t testing.TB, cert tls.Certificate, body []byte) *endpoint {
@@ -58,8 +60,15 @@ func newEndpoint(t testing.TB, cert tls.Certificate, body []byte) *endpoint {
 	return e
 }
 
-func (e *endpoint) serve(w http.ResponseWriter, _ *http.Request) {
+func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
+	hook := e.hook
+	if hook != nil {
+		e.hits++
+		e.mu.Unlock()
+		hook(w, r)
+		return
+	}
 	defer e.mu.Unlock()
 	e.hits++
 	if e.status != 0 {
@@ -82,6 +91,12 @@ func (e *endpoint) setBody(body []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.body, e.status = body, 0
+}
+
+func (e *endpoint) setHook(h http.HandlerFunc) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hook = h
 }
 
 func (e *endpoint) fail(status int) {

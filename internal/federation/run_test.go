@@ -111,7 +111,7 @@ func TestRunStopsWithRefreshInFlight(t *testing.T) {
 	// waiting for the refresh it started, which its context cancels.
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	fs.ep.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fs.ep.setHook(func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
 		select {
 		case <-release:

@@ -16,4 +16,5 @@ type ValidationError struct {
 	Reason string
 }
 
+// Error returns "field: reason".
 func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }

@@ -28,7 +28,7 @@ const maxSelectorLen = 512
 // forms. It returns a *ValidationError naming field "selectors".
 func ParseSelector(s string) (Selector, error) {
 	bad := func(format string, a ...any) (Selector, error) {
-		return Selector{}, &ValidationError{Field: "selectors", Reason: fmt.Sprintf("selector %q: ", truncate(s))+fmt.Sprintf(format, a...)}
+		return Selector{}, &ValidationError{Field: "selectors", Reason: fmt.Sprintf("selector %q: ", truncate(s)) + fmt.Sprintf(format, a...)}
 	}
 	if len(s) > maxSelectorLen {
 		return bad("longer than %d bytes", maxSelectorLen)

@@ -383,7 +383,10 @@ func TestFederationBetweenTwoServers(t *testing.T) {
 
 func TestClientFilesForTheCLI(t *testing.T) {
 	ts := startServer(t, "example.org")
-	var info struct{ Addr, TrustDomain string `json:"trust_domain"` }
+	var info struct {
+		Addr        string `json:"addr"`
+		TrustDomain string `json:"trust_domain"`
+	}
 	raw, err := os.ReadFile(filepath.Join(ts.dir, "server.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -79,6 +79,10 @@ func parseURL(url string) (d dialect, driverName, dsn string, err error) {
 	if path == "" {
 		return 0, "", "", fmt.Errorf("store: %q names no SQLite file", url)
 	}
+	if path == ":memory:" {
+		// Every pooled connection would get a database of its own.
+		return 0, "", "", errors.New("store: in-memory SQLite is not supported; use a file in a temporary folder")
+	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	if err != nil {

@@ -50,6 +50,7 @@ func TestParseURL(t *testing.T) {
 		{"extra parameters kept", db + "?_pragma=synchronous(NORMAL)", "sqlite", db + "?", false},
 		{"empty", "", "", "", true},
 		{"no file", "sqlite:", "", "", true},
+		{"in memory", "sqlite::memory:", "", "", true},
 		{"missing folder", filepath.Join(dir, "nope", "kith.db"), "", "", true},
 		{"folder is a file", filepath.Join(file, "kith.db"), "", "", true},
 	}

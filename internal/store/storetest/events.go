@@ -79,8 +79,10 @@ func testListEvents(t *testing.T, s *store.Store) {
 		{"times in another zone", store.EventFilter{After: -1, Since: at(3).In(time.FixedZone("X", -7*3600)),
 			Until: at(5).UTC()}, []int64{3, 4}},
 		{"limit", store.EventFilter{After: -1, Limit: 2}, []int64{0, 1}},
-		{"combined", store.EventFilter{After: 2, Type: "entry.created", Target: "target-0", Outcome: "success",
-			Limit: 2}, []int64{2 + 4, 2 + 8}},
+		{"combined", store.EventFilter{After: 1, Type: "entry.created", Target: "target-0", Outcome: "success"},
+			[]int64{2, 6}},
+		{"combined with limit", store.EventFilter{After: 1, Type: "entry.created", Target: "target-0",
+			Outcome: "success", Limit: 1}, []int64{2}},
 		{"no match", store.EventFilter{After: -1, Actor: "nobody"}, nil},
 	}
 	for _, tc := range tests {

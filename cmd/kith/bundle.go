@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/adminclient"
+)
+
+// runBundle is `kith bundle`: the trust domain's bundle.
+func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGroup(ctx, "bundle", []subcommand{
+		{"show", "print the trust domain's bundle", runBundleShow},
+	}, args, stdout, stderr)
+}
+
+// runBundleShow is `kith bundle show`.
+func runBundleShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bundle show", "[flags]",
+		"Print the trust domain's bundle: the SPIFFE bundle as served (json), or its\nX.509 authorities (pem).", stderr)
+	format := fs.String("format", "json", "json (the SPIFFE bundle) or pem (the X.509 authorities)")
+	cf := addClientFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	switch {
+	case *format != "json" && *format != "pem":
+		return usagef(fs, "--format must be json or pem, not %q", *format)
+	case *format == "pem" && cf.json():
+		return usagef(fs, "--format pem and -o json contradict each other")
+	}
+	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	c, err := adminclient.New(cfg)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	raw, err := c.Bundle(ctx)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return fmt.Errorf("bundle is not JSON: %w", err)
+		}
+		buf.WriteByte('\n')
+		_, err := stdout.Write(buf.Bytes())
+		return err
+	}
+	if cfg.TrustDomain == "" {
+		return usagef(fs, "the trust domain is unknown: give --trust-domain, set KITH_TRUST_DOMAIN or --data")
+	}
+	td, err := spiffeid.TrustDomainFromString(cfg.TrustDomain)
+	if err != nil {
+		return fmt.Errorf("trust domain: %w", err)
+	}
+	b, err := spiffebundle.Parse(td, raw)
+	if err != nil {
+		return fmt.Errorf("parse bundle: %w", err)
+	}
+	for _, cert := range b.X509Authorities() {
+		if err := pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/kith-dev/kith/internal/adminclient"
+)
+
+// clientFlags are the flags every admin API command takes: where the server
+// is, how to trust it, and how to print the result.
+type clientFlags struct {
+	o      adminclient.Overrides
+	output string
+	fs     *flag.FlagSet
+}
+
+// addClientFlags registers the common admin client flags on fs.
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	cf := &clientFlags{fs: fs}
+	fs.StringVar(&cf.o.DataDir, "data", "", "the server's data folder, for its address, bundle and admin token (default $KITH_DATA or ./kith-data)")
+	fs.StringVar(&cf.o.Addr, "addr", "", "host:port of the admin API (default $KITH_ADDR, the data folder's server.json, or 127.0.0.1:8443)")
+	fs.StringVar(&cf.o.CABundle, "ca-bundle", "", "PEM file of roots to verify the server with (default $KITH_CA_BUNDLE or the data folder's bundle.pem)")
+	fs.StringVar(&cf.o.TrustDomain, "trust-domain", "", "trust domain the server must belong to (default $KITH_TRUST_DOMAIN or the data folder's server.json)")
+	fs.StringVar(&cf.output, "o", "table", "output format: table or json")
+	fs.StringVar(&cf.output, "output", "table", "same as -o")
+	return cf
+}
+
+// json reports whether JSON output was asked for.
+func (cf *clientFlags) json() bool { return cf.output == "json" }
+
+// config checks the output format and resolves the client configuration.
+// It returns a usageError for an unknown format.
+func (cf *clientFlags) config() (adminclient.Config, error) {
+	if cf.output != "table" && cf.output != "json" {
+		return adminclient.Config{}, usagef(cf.fs, "-o must be table or json, not %q", cf.output)
+	}
+	cfg, err := adminclient.FromEnvironment(cf.o)
+	if err != nil {
+		return adminclient.Config{}, err
+	}
+	return cfg, nil
+}
+
+// client checks the output format and returns a client of the admin API.
+func (cf *clientFlags) client() (*adminclient.Client, error) {
+	cfg, err := cf.config()
+	if err != nil {
+		return nil, err
+	}
+	c, err := adminclient.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("admin client: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/adminclient"
+)
+
+// runEntry is `kith entry`: manage workload entries.
+func runEntry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGroup(ctx, "entry", []subcommand{
+		{"create", "register a workload entry", runEntryCreate},
+		{"list", "list workload entries", runEntryList},
+		{"show", "show a workload entry", runEntryShow},
+		{"update", "change the given fields of a workload entry", runEntryUpdate},
+		{"delete", "delete a workload entry", runEntryDelete},
+	}, args, stdout, stderr)
+}
+
+// runEntryCreate is `kith entry create`.
+func runEntryCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry create", "--spiffe-id ID --selector TYPE:VALUE... [flags]",
+		"Register a workload entry: processes matching all selectors get the SPIFFE ID.", stderr)
+	ef := addEntryFlags(fs, false)
+	cf := addClientFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if ef.spiffeID == "" {
+		return usagef(fs, "--spiffe-id is required")
+	}
+	if len(ef.selectors.vs) == 0 {
+		return usagef(fs, "at least one --selector is required")
+	}
+	var e api.Entry
+	ef.apply(fs, &e)
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	created, err := c.CreateEntry(ctx, e)
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, created, func(w io.Writer) { writeEntry(w, created) })
+}
+
+// runEntryList is `kith entry list`.
+func runEntryList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry list", "[flags]",
+		"List workload entries, all of them unless --limit is given.", stderr)
+	var f adminclient.EntryFilter
+	fs.StringVar(&f.SPIFFEID, "spiffe-id", "", "only entries with this SPIFFE ID")
+	fs.StringVar(&f.ParentID, "parent", "", "only entries with this parent ID")
+	fs.StringVar(&f.Status, "status", "", "only entries with this status")
+	fs.IntVar(&f.Limit, "limit", 0, "list one page of at most this many entries (0: all entries)")
+	fs.StringVar(&f.After, "after", "", "start after this cursor (the next cursor of a page)")
+	cf := addClientFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if f.Limit < 0 {
+		return usagef(fs, "--limit must not be negative")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	page := &api.EntryList{}
+	if f.Limit > 0 {
+		if page, err = c.ListEntries(ctx, f); err != nil {
+			return err
+		}
+	} else if page.Entries, err = c.ListAllEntries(ctx, f); err != nil {
+		return err
+	}
+	if page.Entries == nil {
+		page.Entries = []api.Entry{}
+	}
+	err = cf.write(stdout, page, func(w io.Writer) {
+		fmt.Fprintln(w, "ID\tSPIFFE ID\tPARENT\tSELECTORS\tSTATUS\tOWNER")
+		for _, e := range page.Entries {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.SPIFFEID, orDash(e.ParentID), list(e.Selectors), orDash(e.Status), orDash(e.Owner))
+		}
+	})
+	if err == nil && page.Next != "" && !cf.json() {
+		fmt.Fprintf(stderr, "More entries: kith entry list --limit %d --after %s\n", f.Limit, page.Next)
+	}
+	return err
+}
+
+// runEntryShow is `kith entry show`.
+func runEntryShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry show", "[flags] ID", "Show a workload entry.", stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	e, err := c.GetEntry(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, e, func(w io.Writer) { writeEntry(w, e) })
+}
+
+// runEntryUpdate is `kith entry update`.
+func runEntryUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry update", "[flags] ID",
+		"Change the given fields of a workload entry; the others keep their value.\n"+
+			"A list flag (--selector, --max-scope, --label) replaces the whole list.", stderr)
+	ef := addEntryFlags(fs, true)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	var probe api.Entry
+	if ef.apply(fs, &probe) == 0 {
+		return usagef(fs, "nothing to change: give at least one entry flag")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	e, err := c.GetEntry(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	ef.apply(fs, e)
+	updated, err := c.UpdateEntry(ctx, *e) // carries the revision read: 409 if it changed since
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, updated, func(w io.Writer) { writeEntry(w, updated) })
+}
+
+// runEntryDelete is `kith entry delete`.
+func runEntryDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry delete", "[flags] ID", "Delete a workload entry.", stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteEntry(ctx, pos[0]); err != nil {
+		return err
+	}
+	if !cf.json() {
+		fmt.Fprintf(stdout, "Deleted entry %s.\n", pos[0])
+	}
+	return nil
+}
+
+// writeEntry prints e as a two-column table.
+func writeEntry(w io.Writer, e *api.Entry) {
+	labels := make([]string, 0, len(e.Labels))
+	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
+		labels = append(labels, k+"="+e.Labels[k])
+	}
+	rows := [][2]string{
+		{"ID", e.ID},
+		{"SPIFFE ID", e.SPIFFEID},
+		{"Parent ID", orDash(e.ParentID)},
+		{"Selectors", list(e.Selectors)},
+		{"Status", orDash(e.Status)},
+		{"Owner", orDash(e.Owner)},
+		{"Business function", orDash(e.BusinessFunction)},
+		{"Description", orDash(e.Description)},
+		{"Max scopes", list(e.MaxScopes)},
+		{"X509-SVID TTL", ttlText(e.X509SVIDTTL)},
+		{"JWT-SVID TTL", ttlText(e.JWTSVIDTTL)},
+		{"Labels", list(labels)},
+		{"Created", timeText(e.CreatedAt)},
+		{"Updated", timeText(e.UpdatedAt)},
+		{"Revision", fmt.Sprint(e.Revision)},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s:\t%s\n", r[0], strings.ReplaceAll(r[1], "\n", " "))
+	}
+}
+
+// ttlText formats an entry TTL; zero is the server default.
+func ttlText(d api.Duration) string {
+	if d == 0 {
+		return "server default"
+	}
+	return time.Duration(d).String()
+}
