@@ -43,9 +43,12 @@ func New(ctx context.Context, cfg Config) (*CA, error) {
 	if err := c.rotateLocked(ctx); err != nil {
 		return nil, err
 	}
-	if c.cur.Load().active == nil {
+	st := c.cur.Load()
+	if st.active == nil {
 		return nil, fmt.Errorf("ca: no active key after start: %w", ErrUnavailable)
 	}
+	c.cfg.Logger.InfoContext(ctx, "ca ready", "trust_domain", c.td.Name(), "active", st.active,
+		"upstream", c.cfg.Upstream != nil, "bundle_sequence", st.seq)
 	return c, nil
 }
 
