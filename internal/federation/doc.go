@@ -6,7 +6,8 @@
 //
 // A [Manager] holds the relationships. [Manager.Add] fetches a foreign bundle
 // once before anything is stored; [Manager.Run] then refreshes each bundle at
-// its spiffe_refresh_hint, with exponential backoff after failures. Both
+// its spiffe_refresh_hint, with exponential backoff after failures, and
+// follows what other replicas wrote to the store ([Manager.Reload]). Both
 // profiles of the SPIFFE federation specification are spoken, through
 // go-spiffe's federation package: https_web (the endpoint is authenticated by
 // Web PKI) and https_spiffe (the endpoint is authenticated by its X509-SVID,

@@ -21,8 +21,9 @@ var (
 	// could not be authenticated, or did not return a parseable bundle.
 	ErrFetch = errors.New("federation: bundle fetch failed")
 	// ErrBundleRejected is matched when a fetched bundle was parsed but
-	// refused: it is empty, carries authorities of another trust domain,
-	// or its sequence number went backwards.
+	// refused: it has no X.509 or JWT authorities, it carries an X.509
+	// authority of another trust domain, or its sequence number is lower
+	// than the one held.
 	ErrBundleRejected = errors.New("federation: bundle rejected")
 	// ErrRunning is returned by [Manager.Run] when the Manager is already
 	// running.

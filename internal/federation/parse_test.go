@@ -58,7 +58,10 @@ func TestParseBundleRefusesOversized(t *testing.T) {
 
 // FuzzParseBundle feeds parseBundle, which reads bootstrap and stored
 // bundles, arbitrary bytes: it must never panic, and what it accepts must
-// survive a marshal round trip and still pass checkBundle.
+// survive a marshal round trip and still pass checkBundle. Valid seeds are
+// large, so keep minimization short when fuzzing:
+//
+//	go test -run '^$' -fuzz FuzzParseBundle -fuzztime 20s -fuzzminimizetime 200x ./internal/federation
 func FuzzParseBundle(f *testing.F) {
 	ca := newCA(f, foreignTD, "foreign root")
 	full := newBundle(foreignTD, 9, ca)

@@ -17,7 +17,10 @@ import (
 // relationship's status afterwards. A bundle whose content changed is stored
 // and recorded as a "federation.bundle.refreshed" event. A failure keeps the
 // last good bundle, sets Status.LastError, schedules a retry with backoff and
-// is recorded as a "federation.refresh.failed" event.
+// is recorded as a "federation.refresh.failed" event. A fetched bundle whose
+// spiffe_sequence is lower than the one held (an absent one counts as zero)
+// is refused, and the store never goes back to a lower sequence number: if
+// another replica stored a newer bundle, that one is taken instead.
 //
 // Errors: [ErrNotFound] if td is not federated (or was removed by another
 // replica); an error matching [ErrFetch] or [ErrBundleRejected] if the

@@ -7,12 +7,16 @@ import (
 	"time"
 )
 
+// resyncInterval is how often Run reloads relationships from the store.
+const resyncInterval = time.Minute
+
 // Run keeps the foreign bundles fresh until ctx is done, then waits for
 // the refreshes it started and returns nil. It sleeps until the earliest
 // NextRefresh of all relationships and refreshes every entry that is due,
 // each in its own goroutine; Add, Remove and finished refreshes wake it to
 // re-arm its timer. Failures are recorded by the refresh itself (see
-// [Manager.Refresh]) and do not stop Run.
+// [Manager.Refresh]) and do not stop Run. Every minute it also calls
+// [Manager.Reload] to pick up what other replicas changed.
 //
 // Errors: [ErrRunning] if Run is already running on this Manager.
 func (m *Manager) Run(ctx context.Context) error {
@@ -25,6 +29,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer wg.Wait()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	resync := time.NewTicker(resyncInterval)
+	defer resync.Stop()
 
 	for {
 		next, ok := m.startDue(ctx, &wg)
@@ -40,6 +46,10 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-m.wake:
 		case <-fire:
+		case <-resync.C:
+			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+				m.logger.Warn("federation: reload from store failed", "error", err)
+			}
 		}
 	}
 }
@@ -49,28 +59,28 @@ func (m *Manager) Run(ctx context.Context) error {
 // of the entries left waiting, and false if there are none.
 func (m *Manager) startDue(ctx context.Context, wg *sync.WaitGroup) (time.Time, bool) {
 	now := m.clock()
-	var due []*entry
+	due := map[*entry]string{} // entry -> trust domain, for logs
 	var next time.Time
 	m.mu.Lock()
-	for _, e := range m.entries {
+	for td, e := range m.entries {
 		switch {
 		case e.inflight:
 		case !now.Before(e.nextRefresh):
 			e.inflight = true
-			due = append(due, e)
+			due[e] = td.String()
 		case next.IsZero() || e.nextRefresh.Before(next):
 			next = e.nextRefresh
 		}
 	}
 	m.mu.Unlock()
 
-	for _, e := range due {
+	for e, td := range due {
 		wg.Go(func() {
 			defer m.poke()
 			defer m.clearInflight(e)
+			// Failures are logged and audited by refresh itself.
 			if _, err := m.refresh(ctx, e, true); err != nil && !errors.Is(err, context.Canceled) {
-				m.logger.Debug("federation: scheduled refresh failed",
-					"trust_domain", e.rel.TrustDomain.String(), "error", err)
+				m.logger.Debug("federation: scheduled refresh failed", "trust_domain", td, "error", err)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +30,11 @@ func startRun(t *testing.T, m *Manager) (stop func()) {
 		case err := <-done:
 			if err != nil {
 				t.Errorf("Run returned %v, want nil", err)
+			}
+			// Run waits for what it started: no refresh may outlive it.
+			buf := make([]byte, 1<<20)
+			if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "federation.(*Manager).refresh") {
+				t.Errorf("a refresh goroutine outlived Run:\n%s", stacks)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("Run did not return within 5s of cancellation")

@@ -9,6 +9,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
+// The Manager serves foreign bundles to TLS verification.
+var _ spiffebundle.Source = (*Manager)(nil)
+
 // OwnBundleSource provides our own trust domain's current bundle. The CA
 // implements it.
 type OwnBundleSource interface {
