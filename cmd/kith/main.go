@@ -37,6 +37,7 @@ func commands() []command {
 	return []command{
 		{"server", "run the control-plane server", runServer},
 		{"dev", "run a server, agent, proxies and demo services locally", runDev},
+		{"witness", "cosign checkpoints of other logs (C2SP tlog-witness)", runWitness},
 		{"entry", "manage workload entries", runEntry},
 		{"bundle", "show the trust domain's bundle", runBundle},
 		{"federation", "manage federation with other trust domains", runFederation},

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kith-dev/kith/internal/witness"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// lineWriter sends each line written to it on lines, dropping those that
+// do not fit.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   string
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf += string(p)
+	for {
+		line, rest, ok := strings.Cut(w.buf, "\n")
+		if !ok {
+			return len(p), nil
+		}
+		select {
+		case w.lines <- line:
+		default: // nobody is reading any more
+		}
+		w.buf = rest
+	}
+}
+
+// witnessRun is a `kith witness` running in the test.
+type witnessRun struct {
+	url, vkey string
+	stdout    []string
+	stop      func() error
+}
+
+// startWitness runs `kith witness args` until stop is called or the test
+// ends, and returns once it serves.
+func startWitness(t *testing.T, args ...string) *witnessRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &lineWriter{lines: make(chan string, 16)}
+	errc := make(chan error, 1)
+	go func() { errc <- runWitness(ctx, args, out, io.Discard) }()
+	var once sync.Once
+	var stopErr error
+	r := &witnessRun{stop: func() error {
+		once.Do(func() { cancel(); stopErr = <-errc })
+		return stopErr
+	}}
+	t.Cleanup(func() { r.stop() })
+	deadline := time.After(10 * time.Second)
+	for r.url == "" {
+		select {
+		case line := <-out.lines:
+			r.stdout = append(r.stdout, line)
+			if v, ok := strings.CutPrefix(line, "Witness verifier key: "); ok {
+				r.vkey = v
+			}
+			if rest, ok := strings.CutPrefix(line, "Serving add-checkpoint on "); ok {
+				r.url, _, _ = strings.Cut(rest, " ")
+			}
+		case err := <-errc:
+			t.Fatalf("kith witness stopped: %v", err)
+		case <-deadline:
+			t.Fatalf("kith witness did not start; it printed %q", r.stdout)
+		}
+	}
+	return r
+}
+
+// signedCheckpoint returns the checkpoint of a tree of size leaves, all
+// "leaf", signed by signer.
+func signedCheckpoint(t *testing.T, signer note.Signer, origin string, size int) []byte {
+	t.Helper()
+	h := rfc6962.DefaultHasher
+	var root []byte
+	switch size {
+	case 1:
+		root = h.HashLeaf([]byte("leaf"))
+	case 2:
+		root = h.HashChildren(h.HashLeaf([]byte("leaf")), h.HashLeaf([]byte("leaf")))
+	default:
+		t.Fatalf("size %d not supported", size)
+	}
+	msg, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root))}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+func TestWitnessCommand(t *testing.T) {
+	dir := t.TempDir()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "example.com/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logSigner, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--listen", "127.0.0.1:0", "--data", dir, "--name", "witness.test/w1", "--log", "example.com/log " + vkey, "--log-level", "error"}
+
+	r := startWitness(t, args...)
+	if !strings.HasPrefix(r.stdout[0], "Created the witness key in ") || !strings.HasPrefix(r.vkey, "witness.test/w1+") {
+		t.Errorf("first start printed %q", r.stdout)
+	}
+	v, err := witness.NewVerifier(r.vkey)
+	if err != nil {
+		t.Fatalf("printed verifier key: %v", err)
+	}
+	c, err := witness.NewClient(witness.ClientConfig{URL: r.url, Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := signedCheckpoint(t, logSigner, "example.com/log", 1)
+	cosig, err := c.AddCheckpoint(t.Context(), 0, nil, cp)
+	if err != nil {
+		t.Fatalf("add-checkpoint: %v", err)
+	}
+	if _, err := note.Open(append(cp, cosig...), note.VerifierList(v)); err != nil {
+		t.Errorf("cosignature: %v", err)
+	}
+	if err := r.stop(); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "witness.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("witness.key mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	// A restart keeps the key and the state.
+	r2 := startWitness(t, args...)
+	if r2.vkey != r.vkey || strings.HasPrefix(r2.stdout[0], "Created") {
+		t.Errorf("restart printed %q, want the same key %s, not created", r2.stdout, r.vkey)
+	}
+	c, err = witness.NewClient(witness.ClientConfig{URL: r2.url, Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AddCheckpoint(t.Context(), 0, nil, signedCheckpoint(t, logSigner, "example.com/log", 2))
+	var ce *witness.ConflictError
+	if !errors.As(err, &ce) || ce.KnownSize != 1 {
+		t.Errorf("after restart: error = %v, want a conflict with known size 1", err)
+	}
+	if err := r2.stop(); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+
+	// The key's name cannot change.
+	args[5] = "witness.test/other"
+	if err := runWitness(t.Context(), args, io.Discard, io.Discard); !errors.As(err, new(usageError)) {
+		t.Errorf("--name of another key: error = %v, want a usage error", err)
+	}
+}
+
+func TestWitnessUsage(t *testing.T) {
+	_, vkey, err := note.GenerateKey(rand.Reader, "example.com/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"argument", []string{"extra"}},
+		{"log without key", []string{"--log", "example.com/log"}},
+		{"log with a bad key", []string{"--log", "example.com/log notakey"}},
+		{"log with a cosignature key", []string{"--log", "example.com/log " + mustWitnessVkey(t)}},
+		{"log key only", []string{"--log", vkey}},
+		{"bad log level", []string{"--log-level", "loud"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--data", t.TempDir(), "--listen", "127.0.0.1:0"}, tc.args...)
+			if err := runWitness(t.Context(), args, io.Discard, io.Discard); !errors.As(err, new(usageError)) {
+				t.Errorf("error = %v, want a usage error", err)
+			}
+		})
+	}
+}
+
+func mustWitnessVkey(t *testing.T) string {
+	t.Helper()
+	_, vkey, err := witness.GenerateKey("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
+}
