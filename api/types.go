@@ -193,3 +193,46 @@ type Event struct {
 type EventList struct {
 	Events []Event `json:"events"`
 }
+
+// LedgerKey identifies the audit ledger and the key that signs its
+// checkpoints.
+type LedgerKey struct {
+	// Origin is the first line of every checkpoint of this ledger.
+	Origin string `json:"origin"`
+	// VerifierKey is the signed-note verifier key ("name+hash+key"), the
+	// argument of kith audit verify --key.
+	VerifierKey string `json:"verifier_key"`
+}
+
+// LedgerEntry is one leaf of the audit ledger.
+type LedgerEntry struct {
+	Index uint64 `json:"index"`
+	// Data is the exact leaf data: the event's canonical JSON.
+	Data json.RawMessage `json:"data"`
+	// LeafHash is the stored RFC 6962 leaf hash.
+	LeafHash []byte `json:"leaf_hash"`
+}
+
+// LedgerEntries is a range of ledger leaves.
+type LedgerEntries struct {
+	Entries []LedgerEntry `json:"entries"`
+}
+
+// Proof is a Merkle inclusion or consistency proof: hashes, in order.
+type Proof struct {
+	Hashes [][]byte `json:"hashes"`
+}
+
+// Checkpoints lists signed checkpoints, each a C2SP signed note.
+type Checkpoints struct {
+	Checkpoints []string `json:"checkpoints"`
+}
+
+// Evidence proves offline that one event is in the ledger: the entry, its
+// inclusion proof, and the signed checkpoint the proof leads to.
+type Evidence struct {
+	Index      uint64          `json:"index"`
+	Entry      json.RawMessage `json:"entry"`
+	Proof      [][]byte        `json:"inclusion_proof"`
+	Checkpoint string          `json:"checkpoint"`
+}

@@ -16,6 +16,13 @@ import (
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "audit", []subcommand{
 		{"tail", "list the most recent audit events", runAuditTail},
+		{"query", "list the audit events matching filters", runAuditQuery},
+		{"show", "show one event's canonical JSON and leaf hash", runAuditShow},
+		{"export", "stream the matching events as JSON Lines or CSV", runAuditExport},
+		{"checkpoint", "print the latest signed checkpoint", runAuditCheckpoint},
+		{"key", "print the ledger's checkpoint verifier key", runAuditKey},
+		{"proof", "print the evidence bundle of one event", runAuditProof},
+		{"verify", "verify an evidence bundle offline, or a whole log", runAuditVerify},
 	}, args, stdout, stderr)
 }
 
@@ -59,9 +66,14 @@ func runAuditTail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		after = last
 		f.After = strconv.FormatInt(after, 10)
 	}
-	return cf.write(stdout, api.EventList{Events: append([]api.Event{}, tail...)}, func(w io.Writer) {
+	return cf.write(stdout, api.EventList{Events: append([]api.Event{}, tail...)}, eventTable(tail))
+}
+
+// eventTable returns a table writer for events, one a line.
+func eventTable(events []api.Event) func(io.Writer) {
+	return func(w io.Writer) {
 		fmt.Fprintln(w, "INDEX\tTIME\tTYPE\tACTOR\tTARGET\tOUTCOME")
-		for _, e := range tail {
+		for _, e := range events {
 			var ev ledger.Event
 			if err := json.Unmarshal(e.Event, &ev); err != nil {
 				fmt.Fprintf(w, "%d\t(unreadable event: %v)\n", e.Index, err)
@@ -69,5 +81,5 @@ func runAuditTail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Index, timeText(ev.Time), ev.Type, orDash(ev.Actor.ID), orDash(ev.Target), ev.Outcome)
 		}
-	})
+	}
 }

@@ -54,6 +54,19 @@ func newFlagSet(name, synopsis, summary string, stderr io.Writer) *flag.FlagSet 
 // returns a usageError unless there are exactly want of them; flag.ErrHelp
 // (wrapped) for -h.
 func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
+	pos, err := parseAnyArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != want {
+		return nil, usagef(fs, "want %d argument(s), got %d", want, len(pos))
+	}
+	return pos, nil
+}
+
+// parseAnyArgs is parseArgs for commands whose number of arguments depends
+// on their flags: it leaves counting them to the caller.
+func parseAnyArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -69,9 +82,6 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
-	}
-	if len(pos) != want {
-		return nil, usagef(fs, "want %d argument(s), got %d", want, len(pos))
 	}
 	return pos, nil
 }

@@ -17,13 +17,20 @@ type clientFlags struct {
 
 // addClientFlags registers the common admin client flags on fs.
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
-	cf := &clientFlags{fs: fs}
+	cf := addConnFlags(fs)
+	fs.StringVar(&cf.output, "o", "table", "output format: table or json")
+	fs.StringVar(&cf.output, "output", "table", "same as -o")
+	return cf
+}
+
+// addConnFlags registers the flags that say how to reach and trust the
+// server, without -o, for commands whose output has one format.
+func addConnFlags(fs *flag.FlagSet) *clientFlags {
+	cf := &clientFlags{fs: fs, output: "table"}
 	fs.StringVar(&cf.o.DataDir, "data", "", "the server's data folder, for its address, bundle and admin token (default $KITH_DATA or ./kith-data)")
 	fs.StringVar(&cf.o.Addr, "addr", "", "host:port of the admin API (default $KITH_ADDR, the data folder's server.json, or 127.0.0.1:8443)")
 	fs.StringVar(&cf.o.CABundle, "ca-bundle", "", "PEM file of roots to verify the server with (default $KITH_CA_BUNDLE or the data folder's bundle.pem)")
 	fs.StringVar(&cf.o.TrustDomain, "trust-domain", "", "trust domain the server must belong to (default $KITH_TRUST_DOMAIN or the data folder's server.json)")
-	fs.StringVar(&cf.output, "o", "table", "output format: table or json")
-	fs.StringVar(&cf.output, "output", "table", "same as -o")
 	return cf
 }
 

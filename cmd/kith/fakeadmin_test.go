@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/adminclient/adminclienttest"
@@ -44,6 +47,15 @@ type fakeAdmin struct {
 	lastX509    api.X509SVIDMint
 	// conflictOnPut makes every PUT answer 409, as if the entry changed.
 	conflictOnPut bool
+	// cutExport makes the event export break off half-way.
+	cutExport bool
+	// ledgerKey signs the fake ledger's checkpoints; ledgerVKey verifies.
+	ledgerKey  note.Signer
+	ledgerVKey string
+	// checkpointLag is how many events the latest checkpoint leaves out.
+	checkpointLag int
+	// tampered replaces the data of entries served, not their leaf hash.
+	tampered map[uint64]string
 }
 
 // newFakeAdmin starts a fake admin API and points the kith environment at
@@ -57,6 +69,7 @@ func newFakeAdmin(t *testing.T) *fakeAdmin {
 		dataDir:     t.TempDir(),
 	}
 	f.bundleJSON = f.ca.BundleJSON(t)
+	f.ledgerKey, f.ledgerVKey = newLedgerKey(t)
 	srv := adminclienttest.NewTLSServer(t, f.ca, "spiffe://"+fakeTD+"/kith/server", f.handler())
 	f.addr = srv.Listener.Addr().String()
 
@@ -99,8 +112,8 @@ func (f *fakeAdmin) addEvents(n int) {
 	defer f.mu.Unlock()
 	for i := range n {
 		typ := []string{"entry.created", "svid.x509.minted"}[i%2]
-		body := fmt.Sprintf(`{"time":%q,"type":%q,"actor":{"kind":"admin","id":"admin-1"},"target":"e%d","action":"create","outcome":"success"}`,
-			fakeTime.Add(time.Duration(i)*time.Second).Format(time.RFC3339), typ, i)
+		body := fmt.Sprintf(`{"index":%d,"time":%q,"type":%q,"actor":{"kind":"admin","id":"admin-1"},"target":"e%d","action":"create","outcome":"success"}`,
+			len(f.events), fakeTime.Add(time.Duration(i)*time.Second).Format(time.RFC3339), typ, i)
 		f.events = append(f.events, api.Event{Index: int64(len(f.events)), Event: json.RawMessage(body)})
 	}
 }
@@ -153,6 +166,7 @@ func (f *fakeAdmin) handler() http.Handler {
 		"POST /v1/svids/jwt":                f.mintJWT,
 		"GET /v1/events":                    f.listEvents,
 	}
+	maps.Copy(routes, f.ledgerRoutes())
 	for pattern, h := range routes {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()

@@ -32,7 +32,8 @@ func runKith(t *testing.T, args ...string) result {
 type cliCase struct {
 	name  string
 	setup func(t *testing.T, f *fakeAdmin, dir string) // optional
-	// args are kith's arguments; "$DIR" in them becomes a temporary folder.
+	// args are kith's arguments; "$DIR" in them becomes a temporary folder
+	// and "$ADDR" the fake admin API's host:port.
 	args   []string
 	code   int
 	stdout []string                                               // substrings stdout must hold
@@ -51,8 +52,9 @@ func runCases(t *testing.T, cases []cliCase) {
 				tc.setup(t, f, dir)
 			}
 			args := make([]string, len(tc.args))
+			vars := strings.NewReplacer("$DIR", dir, "$ADDR", f.addr)
 			for i, a := range tc.args {
-				args[i] = strings.ReplaceAll(a, "$DIR", dir)
+				args[i] = vars.Replace(a)
 			}
 			r := runKith(t, args...)
 			if r.code != tc.code {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -31,7 +33,25 @@ func TestScripts(t *testing.T) {
 			env.Setenv("B_ADDR", b.Addr())
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"replace": replaceCmd,
+		},
 	})
+}
+
+// replaceCmd is the script command "replace FILE OLD NEW": replace every
+// OLD in FILE by NEW. It fails if FILE does not hold OLD.
+func replaceCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE OLD NEW")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	if !strings.Contains(string(b), args[1]) {
+		ts.Fatalf("%s does not contain %q", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(path, []byte(strings.ReplaceAll(string(b), args[1], args[2])), 0o644))
 }
 
 func startScriptServer(env *testscript.Env, td, dir string) (*server.Server, error) {

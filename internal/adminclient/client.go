@@ -129,9 +129,37 @@ type call struct {
 
 // do performs c. A non-2xx reply becomes a *api.Problem or a *StatusError.
 func (cl *Client) do(ctx context.Context, c call) error {
+	resp, err := cl.send(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	if len(b) > maxResponseBytes {
+		return fmt.Errorf("reply larger than %d bytes", maxResponseBytes)
+	}
+	switch {
+	case c.raw != nil:
+		*c.raw = b
+	case c.out != nil:
+		if err := json.Unmarshal(b, c.out); err != nil {
+			return fmt.Errorf("decode reply: %w", err)
+		}
+	}
+	return nil
+}
+
+// send sends c's request and returns the 2xx reply, whose body the caller
+// must close; c.out and c.raw are ignored. A non-2xx reply becomes a
+// *api.Problem or a *StatusError.
+func (cl *Client) send(ctx context.Context, c call) (*http.Response, error) {
 	path, err := url.PathUnescape(c.path)
 	if err != nil {
-		return fmt.Errorf("bad path %q: %w", c.path, err)
+		return nil, fmt.Errorf("bad path %q: %w", c.path, err)
 	}
 	u := cl.base
 	u.Path, u.RawPath = path, c.path
@@ -141,13 +169,13 @@ func (cl *Client) do(ctx context.Context, c call) error {
 	if c.in != nil {
 		b, err := json.Marshal(c.in)
 		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
+			return nil, fmt.Errorf("encode request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, c.method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	req.Header.Set("User-Agent", "kith-adminclient")
@@ -160,27 +188,15 @@ func (cl *Client) do(ctx context.Context, c call) error {
 
 	resp, err := cl.http.Do(req)
 	if err != nil {
-		return err // a *url.Error, naming the method and URL
-	}
-	defer resp.Body.Close()
-
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return fmt.Errorf("read reply: %w", err)
-	}
-	if len(b) > maxResponseBytes {
-		return fmt.Errorf("reply larger than %d bytes", maxResponseBytes)
+		return nil, err // a *url.Error, naming the method and URL
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return replyError(resp, b)
-	}
-	switch {
-	case c.raw != nil:
-		*c.raw = b
-	case c.out != nil:
-		if err := json.Unmarshal(b, c.out); err != nil {
-			return fmt.Errorf("decode reply: %w", err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+		if err != nil {
+			return nil, fmt.Errorf("read reply: %w", err)
 		}
+		return nil, replyError(resp, b)
 	}
-	return nil
+	return resp, nil
 }

@@ -1,6 +1,10 @@
 package ledger
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Outcome says how an audited action ended.
 type Outcome string
@@ -23,14 +27,44 @@ type Actor struct {
 	CredentialID string `json:"credential_id,omitempty"`
 	// CredentialType is "admin_token", "x509_svid", "jwt_svid", ...
 	CredentialType string `json:"credential_type,omitempty"`
+	// Owner is the team or person accountable for the actor's identity.
+	Owner string `json:"owner,omitempty"`
+	// BusinessFunction is what the actor's workload does for the business.
+	BusinessFunction string `json:"business_function,omitempty"`
 	// RemoteAddr is the network address the action came from, if any.
 	RemoteAddr string `json:"remote_addr,omitempty"`
 }
 
-// Event is one auditable fact: who did what to which target, and how it
-// ended. Events never carry secrets or tokens; a token appears as its jti.
+// Policy names the policy decision behind an event.
+type Policy struct {
+	// Revision is the revision of the policy set that decided.
+	Revision int64 `json:"revision"`
+	// Rule is the name of the rule that matched, if any.
+	Rule string `json:"rule,omitempty"`
+}
+
+// Trust is the caller's trust state when an event happened.
+type Trust struct {
+	// Score is the trust score, an integer (0 to 100 in package trust):
+	// entries hold no floating-point numbers, so their encoding is exact.
+	Score int `json:"score"`
+	// Signals names the signals behind the score, such as
+	// "anomaly.rate" or "caep.credential-change".
+	Signals []string `json:"signals,omitempty"`
+}
+
+// Event is one auditable fact: who did what to which target, how it
+// ended, and why.
+//
+// Events are public to anyone who can read the log, and the log cannot
+// forget them: an Event must never carry a secret, a private key, a
+// password or a token. A token appears only as its jti
+// (Actor.CredentialID), a certificate as its serial, a key as its key ID.
+// Every field is a string, an integer or a list or map of them, so the
+// canonical encoding ([Marshal]) is stable.
 type Event struct {
-	// Time is when the action happened; the ledger fills it if zero.
+	// Time is when the action happened; the ledger fills it if zero and
+	// keeps it as UTC with microsecond precision.
 	Time time.Time `json:"time"`
 	// Type is a dotted name such as "entry.created" or "svid.x509.minted".
 	Type string `json:"type"`
@@ -42,10 +76,16 @@ type Event struct {
 	Action string `json:"action"`
 	// Outcome says whether it succeeded.
 	Outcome Outcome `json:"outcome"`
+	// Policy is the policy decision behind the outcome, if one was made.
+	Policy *Policy `json:"policy,omitempty"`
+	// Trust is the actor's trust state, if it was evaluated.
+	Trust *Trust `json:"trust,omitempty"`
 	// Reason is a human-readable explanation, mostly for failures.
 	Reason string `json:"reason,omitempty"`
 	// RequestID ties the event to an API request.
 	RequestID string `json:"request_id,omitempty"`
+	// TraceID ties the event to a distributed trace.
+	TraceID string `json:"trace_id,omitempty"`
 	// Details carries further non-secret context (serial numbers, key IDs,
 	// TTLs), as strings so the encoding stays canonical.
 	Details map[string]string `json:"details,omitempty"`
@@ -54,3 +94,22 @@ type Event struct {
 // SystemActor returns the actor for actions the server takes on its own,
 // such as CA key rotation.
 func SystemActor() Actor { return Actor{Kind: "system", ID: "kith"} }
+
+// IndexedEvent is an event read back from the log with its index.
+type IndexedEvent struct {
+	Index int64
+	Event Event
+}
+
+// Marshal returns the canonical JSON encoding of ev: struct fields in
+// declaration order, empty optional fields left out, map keys sorted, no
+// insignificant space, HTML-significant characters escaped, times in
+// RFC 3339 UTC. It is the entry of ev without its leading index (see
+// [Entry]). It returns an error only if ev cannot be encoded.
+func Marshal(ev Event) ([]byte, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: encode event: %w", err)
+	}
+	return b, nil
+}

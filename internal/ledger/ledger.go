@@ -1,12 +1,3 @@
-// Package ledger is the single sink for audit events: every change of state
-// in Kith (an entry created, an SVID minted, a CA key rotated, a failed admin
-// login) is handed to [Ledger.Record] as a structured [Event].
-//
-// The ledger stores events in order and never drops one silently: Record
-// returns an error when the event could not be made durable, and callers
-// treat that as a failure of the action. It does not decide anything and
-// never sees secrets. A later version makes the stored sequence a Merkle
-// log with signed checkpoints; the Record contract stays the same.
 package ledger
 
 import (
@@ -15,38 +6,154 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/kith-dev/kith/internal/store"
 )
 
-// EventStore is the persistence the ledger needs.
-type EventStore interface {
-	AppendEvent(ctx context.Context, ev *store.Event) error
+// Store is the persistence the ledger needs; *store.Store implements it.
+type Store interface {
+	LedgerState(ctx context.Context) (store.LedgerState, error)
+	ExtendLedger(ctx context.Context, build func(st store.LedgerState) (store.LedgerAppend, error)) error
+	LedgerHashes(ctx context.Context, level int, start, end int64) ([][]byte, error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error)
+	AddCheckpoint(ctx context.Context, cp store.Checkpoint) error
+	LatestCheckpoint(ctx context.Context) (store.Checkpoint, error)
+	ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]store.Checkpoint, error)
 }
 
 // Config configures a [Ledger].
 type Config struct {
-	// Store keeps the events. Required.
-	Store EventStore
+	// Store keeps the log. Required.
+	Store Store
+	// Origin is the first line of the log's checkpoints, naming the log,
+	// such as "example.org/kith/ledger". Required; it must equal the
+	// Signer's key name (C2SP tlog-checkpoint).
+	Origin string
+	// Signer signs checkpoints with the log's Ed25519 note key. Required;
+	// see [NewSigner] and [GenerateKey].
+	Signer note.Signer
+	// Verifier verifies the log's signatures. Nil means Signer's own, if
+	// it has a Verifier() note.Verifier method as a [*Signer] has.
+	Verifier note.Verifier
+	// CheckpointInterval is how often [Ledger.Run] publishes a checkpoint
+	// when the log has grown; zero means one second.
+	CheckpointInterval time.Duration
+	// Witnesses are asked to cosign each checkpoint before it is
+	// published.
+	Witnesses []Witness
+	// Quorum is how many Witnesses must cosign a checkpoint before it is
+	// published. Zero publishes without waiting for witnesses (they are
+	// still asked, and their cosignatures kept when they answer).
+	Quorum int
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives a line for every event; nil discards.
+	// Logger receives a line for every event and for checkpoint problems;
+	// nil discards.
 	Logger *slog.Logger
 }
 
-// Ledger records audit events.
+// Ledger is the audit log. It is safe for concurrent use.
 type Ledger struct {
-	store  EventStore
-	clock  func() time.Time
-	logger *slog.Logger
+	store     Store
+	origin    string
+	signer    note.Signer
+	verifier  note.Verifier
+	interval  time.Duration
+	witnesses []Witness
+	quorum    int
+	clock     func() time.Time
+	logger    *slog.Logger
+	rf        *compact.RangeFactory
+
+	// size is the largest tree size this Ledger knows to be committed.
+	size atomic.Uint64
+
+	// mu guards the sequencer's queue and leadership.
+	mu      sync.Mutex
+	queue   []*request
+	leading bool
+	// tree is the leader's view of the persisted tree; only the leader
+	// touches it. Nil means reload it from the store.
+	tree *tree
+
+	// pubMu serialises publishing and guards witnessSize, the last tree
+	// size each witness is known to hold.
+	pubMu       sync.Mutex
+	witnessSize []uint64
 }
 
-// New returns a Ledger. It fails if cfg.Store is nil.
-func New(cfg Config) (*Ledger, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("ledger: Config.Store is required")
+// New returns a Ledger on the tree persisted in cfg.Store. If the store
+// holds events appended outside the ledger (by a version of Kith before
+// the Merkle log), New re-encodes them as entries and adds them to the
+// tree first. It fails if a required field of cfg is missing, if the
+// Signer and Verifier do not match each other or the Origin, if Quorum is
+// negative or above the number of witnesses, or if the persisted state
+// cannot be read or is inconsistent.
+func New(ctx context.Context, cfg Config) (*Ledger, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	l := &Ledger{
+		store:       cfg.Store,
+		origin:      cfg.Origin,
+		signer:      cfg.Signer,
+		verifier:    cfg.Verifier,
+		interval:    cfg.CheckpointInterval,
+		witnesses:   cfg.Witnesses,
+		quorum:      cfg.Quorum,
+		clock:       cfg.Clock,
+		logger:      cfg.Logger,
+		rf:          &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
+		witnessSize: make([]uint64, len(cfg.Witnesses)),
+	}
+	t, err := l.loadTree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.tree = t
+	return l, nil
+}
+
+// check validates cfg and fills its defaults.
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Store == nil:
+		return errors.New("ledger: Config.Store is required")
+	case cfg.Origin == "":
+		return errors.New("ledger: Config.Origin is required")
+	case cfg.Signer == nil:
+		return errors.New("ledger: Config.Signer is required")
+	case cfg.Signer.Name() != cfg.Origin:
+		return fmt.Errorf("ledger: signer key is named %q, want the origin %q", cfg.Signer.Name(), cfg.Origin)
+	case cfg.CheckpointInterval < 0:
+		return errors.New("ledger: Config.CheckpointInterval is negative")
+	case cfg.Quorum < 0 || cfg.Quorum > len(cfg.Witnesses):
+		return fmt.Errorf("ledger: Config.Quorum %d is not within 0..%d witnesses", cfg.Quorum, len(cfg.Witnesses))
+	}
+	for i, w := range cfg.Witnesses {
+		if w == nil {
+			return fmt.Errorf("ledger: Config.Witnesses[%d] is nil", i)
+		}
+	}
+	if cfg.Verifier == nil {
+		withVerifier, ok := cfg.Signer.(interface{ Verifier() note.Verifier })
+		if !ok {
+			return errors.New("ledger: Config.Verifier is required unless the Signer has a Verifier method (see NewSigner)")
+		}
+		cfg.Verifier = withVerifier.Verifier()
+	}
+	if err := checkKeyPair(cfg.Signer, cfg.Verifier); err != nil {
+		return err
+	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -54,69 +161,68 @@ func New(cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Ledger{store: cfg.Store, clock: cfg.Clock, logger: cfg.Logger}, nil
+	return nil
 }
 
-// Record makes ev durable and returns its index in the ledger. It fills
-// ev.Time when zero. It returns an error if the event lacks a Type, Action
-// or Outcome, or if the store fails; the caller must then treat the audited
-// action as failed.
-func (l *Ledger) Record(ctx context.Context, ev Event) (int64, error) {
-	if ev.Type == "" || ev.Action == "" || ev.Outcome == "" {
-		return 0, fmt.Errorf("ledger: event needs type, action and outcome (got %q, %q, %q)", ev.Type, ev.Action, ev.Outcome)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = l.clock()
-	}
-	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
-	body, err := Marshal(ev)
+// checkKeyPair fails unless v verifies what s signs.
+func checkKeyPair(s note.Signer, v note.Verifier) error {
+	msg := []byte("kith ledger key check\n")
+	sig, err := s.Sign(msg)
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("ledger: signer: %w", err)
 	}
-	row := &store.Event{
-		Time:    ev.Time,
-		Type:    ev.Type,
-		Outcome: string(ev.Outcome),
-		Actor:   ev.Actor.ID,
-		Target:  ev.Target,
-		Body:    body,
+	if v.Name() != s.Name() || v.KeyHash() != s.KeyHash() || !v.Verify(msg, sig) {
+		return fmt.Errorf("ledger: verifier %s+%08x does not verify signer %s+%08x", v.Name(), v.KeyHash(), s.Name(), s.KeyHash())
 	}
-	if err := l.store.AppendEvent(ctx, row); err != nil {
-		return 0, fmt.Errorf("ledger: append %s: %w", ev.Type, err)
-	}
-	l.logger.LogAttrs(ctx, slog.LevelInfo, "audit",
-		slog.Int64("index", row.Index),
-		slog.String("type", ev.Type),
-		slog.String("actor", ev.Actor.ID),
-		slog.String("target", ev.Target),
-		slog.String("outcome", string(ev.Outcome)))
-	return row.Index, nil
+	return nil
 }
 
-// Query returns stored events matching f, oldest first.
-func (l *Ledger) Query(ctx context.Context, f store.EventFilter) ([]Event, error) {
+// Origin returns the log's origin line.
+func (l *Ledger) Origin() string { return l.origin }
+
+// Verifier returns the verifier of the log's checkpoint signatures.
+func (l *Ledger) Verifier() note.Verifier { return l.verifier }
+
+// Query returns stored events matching f, oldest first, with their
+// indexes. It returns an error if the store fails or holds an entry that
+// is not an event.
+func (l *Ledger) Query(ctx context.Context, f store.EventFilter) ([]IndexedEvent, error) {
 	rows, err := l.store.ListEvents(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: query: %w", err)
 	}
-	out := make([]Event, 0, len(rows))
+	out := make([]IndexedEvent, 0, len(rows))
 	for _, r := range rows {
 		var ev Event
 		if err := json.Unmarshal(r.Body, &ev); err != nil {
 			return nil, fmt.Errorf("ledger: event %d: %w", r.Index, err)
 		}
-		out = append(out, ev)
+		out = append(out, IndexedEvent{Index: r.Index, Event: ev})
 	}
 	return out, nil
 }
 
-// Marshal returns the canonical JSON encoding of ev: struct fields in
-// declaration order, map keys sorted, no insignificant space, times in
-// RFC 3339 UTC with microseconds.
-func Marshal(ev Event) ([]byte, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: encode event: %w", err)
+// treeSize returns the persisted tree size, at least n if n is known to
+// be committed: it asks the store only when n is beyond what this Ledger
+// has seen.
+func (l *Ledger) treeSize(ctx context.Context, n uint64) (uint64, error) {
+	if size := l.size.Load(); n <= size {
+		return size, nil
 	}
-	return b, nil
+	st, err := l.store.LedgerState(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	l.noteSize(uint64(st.Size))
+	return uint64(st.Size), nil
+}
+
+// noteSize records that the tree has reached at least n.
+func (l *Ledger) noteSize(n uint64) {
+	for {
+		old := l.size.Load()
+		if n <= old || l.size.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }

@@ -49,11 +49,16 @@ func (s *Server) adminRoutes() []route {
 	}
 }
 
+// allAdminRoutes is every route that requires the admin credential.
+func (s *Server) allAdminRoutes() []route {
+	return append(s.adminRoutes(), s.ledgerRoutes()...)
+}
+
 // adminHandler is the handler of the main listener: the admin API, the
 // https_spiffe bundle endpoint, health and metrics.
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range s.adminRoutes() {
+	for _, rt := range s.allAdminRoutes() {
 		mux.Handle(rt.pattern, s.instrument(rt.pattern, s.admin(rt.handle)))
 	}
 	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(s.healthz)))

@@ -66,6 +66,10 @@ type Config struct {
 	// bundle endpoints of federated trust domains; system roots when empty.
 	FederationRootsFile string
 
+	// CheckpointInterval is how often the audit ledger signs a checkpoint
+	// when it grew; 1s when zero.
+	CheckpointInterval time.Duration
+
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now.
@@ -83,13 +87,15 @@ type Server struct {
 	logger *slog.Logger
 	clock  func() time.Time
 
-	store    *store.Store
-	ledger   *ledger.Ledger
-	ca       *ca.CA
-	registry *registry.Registry
-	fed      *federation.Manager
-	metrics  *metrics
-	svid     *servingSVID
+	store     *store.Store
+	kek       *ca.KEK
+	ledger    *ledger.Ledger
+	ledgerKey string // the ledger's note verifier key
+	ca        *ca.CA
+	registry  *registry.Registry
+	fed       *federation.Manager
+	metrics   *metrics
+	svid      *servingSVID
 
 	listener       net.Listener
 	bundleListener net.Listener
@@ -101,7 +107,7 @@ type Server struct {
 // that [Server.Addr] is known before [Server.Run]. On the first start with an
 // empty store it creates the admin credential (see [Server.NewAdminToken]).
 // It returns an error naming what failed; nothing is left running then.
-func New(ctx context.Context, cfg Config) (s *Server, err error) {
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -109,7 +115,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("trust domain %q: %w", cfg.TrustDomain, err)
 	}
-	s = &Server{cfg: cfg, td: td, logger: cfg.Logger, clock: cfg.Clock}
+	s := &Server{cfg: cfg, td: td, logger: cfg.Logger, clock: cfg.Clock}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -125,7 +131,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if s.store, err = store.Open(ctx, store.Config{URL: storeURL, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if s.ledger, err = ledger.New(ledger.Config{Store: s.store, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+	if s.kek, err = ca.LoadOrCreateKEK(cfg.KEKFile); err != nil {
+		return nil, fmt.Errorf("key-encryption key: %w", err)
+	}
+	if err := s.buildLedger(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.buildCA(ctx); err != nil {
@@ -204,11 +213,32 @@ func countSet(ss ...string) int {
 	return n
 }
 
-func (s *Server) buildCA(ctx context.Context) error {
-	kek, err := ca.LoadOrCreateKEK(s.cfg.KEKFile)
+// ledgerOrigin is the origin line of the trust domain's audit ledger.
+func ledgerOrigin(td spiffeid.TrustDomain) string { return td.Name() + "/kith/ledger" }
+
+func (s *Server) buildLedger(ctx context.Context) error {
+	origin := ledgerOrigin(s.td)
+	signer, err := loadLedgerSigner(ctx, s.store, s.kek, origin)
 	if err != nil {
-		return fmt.Errorf("key-encryption key: %w", err)
+		return err
 	}
+	s.ledgerKey = signer.VerifierKey()
+	s.ledger, err = ledger.New(ctx, ledger.Config{
+		Store:              s.store,
+		Origin:             origin,
+		Signer:             signer,
+		CheckpointInterval: s.cfg.CheckpointInterval,
+		Clock:              s.clock,
+		Logger:             s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) buildCA(ctx context.Context) error {
+	var err error
 	var upstream *ca.Upstream
 	if s.cfg.UpstreamCertFile != "" {
 		if upstream, err = ca.LoadUpstream(s.cfg.UpstreamCertFile, s.cfg.UpstreamKeyFile, s.cfg.UpstreamBundleFile); err != nil {
@@ -218,7 +248,7 @@ func (s *Server) buildCA(ctx context.Context) error {
 	s.ca, err = ca.New(ctx, ca.Config{
 		TrustDomain: s.td,
 		Journal:     s.store,
-		KEK:         kek,
+		KEK:         s.kek,
 		Clock:       s.clock,
 		Logger:      s.logger,
 		Auditor:     s.ledger,
@@ -295,6 +325,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	tasks := []task{
 		{"https", func(ctx context.Context) error { return s.serve(ctx, s.listener, s.adminHandler(), s.svid.tlsConfig()) }},
+		{"ledger", s.ledger.Run},
 		{"ca", s.ca.Run},
 		{"federation", s.fed.Run},
 		{"server-svid", s.svid.run},
@@ -412,6 +443,12 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// Ledger returns the server's audit ledger.
+func (s *Server) Ledger() *ledger.Ledger { return s.ledger }
+
+// LedgerKey returns the note verifier key of the ledger's checkpoints.
+func (s *Server) LedgerKey() string { return s.ledgerKey }
 
 // Registry returns the server's workload registry.
 func (s *Server) Registry() *registry.Registry { return s.registry }

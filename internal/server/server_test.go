@@ -106,8 +106,8 @@ func (ts *testServer) do(t testing.TB, method, path, token string, body any, out
 
 func TestEveryAdminRouteRequiresTheCredential(t *testing.T) {
 	ts := startServer(t, "example.org")
-	routes := ts.adminRoutes()
-	if len(routes) < 14 {
+	routes := ts.allAdminRoutes()
+	if len(routes) < 22 {
 		t.Fatalf("only %d admin routes listed", len(routes))
 	}
 	wrong := []struct{ name, token string }{
@@ -119,7 +119,7 @@ func TestEveryAdminRouteRequiresTheCredential(t *testing.T) {
 	}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		path = strings.NewReplacer("{id}", "0123", "{td}", "other.test").Replace(path)
+		path = strings.NewReplacer("{id}", "0123", "{td}", "other.test", "{index}", "0").Replace(path)
 		for _, w := range wrong {
 			t.Run(rt.pattern+"/"+w.name, func(t *testing.T) {
 				req, _ := http.NewRequest(method, "https://"+ts.Addr()+path, strings.NewReader("{}"))

@@ -6,7 +6,9 @@ import (
 )
 
 // AppendEvent stores ev at the end of the event log and sets ev.Index to
-// its position. Indexes start at 0 and are contiguous: they come from a
+// its position. It stores no leaf hash: package ledger appends with
+// [Store.AppendLedger] instead, and adopts rows written here into its
+// Merkle tree when it next appends. Indexes start at 0 and are contiguous: they come from a
 // counter advanced in the same transaction as the insert, which also
 // serialises concurrent appenders until they commit, so no index is ever
 // skipped, repeated or seen before an earlier one.
@@ -50,7 +52,7 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 	if !f.Until.IsZero() {
 		w.add("time < ?", f.Until.UnixMicro())
 	}
-	rows, err := q.query(ctx, `SELECT idx, time, type, outcome, actor, target, body FROM events`+
+	rows, err := q.query(ctx, `SELECT idx, time, type, outcome, actor, target, body, leaf_hash FROM events`+
 		w.String()+` ORDER BY idx LIMIT ?`, append(w.args, pageSize(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list events: %w", err)
@@ -60,7 +62,7 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 	for rows.Next() {
 		var ev Event
 		if err := rows.Scan(&ev.Index, timeCol{&ev.Time}, &ev.Type, &ev.Outcome, &ev.Actor, &ev.Target,
-			bytesCol{&ev.Body}); err != nil {
+			bytesCol{&ev.Body}, bytesCol{&ev.LeafHash}); err != nil {
 			return nil, fmt.Errorf("store: list events: %w", err)
 		}
 		out = append(out, ev)

@@ -59,7 +59,7 @@ func migrate(ctx context.Context, db *sql.DB, d dialect, logger *slog.Logger) er
 // applyMigration runs m in one transaction unless schema_migrations says it
 // ran already, and reports whether it ran.
 func applyMigration(ctx context.Context, db *sql.DB, d dialect, m migration, latest int64) (applied bool, err error) {
-	err = runTx(ctx, db, d, func(q queries) error {
+	err = runTx(ctx, queries{d: d, db: db}, func(q queries) error {
 		// On SQLite the transaction began IMMEDIATE and so already holds
 		// the database's write lock.
 		if d == postgresDialect {

@@ -15,11 +15,13 @@ type querier interface {
 }
 
 // queries holds the data methods shared by [Store] and [Tx]. Exactly one
-// of db and tx is set.
+// of db and tx is set. stmts, if set, caches prepared statements of the
+// store's database.
 type queries struct {
-	d  dialect
-	db *sql.DB
-	tx *sql.Tx
+	d     dialect
+	db    *sql.DB
+	tx    *sql.Tx
+	stmts *stmtCache
 }
 
 func (q queries) conn() querier {
@@ -65,7 +67,7 @@ const savepoint = "kith_write"
 // returned unchanged.
 func (q queries) atomic(ctx context.Context, fn func(q queries) error) error {
 	if q.tx == nil {
-		return runTx(ctx, q.db, q.d, fn)
+		return runTx(ctx, q, fn)
 	}
 	if _, err := q.tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return fmt.Errorf("savepoint: %w", err)

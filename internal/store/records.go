@@ -71,6 +71,9 @@ type Event struct {
 	Actor   string
 	Target  string
 	Body    []byte // the event's canonical JSON
+	// LeafHash is the event's leaf hash in the ledger's Merkle tree; nil
+	// for an event stored by AppendEvent that the tree does not cover yet.
+	LeafHash []byte
 }
 
 // EventFilter narrows ListEvents. Empty fields match everything.

@@ -153,4 +153,148 @@ CREATE INDEX events_target ON events (target, idx);
 CREATE INDEX events_time ON events (time);
 `,
 	},
+	{
+		version: 2,
+		name:    "ledger merkle tree",
+		sqlite: `
+ALTER TABLE events ADD COLUMN leaf_hash BLOB;
+
+CREATE TABLE ledger_state (
+	id            INTEGER PRIMARY KEY CHECK (id = 1),
+	size          INTEGER NOT NULL,
+	root          BLOB NOT NULL,
+	compact_range BLOB NOT NULL
+) STRICT;
+INSERT INTO ledger_state (id, size, root, compact_range) VALUES (1, 0, x'', x'');
+
+CREATE TABLE ledger_nodes (
+	level INTEGER NOT NULL,
+	idx   INTEGER NOT NULL,
+	hash  BLOB NOT NULL,
+	PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE ledger_checkpoints (
+	size INTEGER PRIMARY KEY,
+	note BLOB NOT NULL,
+	time INTEGER
+) STRICT;
+`,
+		postgres: `
+ALTER TABLE events ADD COLUMN leaf_hash BYTEA;
+
+CREATE TABLE ledger_state (
+	id            INTEGER PRIMARY KEY CHECK (id = 1),
+	size          BIGINT NOT NULL,
+	root          BYTEA NOT NULL,
+	compact_range BYTEA NOT NULL
+);
+INSERT INTO ledger_state (id, size, root, compact_range) VALUES (1, 0, ''::bytea, ''::bytea);
+
+CREATE TABLE ledger_nodes (
+	level INTEGER NOT NULL,
+	idx   BIGINT NOT NULL,
+	hash  BYTEA NOT NULL,
+	PRIMARY KEY (level, idx)
+);
+
+CREATE TABLE ledger_checkpoints (
+	size BIGINT PRIMARY KEY,
+	note BYTEA NOT NULL,
+	time BIGINT
+);
+`,
+	},
+	{
+		version: 3,
+		name:    "oauth clients and revocations",
+		sqlite: `
+CREATE TABLE oauth_clients (
+	id          TEXT PRIMARY KEY,
+	entry_id    TEXT NOT NULL,
+	auth_method TEXT NOT NULL,
+	scopes      TEXT NOT NULL,
+	audiences   TEXT NOT NULL,
+	description TEXT NOT NULL,
+	created_at  INTEGER,
+	updated_at  INTEGER,
+	version     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_clients_entry_id ON oauth_clients (entry_id, id);
+
+CREATE TABLE oauth_client_secrets (
+	client_id  TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+	id         TEXT NOT NULL,
+	hash       BLOB NOT NULL,
+	created_at INTEGER,
+	expires_at INTEGER,
+	PRIMARY KEY (client_id, id)
+) STRICT;
+
+CREATE TABLE oauth_client_keys (
+	client_id  TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+	kid        TEXT NOT NULL,
+	jwk        BLOB NOT NULL,
+	created_at INTEGER,
+	PRIMARY KEY (client_id, kid)
+) STRICT;
+
+INSERT INTO counters (name, value) VALUES ('revocations', 0);
+CREATE TABLE revocations (
+	kind       TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	revoked_at INTEGER,
+	expires_at INTEGER,
+	reason     TEXT NOT NULL,
+	revision   INTEGER NOT NULL,
+	PRIMARY KEY (kind, value)
+) STRICT;
+CREATE INDEX revocations_revision ON revocations (revision);
+CREATE INDEX revocations_expires_at ON revocations (expires_at);
+`,
+		postgres: `
+CREATE TABLE oauth_clients (
+	id          TEXT COLLATE "C" PRIMARY KEY,
+	entry_id    TEXT NOT NULL,
+	auth_method TEXT NOT NULL,
+	scopes      TEXT NOT NULL,
+	audiences   TEXT NOT NULL,
+	description TEXT NOT NULL,
+	created_at  BIGINT,
+	updated_at  BIGINT,
+	version     BIGINT NOT NULL
+);
+CREATE INDEX oauth_clients_entry_id ON oauth_clients (entry_id, id);
+
+CREATE TABLE oauth_client_secrets (
+	client_id  TEXT COLLATE "C" NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+	id         TEXT COLLATE "C" NOT NULL,
+	hash       BYTEA NOT NULL,
+	created_at BIGINT,
+	expires_at BIGINT,
+	PRIMARY KEY (client_id, id)
+);
+
+CREATE TABLE oauth_client_keys (
+	client_id  TEXT COLLATE "C" NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+	kid        TEXT COLLATE "C" NOT NULL,
+	jwk        BYTEA NOT NULL,
+	created_at BIGINT,
+	PRIMARY KEY (client_id, kid)
+);
+
+INSERT INTO counters (name, value) VALUES ('revocations', 0);
+CREATE TABLE revocations (
+	kind       TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	revoked_at BIGINT,
+	expires_at BIGINT,
+	reason     TEXT NOT NULL,
+	revision   BIGINT NOT NULL,
+	PRIMARY KEY (kind, value)
+);
+CREATE INDEX revocations_revision ON revocations (revision);
+CREATE INDEX revocations_expires_at ON revocations (expires_at);
+`,
+	},
 }

@@ -1,6 +1,8 @@
 // Package store persists Kith's state in SQLite or PostgreSQL: workload
 // entries and the store-wide change revision, versioned blobs, federation
-// relationships, admin credentials and ledger events.
+// relationships, admin credentials, OAuth clients with their secret hashes
+// and public keys, the revocation set, and the ledger: its events, the
+// hashes of its Merkle tree and its signed checkpoints.
 //
 // The store knows SQL, not policy. It keeps records as given; validating
 // them is the job of the package that owns them (registry, ca, ledger, ...).
@@ -95,11 +97,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{d: d, db: db}, logger: logger}, nil
+	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}}, logger: logger}, nil
 }
 
 // Close closes the connection pool. Calls in flight may fail.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return s.db.Close()
 }
 
@@ -136,15 +139,16 @@ type Tx struct {
 // fn panics the transaction rolls back and the panic continues. Tx returns
 // an error if the transaction cannot begin or commit.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
-	return runTx(ctx, s.db, s.d, func(q queries) error {
+	return runTx(ctx, s.queries, func(q queries) error {
 		return fn(&Tx{queries: q})
 	})
 }
 
-// runTx runs fn in a new transaction on db, committing if fn returns nil
-// and rolling back otherwise. fn's error is returned unchanged.
-func runTx(ctx context.Context, db *sql.DB, d dialect, fn func(q queries) error) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
+// runTx runs fn in a new transaction on base's database, committing if fn
+// returns nil and rolling back otherwise. fn's error is returned
+// unchanged.
+func runTx(ctx context.Context, base queries, fn func(q queries) error) (err error) {
+	tx, err := base.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin transaction: %w", err)
 	}
@@ -156,7 +160,7 @@ func runTx(ctx context.Context, db *sql.DB, d dialect, fn func(q queries) error)
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(queries{d: d, tx: tx}); err != nil {
+	if err := fn(queries{d: base.d, tx: tx, stmts: base.stmts}); err != nil {
 		return err
 	}
 	committed = true

@@ -1,0 +1,146 @@
+package ledger_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kith-dev/kith/internal/ledger"
+)
+
+// benchEvent is an event of a realistic size (about 500 bytes of entry).
+func benchEvent() ledger.Event {
+	return ledger.Event{
+		Type: "call.decided",
+		Actor: ledger.Actor{Kind: "workload", ID: "spiffe://example.org/ns/billing/sa/invoicer", CredentialID: "jti-0b6f2c4e",
+			CredentialType: "jwt_svid", Owner: "team-billing", BusinessFunction: "invoicing"},
+		Target:    "spiffe://example.org/ns/payments/sa/ledger-api",
+		Action:    "call",
+		Outcome:   ledger.OutcomeSuccess,
+		Policy:    &ledger.Policy{Revision: 1234, Rule: "billing-may-post-invoices"},
+		Trust:     &ledger.Trust{Score: 93},
+		RequestID: "req-5f1c9a7e",
+		TraceID:   "4bf92f3577b34da6a3ce929d0e0e4736",
+		Details:   map[string]string{"method": "POST", "path": "/v1/invoices", "status": "201"},
+	}
+}
+
+// BenchmarkRecord measures sustained appends with 64 (and 256) appenders
+// per GOMAXPROCS and the checkpoint loop running; it reports events/s,
+// the mean batch committed, and the share of the time the store was
+// busy committing.
+func BenchmarkRecord(b *testing.B) {
+	for _, be := range backends {
+		for _, par := range []int{64, 256} {
+			b.Run(fmt.Sprintf("%s/appenders=%dxGOMAXPROCS", be.name, par), func(b *testing.B) {
+				s := &countingStore{Store: openStore(b, be.url(b))}
+				l := newLedger(b, s, newSigner(b), func(c *ledger.Config) { c.Clock = time.Now })
+				runLedger(b, l)
+				ev := benchEvent()
+				b.SetParallelism(par)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := l.Record(b.Context(), ev); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(b.N)/float64(s.commits.Load()), "events/commit")
+				b.ReportMetric(float64(s.busy.Load())/float64(b.Elapsed()), "store-busy")
+			})
+		}
+	}
+}
+
+// benchTreeSize is the size of the tree BenchmarkInclusionProof builds:
+// KITH_BENCH_TREE_SIZE, or ten million.
+func benchTreeSize(b *testing.B) int {
+	if v := os.Getenv("KITH_BENCH_TREE_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("KITH_BENCH_TREE_SIZE=%q", v)
+		}
+		return n
+	}
+	return 10_000_000
+}
+
+// bigTree returns the URL of a SQLite store holding a tree of n entries.
+// Building it takes a while, so it is kept in the temporary folder
+// (kith-ledger-bench-N.db) and reused by later runs.
+func bigTree(b *testing.B, n int) string {
+	b.Helper()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("kith-ledger-bench-%d.db", n))
+	url := "sqlite:" + path
+	if _, err := os.Stat(path); err == nil {
+		return url
+	}
+	partial := path + ".partial"
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(partial + suffix)
+	}
+	s := openStore(b, "sqlite:"+partial)
+	l := newLedger(b, s, newSigner(b), nil)
+	start := time.Now()
+	err := l.BulkLoad(b.Context(), n, 100_000, func(done int) {
+		if done%1_000_000 == 0 {
+			b.Logf("bulk load: %d entries in %v", done, time.Since(start).Round(time.Second))
+		}
+	})
+	if err != nil {
+		b.Fatalf("bulk load: %v", err)
+	}
+	b.Logf("built a tree of %d entries in %v", n, time.Since(start).Round(time.Second))
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(partial, path); err != nil {
+		b.Fatal(err)
+	}
+	return url
+}
+
+// BenchmarkInclusionProof measures inclusion proofs of random entries in
+// a tree of ten million entries (see bigTree), and consistency proofs
+// between random sizes.
+func BenchmarkInclusionProof(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a tree of ten million entries")
+	}
+	n := uint64(benchTreeSize(b))
+	l := newLedger(b, openStore(b, bigTree(b, int(n))), newSigner(b), nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.Run("inclusion", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := l.InclusionProof(b.Context(), rng.Uint64N(n), n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("consistency", func(b *testing.B) {
+		for b.Loop() {
+			from := 1 + rng.Uint64N(n-1)
+			if _, err := l.ConsistencyProof(b.Context(), from, n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("evidence-size-entries", func(b *testing.B) {
+		for b.Loop() {
+			i := rng.Uint64N(n - 1000)
+			if _, err := l.Entries(b.Context(), i, i+1000); err != nil && !errors.Is(err, ledger.ErrOutOfRange) {
+				b.Fatal(err)
+			}
+		}
+	})
+	_ = strings.TrimSpace
+}

@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LedgerState is the persisted state of the ledger's Merkle tree. The
+// store keeps it as given; package ledger owns its meaning.
+type LedgerState struct {
+	// Size is the number of events the tree covers: those with an Index
+	// below Size.
+	Size int64
+	// Root is the tree's root hash; empty while Size is 0.
+	Root []byte
+	// Range is the ledger's encoding of its compact range; opaque to the
+	// store.
+	Range []byte
+	// Events is the number of rows in the event log, which is Size unless
+	// [Store.AppendEvent] added rows the tree does not cover yet. It is
+	// read by [Store.LedgerState] and ignored by [Store.AppendLedger].
+	Events int64
+}
+
+// LedgerNode is the hash of a complete subtree of the ledger's Merkle
+// tree: the one at Level (0 is a leaf) with horizontal index Index.
+type LedgerNode struct {
+	Level int
+	Index int64
+	Hash  []byte
+}
+
+// LedgerAppend is one atomic extension of the ledger, for
+// [Store.AppendLedger].
+type LedgerAppend struct {
+	// PrevSize is the tree size the caller extends; the append fails with
+	// [ErrConflict] if the stored state's size is not PrevSize.
+	PrevSize int64
+	// Next is the state after the append (Next.Events is ignored).
+	Next LedgerState
+	// Adopted are events already stored beyond PrevSize without a leaf
+	// hash (written by AppendEvent) that the tree now covers: their Body
+	// and LeafHash replace the stored ones. They come first, in Index
+	// order from PrevSize.
+	Adopted []Event
+	// Events are the new events, with Index and LeafHash set, in Index
+	// order right after the adopted ones.
+	Events []Event
+	// Nodes are the complete-subtree hashes the append creates.
+	Nodes []LedgerNode
+}
+
+// Checkpoint is a signed checkpoint of the ledger, as published.
+type Checkpoint struct {
+	Size int64
+	Note []byte // the signed note text
+	Time time.Time
+}
+
+// Limits of the ledger methods.
+const (
+	// maxHashRange caps the hashes one LedgerHashes call returns.
+	maxHashRange = 1 << 16
+	// insertChunk is the number of rows one multi-row INSERT writes at
+	// most; a power of two, it keeps the statement's parameters well under
+	// SQLite's limit of 32766.
+	insertChunk = 256
+)
+
+// LedgerState returns the persisted state of the ledger's Merkle tree
+// (size 0 and empty hashes before the first append).
+func (q queries) LedgerState(ctx context.Context) (LedgerState, error) {
+	var st LedgerState
+	err := q.queryRowCached(ctx, `SELECT s.size, s.root, s.compact_range, c.value FROM ledger_state s, counters c
+		WHERE s.id = 1 AND c.name = 'events'`).Scan(&st.Size, bytesCol{&st.Root}, bytesCol{&st.Range}, &st.Events)
+	if err != nil {
+		return LedgerState{}, fmt.Errorf("store: ledger state: %w", err)
+	}
+	return st, nil
+}
+
+// AppendLedger writes a in one atomic step: it moves the tree state from
+// a.PrevSize to a.Next, rewrites the adopted events, inserts the new
+// events with their leaf hashes, advances the event counter past them and
+// stores the new nodes.
+//
+// It returns [ErrConflict] if the stored tree size is not a.PrevSize (another
+// writer got there first: reload the state and retry), if an adopted event
+// is missing or already has a leaf hash, or if the event log holds rows
+// beyond the adopted ones (written by AppendEvent since the state was
+// read). It also fails if indexes are not contiguous from a.PrevSize to
+// a.Next.Size. On a [Tx] it runs under a savepoint.
+func (q queries) AppendLedger(ctx context.Context, a LedgerAppend) error {
+	if err := a.check(); err != nil {
+		return err
+	}
+	if err := q.atomic(ctx, func(q queries) error { return q.writeLedger(ctx, a) }); err != nil {
+		return fmt.Errorf("store: append ledger at %d: %w", a.PrevSize, err)
+	}
+	return nil
+}
+
+// ExtendLedger locks the ledger's state, reads it, and writes the append
+// that build returns for it, as [Store.AppendLedger] does, all in one
+// transaction (on a [Tx], under a savepoint). Writers of the same
+// database wait for each other at the lock, so unlike a plain
+// AppendLedger after LedgerState, the append cannot lose a race unless the
+// event log holds rows written by AppendEvent (st.Events > st.Size), which
+// build must then adopt or refuse. build runs while the lock is held and
+// should be quick; its error is returned unchanged. ExtendLedger returns
+// the errors of AppendLedger otherwise.
+func (q queries) ExtendLedger(ctx context.Context, build func(st LedgerState) (LedgerAppend, error)) error {
+	var buildErr error
+	err := q.atomic(ctx, func(q queries) error {
+		// A write that changes nothing takes the row lock (PostgreSQL) or
+		// is already under the database's write lock (SQLite).
+		if _, err := q.execCached(ctx, `UPDATE ledger_state SET size = size WHERE id = 1`); err != nil {
+			return fmt.Errorf("lock state: %w", err)
+		}
+		st, err := q.LedgerState(ctx)
+		if err != nil {
+			return err
+		}
+		a, err := build(st)
+		if err != nil {
+			buildErr = err
+			return err
+		}
+		if err := a.check(); err != nil {
+			return err
+		}
+		return q.writeLedger(ctx, a)
+	})
+	if buildErr != nil {
+		return buildErr
+	}
+	if err != nil {
+		return fmt.Errorf("store: extend ledger: %w", err)
+	}
+	return nil
+}
+
+// check validates the sizes and indexes of a.
+func (a *LedgerAppend) check() error {
+	n := int64(len(a.Adopted) + len(a.Events))
+	if a.Next.Size != a.PrevSize+n {
+		return fmt.Errorf("store: append ledger: size %d + %d events is not %d", a.PrevSize, n, a.Next.Size)
+	}
+	for i, ev := range append(a.Adopted[:len(a.Adopted):len(a.Adopted)], a.Events...) {
+		if ev.Index != a.PrevSize+int64(i) {
+			return fmt.Errorf("store: append ledger: event %d has Index %d, want %d", i, ev.Index, a.PrevSize+int64(i))
+		}
+	}
+	return nil
+}
+
+// writeLedger does the writes of AppendLedger; it must run atomically.
+func (q queries) writeLedger(ctx context.Context, a LedgerAppend) error {
+	// The state row is written first: on PostgreSQL its row lock
+	// serialises writers, and a writer that waited finds the size
+	// changed and stops here.
+	ok, err := q.execOneCached(ctx, `UPDATE ledger_state SET size = ?, root = ?, compact_range = ? WHERE id = 1 AND size = ?`,
+		a.Next.Size, bytesArg(a.Next.Root), bytesArg(a.Next.Range), a.PrevSize)
+	if err != nil {
+		return fmt.Errorf("update state: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("tree size is no longer %d: %w", a.PrevSize, ErrConflict)
+	}
+	for _, ev := range a.Adopted {
+		ok, err := q.execOne(ctx, `UPDATE events SET body = ?, leaf_hash = ? WHERE idx = ? AND leaf_hash IS NULL`,
+			bytesArg(ev.Body), bytesArg(ev.LeafHash), ev.Index)
+		if err != nil {
+			return fmt.Errorf("adopt event %d: %w", ev.Index, err)
+		}
+		if !ok {
+			return fmt.Errorf("adopt event %d: missing or already hashed: %w", ev.Index, ErrConflict)
+		}
+	}
+	ok, err = q.execOneCached(ctx, `UPDATE counters SET value = ? WHERE name = 'events' AND value = ?`,
+		a.Next.Size, a.PrevSize+int64(len(a.Adopted)))
+	if err != nil {
+		return fmt.Errorf("advance event counter: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("events were appended outside the ledger: %w", ErrConflict)
+	}
+	if err := q.insertEvents(ctx, a.Events); err != nil {
+		return err
+	}
+	return q.insertNodes(ctx, a.Nodes)
+}
+
+// insertEvents inserts evs with multi-row INSERTs.
+func (q queries) insertEvents(ctx context.Context, evs []Event) error {
+	const cols = 8
+	return insertRows(ctx, q, `INSERT INTO events (idx, time, type, outcome, actor, target, body, leaf_hash) VALUES `,
+		cols, len(evs), func(i int, args []any) []any {
+			ev := &evs[i]
+			return append(args, ev.Index, timeArg(ev.Time), ev.Type, ev.Outcome, ev.Actor, ev.Target,
+				bytesArg(ev.Body), bytesArg(ev.LeafHash))
+		})
+}
+
+// insertNodes inserts nodes with multi-row INSERTs.
+func (q queries) insertNodes(ctx context.Context, nodes []LedgerNode) error {
+	return insertRows(ctx, q, `INSERT INTO ledger_nodes (level, idx, hash) VALUES `, 3, len(nodes),
+		func(i int, args []any) []any {
+			return append(args, nodes[i].Level, nodes[i].Index, bytesArg(nodes[i].Hash))
+		})
+}
+
+// insertRows runs prefix followed by the value tuples of n rows of cols
+// columns; row appends row i's arguments. Rows go insertChunk per
+// statement, and the rest in statements of decreasing powers of two, so
+// that every statement is one of few and its prepared form is cached.
+func insertRows(ctx context.Context, q queries, prefix string, cols, n int, row func(i int, args []any) []any) error {
+	args := make([]any, 0, min(n, insertChunk)*cols)
+	for start := 0; start < n; {
+		size := insertChunk
+		for size > n-start {
+			size /= 2
+		}
+		args = args[:0]
+		for i := start; i < start+size; i++ {
+			args = row(i, args)
+		}
+		if _, err := q.execCached(ctx, valuesStatement(prefix, cols, size), args...); err != nil {
+			if isUniqueViolation(err) {
+				err = fmt.Errorf("%w: %w", ErrConflict, err)
+			}
+			return fmt.Errorf("insert: %w", err)
+		}
+		start += size
+	}
+	return nil
+}
+
+// valuesStatement returns prefix followed by rows tuples of cols
+// placeholders.
+func valuesStatement(prefix string, cols, rows int) string {
+	tuple := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	var b strings.Builder
+	b.Grow(len(prefix) + rows*(len(tuple)+2))
+	b.WriteString(prefix)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
+// LedgerHashes returns the hashes at level of the ledger's Merkle tree
+// with horizontal indexes in [start, end), in order: leaf hashes of events
+// at level 0, stored node hashes above. It returns [ErrNotFound] if any of
+// them is not stored, and an error if the range is empty, negative or
+// longer than 65536.
+func (q queries) LedgerHashes(ctx context.Context, level int, start, end int64) ([][]byte, error) {
+	if start < 0 || end <= start || end-start > maxHashRange {
+		return nil, fmt.Errorf("store: ledger hashes: bad range [%d, %d)", start, end)
+	}
+	var rows *sql.Rows
+	var err error
+	if level == 0 {
+		rows, err = q.queryCached(ctx, `SELECT idx, leaf_hash FROM events WHERE idx >= ? AND idx < ? ORDER BY idx`, start, end)
+	} else {
+		rows, err = q.queryCached(ctx, `SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`,
+			level, start, end)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: ledger hashes at level %d: %w", level, err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, end-start)
+	for rows.Next() {
+		var idx int64
+		var h []byte
+		if err := rows.Scan(&idx, bytesCol{&h}); err != nil {
+			return nil, fmt.Errorf("store: ledger hashes at level %d: %w", level, err)
+		}
+		if want := start + int64(len(out)); idx != want || h == nil {
+			return nil, fmt.Errorf("store: ledger hash (%d, %d): %w", level, want, ErrNotFound)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: ledger hashes at level %d: %w", level, err)
+	}
+	if int64(len(out)) != end-start {
+		return nil, fmt.Errorf("store: ledger hash (%d, %d): %w", level, start+int64(len(out)), ErrNotFound)
+	}
+	return out, nil
+}
+
+// AddCheckpoint stores a published checkpoint. It returns [ErrConflict]
+// if one of the same size is stored already.
+func (q queries) AddCheckpoint(ctx context.Context, cp Checkpoint) error {
+	ok, err := q.execOne(ctx, `INSERT INTO ledger_checkpoints (size, note, time) VALUES (?, ?, ?)
+		ON CONFLICT (size) DO NOTHING`, cp.Size, bytesArg(cp.Note), timeArg(cp.Time))
+	if err == nil && !ok {
+		err = ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("store: add checkpoint at size %d: %w", cp.Size, err)
+	}
+	return nil
+}
+
+// LatestCheckpoint returns the stored checkpoint of the largest size, or
+// [ErrNotFound] if there is none.
+func (q queries) LatestCheckpoint(ctx context.Context) (Checkpoint, error) {
+	var cp Checkpoint
+	err := q.queryRow(ctx, `SELECT size, note, time FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`).
+		Scan(&cp.Size, bytesCol{&cp.Note}, timeCol{&cp.Time})
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("store: latest checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// ListCheckpoints returns the stored checkpoints of size greater than
+// afterSize, smallest first, at most limit of them (100 when zero or
+// negative, never more than 1000).
+func (q queries) ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]Checkpoint, error) {
+	rows, err := q.query(ctx, `SELECT size, note, time FROM ledger_checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
+		afterSize, pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []Checkpoint
+	for rows.Next() {
+		var cp Checkpoint
+		if err := rows.Scan(&cp.Size, bytesCol{&cp.Note}, timeCol{&cp.Time}); err != nil {
+			return nil, fmt.Errorf("store: list checkpoints: %w", err)
+		}
+		out = append(out, cp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list checkpoints: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,196 @@
+// Package sync is the change stream between the control plane and its
+// agents: the wire types both sides speak, and (server side) the hub that
+// fans changes out to connected agents and lets a reconnecting agent resume
+// from the revision it last saw.
+//
+// # Protocol
+//
+// Everything runs over the server's HTTPS listener, under /agent/v1.
+//
+//   - POST /agent/v1/attest (no client certificate): an [AttestRequest]
+//     with a one-time join token and a CSR; the answer, an
+//     [AttestResponse], carries the agent's X509-SVID
+//     (spiffe://<td>/kith/agent/<id>) and the trust bundle. From then on
+//     the agent authenticates with that SVID over mutual TLS only.
+//   - POST /agent/v1/renew: a [RenewRequest] renews the agent's own SVID.
+//   - POST /agent/v1/svids/x509: an [X509SVIDRequest] asks for workload
+//     SVIDs for entries this agent may serve (parent is this agent, or
+//     empty); the private keys stay on the agent.
+//   - POST /agent/v1/svids/jwt: a [JWTSVIDRequest] asks for a JWT-SVID.
+//   - GET /agent/v1/sync?revision=R&revocations=V: a long-lived response
+//     of newline-delimited JSON [Message] values. The first message brings
+//     the agent from (R, V) to the server's current state: only what
+//     changed after R and V, or the full state (Full) when R is 0 or too
+//     old to resume from. Later messages carry each change as it happens;
+//     a Heartbeat message at least every [HeartbeatInterval] lets both
+//     sides detect a dead connection.
+//
+// Errors are application/problem+json bodies with 4xx/5xx statuses. An
+// evicted agent's requests are refused with 403, and its open stream ends
+// with a Message whose Evicted is true.
+package sync
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ProtocolVersion is sent by agents in the Kith-Agent-Protocol header; the
+// server refuses versions it does not speak with 400.
+const ProtocolVersion = "1"
+
+// HeartbeatInterval is the longest a sync stream stays silent.
+const HeartbeatInterval = 15 * time.Second
+
+// AttestRequest is the body of POST /agent/v1/attest.
+type AttestRequest struct {
+	// JoinToken is the one-time token from `kith agent token create`.
+	JoinToken string `json:"join_token"`
+	// CSR is the DER PKCS#10 request for the agent's key.
+	CSR []byte `json:"csr"`
+}
+
+// AttestResponse answers a successful attestation.
+type AttestResponse struct {
+	// AgentID is the agent's ID; its SPIFFE ID is
+	// spiffe://<td>/kith/agent/<AgentID>.
+	AgentID  string `json:"agent_id"`
+	SPIFFEID string `json:"spiffe_id"`
+	// SVID is the agent's certificate chain in DER, leaf first.
+	SVID [][]byte `json:"svid"`
+	// Bundle is the trust domain's bundle in SPIFFE bundle format.
+	Bundle json.RawMessage `json:"bundle"`
+}
+
+// RenewRequest is the body of POST /agent/v1/renew.
+type RenewRequest struct {
+	CSR []byte `json:"csr"`
+}
+
+// RenewResponse answers a renewal with the agent's new chain.
+type RenewResponse struct {
+	SVID [][]byte `json:"svid"`
+}
+
+// X509SVIDRequest asks for workload X509-SVIDs, several at once.
+type X509SVIDRequest struct {
+	Requests []X509SVIDRequestItem `json:"requests"`
+}
+
+// X509SVIDRequestItem asks for one entry's SVID for one key.
+type X509SVIDRequestItem struct {
+	EntryID string `json:"entry_id"`
+	CSR     []byte `json:"csr"`
+}
+
+// X509SVIDResponse answers an X509SVIDRequest: one SVID per granted item
+// and one error per refused item (an unknown, foreign or inactive entry).
+type X509SVIDResponse struct {
+	SVIDs  []X509SVID  `json:"svids"`
+	Errors []ItemError `json:"errors,omitempty"`
+}
+
+// X509SVID is one signed workload SVID.
+type X509SVID struct {
+	EntryID  string `json:"entry_id"`
+	SPIFFEID string `json:"spiffe_id"`
+	// Chain is the certificate chain in DER, leaf first.
+	Chain     [][]byte  `json:"chain"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ItemError says why one item of a batch was refused.
+type ItemError struct {
+	EntryID string `json:"entry_id"`
+	Message string `json:"message"`
+}
+
+// JWTSVIDRequest asks for a JWT-SVID for an entry this agent serves.
+type JWTSVIDRequest struct {
+	EntryID  string   `json:"entry_id"`
+	Audience []string `json:"audience"`
+}
+
+// JWTSVIDResponse is a signed JWT-SVID.
+type JWTSVIDResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Message is one line of the sync stream. Fields that did not change are
+// omitted.
+type Message struct {
+	// Revision is the registry revision the agent has after applying this
+	// message; it sends it back as ?revision= when it reconnects.
+	Revision int64 `json:"revision"`
+	// Full says Entries is the agent's whole set: drop every entry not in
+	// it.
+	Full bool `json:"full,omitempty"`
+	// Entries are entries this agent serves that were created or changed.
+	Entries []Entry `json:"entries,omitempty"`
+	// Deleted are IDs of entries the agent must forget (deleted, or moved
+	// to another parent).
+	Deleted []string `json:"deleted,omitempty"`
+	// Bundle is the trust domain's own bundle (SPIFFE format) when it
+	// changed; always present in the first message.
+	Bundle json.RawMessage `json:"bundle,omitempty"`
+	// Federated are foreign bundles that were added or changed, by trust
+	// domain name; all of them in the first message.
+	Federated map[string]json.RawMessage `json:"federated,omitempty"`
+	// FederatedRemoved are trust domains no longer federated.
+	FederatedRemoved []string `json:"federated_removed,omitempty"`
+	// Revocations is a JWS (compact form, ES256, signed with the trust
+	// domain's active JWT authority, header typ "kith-revocations+jwt")
+	// whose payload is a [RevocationBatch]: the revocation set entries
+	// written since the revision the agent gave. Agents and the verifiers
+	// they pass it to check the signature against the bundle.
+	Revocations string `json:"revocations,omitempty"`
+	// Evicted says the agent was evicted: it must drop its identity, its
+	// workloads' SVIDs and stop.
+	Evicted bool `json:"evicted,omitempty"`
+	// Heartbeat marks a message that only keeps the stream alive.
+	Heartbeat bool `json:"heartbeat,omitempty"`
+}
+
+// Entry is a registry entry as an agent needs it.
+type Entry struct {
+	ID        string   `json:"id"`
+	SPIFFEID  string   `json:"spiffe_id"`
+	ParentID  string   `json:"parent_id,omitempty"`
+	Selectors []string `json:"selectors"`
+	// X509SVIDTTL and JWTSVIDTTL are lifetimes in seconds; zero means the
+	// server default.
+	X509SVIDTTL int64 `json:"x509_svid_ttl,omitempty"`
+	JWTSVIDTTL  int64 `json:"jwt_svid_ttl,omitempty"`
+	// Status is "active", "disabled" or "quarantined"; agents serve only
+	// active entries.
+	Status   string `json:"status"`
+	Revision int64  `json:"revision"`
+}
+
+// RevocationBatch is the signed payload of Message.Revocations.
+type RevocationBatch struct {
+	// Revision is the revocation-set revision after this batch; the agent
+	// sends it back as ?revocations= when it reconnects.
+	Revision int64 `json:"revision"`
+	// Full says Entries is the whole set.
+	Full bool `json:"full,omitempty"`
+	// Entries are the revocations written since the agent's revision.
+	Entries []Revocation `json:"entries"`
+	// IssuedAt is when the server signed the batch.
+	IssuedAt time.Time `json:"iat"`
+}
+
+// Revocation is one revocation set entry (see package revocation): every
+// credential of Kind and Value issued at or before RevokedAt is revoked.
+type Revocation struct {
+	// Kind is "jti", "client_id", "x509_serial" or "spiffe_id".
+	Kind      string    `json:"kind"`
+	Value     string    `json:"value"`
+	RevokedAt time.Time `json:"revoked_at"`
+	// ExpiresAt is when every credential it covers has expired and the
+	// entry may be forgotten; zero means never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+	Revision  int64     `json:"revision"`
+}
