@@ -94,9 +94,14 @@ func (s *servingSVID) run(ctx context.Context) error {
 	}
 }
 
+// tlsConfig is the main listener's TLS configuration. It asks for a client
+// certificate but does not require or verify one: agents and OAuth clients
+// present X509-SVIDs, which the handlers verify against the trust bundle and
+// the revocation set; admin callers present none.
 func (s *servingSVID) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
+		ClientAuth: tls.RequestClientCert,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.cur.Load().cert, nil
 		},
