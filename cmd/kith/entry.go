@@ -21,6 +21,9 @@ func runEntry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"show", "show a workload entry", runEntryShow},
 		{"update", "change the given fields of a workload entry", runEntryUpdate},
 		{"delete", "delete a workload entry", runEntryDelete},
+		{"revoke", "revoke the credentials issued so far for an entry", runEntryRevoke},
+		{"quarantine", "stop issuance for an entry and revoke its credentials", runEntryQuarantine},
+		{"release", "issue credentials for a quarantined entry again", runEntryRelease},
 	}, args, stdout, stderr)
 }
 

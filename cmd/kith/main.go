@@ -37,10 +37,12 @@ func commands() []command {
 	return []command{
 		{"server", "run the control-plane server", runServer},
 		{"dev", "run a server, agent, proxies and demo services locally", runDev},
+		{"agent", "run a node agent, or manage agents (token, list, show, evict)", runAgent},
 		{"witness", "cosign checkpoints of other logs (C2SP tlog-witness)", runWitness},
 		{"entry", "manage workload entries", runEntry},
 		{"bundle", "show the trust domain's bundle", runBundle},
 		{"federation", "manage federation with other trust domains", runFederation},
+		{"client", "manage OAuth clients", runClient},
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
 		{"audit", "read the audit ledger", runAudit},
 		{"version", "print the version of kith", runVersion},

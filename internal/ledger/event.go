@@ -45,7 +45,7 @@ type Policy struct {
 
 // Trust is the caller's trust state when an event happened.
 type Trust struct {
-	// Score is the trust score, an integer (0 to 100 in package trust):
+	// Score is the trust score, on the trust engine's integer scale:
 	// entries hold no floating-point numbers, so their encoding is exact.
 	Score int `json:"score"`
 	// Signals names the signals behind the score, such as

@@ -74,6 +74,8 @@ type Ledger struct {
 
 	// size is the largest tree size this Ledger knows to be committed.
 	size atomic.Uint64
+	// nodes caches the hashes of large complete subtrees, for proofs.
+	nodes nodeCache
 
 	// mu guards the sequencer's queue and leadership.
 	mu      sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -86,16 +87,27 @@ type span struct {
 // fetched together: a few extra hashes cost less than another query.
 const mergeGap = 16
 
-// nodeHashes returns the hashes of the complete subtrees ids, computing
-// each from the stored hashes at the closest stored level below it, with
-// few queries.
+// nodeHashes returns the hashes of the complete subtrees ids, from the
+// node cache or computed from the stored hashes at the closest stored
+// level below each, with few queries.
 func (l *Ledger) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	// The stored hashes each node needs, merged into few spans.
-	need := make([]span, 0, len(ids))
-	for _, id := range ids {
+	out := make([][]byte, len(ids))
+	var missing []int // indexes into ids
+	for i, id := range ids {
+		if out[i] = l.nodes.get(id); out[i] == nil {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	// The stored hashes each missing node needs, merged into few spans.
+	need := make([]span, len(missing))
+	for j, i := range missing {
+		id := ids[i]
 		base := id.Level - id.Level%nodeLevelStep
 		shift := id.Level - base
-		need = append(need, span{level: base, start: id.Index << shift, end: (id.Index + 1) << shift})
+		need[j] = span{level: base, start: id.Index << shift, end: (id.Index + 1) << shift}
 	}
 	fetch := slices.Clone(need)
 	slices.SortFunc(fetch, func(a, b span) int {
@@ -120,9 +132,8 @@ func (l *Ledger) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 			return nil, fmt.Errorf("ledger: node hashes: %w", err)
 		}
 	}
-	out := make([][]byte, len(ids))
-	for i, n := range need {
-		j, _ := slices.BinarySearchFunc(merged, n, func(m, n span) int {
+	for j, n := range need {
+		k, _ := slices.BinarySearchFunc(merged, n, func(m, n span) int {
 			if m.level != n.level {
 				return int(m.level) - int(n.level)
 			}
@@ -134,10 +145,54 @@ func (l *Ledger) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte
 			}
 			return 0
 		})
-		m := merged[j]
+		m := merged[k]
+		i := missing[j]
 		out[i] = foldHashes(m.hashes[n.start-m.start : n.end-m.start])
+		l.nodes.put(ids[i], out[i])
 	}
 	return out, nil
+}
+
+// Bounds of the node cache.
+const (
+	// cacheMinLevel is the lowest level cached: about one node in 128
+	// entries is at this level or above.
+	cacheMinLevel = 8
+	// cacheMaxNodes caps the cache (about 100 bytes each); it holds the
+	// cached levels of a tree of 16 million entries.
+	cacheMaxNodes = 1 << 17
+)
+
+// nodeCache keeps the hashes of complete subtrees at cacheMinLevel and
+// above, which never change once complete, so that a proof reads only
+// the lowest levels from the store.
+type nodeCache struct {
+	mu sync.Mutex
+	m  map[compact.NodeID][]byte
+}
+
+// get returns the cached hash of id, or nil.
+func (c *nodeCache) get(id compact.NodeID) []byte {
+	if id.Level < cacheMinLevel {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
+// put caches the hash of id if its level is cached; a full cache is
+// emptied first.
+func (c *nodeCache) put(id compact.NodeID, hash []byte) {
+	if id.Level < cacheMinLevel {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= cacheMaxNodes {
+		c.m = make(map[compact.NodeID][]byte)
+	}
+	c.m[id] = hash
 }
 
 // foldHashes returns the root of the perfect subtree whose nodes at some

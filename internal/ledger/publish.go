@@ -58,6 +58,16 @@ var errQuorum = errors.New("witness quorum not reached")
 func (l *Ledger) publish(ctx context.Context) (*Checkpoint, error) {
 	l.pubMu.Lock()
 	defer l.pubMu.Unlock()
+	// The checkpoint first: the persisted tree only grows, so the state
+	// read after it is at least as large even if another replica
+	// publishes in between.
+	latest, err := l.Checkpoint(ctx)
+	switch {
+	case errors.Is(err, ErrNoCheckpoint):
+		latest = nil
+	case err != nil:
+		return nil, fmt.Errorf("ledger: publish: %w: %w", errRefused, err)
+	}
 	st, err := l.store.LedgerState(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: publish: %w", err)
@@ -67,13 +77,6 @@ func (l *Ledger) publish(ctx context.Context) (*Checkpoint, error) {
 		return nil, fmt.Errorf("ledger: publish: %w: %w", errRefused, err)
 	}
 	l.noteSize(t.size)
-	latest, err := l.Checkpoint(ctx)
-	switch {
-	case errors.Is(err, ErrNoCheckpoint):
-		latest = nil
-	case err != nil:
-		return nil, fmt.Errorf("ledger: publish: %w: %w", errRefused, err)
-	}
 	if t.size == 0 {
 		return nil, nil
 	}
@@ -97,8 +100,8 @@ func (l *Ledger) publish(ctx context.Context) (*Checkpoint, error) {
 	now := l.clock().UTC().Truncate(time.Microsecond)
 	err = l.store.AddCheckpoint(ctx, store.Checkpoint{Size: int64(t.size), Note: msg, Time: now})
 	if errors.Is(err, store.ErrConflict) {
-		// Another replica published this size first; its checkpoint
-		// stands (it is of the same, persisted tree).
+		// Another replica published this size or a larger one first; its
+		// checkpoint stands (it is of the same, persisted tree).
 		return l.Checkpoint(ctx)
 	}
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/federation"
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
 )
 
@@ -51,7 +52,9 @@ func (s *Server) adminRoutes() []route {
 
 // allAdminRoutes is every route that requires the admin credential.
 func (s *Server) allAdminRoutes() []route {
-	return append(s.adminRoutes(), s.ledgerRoutes()...)
+	routes := append(s.adminRoutes(), s.ledgerRoutes()...)
+	routes = append(routes, s.agentAdminRoutes()...)
+	return append(routes, s.clientRoutes()...)
 }
 
 // adminHandler is the handler of the main listener: the admin API, the
@@ -61,10 +64,13 @@ func (s *Server) adminHandler() http.Handler {
 	for _, rt := range s.allAdminRoutes() {
 		mux.Handle(rt.pattern, s.instrument(rt.pattern, s.admin(rt.handle)))
 	}
+	s.mountAgentRoutes(mux)
 	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("GET /readyz", http.HandlerFunc(s.readyz)))
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("GET /bundle", s.instrument("GET /bundle", s.bundleHandler()))
+	mux.Handle("/oauth2/", s.oauthHandler())
+	mux.Handle("GET "+oauth.PathMetadata, s.oauthHandler())
 	mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &problemError{status: http.StatusNotFound, title: "Not Found", detail: "no such route"})
 	})))

@@ -96,6 +96,8 @@ type Server struct {
 	fed       *federation.Manager
 	metrics   *metrics
 	svid      *servingSVID
+	agents    *agentPlane // node agents: attestation, sync hub, revocation set
+	oauth     *oauthPart  // the token service
 
 	listener       net.Listener
 	bundleListener net.Listener
@@ -140,13 +142,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.buildCA(ctx); err != nil {
 		return nil, err
 	}
-	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: s.ledger, Clock: cfg.Clock}); err != nil {
+	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock}); err != nil {
 		return nil, err
 	}
 	if err := s.buildFederation(ctx); err != nil {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	if err := s.buildNodes(ctx); err != nil {
+		return nil, err
+	}
 	if s.svid, err = newServingSVID(ctx, s.ca, td, cfg.Clock, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("server svid: %w", err)
 	}
@@ -155,6 +160,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if s.listener, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if err := s.buildOAuth(ctx); err != nil {
+		return nil, err
 	}
 	if cfg.BundleEndpointAddr != "" {
 		if s.webTLS, err = webTLSConfig(cfg.BundleEndpointCertFile, cfg.BundleEndpointKeyFile); err != nil {
@@ -330,6 +338,8 @@ func (s *Server) Run(ctx context.Context) error {
 		{"federation", s.fed.Run},
 		{"server-svid", s.svid.run},
 		{"client-files", s.refreshClientFiles},
+		{"agents", s.runAgents},
+		{"oauth", s.oauth.run},
 	}
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {

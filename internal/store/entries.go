@@ -101,6 +101,9 @@ func (q queries) ListEntries(ctx context.Context, f EntryFilter) ([]Entry, error
 // an optimistic write: e.Revision must be the revision the entry was last
 // written at. On success e.Revision is set to the new store-wide revision.
 //
+// When ParentID changes, the update leaves a tombstone for the old parent
+// at the new revision (see [Store.ListEntryTombstones]).
+//
 // It returns [ErrNotFound] if no entry has e.ID, and [ErrConflict] if the
 // stored revision differs from e.Revision or if another entry has the same
 // SPIFFEID, ParentID and set of Selectors.
@@ -119,6 +122,14 @@ func (q queries) UpdateEntry(ctx context.Context, e *Entry) error {
 		if rev, err = q.bumpRevision(ctx); err != nil {
 			return err
 		}
+		var oldParent string
+		err = q.queryRow(ctx, `SELECT parent_id FROM entries WHERE id = ? AND revision = ?`, e.ID, e.Revision).Scan(&oldParent)
+		if errors.Is(err, sql.ErrNoRows) {
+			return q.whyNotUpdated(ctx, e)
+		}
+		if err != nil {
+			return err
+		}
 		err = q.queryRow(ctx, `UPDATE entries SET spiffe_id = ?, parent_id = ?, selectors = ?, selectors_key = ?,
 			owner = ?, business_function = ?, description = ?, max_scopes = ?, x509_svid_ttl = ?, jwt_svid_ttl = ?,
 			labels = ?, status = ?, updated_at = ?, revision = ?
@@ -133,8 +144,13 @@ func (q queries) UpdateEntry(ctx context.Context, e *Entry) error {
 			return ErrConflict
 		case errors.Is(err, sql.ErrNoRows):
 			return q.whyNotUpdated(ctx, e)
+		case err != nil:
+			return err
 		}
-		return err
+		if oldParent != e.ParentID {
+			return q.putTombstone(ctx, e.ID, oldParent, rev)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: update entry %q: %w", e.ID, err)
@@ -158,19 +174,25 @@ func (q queries) whyNotUpdated(ctx context.Context, e *Entry) error {
 }
 
 // DeleteEntry removes the entry with the given ID, bumping the store-wide
-// revision. It returns [ErrNotFound] if there is none.
+// revision, and leaves a tombstone at that revision (see
+// [Store.ListEntryTombstones]). It returns [ErrNotFound] if there is none.
 func (q queries) DeleteEntry(ctx context.Context, id string) error {
 	err := q.atomic(ctx, func(q queries) error {
 		// The revision is bumped first in every entry write, so concurrent
 		// writers lock the counter before any entry row.
-		if _, err := q.bumpRevision(ctx); err != nil {
+		rev, err := q.bumpRevision(ctx)
+		if err != nil {
 			return err
 		}
-		ok, err := q.execOne(ctx, `DELETE FROM entries WHERE id = ?`, id)
-		if err == nil && !ok {
-			err = ErrNotFound
+		var parent string
+		err = q.queryRow(ctx, `DELETE FROM entries WHERE id = ? RETURNING parent_id`, id).Scan(&parent)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return q.putTombstone(ctx, id, parent, rev)
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete entry %q: %w", id, err)
@@ -188,6 +210,15 @@ func (q queries) Revision(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: read revision: %w", err)
 	}
 	return rev, nil
+}
+
+// putTombstone records that entry id left parent at revision rev.
+func (q queries) putTombstone(ctx context.Context, id, parent string, rev int64) error {
+	_, err := q.exec(ctx, `INSERT INTO entry_tombstones (revision, id, parent_id, deleted_at) VALUES (?, ?, ?, NULL)`, rev, id, parent)
+	if err != nil {
+		return fmt.Errorf("tombstone: %w", err)
+	}
+	return nil
 }
 
 // bumpRevision advances the store-wide revision and returns the new one.

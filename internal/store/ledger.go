@@ -298,14 +298,23 @@ func (q queries) LedgerHashes(ctx context.Context, level int, start, end int64) 
 	return out, nil
 }
 
-// AddCheckpoint stores a published checkpoint. It returns [ErrConflict]
-// if one of the same size is stored already.
+// AddCheckpoint stores a published checkpoint. Checkpoints are stored in
+// increasing size: it returns [ErrConflict] if one of the same or a larger
+// size is stored already. It takes the ledger state's lock, so that
+// concurrent publishers are ordered.
 func (q queries) AddCheckpoint(ctx context.Context, cp Checkpoint) error {
-	ok, err := q.execOne(ctx, `INSERT INTO ledger_checkpoints (size, note, time) VALUES (?, ?, ?)
-		ON CONFLICT (size) DO NOTHING`, cp.Size, bytesArg(cp.Note), timeArg(cp.Time))
-	if err == nil && !ok {
-		err = ErrConflict
-	}
+	err := q.atomic(ctx, func(q queries) error {
+		if _, err := q.execCached(ctx, `UPDATE ledger_state SET size = size WHERE id = 1`); err != nil {
+			return fmt.Errorf("lock state: %w", err)
+		}
+		ok, err := q.execOne(ctx, `INSERT INTO ledger_checkpoints (size, note, time)
+			SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM ledger_checkpoints WHERE size >= ?)`,
+			cp.Size, bytesArg(cp.Note), timeArg(cp.Time), cp.Size)
+		if err == nil && !ok {
+			err = fmt.Errorf("a checkpoint of size %d or larger is stored: %w", cp.Size, ErrConflict)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: add checkpoint at size %d: %w", cp.Size, err)
 	}

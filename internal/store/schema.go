@@ -297,4 +297,92 @@ CREATE INDEX revocations_revision ON revocations (revision);
 CREATE INDEX revocations_expires_at ON revocations (expires_at);
 `,
 	},
+	{
+		version: 4,
+		name:    "node agents, join tokens, agent svids and entry tombstones",
+		sqlite: `
+CREATE TABLE join_tokens (
+	id         TEXT PRIMARY KEY,
+	hash       BLOB NOT NULL,
+	created_at INTEGER,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER,
+	agent_id   TEXT NOT NULL
+) STRICT;
+CREATE INDEX join_tokens_expires_at ON join_tokens (expires_at);
+
+CREATE TABLE agents (
+	id              TEXT PRIMARY KEY,
+	spiffe_id       TEXT NOT NULL,
+	join_token_id   TEXT NOT NULL,
+	serial          TEXT NOT NULL,
+	svid_expires_at INTEGER,
+	created_at      INTEGER,
+	renewed_at      INTEGER,
+	evicted_at      INTEGER
+) STRICT;
+
+CREATE TABLE agent_svids (
+	serial     TEXT PRIMARY KEY,
+	agent_id   TEXT NOT NULL,
+	entry_id   TEXT NOT NULL,
+	spiffe_id  TEXT NOT NULL,
+	issued_at  INTEGER,
+	expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX agent_svids_agent_id ON agent_svids (agent_id, serial);
+CREATE INDEX agent_svids_expires_at ON agent_svids (expires_at);
+
+INSERT INTO counters (name, value) VALUES ('tombstones_pruned', 0);
+CREATE TABLE entry_tombstones (
+	revision   INTEGER PRIMARY KEY,
+	id         TEXT NOT NULL,
+	parent_id  TEXT NOT NULL,
+	deleted_at INTEGER
+) STRICT;
+CREATE INDEX entry_tombstones_parent_id ON entry_tombstones (parent_id, revision);
+`,
+		postgres: `
+CREATE TABLE join_tokens (
+	id         TEXT COLLATE "C" PRIMARY KEY,
+	hash       BYTEA NOT NULL,
+	created_at BIGINT,
+	expires_at BIGINT NOT NULL,
+	used_at    BIGINT,
+	agent_id   TEXT NOT NULL
+);
+CREATE INDEX join_tokens_expires_at ON join_tokens (expires_at);
+
+CREATE TABLE agents (
+	id              TEXT COLLATE "C" PRIMARY KEY,
+	spiffe_id       TEXT NOT NULL,
+	join_token_id   TEXT NOT NULL,
+	serial          TEXT NOT NULL,
+	svid_expires_at BIGINT,
+	created_at      BIGINT,
+	renewed_at      BIGINT,
+	evicted_at      BIGINT
+);
+
+CREATE TABLE agent_svids (
+	serial     TEXT COLLATE "C" PRIMARY KEY,
+	agent_id   TEXT COLLATE "C" NOT NULL,
+	entry_id   TEXT NOT NULL,
+	spiffe_id  TEXT NOT NULL,
+	issued_at  BIGINT,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX agent_svids_agent_id ON agent_svids (agent_id, serial);
+CREATE INDEX agent_svids_expires_at ON agent_svids (expires_at);
+
+INSERT INTO counters (name, value) VALUES ('tombstones_pruned', 0);
+CREATE TABLE entry_tombstones (
+	revision   BIGINT PRIMARY KEY,
+	id         TEXT NOT NULL,
+	parent_id  TEXT NOT NULL,
+	deleted_at BIGINT
+);
+CREATE INDEX entry_tombstones_parent_id ON entry_tombstones (parent_id, revision);
+`,
+	},
 }

@@ -234,8 +234,10 @@ func testCheckpoints(t *testing.T, s *store.Store) {
 		cp.Time = norm(cp.Time)
 		all = append(all, cp)
 	}
-	if err := s.AddCheckpoint(t.Context(), store.Checkpoint{Size: 5, Note: []byte("other")}); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("AddCheckpoint of an existing size: error = %v, want ErrConflict", err)
+	for _, size := range []int64{5, 39, 40} {
+		if err := s.AddCheckpoint(t.Context(), store.Checkpoint{Size: size, Note: []byte("other")}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("AddCheckpoint(%d) after 40: error = %v, want ErrConflict", size, err)
+		}
 	}
 	latest, err := s.LatestCheckpoint(t.Context())
 	if err != nil {

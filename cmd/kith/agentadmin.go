@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/adminclient"
+)
+
+// agentDaemon runs the node agent itself: `kith agent --server URL
+// --join-token T --socket PATH [--data DIR]` (runAgentDaemon, in
+// agentrun.go).
+type agentDaemon func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// agentSubcommands are the admin commands of `kith agent`.
+func agentSubcommands() []subcommand {
+	return []subcommand{
+		{"token", "make one-time join tokens for agents", runAgentToken},
+		{"list", "list node agents", runAgentList},
+		{"show", "show a node agent", runAgentShow},
+		{"evict", "evict a node agent: it and its workloads lose their identities", runAgentEvict},
+	}
+}
+
+// runAgent is `kith agent`: see agentCommand.
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return agentCommand(runAgentDaemon)(ctx, args, stdout, stderr)
+}
+
+// agentCommand returns `kith agent`: with a first argument of token, list,
+// show or evict it manages agents through the admin API; with anything
+// else (flags) it runs the agent with daemon.
+func agentCommand(daemon agentDaemon) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		subs := agentSubcommands()
+		if len(args) > 0 {
+			switch {
+			case args[0] == "help":
+				printGroupUsage(stdout, "agent", subs)
+				fmt.Fprint(stdout, "\nRun the agent itself: kith agent --server URL --join-token TOKEN --socket PATH [--data DIR]\n")
+				return nil
+			case slices.ContainsFunc(subs, func(s subcommand) bool { return s.name == args[0] }):
+				return runGroup(ctx, "agent", subs, args, stdout, stderr)
+			}
+		}
+		return daemon(ctx, args, stdout, stderr)
+	}
+}
+
+// runAgentToken is `kith agent token`.
+func runAgentToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGroup(ctx, "agent token", []subcommand{
+		{"create", "make a one-time join token", runAgentTokenCreate},
+	}, args, stdout, stderr)
+}
+
+// runAgentTokenCreate is `kith agent token create`.
+func runAgentTokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("agent token create", "[flags]",
+		"Make a one-time join token: an agent started with it attests once and from then on\n"+
+			"authenticates with its own SVID. The token is shown only this once.", stderr)
+	ttl := fs.Duration("ttl", time.Hour, "how long the token may be used (1m to 168h)")
+	cf := addClientFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if *ttl < time.Minute || *ttl > 7*24*time.Hour {
+		return usagef(fs, "--ttl must be between 1m and 168h")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	tok, err := c.CreateJoinToken(ctx, *ttl)
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, tok, func(w io.Writer) {
+		fmt.Fprintf(w, "Join token:\t%s\n", tok.Token)
+		fmt.Fprintf(w, "ID:\t%s\n", tok.ID)
+		fmt.Fprintf(w, "Expires:\t%s\n", timeText(tok.ExpiresAt))
+		fmt.Fprint(w, "\nIt is shown only now. Start the agent with:\n  kith agent --server https://HOST:PORT --join-token TOKEN --socket PATH\n")
+	})
+}
+
+// runAgentList is `kith agent list`.
+func runAgentList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("agent list", "[flags]", "List node agents, all of them unless --limit is given.", stderr)
+	var f adminclient.AgentFilter
+	fs.IntVar(&f.Limit, "limit", 0, "list one page of at most this many agents (0: all agents)")
+	fs.StringVar(&f.After, "after", "", "start after this cursor (the next cursor of a page)")
+	cf := addClientFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if f.Limit < 0 {
+		return usagef(fs, "--limit must not be negative")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	page := &api.AgentList{}
+	if f.Limit > 0 {
+		if page, err = c.ListAgents(ctx, f); err != nil {
+			return err
+		}
+	} else if page.Agents, err = c.ListAllAgents(ctx, f); err != nil {
+		return err
+	}
+	if page.Agents == nil {
+		page.Agents = []api.Agent{}
+	}
+	err = cf.write(stdout, page, func(w io.Writer) {
+		fmt.Fprintln(w, "ID\tSPIFFE ID\tSTATUS\tSVID EXPIRES\tCREATED")
+		for _, a := range page.Agents {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.SPIFFEID, a.Status, timeText(a.SVIDExpiresAt), timeText(a.CreatedAt))
+		}
+	})
+	if err == nil && page.Next != "" && !cf.json() {
+		fmt.Fprintf(stderr, "More agents: kith agent list --limit %d --after %s\n", f.Limit, page.Next)
+	}
+	return err
+}
+
+// runAgentShow is `kith agent show`.
+func runAgentShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("agent show", "[flags] ID", "Show a node agent.", stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	a, err := c.GetAgent(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, a, func(w io.Writer) { writeAgent(w, a) })
+}
+
+// runAgentEvict is `kith agent evict`.
+func runAgentEvict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("agent evict", "[flags] ID",
+		"Evict a node agent: its requests are refused from now on, and its own SVID and\n"+
+			"every unexpired workload X509-SVID issued through it are revoked.", stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ev, err := c.EvictAgent(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if cf.json() {
+		return writeJSON(stdout, ev)
+	}
+	fmt.Fprintf(stdout, "Evicted agent %s (%s); revoked %d workload X509-SVID(s) issued through it.\n",
+		ev.Agent.ID, ev.Agent.SPIFFEID, ev.RevokedSVIDs)
+	return nil
+}
+
+// writeAgent prints a as a two-column table.
+func writeAgent(w io.Writer, a *api.Agent) {
+	rows := [][2]string{
+		{"ID", a.ID},
+		{"SPIFFE ID", a.SPIFFEID},
+		{"Status", a.Status},
+		{"Join token", orDash(a.JoinTokenID)},
+		{"SVID serial", orDash(a.SerialNumber)},
+		{"SVID expires", timeText(a.SVIDExpiresAt)},
+		{"Created", timeText(a.CreatedAt)},
+		{"Renewed", timeText(a.RenewedAt)},
+		{"Evicted", timeText(a.EvictedAt)},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
+	}
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kith-dev/kith/internal/agent"
+)
+
+// runAgentDaemon is `kith agent` with flags and no subcommand: the node
+// agent, until interrupted.
+func runAgentDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("agent", "--server URL --socket PATH [--join-token T] [flags]",
+		"Run the node agent: attest this node with a one-time join token (first start\n"+
+			"only; later starts reuse the identity in --data), keep in sync with the server,\n"+
+			"and serve the SPIFFE Workload API on --socket.", stderr)
+	var cfg agent.Config
+	var token string
+	fs.StringVar(&cfg.ServerURL, "server", os.Getenv("KITH_SERVER"), "server URL, https://host:port (env KITH_SERVER)")
+	fs.StringVar(&token, "join-token", "", "one-time join token from 'kith agent token create' (env KITH_JOIN_TOKEN; first start only)")
+	fs.StringVar(&cfg.SocketPath, "socket", "", "Unix socket of the Workload API (required)")
+	fs.StringVar(&cfg.DataDir, "data", agent.DefaultDataDir, "data folder: the agent's key and SVID, and its cache")
+	fs.StringVar(&cfg.TrustBundleFile, "trust-bundle", "", "PEM roots that verify the server on first start (such as the server's bundle.pem)")
+	fs.StringVar(&cfg.TrustDomain, "trust-domain", "", "trust domain the server must belong to (default: from the bundle or the data folder)")
+	fs.BoolVar(&cfg.InsecureBootstrap, "insecure-bootstrap", false, "first start only: do not verify the server (INSECURE; prefer --trust-bundle)")
+	fs.StringVar(&cfg.HealthAddr, "health-addr", "", "serve /healthz, /readyz and /metrics on this address, such as 127.0.0.1:8088")
+	lf := &logFlags{}
+	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	switch {
+	case cfg.ServerURL == "":
+		return usagef(fs, "--server is required")
+	case cfg.SocketPath == "":
+		return usagef(fs, "--socket is required")
+	}
+	if !strings.Contains(cfg.ServerURL, "://") {
+		cfg.ServerURL = "https://" + cfg.ServerURL
+	}
+	if token == "" {
+		token = os.Getenv("KITH_JOIN_TOKEN")
+	}
+	cfg.JoinToken = agent.NewJoinToken(token)
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.Logger = logger
+	a, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Workload API on %s; point workloads at it with:\n  export SPIFFE_ENDPOINT_SOCKET=unix://%s\n",
+		cfg.SocketPath, absPath(cfg.SocketPath))
+	return a.Run(ctx)
+}
+
+// absPath returns path made absolute, or path if that fails.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/adminclient"
+)
+
+// runEntryRevoke is `kith entry revoke`.
+func runEntryRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runEntryRevocation(ctx, "revoke", "[flags] ID",
+		"Revoke every credential issued so far for the entry's SPIFFE ID. The entry stays\n"+
+			"active: its workloads obtain fresh credentials through their agent.",
+		(*adminclient.Client).RevokeEntry, args, stdout, stderr)
+}
+
+// runEntryQuarantine is `kith entry quarantine`.
+func runEntryQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runEntryRevocation(ctx, "quarantine", "[flags] ID",
+		"Quarantine an entry: no credential is issued for it until 'kith entry release',\n"+
+			"and every credential issued so far for its SPIFFE ID is revoked.",
+		(*adminclient.Client).QuarantineEntry, args, stdout, stderr)
+}
+
+// runEntryRevocation runs an entry action that revokes credentials.
+func runEntryRevocation(ctx context.Context, name, synopsis, summary string,
+	call func(*adminclient.Client, context.Context, string) (*api.EntryRevocation, error),
+	args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry "+name, synopsis, summary, stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	rev, err := call(c, ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if cf.json() {
+		return writeJSON(stdout, rev)
+	}
+	fmt.Fprintf(stdout, "Entry %s (%s) is %s. Credentials of its SPIFFE ID issued until %s are revoked;\nthe revocation is kept until %s, when all of them have expired.\n",
+		rev.Entry.ID, rev.Entry.SPIFFEID, orDash(rev.Entry.Status), timeText(rev.RevokedAt), timeText(rev.ExpiresAt))
+	return nil
+}
+
+// runEntryRelease is `kith entry release`.
+func runEntryRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry release", "[flags] ID",
+		"Release a quarantined (or disabled) entry: credentials are issued for it again.\n"+
+			"Credentials revoked before stay revoked.", stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	e, err := c.ReleaseEntry(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, e, func(w io.Writer) { writeEntry(w, e) })
+}

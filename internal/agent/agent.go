@@ -1,0 +1,245 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// Timing defaults; tests shorten them through the unexported fields of
+// Agent.
+const (
+	defaultBackoffBase = 500 * time.Millisecond
+	defaultBackoffMax  = 30 * time.Second
+	// defaultTick bounds every wait for a time computed from the clock, so
+	// that a clock step (suspend, NTP) delays a renewal by at most a tick.
+	defaultTick = time.Second
+	// defaultIdleSVIDTimeout is how long an X509-SVID no workload watches
+	// is kept for a workload that fetches again.
+	defaultIdleSVIDTimeout = 2 * time.Minute
+)
+
+// Agent is a node agent: create it with [New], run it with [Agent.Run].
+type Agent struct {
+	cfg       Config
+	logger    *slog.Logger
+	clock     func() time.Time
+	serverURL *url.URL
+	pinnedTD  spiffeid.TrustDomain // from Config.TrustDomain
+	roots     []*x509.Certificate  // bootstrap roots
+
+	ident    identity
+	state    *state
+	svids    *svidCache
+	jwts     *jwtCache
+	attestor *workloadAttestor
+	metrics  *metrics
+
+	client     atomic.Pointer[http.Client] // mTLS client of the server
+	reconnect  chan struct{}               // asks the sync stream to reconnect
+	ready      chan struct{}               // closed once the agent has an identity
+	readyOnce  sync.Once
+	connected  atomic.Bool
+	lastSync   atomic.Int64 // Unix nanoseconds of the last message
+	ran        atomic.Bool
+	healthAddr atomic.Pointer[string]
+
+	// Timings, shortened by tests.
+	backoffBase, backoffMax time.Duration
+	heartbeatTimeout        time.Duration
+	tick                    time.Duration
+	idleSVIDTimeout         time.Duration
+}
+
+// New validates cfg, creates the data folder (0700) and loads the identity
+// and cache it holds. It does no network I/O: attestation happens in Run.
+//
+// It returns an error for an invalid Config, [ErrNoIdentity] when there is
+// neither a valid identity nor a join token, [ErrNoTrustBundle] when a first
+// start has no way to verify the server, or the error of reading the data
+// folder.
+func New(cfg Config) (*Agent, error) {
+	u, roots, td, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, serverURL: u, pinnedTD: td, roots: roots,
+		reconnect: make(chan struct{}, 1), ready: make(chan struct{}),
+		backoffBase: defaultBackoffBase, backoffMax: defaultBackoffMax,
+		heartbeatTimeout: 2 * wireHeartbeat, tick: defaultTick, idleSVIDTimeout: defaultIdleSVIDTimeout}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: data folder: %w", err)
+	}
+	a.metrics = newMetrics()
+	a.state = newState(cfg.Clock, td)
+	if _, err := loadState(cfg.DataDir, a.state); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if held := a.state.trustDomain(); !td.IsZero() && !held.IsZero() && held != td {
+		return nil, fmt.Errorf("agent: the data folder is for trust domain %s, not %s", held, td)
+	}
+	svid, err := loadIdentity(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if svid != nil {
+		if held := a.state.trustDomain(); held.IsZero() || !isAgentID(svid.ID, held) {
+			return nil, fmt.Errorf("agent: the data folder's SVID %s does not match its state", svid.ID)
+		}
+		if a.clock().Before(svid.Certificates[0].NotAfter) {
+			a.ident.set(svid)
+			if !cfg.JoinToken.IsZero() {
+				a.logger.Info("the data folder holds an identity; the join token is not used", "spiffe_id", svid.ID.String())
+			}
+		} else if cfg.JoinToken.IsZero() {
+			return nil, fmt.Errorf("%w: the agent SVID expired at %v; start again with a new join token",
+				ErrNoIdentity, svid.Certificates[0].NotAfter.UTC())
+		}
+	}
+	if a.ident.get() == nil {
+		switch {
+		case cfg.JoinToken.IsZero():
+			return nil, fmt.Errorf("%w: %s holds no agent identity", ErrNoIdentity, cfg.DataDir)
+		case len(roots) == 0 && a.state.ownBundle() == nil && !cfg.InsecureBootstrap:
+			return nil, ErrNoTrustBundle
+		}
+	}
+	a.svids = newSVIDCache(svidCacheConfig{
+		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics,
+	})
+	a.jwts = newJWTCache(a, a.state, a.clock)
+	a.attestor = newWorkloadAttestor(procFS{root: "/proc", hashes: newHashCache()}, a.logger)
+	return a, nil
+}
+
+// Run attests the agent if it has no identity yet, then runs until ctx is
+// done: the sync stream, the renewal of the agent's and the workloads'
+// SVIDs, the Workload API on the socket and the health server, as tasks
+// that stop together. Run may be called once.
+//
+// It returns nil after ctx is done, [ErrEvicted] after the server evicted
+// the agent (its identity and cache are then deleted),
+// [ErrAttestationRefused] if the join token was refused, or the error of
+// the first task that failed (such as a socket that cannot be bound).
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.ran.CompareAndSwap(false, true) {
+		return errors.New("agent: Run called twice")
+	}
+	api, err := a.listenWorkloadAPI()
+	if err != nil {
+		return err
+	}
+	tasks := []task{{"workload-api", api.run}}
+	if a.cfg.HealthAddr != "" {
+		h, err := a.listenHealth()
+		if err != nil {
+			api.close()
+			return err
+		}
+		tasks = append(tasks, task{"health", h.run})
+	}
+	tasks = append(tasks, task{"control", a.runControl})
+	a.logger.Info("kith agent starting", "server", a.serverURL.String(), "socket", a.cfg.SocketPath)
+	err = runTasks(ctx, tasks)
+	if errors.Is(err, ErrEvicted) {
+		a.dropIdentity()
+	}
+	a.logger.Info("kith agent stopped", "error", err)
+	return err
+}
+
+// runControl obtains the identity, then runs the parts that talk to the
+// server.
+func (a *Agent) runControl(ctx context.Context) error {
+	if err := a.ensureIdentity(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	a.client.Store(mtlsClient(&a.ident, ownX509Source{a.state}, a.state.trustDomain()))
+	a.readyOnce.Do(func() { close(a.ready) })
+	return runTasks(ctx, []task{
+		{"sync", a.runSync},
+		{"agent-svid", a.runRenewal},
+		{"svid-rotation", a.svids.run(a.tick, a.idleSVIDTimeout)},
+	})
+}
+
+// dropIdentity forgets everything after an eviction.
+func (a *Agent) dropIdentity() {
+	a.svids.clear()
+	a.jwts.clear()
+	a.state.clear()
+	a.ident.cur.Store(nil)
+	if err := removeIdentity(a.cfg.DataDir); err != nil {
+		a.logger.Error("delete the evicted identity", "error", err)
+	}
+	a.logger.Warn("agent evicted: identity, cache and workload SVIDs dropped")
+}
+
+// Ready returns a channel closed once the agent has an identity (loaded or
+// attested) and is connecting to the server.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// SPIFFEID returns the agent's SPIFFE ID, or the zero ID before it has one.
+func (a *Agent) SPIFFEID() spiffeid.ID {
+	if s := a.ident.get(); s != nil {
+		return s.ID
+	}
+	return spiffeid.ID{}
+}
+
+// IsRevoked reports whether the revocation set the agent holds covers a
+// credential; kind is "jti", "client_id", "x509_serial" or "spiffe_id". It
+// makes the agent an authn.RevocationChecker for verifiers on its node.
+func (a *Agent) IsRevoked(kind, value string, issuedAt time.Time) bool {
+	return a.state.IsRevoked(kind, value, issuedAt)
+}
+
+// httpClient returns the mTLS client of the server.
+func (a *Agent) httpClient() *http.Client { return a.client.Load() }
+
+// task is a long-lived part of the agent: it runs until ctx is done and
+// returns nil then, or returns an error that stops the others.
+type task struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// errStoppedEarly is the cause when a task returns nil before shutdown.
+var errStoppedEarly = errors.New("stopped before shutdown")
+
+// runTasks runs every task until ctx is done or one of them fails; then it
+// cancels the rest, waits for all of them, and returns the first error.
+func runTasks(parent context.Context, tasks []task) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		wg.Go(func() {
+			if err := t.run(ctx); err != nil {
+				cancel(fmt.Errorf("%s: %w", t.name, err))
+			} else if ctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", t.name, errStoppedEarly))
+			}
+		})
+	}
+	<-ctx.Done()
+	wg.Wait()
+	err := context.Cause(ctx)
+	if parent.Err() != nil && err == context.Cause(parent) {
+		return nil // shut down from outside
+	}
+	return err
+}

@@ -1,0 +1,240 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"github.com/kith-dev/kith/internal/ca"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// testClock is a settable clock. Tests start it well before the real time
+// and mint long-lived certificates, so that what the CA signs at the fake
+// time is also valid for verifiers that read the real clock (TLS, go-spiffe)
+// while the test moves the fake clock forward by hours.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Now().Add(-23 * time.Hour).Truncate(time.Second)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// memJournal is an in-memory ca.JournalStore with the store's CAS contract.
+type memJournal struct {
+	mu      sync.Mutex
+	data    map[string][]byte
+	version map[string]int64
+}
+
+func (j *memJournal) GetBlob(_ context.Context, name string) ([]byte, int64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	v, ok := j.version[name]
+	if !ok {
+		return nil, 0, fmt.Errorf("get %q: %w", name, store.ErrNotFound)
+	}
+	return append([]byte(nil), j.data[name]...), v, nil
+}
+
+func (j *memJournal) PutBlob(_ context.Context, name string, data []byte, expect int64) (int64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.data == nil {
+		j.data, j.version = map[string][]byte{}, map[string]int64{}
+	}
+	if j.version[name] != expect {
+		return 0, fmt.Errorf("put %q: %w", name, store.ErrConflict)
+	}
+	j.version[name] = expect + 1
+	j.data[name] = append([]byte(nil), data...)
+	return expect + 1, nil
+}
+
+// nopAuditor accepts every event.
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, ledger.Event) (int64, error) { return 0, nil }
+
+// newTestCA returns a CA whose keys and SVIDs live 24 hours.
+func newTestCA(tb testing.TB, td string, clock *testClock) *ca.CA {
+	tb.Helper()
+	key := make([]byte, ca.KEKSize)
+	rand.Read(key)
+	kek, err := ca.NewKEK(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := ca.New(context.Background(), ca.Config{
+		TrustDomain: mustTD(tb, td), Journal: &memJournal{}, KEK: kek, Clock: clock.Now, Auditor: nopAuditor{},
+		CATTL: 24 * time.Hour, X509SVIDTTL: 24 * time.Hour, JWTSVIDTTL: 24 * time.Hour,
+	})
+	if err != nil {
+		tb.Fatalf("ca.New: %v", err)
+	}
+	return c
+}
+
+// shortTempDir returns a temporary folder with a short path, for Unix
+// sockets (whose paths are limited to about 100 bytes).
+func shortTempDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "kith")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// testLogger logs to the test at debug level when -v is given.
+func testLogger(tb testing.TB) *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(string(p))
+	return len(p), nil
+}
+
+// runningAgent is an agent running in the background of a test.
+type runningAgent struct {
+	*Agent
+	socket string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// addr is the Workload API address for go-spiffe.
+func (r *runningAgent) addr() string { return "unix://" + r.socket }
+
+// stop cancels the agent and returns Run's error.
+func (r *runningAgent) stop(tb testing.TB) error {
+	tb.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(20 * time.Second):
+		tb.Fatal("agent did not stop")
+		return nil
+	}
+}
+
+// newTestConfig returns an agent Config for fs with a fresh join token.
+func newTestConfig(tb testing.TB, fs *fakeServer, clock *testClock) Config {
+	dir := shortTempDir(tb)
+	return Config{
+		ServerURL:   fs.URL(),
+		JoinToken:   NewJoinToken(fs.newJoinToken()),
+		SocketPath:  filepath.Join(dir, "public", "api.sock"),
+		DataDir:     filepath.Join(dir, "data"),
+		TrustBundle: fs.ca.X509Authorities(),
+		Clock:       clock.Now,
+		Logger:      testLogger(tb),
+	}
+}
+
+// startAgent creates an agent with fast timings, runs it, and waits until
+// it is ready. The agent is stopped at cleanup.
+func startAgent(tb testing.TB, cfg Config) *runningAgent {
+	tb.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	a.backoffBase, a.backoffMax = 20*time.Millisecond, 200*time.Millisecond
+	a.heartbeatTimeout = 2 * time.Second
+	a.tick = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningAgent{Agent: a, socket: cfg.SocketPath, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			tb.Error("agent did not stop")
+		}
+	})
+	select {
+	case <-a.Ready():
+	case err := <-r.done:
+		r.done <- err
+		tb.Fatalf("agent stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		tb.Fatal("agent not ready")
+	}
+	return r
+}
+
+// eventually polls cond every 10ms until it holds or 10s pass.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ownUIDSelector selects the test process.
+func ownUIDSelector() string { return "unix:uid:" + strconv.Itoa(os.Getuid()) }
+
+// clientOptions points go-spiffe at the agent.
+func clientOptions(r *runningAgent) workloadapi.ClientOption {
+	return workloadapi.WithAddr(r.addr())
+}
+
+func selfPID() int { return os.Getpid() }
+
+// checkLeaks fails tb if goroutines started during the test outlive it.
+// Call it first, so that its cleanup runs after every other.
+func checkLeaks(tb testing.TB) {
+	tb.Helper()
+	before := runtime.NumGoroutine()
+	tb.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				tb.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,134 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// Get returns the agent with the given ID, evicted or not. It returns
+// [ErrAgentNotFound] or the store's error.
+func (s *Service) Get(ctx context.Context, id string) (Agent, error) {
+	rec, err := s.cfg.Store.GetAgent(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Agent{}, ErrAgentNotFound
+	}
+	if err != nil {
+		return Agent{}, fmt.Errorf("nodes: get agent: %w", err)
+	}
+	return agentFromRecord(rec)
+}
+
+// List returns one page of agents in ID order, those after the ID after,
+// at most limit (100 when zero, at most 1000), and the cursor of the next
+// page, empty when there is none. It returns the store's error.
+func (s *Service) List(ctx context.Context, after string, limit int) ([]Agent, string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	recs, err := s.cfg.Store.ListAgents(ctx, store.AgentFilter{After: after, Limit: limit})
+	if err != nil {
+		return nil, "", fmt.Errorf("nodes: list agents: %w", err)
+	}
+	out := make([]Agent, 0, len(recs))
+	for _, r := range recs {
+		a, err := agentFromRecord(r)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+	}
+	next := ""
+	if len(out) == limit {
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+// Eviction is the result of [Service.Evict].
+type Eviction struct {
+	Agent Agent
+	// RevokedSVIDs counts the unexpired workload X509-SVIDs issued through
+	// the agent whose serials were revoked.
+	RevokedSVIDs int
+}
+
+// Evict withdraws an agent's identity and its workloads': it marks the
+// agent evicted (its requests are refused from then on), revokes its
+// SPIFFE ID for every SVID issued until now, revokes the serial of every
+// unexpired X509-SVID issued through it, records "agent.evicted" and
+// signals the change so that it reaches every agent at once.
+//
+// Evicting an evicted agent writes its revocations again (they only
+// widen), so a call that failed half way can be repeated. It returns
+// [ErrAgentNotFound], or the store's, revocation set's or ledger's error.
+func (s *Service) Evict(ctx context.Context, actor ledger.Actor, id string) (*Eviction, error) {
+	now := s.now()
+	rec, err := s.cfg.Store.EvictAgent(ctx, id, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrAgentNotFound
+	case errors.Is(err, store.ErrConflict):
+		if rec, err = s.cfg.Store.GetAgent(ctx, id); err != nil {
+			return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
+	}
+	agent, err := agentFromRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer s.cfg.Changed()
+	if _, err := s.cfg.Revocations.Revoke(ctx, revocation.Entry{
+		Kind: revocation.KindSPIFFEID, Value: agent.SPIFFEID.String(), RevokedAt: now,
+		ExpiresAt: now.Add(s.cfg.MaxSVIDTTL), Reason: "agent evicted",
+	}); err != nil {
+		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
+	}
+	n, err := s.revokeIssued(ctx, agent.ID, now)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
+	}
+	if err := s.record(ctx, ledger.Event{
+		Type: "agent.evicted", Actor: actor, Target: agent.ID, Action: "evict", Outcome: ledger.OutcomeSuccess,
+		Details: map[string]string{"spiffe_id": agent.SPIFFEID.String(), "revoked_svids": strconv.Itoa(n)},
+	}); err != nil {
+		return nil, err
+	}
+	s.cfg.Logger.InfoContext(ctx, "agent evicted", "agent_id", agent.ID, "revoked_svids", n)
+	return &Eviction{Agent: agent, RevokedSVIDs: n}, nil
+}
+
+// revokeIssued revokes every X509-SVID issued through agent that expires
+// after now, and returns how many.
+func (s *Service) revokeIssued(ctx context.Context, agentID string, now time.Time) (int, error) {
+	n := 0
+	after := ""
+	for {
+		page, err := s.cfg.Store.ListAgentSVIDs(ctx, store.AgentSVIDFilter{AgentID: agentID, ExpiresAfter: now, After: after, Limit: 1000})
+		if err != nil {
+			return n, err
+		}
+		if len(page) == 0 {
+			return n, nil
+		}
+		for _, sv := range page {
+			if _, err := s.cfg.Revocations.Revoke(ctx, revocation.Entry{
+				Kind: revocation.KindX509Serial, Value: sv.Serial, RevokedAt: now, ExpiresAt: sv.ExpiresAt,
+				Reason: "agent evicted",
+			}); err != nil {
+				return n, err
+			}
+			n++
+		}
+		after = page[len(page)-1].Serial
+	}
+}

@@ -1,0 +1,201 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/revocation"
+)
+
+// maxAssertionBytes bounds a client assertion.
+const maxAssertionBytes = 8 << 10
+
+// maxAssertionLifetime bounds how far in the future a private_key_jwt
+// assertion may expire, which bounds how long its jti is remembered.
+const maxAssertionLifetime = 10 * time.Minute
+
+// assertion is a parsed, not yet verified, client assertion.
+type assertion struct {
+	tok    *jwt.JSONWebToken
+	kid    string
+	claims assertionClaims
+	svid   spiffeid.ID // set when the subject is a SPIFFE ID: a JWT-SVID
+}
+
+// assertionClaims are the claims of a client assertion that Kith reads.
+type assertionClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.Audience     `json:"aud"`
+	Expiry    *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ID        string           `json:"jti"`
+}
+
+// parseAssertion parses a client assertion without verifying it: one
+// signature with an accepted algorithm, and a subject that is either a
+// client ID (private_key_jwt, RFC 7523 §3: iss and sub are the client ID)
+// or a SPIFFE ID (a JWT-SVID). Errors are invalid_client.
+func parseAssertion(raw string) (*assertion, error) {
+	if len(raw) > maxAssertionBytes {
+		return nil, invalidClient(errors.New("client assertion too long"))
+	}
+	tok, err := jwt.ParseSigned(raw, signingAlgs)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, invalidClient(errors.New("client assertion is not a signed JWT"))
+	}
+	a := &assertion{tok: tok, kid: tok.Headers[0].KeyID}
+	if err := tok.UnsafeClaimsWithoutVerification(&a.claims); err != nil {
+		return nil, invalidClient(fmt.Errorf("client assertion claims: %v", err))
+	}
+	if a.claims.Subject == "" {
+		return nil, invalidClient(errors.New("client assertion has no sub"))
+	}
+	if strings.HasPrefix(a.claims.Subject, "spiffe://") {
+		if a.svid, err = spiffeid.FromString(a.claims.Subject); err != nil {
+			return nil, invalidClient(errors.New("client assertion sub is a malformed SPIFFE ID"))
+		}
+	} else if a.claims.Issuer != a.claims.Subject {
+		return nil, invalidClient(errors.New("client assertion iss and sub differ"))
+	}
+	if a.claims.Expiry == nil {
+		return nil, invalidClient(errors.New("client assertion has no exp"))
+	}
+	return a, nil
+}
+
+// authAssertion authenticates a client by a private_key_jwt assertion or
+// a JWT-SVID.
+func (s *Service) authAssertion(ctx context.Context, clientID, raw, endpoint string, now time.Time) (*authResult, string, error) {
+	a, err := parseAssertion(raw)
+	if err != nil {
+		return nil, clientID, err
+	}
+	if !a.svid.IsZero() {
+		res, err := s.authJWTSVID(ctx, clientID, a, endpoint, now)
+		return res, firstNonEmpty(clientID, a.svid.String()), err
+	}
+	if clientID != "" && clientID != a.claims.Subject {
+		return nil, clientID, invalidClient(errors.New("client_id differs from the assertion's sub"))
+	}
+	res, err := s.authPrivateKeyJWT(ctx, a, endpoint, now)
+	return res, a.claims.Subject, err
+}
+
+// authPrivateKeyJWT verifies an RFC 7523 assertion with the client's
+// registered key and remembers its jti until it expires.
+func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint string, now time.Time) (*authResult, error) {
+	cl, err := s.clients.client(ctx, ClientID(a.claims.Subject))
+	if err != nil {
+		return nil, lookupFailed(err)
+	}
+	if cl.AuthMethod != AuthPrivateKeyJWT {
+		return nil, invalidClient(fmt.Errorf("client is registered for %s, not private_key_jwt", cl.AuthMethod))
+	}
+	key := cl.keys[a.kid]
+	if a.kid == "" && len(cl.keys) == 1 {
+		for _, k := range cl.keys {
+			key = k
+		}
+	}
+	if key == nil {
+		return nil, invalidClient(fmt.Errorf("no registered key %q", truncate(a.kid)))
+	}
+	if alg := a.tok.Headers[0].Algorithm; key.Algorithm != "" && key.Algorithm != alg {
+		return nil, invalidClient(fmt.Errorf("assertion alg %s does not match the key's %s", alg, key.Algorithm))
+	}
+	var claims assertionClaims
+	if err := a.tok.Claims(key.Key, &claims); err != nil {
+		return nil, invalidClient(errors.New("client assertion signature does not verify"))
+	}
+	if err := s.checkAssertionClaims(claims, endpoint, now); err != nil {
+		return nil, err
+	}
+	exp := claims.Expiry.Time()
+	if exp.Sub(now) > maxAssertionLifetime {
+		return nil, invalidClient(fmt.Errorf("client assertion expires more than %v ahead", maxAssertionLifetime))
+	}
+	if claims.ID == "" {
+		return nil, invalidClient(errors.New("client assertion has no jti"))
+	}
+	first, err := s.replay.firstUse("pkj\x00"+string(cl.ID)+"\x00"+claims.ID, exp.Add(clockSkew), now)
+	if err != nil {
+		return nil, err
+	}
+	if !first {
+		return nil, invalidClient(errors.New("client assertion jti replayed"))
+	}
+	return s.authorize(ctx, cl, AuthPrivateKeyJWT, key.KeyID, nil)
+}
+
+// jwtSVIDAlgs are the algorithms a JWT-SVID may use (JWT-SVID spec §3).
+var jwtSVIDAlgs = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"}
+
+// authJWTSVID verifies a JWT-SVID against the trust domain's JWT
+// authorities and finds the jwt_svid client of its SPIFFE ID. A JWT-SVID is
+// a reusable bearer credential until it expires, so its jti is not
+// checked for replay; its audience must name this server.
+func (s *Service) authJWTSVID(ctx context.Context, clientID string, a *assertion, endpoint string, now time.Time) (*authResult, error) {
+	if a.svid.TrustDomain() != s.cfg.TrustDomain {
+		return nil, invalidClient(fmt.Errorf("JWT-SVID of foreign trust domain %s", a.svid.TrustDomain()))
+	}
+	if !slices.Contains(jwtSVIDAlgs, a.tok.Headers[0].Algorithm) {
+		return nil, invalidClient(fmt.Errorf("JWT-SVID alg %s", a.tok.Headers[0].Algorithm))
+	}
+	if a.kid == "" {
+		return nil, invalidClient(errors.New("JWT-SVID has no kid"))
+	}
+	key, ok := s.bundles.get().FindJWTAuthority(a.kid)
+	if !ok {
+		return nil, invalidClient(fmt.Errorf("JWT-SVID kid %q is not a JWT authority", truncate(a.kid)))
+	}
+	var claims assertionClaims
+	if err := a.tok.Claims(key, &claims); err != nil {
+		return nil, invalidClient(errors.New("JWT-SVID signature does not verify"))
+	}
+	if err := s.checkAssertionClaims(claims, endpoint, now); err != nil {
+		return nil, err
+	}
+	cl, err := s.clientForSPIFFEID(ctx, clientID, a.svid, AuthJWTSVID)
+	if err != nil {
+		return nil, err
+	}
+	if rev := s.cfg.Revocations; rev.Revoked(revocation.KindSPIFFEID, a.svid.String(), issuedAt(claims, now)) {
+		return nil, invalidClient(errors.New("the JWT-SVID's SPIFFE ID is revoked"))
+	}
+	return s.authorize(ctx, cl, AuthJWTSVID, "jwt-svid:"+a.kid, nil)
+}
+
+// issuedAt returns the assertion's iat, or now when it has none.
+func issuedAt(c assertionClaims, now time.Time) time.Time {
+	if c.IssuedAt == nil {
+		return now
+	}
+	return c.IssuedAt.Time()
+}
+
+// checkAssertionClaims checks the audience and the time claims of a
+// verified assertion.
+func (s *Service) checkAssertionClaims(c assertionClaims, endpoint string, now time.Time) error {
+	if !slices.ContainsFunc(c.Audience, func(a string) bool { return s.acceptedAudience(a, endpoint) }) {
+		return invalidClient(errors.New("client assertion audience does not name this server"))
+	}
+	if !now.Before(c.Expiry.Time().Add(clockSkew)) {
+		return invalidClient(errors.New("client assertion expired"))
+	}
+	if c.NotBefore != nil && now.Add(clockSkew).Before(c.NotBefore.Time()) {
+		return invalidClient(errors.New("client assertion not yet valid"))
+	}
+	if c.IssuedAt != nil && now.Add(clockSkew).Before(c.IssuedAt.Time()) {
+		return invalidClient(errors.New("client assertion issued in the future"))
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kith-dev/kith/internal/ledger"
+)
+
+// Audit event types of the token service.
+const (
+	eventIssued     = "oauth.token.issued"
+	eventRefused    = "oauth.token.refused"
+	eventRevoked    = "oauth.token.revoked"
+	eventIntrospect = "oauth.introspection.refused"
+)
+
+// Limits of the audit queue.
+const (
+	// maxPendingAudit bounds the issuances and refusals waiting for the
+	// ledger. When it is reached, the token endpoint answers 503 until the
+	// ledger catches up: no token is issued that is not recorded.
+	maxPendingAudit = 100_000
+	// maxJTIsPerEvent bounds the token IDs one coalesced event lists.
+	maxJTIsPerEvent = 256
+)
+
+// auditKey is what coalesced events have in common: all but the token ID.
+type auditKey struct {
+	typ, action string
+	outcome     ledger.Outcome
+	clientID    string
+	entryID     string
+	method      string
+	credID      string
+	grant       string
+	scope       string
+	audience    string
+	binding     string
+	acr         string
+	reason      string
+	source      string
+	seq         uint64 // 0 for the batch taking events; unique for set-aside ones
+}
+
+// auditBatch is a group of equal events.
+type auditBatch struct {
+	first, last time.Time
+	count       int
+	jtis        []string
+}
+
+// auditQueue coalesces issuance and refusal events and writes them to the
+// ledger in the background: one ledger event stands for every equal event
+// of a flush interval, with their count, time span and token IDs. A token
+// endpoint answering thousands of requests a second thus writes tens of
+// ledger events, and a flood of refusals cannot flood the ledger.
+type auditQueue struct {
+	auditor Auditor
+	clock   func() time.Time
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	pending map[auditKey]*auditBatch
+	order   []auditKey
+	n       int    // events pending in all batches
+	seq     uint64 // last seq given to a set-aside batch
+}
+
+func newAuditQueue(a Auditor, clock func() time.Time, logger *slog.Logger) *auditQueue {
+	return &auditQueue{auditor: a, clock: clock, logger: logger, pending: make(map[auditKey]*auditBatch)}
+}
+
+// errAuditBacklog refuses requests while the ledger lags.
+var errAuditBacklog = &protocolError{code: codeTemporarily, desc: "the audit ledger is behind; retry later"}
+
+// full reports whether the queue cannot take more events.
+func (q *auditQueue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n >= maxPendingAudit
+}
+
+// add queues one event with token ID jti (empty for a refusal). It
+// returns errAuditBacklog when the queue is full; an issuance must then be
+// refused.
+func (q *auditQueue) add(k auditKey, jti string) error {
+	now := q.clock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n >= maxPendingAudit {
+		return errAuditBacklog
+	}
+	b := q.pending[k]
+	if b == nil || len(b.jtis) >= maxJTIsPerEvent {
+		if b != nil {
+			// Set the full batch aside under a unique key; a new one takes
+			// its place.
+			q.setAside(k, b)
+		}
+		b = &auditBatch{first: now}
+		q.pending[k] = b
+		q.order = append(q.order, k)
+	}
+	b.count++
+	b.last = now
+	if jti != "" {
+		b.jtis = append(b.jtis, jti)
+	}
+	q.n++
+	return nil
+}
+
+// auditWriters is how many events flush hands to the ledger at once; the
+// ledger commits concurrent events together.
+const auditWriters = 32
+
+// flush writes every queued batch to the ledger, several at a time, so
+// their order in the ledger follows their times only roughly. Batches it
+// could not write stay queued, ahead of newer ones, and flush returns the
+// Auditor's first error.
+func (q *auditQueue) flush(ctx context.Context) error {
+	q.mu.Lock()
+	order, pending := q.order, q.pending
+	q.order, q.pending = nil, make(map[auditKey]*auditBatch)
+	q.mu.Unlock()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failed   = map[auditKey]bool{}
+		firstErr error
+		sem      = make(chan struct{}, auditWriters)
+	)
+	for _, k := range order {
+		b := pending[k]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := q.auditor.Record(ctx, k.event(b)); err != nil {
+				mu.Lock()
+				failed[k] = true
+				if firstErr == nil {
+					firstErr = fmt.Errorf("oauth: record %s: %w", k.typ, err)
+				}
+				mu.Unlock()
+				return
+			}
+			q.mu.Lock()
+			q.n -= b.count
+			q.mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		var unwritten []auditKey
+		for _, k := range order {
+			if failed[k] {
+				unwritten = append(unwritten, k)
+			}
+		}
+		q.requeue(unwritten, pending)
+	}
+	return firstErr
+}
+
+// setAside moves the batch under key k (whose seq is 0) to a unique key,
+// keeping its place in the order. Callers hold q.mu.
+func (q *auditQueue) setAside(k auditKey, b *auditBatch) {
+	q.seq++
+	k2 := k
+	k2.seq = q.seq
+	delete(q.pending, k)
+	q.pending[k2] = b
+	for i := range q.order {
+		if q.order[i] == k {
+			q.order[i] = k2
+		}
+	}
+}
+
+// requeue puts unwritten batches back in front of those queued since,
+// under unique keys.
+func (q *auditQueue) requeue(order []auditKey, pending map[auditKey]*auditBatch) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	merged := make([]auditKey, 0, len(order)+len(q.order))
+	for _, k := range order {
+		b := pending[k]
+		if k.seq == 0 {
+			q.seq++
+			k.seq = q.seq
+		}
+		q.pending[k] = b
+		merged = append(merged, k)
+	}
+	q.order = append(merged, q.order...)
+}
+
+// event builds the ledger event of a batch.
+func (k auditKey) event(b *auditBatch) ledger.Event {
+	reason := k.reason
+	d := map[string]string{}
+	set := func(name, v string) {
+		if v != "" {
+			d[name] = v
+		}
+	}
+	set("entry_id", k.entryID)
+	set("auth_method", k.method)
+	set("grant_type", k.grant)
+	set("scope", k.scope)
+	set("audience", k.audience)
+	set("binding", k.binding)
+	set("acr", k.acr)
+	set("jti", strings.Join(b.jtis, " "))
+	if b.count > 1 {
+		d["count"] = strconv.Itoa(b.count)
+		d["last"] = b.last.UTC().Format(time.RFC3339Nano)
+	}
+	return ledger.Event{
+		Time: b.first, Type: k.typ, Action: k.action, Outcome: k.outcome, Reason: reason,
+		Actor:   ledger.Actor{Kind: "client", ID: k.clientID, CredentialID: k.credID, CredentialType: k.method, RemoteAddr: k.source},
+		Target:  k.entryID,
+		Details: d,
+	}
+}
+
+// record is for the rare events that are written at once, such as a
+// revocation: the action is not complete until the ledger has it.
+func (q *auditQueue) record(ctx context.Context, ev ledger.Event) error {
+	if _, err := q.auditor.Record(ctx, ev); err != nil {
+		return fmt.Errorf("oauth: record %s: %w", ev.Type, err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/registry"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// maxCached bounds each map of the caches; a full map is emptied, which
+// only costs store reads.
+const maxCached = 50_000
+
+// cached is one cache slot: a value or the error reading it, and when it
+// was read.
+type cached[V any] struct {
+	v   V
+	err error
+	at  time.Time
+}
+
+// ttlMap is a map whose values are reused for ttl after they were read.
+type ttlMap[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]cached[V]
+}
+
+func (t *ttlMap[K, V]) get(k K, now time.Time, ttl time.Duration) (cached[V], bool) {
+	t.mu.RLock()
+	c, ok := t.m[k]
+	t.mu.RUnlock()
+	if !ok || now.Sub(c.at) >= ttl || now.Before(c.at) {
+		return c, false
+	}
+	return c, true
+}
+
+func (t *ttlMap[K, V]) put(k K, c cached[V]) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil || len(t.m) >= maxCached {
+		t.m = make(map[K]cached[V])
+	}
+	t.m[k] = c
+}
+
+func (t *ttlMap[K, V]) clear() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.m = nil
+}
+
+// clientCache reads clients and their entries through a short-lived
+// cache, so that the token endpoint does not read the store on every
+// request. Misses, "not found" included, are cached too.
+type clientCache struct {
+	store ClientStore
+	reg   Registry
+	ttl   time.Duration
+	clock func() time.Time
+
+	clients  ttlMap[ClientID, *clientRecord]
+	entries  ttlMap[string, registry.Entry]
+	bySPIFFE ttlMap[spiffeid.ID, []ClientID]
+}
+
+func newClientCache(st ClientStore, reg Registry, ttl time.Duration, clock func() time.Time) *clientCache {
+	return &clientCache{store: st, reg: reg, ttl: ttl, clock: clock}
+}
+
+// client returns the client id, or an error wrapping [ErrNotFound].
+func (c *clientCache) client(ctx context.Context, id ClientID) (*clientRecord, error) {
+	now := c.clock()
+	if v, ok := c.clients.get(id, now, c.ttl); ok {
+		return v.v, v.err
+	}
+	rec, err := c.store.GetOAuthClient(ctx, string(id))
+	var cr *clientRecord
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("client %s: %w", truncate(string(id)), ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("read client: %w", err) // not cached
+	default:
+		cr, err = fromStore(rec)
+	}
+	c.clients.put(id, cached[*clientRecord]{v: cr, err: err, at: now})
+	return cr, err
+}
+
+// entry returns the registry entry id; the registry's ErrNotFound passes
+// through.
+func (c *clientCache) entry(ctx context.Context, id string) (registry.Entry, error) {
+	now := c.clock()
+	if v, ok := c.entries.get(id, now, c.ttl); ok {
+		return v.v, v.err
+	}
+	e, err := c.reg.Get(ctx, id)
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		return registry.Entry{}, fmt.Errorf("read entry: %w", err)
+	}
+	c.entries.put(id, cached[registry.Entry]{v: e, err: err, at: now})
+	return e, err
+}
+
+// clientsOf returns the clients bound to an entry whose SPIFFE ID is id.
+func (c *clientCache) clientsOf(ctx context.Context, id spiffeid.ID) ([]*clientRecord, error) {
+	now := c.clock()
+	v, ok := c.bySPIFFE.get(id, now, c.ttl)
+	if !ok {
+		ids, err := c.findClientIDs(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		v = cached[[]ClientID]{v: ids, at: now}
+		c.bySPIFFE.put(id, v)
+	}
+	out := make([]*clientRecord, 0, len(v.v))
+	for _, cid := range v.v {
+		cr, err := c.client(ctx, cid)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cr)
+	}
+	return out, nil
+}
+
+// findClientIDs reads the IDs of the clients bound to the entries with
+// SPIFFE ID id.
+func (c *clientCache) findClientIDs(ctx context.Context, id spiffeid.ID) ([]ClientID, error) {
+	entries, err := c.reg.FindBySPIFFEID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("find entries of %s: %w", id, err)
+	}
+	var ids []ClientID
+	for _, e := range entries {
+		after := ""
+		for {
+			page, err := c.store.ListOAuthClients(ctx, store.OAuthClientFilter{EntryID: e.ID, After: after, Limit: 1000})
+			if err != nil {
+				return nil, fmt.Errorf("list clients of entry %s: %w", e.ID, err)
+			}
+			for _, rec := range page {
+				ids = append(ids, ClientID(rec.ID))
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+	}
+	return ids, nil
+}
+
+// forget drops what the cache holds about client id and the SPIFFE ID
+// lookups, after a change made on this replica.
+func (c *clientCache) forget(id ClientID) {
+	c.clients.put(id, cached[*clientRecord]{}) // expired at once: at is zero
+	c.bySPIFFE.clear()
+}
+
+// bundleTTL is how long a bundle read from the CA is reused.
+const bundleTTL = time.Second
+
+// bundleCache holds the trust domain's bundle for a second at a time:
+// (*ca.CA).Bundle returns a fresh copy on every call.
+type bundleCache struct {
+	src   Bundles
+	td    spiffeid.TrustDomain
+	clock func() time.Time
+
+	mu sync.Mutex
+	b  *spiffebundle.Bundle
+	at time.Time
+}
+
+func newBundleCache(src Bundles, td spiffeid.TrustDomain, clock func() time.Time) *bundleCache {
+	return &bundleCache{src: src, td: td, clock: clock}
+}
+
+// get returns the current bundle. Callers must not modify it.
+func (c *bundleCache) get() *spiffebundle.Bundle {
+	now := c.clock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.b == nil || now.Sub(c.at) >= bundleTTL || now.Before(c.at) {
+		c.b, c.at = c.src.Bundle(), now
+	}
+	return c.b
+}

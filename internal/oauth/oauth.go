@@ -1,0 +1,368 @@
+// Package oauth is Kith's OAuth 2.0 authorization server for machines: the
+// token endpoint (client credentials, RFC 6749 §4.4, and token exchange,
+// RFC 8693), introspection (RFC 7662), revocation (RFC 7009), the server
+// metadata (RFC 8414) and the JWKS of its signing keys. It also owns OAuth
+// clients: each is bound to a registry entry, may never hold more scopes
+// than the entry allows, and authenticates with a Kith-generated secret, a
+// registered key (RFC 7523), the workload's JWT-SVID or its X509-SVID over
+// mutual TLS (RFC 8705).
+//
+// Access tokens are ES256 JWTs per RFC 9068, optionally bound to the
+// client's TLS certificate (cnf.x5t#S256) or to a DPoP key (RFC 9449,
+// cnf.jkt). No token is stored: introspection answers from the signature,
+// the expiry, the revocation set and the client's status, and revoking a
+// token adds its jti to the set (package revocation).
+//
+// Serve the endpoints with [Service.Handler]; manage clients with
+// [Service.CreateClient] and its siblings; run [Service.Run] to rotate the
+// signing keys and flush the audit trail. Every issuance and every refusal
+// is recorded in the ledger, never with a secret.
+//
+// The package does not decide what a token allows at a resource (package
+// policy does) and does not verify tokens for resource servers (the SDK
+// under sdk/oauth does).
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/ca"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/registry"
+	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// ClientStore keeps OAuth clients with their secret hashes and keys. The
+// Get, Update and Delete methods return store.ErrNotFound for an unknown
+// ID; Create and Update return store.ErrConflict on a clash.
+type ClientStore interface {
+	CreateOAuthClient(ctx context.Context, c *store.OAuthClient) error
+	GetOAuthClient(ctx context.Context, id string) (store.OAuthClient, error)
+	ListOAuthClients(ctx context.Context, f store.OAuthClientFilter) ([]store.OAuthClient, error)
+	UpdateOAuthClient(ctx context.Context, c *store.OAuthClient) error
+	DeleteOAuthClient(ctx context.Context, id string) error
+}
+
+// KeyStore keeps the journal of signing keys, one versioned blob. GetBlob
+// returns store.ErrNotFound when it does not exist; PutBlob writes only if
+// the version is expectVersion and returns store.ErrConflict otherwise.
+type KeyStore interface {
+	GetBlob(ctx context.Context, name string) ([]byte, int64, error)
+	PutBlob(ctx context.Context, name string, data []byte, expectVersion int64) (int64, error)
+}
+
+// Registry finds the entries clients act for.
+type Registry interface {
+	Get(ctx context.Context, id string) (registry.Entry, error)
+	FindBySPIFFEID(ctx context.Context, id spiffeid.ID) ([]registry.Entry, error)
+}
+
+// Bundles gives the trust domain's bundle: its JWT authorities verify
+// JWT-SVID client assertions and its X.509 authorities verify client
+// certificates.
+type Bundles interface {
+	Bundle() *spiffebundle.Bundle
+}
+
+// Revocations is the revocation set.
+type Revocations interface {
+	Revoked(k revocation.Kind, v string, issuedAt time.Time) bool
+	Revoke(ctx context.Context, e revocation.Entry) (revocation.Entry, error)
+}
+
+// Auditor records audit events; the ledger implements it.
+type Auditor interface {
+	Record(ctx context.Context, ev ledger.Event) (int64, error)
+}
+
+// Defaults applied by [New] to zero fields of [Config].
+const (
+	DefaultTokenTTL           = 5 * time.Minute
+	DefaultKeyRotation        = 24 * time.Hour
+	DefaultKeyPublishLead     = time.Hour
+	DefaultDelegationDepth    = 3
+	DefaultClientRate         = 200 // requests per second
+	DefaultSourceFailureRate  = 10  // failed requests per second
+	DefaultDPoPWindow         = time.Minute
+	DefaultCacheTTL           = 5 * time.Second
+	DefaultAuditFlushInterval = time.Second
+	DefaultSecretOverlap      = time.Hour
+	MaxSecretOverlap          = 30 * 24 * time.Hour
+	maxTokenTTL               = time.Hour
+)
+
+// Config configures a [Service]. Zero values of optional fields select the
+// documented defaults.
+type Config struct {
+	// Issuer is the server's issuer identifier: an https URL without query
+	// or fragment, such as "https://kith.example.org". The endpoints live
+	// under it (Issuer+"/oauth2/token", ...). Required.
+	Issuer string
+	// AltBaseURLs are other https base URLs under which the endpoints are
+	// reached (such as "https://127.0.0.1:8443"). Client assertions may
+	// name their token endpoint as audience and DPoP proofs as htu.
+	AltBaseURLs []string
+	// TrustDomain is the trust domain of the clients' entries. Required.
+	TrustDomain spiffeid.TrustDomain
+
+	// Clients, Keys, KEK, Registry, Bundles, Revocations and Auditor are
+	// the service's dependencies. All are required.
+	Clients     ClientStore
+	Keys        KeyStore
+	KEK         *ca.KEK
+	Registry    Registry
+	Bundles     Bundles
+	Revocations Revocations
+	Auditor     Auditor
+
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+
+	// TokenTTL is the lifetime of access tokens: 5m when zero, at most 1h.
+	TokenTTL time.Duration
+	// KeyRotation is how long a signing key signs: 24h when zero.
+	KeyRotation time.Duration
+	// KeyPublishLead is how long a new key is in the JWKS before it signs:
+	// 1h when zero; it must be shorter than KeyRotation.
+	KeyPublishLead time.Duration
+	// MaxDelegationDepth bounds the act chain of exchanged tokens: 3 when
+	// zero.
+	MaxDelegationDepth int
+	// ClientRate and ClientBurst limit the token requests of one client
+	// (per second, and the bucket size): 200 and twice the rate when zero.
+	ClientRate  float64
+	ClientBurst int
+	// SourceFailureRate and SourceFailureBurst limit the token, revocation
+	// and introspection requests that fail client authentication, per
+	// source address (IPv6 per /64): 10 per second and 5 times the rate
+	// when zero. A source over its budget is refused with 429, valid
+	// credentials or not. Successful requests are not counted per source:
+	// legitimate machine traffic concentrates behind node addresses.
+	SourceFailureRate  float64
+	SourceFailureBurst int
+	// RequireDPoPNonce makes DPoP proofs at the token endpoint carry a
+	// server-provided nonce (RFC 9449 §8).
+	RequireDPoPNonce bool
+	// DPoPWindow is how far a DPoP proof's iat may be from now: 1m when
+	// zero.
+	DPoPWindow time.Duration
+	// CacheTTL is how long clients and entries read from the store are
+	// reused: 5s when zero. Changes made on this replica apply at once;
+	// those made on another replica after at most CacheTTL.
+	CacheTTL time.Duration
+	// AuditFlushInterval is how often issuance and refusal events are
+	// written to the ledger, coalesced: 1s when zero.
+	AuditFlushInterval time.Duration
+}
+
+// withDefaults validates cfg and fills its zero fields.
+func (cfg Config) withDefaults() (Config, error) {
+	var errs []error
+	if err := checkBaseURL(cfg.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("Issuer: %w", err))
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	cfg.AltBaseURLs = slices.Clone(cfg.AltBaseURLs)
+	for i, u := range cfg.AltBaseURLs {
+		if err := checkBaseURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("AltBaseURLs[%d]: %w", i, err))
+		}
+		cfg.AltBaseURLs[i] = strings.TrimSuffix(u, "/")
+	}
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"TrustDomain", cfg.TrustDomain.IsZero()}, {"Clients", cfg.Clients == nil}, {"Keys", cfg.Keys == nil},
+		{"KEK", cfg.KEK == nil}, {"Registry", cfg.Registry == nil}, {"Bundles", cfg.Bundles == nil},
+		{"Revocations", cfg.Revocations == nil}, {"Auditor", cfg.Auditor == nil},
+	} {
+		if dep.missing {
+			errs = append(errs, fmt.Errorf("%s is required", dep.name))
+		}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	setDefault(&cfg.TokenTTL, DefaultTokenTTL)
+	setDefault(&cfg.KeyRotation, DefaultKeyRotation)
+	setDefault(&cfg.KeyPublishLead, DefaultKeyPublishLead)
+	setDefault(&cfg.DPoPWindow, DefaultDPoPWindow)
+	setDefault(&cfg.CacheTTL, DefaultCacheTTL)
+	setDefault(&cfg.AuditFlushInterval, DefaultAuditFlushInterval)
+	if cfg.MaxDelegationDepth == 0 {
+		cfg.MaxDelegationDepth = DefaultDelegationDepth
+	}
+	if cfg.ClientRate == 0 {
+		cfg.ClientRate = DefaultClientRate
+	}
+	if cfg.ClientBurst == 0 {
+		cfg.ClientBurst = int(2 * cfg.ClientRate)
+	}
+	if cfg.SourceFailureRate == 0 {
+		cfg.SourceFailureRate = DefaultSourceFailureRate
+	}
+	if cfg.SourceFailureBurst == 0 {
+		cfg.SourceFailureBurst = int(5 * cfg.SourceFailureRate)
+	}
+	switch {
+	case cfg.TokenTTL < time.Second || cfg.TokenTTL > maxTokenTTL:
+		errs = append(errs, fmt.Errorf("TokenTTL %v must be between 1s and %v", cfg.TokenTTL, maxTokenTTL))
+	case cfg.KeyPublishLead >= cfg.KeyRotation:
+		errs = append(errs, fmt.Errorf("KeyPublishLead %v must be shorter than KeyRotation %v", cfg.KeyPublishLead, cfg.KeyRotation))
+	case cfg.MaxDelegationDepth < 1:
+		errs = append(errs, fmt.Errorf("MaxDelegationDepth %d must be at least 1", cfg.MaxDelegationDepth))
+	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1:
+		errs = append(errs, errors.New("rate limits must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("oauth: config: %w", err)
+	}
+	return cfg, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// checkBaseURL accepts an absolute https URL with a host and without
+// query, fragment or user information.
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https" || u.Host == "":
+		return fmt.Errorf("%q is not an https URL with a host", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "":
+		return fmt.Errorf("%q must not have a query, fragment or user information", s)
+	}
+	return nil
+}
+
+// Endpoint paths, under the issuer.
+const (
+	PathToken      = "/oauth2/token"
+	PathIntrospect = "/oauth2/introspect"
+	PathRevoke     = "/oauth2/revoke"
+	PathJWKS       = "/oauth2/jwks"
+	PathMetadata   = "/.well-known/oauth-authorization-server"
+)
+
+// Service is the authorization server. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	clock  func() time.Time
+	logger *slog.Logger
+
+	keys     *keyring
+	clients  *clientCache
+	bundles  *bundleCache
+	audit    *auditQueue
+	limits   *limiters
+	replay   *replayCache
+	nonces   *nonceSource
+	peers    peerVerifier
+	baseURLs []string // Issuer, then AltBaseURLs
+}
+
+// New returns a Service for cfg. It loads the signing key journal and, on
+// the first start, creates and activates the first key (recorded in the
+// ledger). It returns an error if cfg is invalid, if the journal cannot be
+// read or written, or if it holds keys cfg.KEK cannot unseal.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		logger:   cfg.Logger,
+		baseURLs: append([]string{cfg.Issuer}, cfg.AltBaseURLs...),
+	}
+	s.clients = newClientCache(cfg.Clients, cfg.Registry, cfg.CacheTTL, cfg.Clock)
+	s.bundles = newBundleCache(cfg.Bundles, cfg.TrustDomain, cfg.Clock)
+	s.audit = newAuditQueue(cfg.Auditor, cfg.Clock, cfg.Logger)
+	s.limits = newLimiters(cfg)
+	s.replay = newReplayCache(defaultReplayCapacity)
+	s.keys = newKeyring(cfg.Keys, cfg.KEK, cfg.Auditor, cfg.Clock, cfg.Logger, keyTimes{
+		rotation: cfg.KeyRotation, lead: cfg.KeyPublishLead, tail: cfg.TokenTTL + time.Minute,
+	})
+	if err := s.keys.start(ctx); err != nil {
+		return nil, err
+	}
+	s.nonces = newNonceSource(s.keys, cfg.Clock)
+	return s, nil
+}
+
+// Issuer returns the issuer identifier.
+func (s *Service) Issuer() string { return s.cfg.Issuer }
+
+// Run rotates the signing keys, reloads the journal other replicas write,
+// flushes the coalesced audit events and sweeps the rate limiters and
+// replay caches, until ctx is done. It then flushes the audit events still
+// queued and returns nil; it returns an error only if that last flush
+// fails.
+func (s *Service) Run(ctx context.Context) error {
+	keyTick := time.NewTicker(min(s.cfg.KeyPublishLead/4, 30*time.Second))
+	defer keyTick.Stop()
+	flushTick := time.NewTicker(s.cfg.AuditFlushInterval)
+	defer flushTick.Stop()
+	sweepTick := time.NewTicker(time.Minute)
+	defer sweepTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// The ledger write must outlive the cancelled context.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return s.audit.flush(fctx)
+		case <-keyTick.C:
+			if err := s.keys.step(ctx); err != nil && ctx.Err() == nil {
+				s.logger.ErrorContext(ctx, "oauth: signing key rotation failed", "error", err)
+			}
+		case <-flushTick.C:
+			if err := s.audit.flush(ctx); err != nil && ctx.Err() == nil {
+				s.logger.ErrorContext(ctx, "oauth: audit flush failed; issuance stops when the queue is full", "error", err)
+			}
+		case <-sweepTick.C:
+			now := s.clock()
+			s.limits.sweep(now)
+			s.replay.sweep(now)
+		}
+	}
+}
+
+// FlushAudit writes the queued issuance and refusal events to the ledger
+// now. Run does it periodically; tests and shutdown paths call it
+// directly. It returns the Auditor's error.
+func (s *Service) FlushAudit(ctx context.Context) error {
+	return s.audit.flush(ctx)
+}
+
+// RotateKeys runs one step of signing key rotation at the current time: it
+// prepares, activates or retires keys whose time has come. Run calls it
+// periodically. It returns an error if the journal cannot be read or
+// written.
+func (s *Service) RotateKeys(ctx context.Context) error {
+	return s.keys.step(ctx)
+}

@@ -1,0 +1,325 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kith-dev/kith/internal/ledger"
+)
+
+// reqInfo is what the audit trail records of a token request, filled in as
+// the request is understood.
+type reqInfo struct {
+	source   string
+	grant    string
+	clientID string
+	auth     *authResult
+}
+
+// key returns the audit key of an event about the request.
+func (ri *reqInfo) key(typ, action string, outcome ledger.Outcome, reason string) auditKey {
+	k := auditKey{typ: typ, action: action, outcome: outcome, clientID: truncate(ri.clientID),
+		grant: ri.grant, reason: reason, source: ri.source}
+	if a := ri.auth; a != nil {
+		k.clientID, k.entryID, k.method, k.credID = string(a.client.ID), a.entry.ID, string(a.method), a.credID
+	}
+	return k
+}
+
+// grant is what a grant decided: the token's subject, scopes, audience,
+// actor chain and assurance, and a cap on its expiry.
+type grant struct {
+	subject   string
+	scopes    []string
+	audience  []string
+	act       *actor
+	acr       string
+	notAfter  time.Time // zero: no cap
+	exchanged bool
+}
+
+// tokenResponse is a successful token response (RFC 6749 §5.1, RFC 8693
+// §2.2.1).
+type tokenResponse struct {
+	accessToken     string
+	tokenType       string
+	expiresIn       int64
+	scope           string
+	issuedTokenType string
+}
+
+func (t *tokenResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"access_token":`...)
+	b = appendString(b, t.accessToken)
+	b = append(b, `,"token_type":`...)
+	b = appendString(b, t.tokenType)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, t.expiresIn, 10)
+	if t.scope != "" {
+		b = append(b, `,"scope":`...)
+		b = appendString(b, t.scope)
+	}
+	if t.issuedTokenType != "" {
+		b = append(b, `,"issued_token_type":`...)
+		b = appendString(b, t.issuedTokenType)
+	}
+	return append(b, "}\n"...)
+}
+
+// handleToken serves POST /oauth2/token.
+func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
+	now := s.clock()
+	ri := &reqInfo{source: sourceKey(r)}
+	resp, err := s.token(r, ri, now)
+	if err != nil {
+		s.refused(ri, eventRefused, "issue", err)
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if s.cfg.RequireDPoPNonce && resp.tokenType == "DPoP" {
+		h.Set("DPoP-Nonce", s.nonces.current(now))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(resp.appendJSON(make([]byte, 0, len(resp.accessToken)+128)))
+}
+
+// token runs a token request to its response.
+func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResponse, error) {
+	if ok, retry := s.limits.sourceFail.check(ri.source, now); !ok {
+		return nil, rateLimited(retry)
+	}
+	if s.audit.full() {
+		return nil, errAuditBacklog
+	}
+	form, err := readForm(r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := parseTokenRequest(form)
+	if err != nil {
+		return nil, err
+	}
+	ri.grant = req.grantType
+	auth, err := s.authenticateRequest(r, form, ri, PathToken, now)
+	if err != nil {
+		return nil, err
+	}
+	if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
+		return nil, rateLimited(retry)
+	}
+	proof, err := s.checkDPoP(r, PathToken, now)
+	if err != nil {
+		return nil, err
+	}
+	var g *grant
+	switch req.grantType {
+	case grantClientCredentials:
+		g, err = s.clientCredentials(auth, req)
+	case grantTokenExchange:
+		g, err = s.exchange(auth, req, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ri, auth, g, proof, now)
+}
+
+// authenticateRequest reads the request's credentials and authenticates
+// its client; a failure is charged to the source's failure budget.
+func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqInfo, endpoint string, now time.Time) (*authResult, error) {
+	creds, err := readCredentials(r, form)
+	if err != nil {
+		s.limits.sourceFail.take(ri.source, now)
+		ri.clientID = firstNonEmpty(creds.clientID, creds.basicID)
+		return nil, err
+	}
+	peer, peerErr := s.verifyPeer(r, now)
+	auth, claimed, err := s.authenticate(r.Context(), creds, peer, endpoint, now)
+	ri.clientID = claimed
+	if err != nil {
+		var pe *protocolError
+		if peerErr != nil && errors.As(err, &pe) && pe.code == codeInvalidClient && peer == nil &&
+			!creds.basic && creds.postSecret == "" && creds.assertion == "" {
+			pe.cause = peerErr // tls_client_auth with a certificate that does not verify
+		}
+		s.limits.sourceFail.take(ri.source, now)
+		return nil, err
+	}
+	ri.auth = auth
+	return auth, nil
+}
+
+// clientCredentials grants a client's own token (RFC 6749 §4.4): the
+// requested scopes, all within the client's scopes and its entry's max
+// scopes (all of them when none are requested), for the requested
+// resources, all among the client's audiences (all of them when none are
+// requested).
+func (s *Service) clientCredentials(auth *authResult, req *tokenRequest) (*grant, error) {
+	allowed := intersect(auth.client.Scopes, auth.entry.MaxScopes)
+	scopes, err := narrowScopes(req.scope, allowed)
+	if err != nil {
+		return nil, err
+	}
+	aud, err := s.audienceFor(auth, req.resources)
+	if err != nil {
+		return nil, err
+	}
+	return &grant{subject: auth.entry.SPIFFEID.String(), scopes: scopes, audience: aud, acr: auth.method.acr()}, nil
+}
+
+// narrowScopes returns the requested scopes if all are allowed, allowed
+// if none were requested, or invalid_scope.
+func narrowScopes(requested, allowed []string) ([]string, error) {
+	if requested == nil {
+		return allowed, nil
+	}
+	for _, sc := range requested {
+		if !slices.Contains(allowed, sc) {
+			return nil, invalidScope("scope %q is not granted to this client", truncate(sc))
+		}
+	}
+	return requested, nil
+}
+
+// audienceFor returns the audience of a token for the requested
+// resources, each of which the client must be allowed to reach; all the
+// client's audiences when none are requested.
+func (s *Service) audienceFor(auth *authResult, resources []string) ([]string, error) {
+	if len(resources) == 0 {
+		return auth.client.Audiences, nil
+	}
+	for _, res := range resources {
+		if !slices.Contains(auth.client.Audiences, res) {
+			return nil, invalidTarget("this client may not obtain tokens for %q", truncate(res))
+		}
+	}
+	return resources, nil
+}
+
+// intersect returns the members of a that are in b, in a's order.
+func intersect(a, b []string) []string {
+	out := make([]string, 0, len(a))
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// issue signs the access token of a grant, bound to the client's
+// certificate and DPoP key if it presented them, and queues its audit
+// event.
+func (s *Service) issue(ri *reqInfo, auth *authResult, g *grant, proof *dpopProof, now time.Time) (*tokenResponse, error) {
+	key := s.keys.signer()
+	jti, err := newJTI()
+	if err != nil {
+		return nil, err
+	}
+	exp := now.Add(s.cfg.TokenTTL)
+	if !g.notAfter.IsZero() && g.notAfter.Before(exp) {
+		exp = g.notAfter
+	}
+	c := accessClaims{
+		Issuer: s.cfg.Issuer, Subject: g.subject, Audience: g.audience,
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: jti, ClientID: string(auth.client.ID),
+		Scope: strings.Join(g.scopes, " "), ACR: g.acr, Act: g.act,
+	}
+	resp := &tokenResponse{tokenType: "Bearer", expiresIn: c.Expiry - c.IssuedAt, scope: c.Scope}
+	var binding []string
+	if auth.peer != nil {
+		c.Cnf = &confirmation{X5T: auth.peer.x5t}
+		binding = append(binding, "x5t#S256")
+	}
+	if proof != nil {
+		if c.Cnf == nil {
+			c.Cnf = &confirmation{}
+		}
+		c.Cnf.JKT = proof.jkt
+		resp.tokenType = "DPoP"
+		binding = append(binding, "jkt")
+	}
+	if g.exchanged {
+		resp.issuedTokenType = tokenTypeAccessToken
+	}
+	if resp.accessToken, err = key.sign(c.appendJSON(make([]byte, 0, 512))); err != nil {
+		return nil, err
+	}
+	k := ri.key(eventIssued, "issue", ledger.OutcomeSuccess, "")
+	k.scope, k.audience, k.acr, k.binding = c.Scope, strings.Join(g.audience, " "), g.acr, strings.Join(binding, " ")
+	if g.act != nil {
+		k.reason = "on behalf of " + g.subject
+	}
+	if err := s.audit.add(k, jti); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// refused queues the audit event of a refused request.
+func (s *Service) refused(ri *reqInfo, typ, action string, err error) {
+	outcome, reason := ledger.OutcomeDenied, "internal error"
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		reason = pe.code + ": " + truncateReason(pe.reason())
+	} else {
+		outcome = ledger.OutcomeFailure
+	}
+	// A refusal that cannot be queued is dropped: the request fails
+	// anyway, and a full queue is itself logged by the flusher.
+	_ = s.audit.add(ri.key(typ, action, outcome, reason), "")
+}
+
+// truncateReason bounds a refusal reason.
+func truncateReason(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}
+
+// revoked reports whether the revocation set revokes the token: its jti,
+// its client, its subject or any actor in its chain.
+func (s *Service) revoked(c *accessClaims) bool {
+	iat := time.Unix(c.IssuedAt, 0)
+	rev := s.cfg.Revocations
+	if rev.Revoked(kindJTI, c.JTI, iat) || rev.Revoked(kindClient, c.ClientID, iat) || rev.Revoked(kindSPIFFE, c.Subject, iat) {
+		return true
+	}
+	for a := c.Act; a != nil; a = a.Act {
+		if rev.Revoked(kindSPIFFE, a.Subject, iat) || (a.ClientID != "" && rev.Revoked(kindClient, a.ClientID, iat)) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientLive reports whether the token's client exists and its entry is
+// active.
+func (s *Service) clientLive(ctx context.Context, id string) (bool, error) {
+	cl, err := s.clients.client(ctx, ClientID(id))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = s.authorize(ctx, cl, cl.AuthMethod, "", nil)
+	if err == nil {
+		return true, nil
+	}
+	if pe := (*protocolError)(nil); errors.As(err, &pe) {
+		return false, nil
+	}
+	return false, err
+}

@@ -1,0 +1,188 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kith-dev/kith/internal/ca"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/nodes"
+	"github.com/kith-dev/kith/internal/registry"
+	"github.com/kith-dev/kith/internal/revocation"
+	ksync "github.com/kith-dev/kith/internal/sync"
+)
+
+// agentPlane is the server side of node agents: attestation and agent
+// records (nodes), the sync hub that streams changes to agents, and the
+// revocation set they both write and read.
+type agentPlane struct {
+	nodes       *nodes.Service
+	hub         *ksync.Hub
+	revocations *revocation.Set
+}
+
+// buildNodes builds the agent plane. It must run after the CA, the
+// registry, the federation manager and the metrics are built. It returns
+// an error naming the part that failed.
+func (s *Server) buildNodes(ctx context.Context) error {
+	hub, err := ksync.New(ctx, ksync.Config{
+		Entries: s.store, Tombstones: s.store, Revocations: s.store,
+		Signer: s.ca, Bundle: s.ca, Federated: s.fed,
+		Clock: s.clock, Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("sync hub: %w", err)
+	}
+	// One revocation set for the whole server (agents and tokens).
+	revs, err := revocation.New(ctx, revocation.Config{Store: s.store, Clock: s.clock, Logger: s.logger})
+	if err != nil {
+		return fmt.Errorf("revocation set: %w", err)
+	}
+	caTTL := s.cfg.CATTL
+	if caTTL == 0 {
+		caTTL = ca.DefaultCATTL
+	}
+	svc, err := nodes.New(nodes.Config{
+		TrustDomain: s.td, Store: s.store, CA: s.ca, Entries: s.registry, Revocations: revs,
+		Auditor: s.ledger, MaxSVIDTTL: caTTL, Changed: hub.Notify, Clock: s.clock, Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("nodes: %w", err)
+	}
+	s.agents = &agentPlane{nodes: svc, hub: hub, revocations: revs}
+	s.metrics.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_sync_streams", Help: "Connected agent sync streams."},
+			func() float64 { return float64(hub.Stats().Streams) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_sync_messages_total", Help: "Change messages queued to agent streams."},
+			func() float64 { return float64(hub.Stats().Sent) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_sync_dropped_streams_total", Help: "Agent streams closed because the agent fell behind."},
+			func() float64 { return float64(hub.Stats().Dropped) }),
+	)
+	return nil
+}
+
+// runAgents runs the agent plane's long-lived parts until ctx is done.
+func (s *Server) runAgents(ctx context.Context) error {
+	return runTasks(ctx, []task{
+		{"sync-hub", s.agents.hub.Run},
+		{"revocations", s.agents.revocations.Run},
+		{"nodes", s.agents.nodes.Run},
+	})
+}
+
+// registryAuditor records the registry's events in the ledger and tells the
+// sync hub that entries changed, so that agents learn of it at once.
+type registryAuditor struct{ s *Server }
+
+// Record implements registry.Auditor.
+func (a registryAuditor) Record(ctx context.Context, ev ledger.Event) (int64, error) {
+	idx, err := a.s.ledger.Record(ctx, ev)
+	if a.s.agents != nil && ev.Outcome == ledger.OutcomeSuccess {
+		a.s.agents.hub.Notify()
+	}
+	return idx, err
+}
+
+// agentRoute is a route of the agent API under /agent/v1. Agents
+// authenticate with their X509-SVID over mutual TLS, except to attest.
+type agentRoute struct {
+	pattern string
+	handle  http.HandlerFunc
+	// stream marks a long-lived response: it is not timed as a request,
+	// and its writer must stay flushable.
+	stream bool
+}
+
+// agentRoutes lists the agent API (see package sync for the protocol).
+func (s *Server) agentRoutes() []agentRoute {
+	return []agentRoute{
+		{"POST /agent/v1/attest", s.agentHandler(s.agentAttest), false},
+		{"POST /agent/v1/renew", s.agentAuthed(s.agentRenew), false},
+		{"POST /agent/v1/svids/x509", s.agentAuthed(s.agentX509SVIDs), false},
+		{"POST /agent/v1/svids/jwt", s.agentAuthed(s.agentJWTSVID), false},
+		{"GET /agent/v1/sync", s.agentAuthed(s.agentSync), true},
+	}
+}
+
+// agentAdminRoutes lists the admin API routes of agents and entry
+// actions; they join allAdminRoutes.
+func (s *Server) agentAdminRoutes() []route {
+	return []route{
+		{"POST /v1/agents/join-tokens", s.createJoinToken},
+		{"GET /v1/agents", s.listAgents},
+		{"GET /v1/agents/{id}", s.getAgent},
+		{"POST /v1/agents/{id}/evict", s.evictAgent},
+		{"POST /v1/entries/{id}/revoke", s.revokeEntry},
+		{"POST /v1/entries/{id}/quarantine", s.quarantineEntry},
+		{"POST /v1/entries/{id}/release", s.releaseEntry},
+	}
+}
+
+// mountAgentRoutes adds the agent API to mux.
+func (s *Server) mountAgentRoutes(mux *http.ServeMux) {
+	for _, rt := range s.agentRoutes() {
+		if rt.stream {
+			mux.Handle(rt.pattern, rt.handle) // counted by the kith_sync_* metrics
+			continue
+		}
+		mux.Handle(rt.pattern, s.instrument(rt.pattern, rt.handle))
+	}
+}
+
+// nodesError is the one place that gives errors of package nodes their
+// status and public text, on the agent API and the admin API alike; other
+// errors are left to writeError.
+func nodesError(err error) error {
+	var inactive *nodes.InactiveError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, nodes.ErrJoinTokenUsed), errors.Is(err, nodes.ErrJoinTokenExpired):
+		return &problemError{status: http.StatusForbidden, title: "Forbidden", detail: publicCause(err, nodes.ErrJoinTokenUsed, nodes.ErrJoinTokenExpired), field: "join_token"}
+	case errors.Is(err, nodes.ErrInvalidJoinToken):
+		return &problemError{status: http.StatusUnauthorized, title: "Unauthorized", detail: nodes.ErrInvalidJoinToken.Error(), field: "join_token"}
+	case errors.Is(err, nodes.ErrEvicted):
+		return &problemError{status: http.StatusForbidden, title: "Forbidden", detail: "this agent was evicted"}
+	case errors.Is(err, nodes.ErrUnauthenticated):
+		return &problemError{status: http.StatusUnauthorized, title: "Unauthorized",
+			detail: "a valid, unrevoked agent X509-SVID is required as the TLS client certificate"}
+	case errors.Is(err, nodes.ErrAgentNotFound):
+		return &problemError{status: http.StatusNotFound, title: "Not Found", detail: "no agent with that ID"}
+	case errors.As(err, &inactive):
+		return &problemError{status: http.StatusForbidden, title: "Forbidden", detail: inactive.Error()}
+	case errors.Is(err, nodes.ErrEntryNotServed):
+		return &problemError{status: http.StatusForbidden, title: "Forbidden", detail: nodes.ErrEntryNotServed.Error(), field: "entry_id"}
+	case errors.Is(err, nodes.ErrRevokedRecently):
+		return &problemError{status: http.StatusServiceUnavailable, title: "Service Unavailable", detail: nodes.ErrRevokedRecently.Error()}
+	case errors.Is(err, nodes.ErrInvalidRequest):
+		return &problemError{status: http.StatusBadRequest, title: "Bad Request", detail: err.Error()}
+	case errors.Is(err, ksync.ErrClosed):
+		return &problemError{status: http.StatusServiceUnavailable, title: "Service Unavailable", detail: "the server is shutting down"}
+	case errors.Is(err, registry.ErrConflict):
+		return &problemError{status: http.StatusConflict, title: "Conflict", detail: "the entry kept changing; try again"}
+	}
+	return mintError(err)
+}
+
+// publicCause returns the text of the first of known that err wraps.
+func publicCause(err error, known ...error) string {
+	for _, k := range known {
+		if errors.Is(err, k) {
+			return k.Error()
+		}
+	}
+	return "refused"
+}
+
+// itemMessage is the public text of a refused item of an SVID batch.
+func itemMessage(err error) string {
+	var pe *problemError
+	if errors.As(nodesError(err), &pe) {
+		return pe.detail
+	}
+	return "refused"
+}

@@ -1,0 +1,164 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// snapshot is what the hub had fanned out when a stream subscribed; later
+// changes reach the stream through its queue.
+type snapshot struct {
+	rev, revocRev int64
+	bundle        json.RawMessage
+	federated     map[string]json.RawMessage
+}
+
+// pageLimit is the page size of every store read.
+const pageLimit = 1000
+
+// catchUp builds the first message of a stream: what changed for the agent
+// since sub's revisions, or everything when they are zero, newer than the
+// store (the store was reset) or older than the oldest tombstone. Entries
+// are read as they are now, so a change the queue also brings may arrive
+// twice; applying an entry twice does no harm. Revocations are read up to
+// the snapshot, the queue bringing the rest.
+func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*Message, error) {
+	m := &Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated}
+	parents := []string{sub.Agent.String(), ""}
+	full, err := h.needsFull(ctx, sub.Revision)
+	if err != nil {
+		return nil, err
+	}
+	after := sub.Revision
+	if full {
+		m.Full, after = true, 0
+	}
+	if m.Entries, err = h.readEntries(ctx, store.ChangeFilter{After: after, Parents: parents}); err != nil {
+		return nil, err
+	}
+	if m.Full && m.Entries == nil {
+		m.Entries = []Entry{}
+	}
+	if !full {
+		tombs, err := h.readTombstones(ctx, store.ChangeFilter{After: after, Parents: parents})
+		if err != nil {
+			return nil, err
+		}
+		m.Deleted = deletedIDs(tombs, m.Entries)
+	}
+	if m.Revocations, err = h.catchUpRevocations(ctx, sub.Revocations, at.revocRev); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// needsFull reports whether an agent at revision rev must get the full
+// state rather than a delta.
+func (h *Hub) needsFull(ctx context.Context, rev int64) (bool, error) {
+	if rev <= 0 {
+		return true, nil
+	}
+	cur, err := h.cfg.Entries.Revision(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sync: catch-up: %w", err)
+	}
+	horizon, err := h.cfg.Tombstones.EntryTombstoneHorizon(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sync: catch-up: %w", err)
+	}
+	return rev > cur || rev < horizon, nil
+}
+
+// catchUpRevocations signs the revocations an agent at revision rev lacks,
+// up to upTo: all of them when rev is zero or newer than the store. It
+// returns "" when there is nothing to send.
+func (h *Hub) catchUpRevocations(ctx context.Context, rev, upTo int64) (string, error) {
+	full := rev <= 0
+	if !full {
+		cur, err := h.cfg.Revocations.RevocationRevision(ctx)
+		if err != nil {
+			return "", fmt.Errorf("sync: catch-up: %w", err)
+		}
+		full = rev > cur
+	}
+	after := rev
+	if full {
+		after = 0
+	}
+	entries, err := h.readRevocations(ctx, after, upTo)
+	if err != nil {
+		return "", err
+	}
+	if !full && len(entries) == 0 {
+		return "", nil
+	}
+	return h.signBatch(RevocationBatch{Revision: upTo, Full: full, Entries: entries})
+}
+
+// readEntries reads every entry change f selects, page by page.
+func (h *Hub) readEntries(ctx context.Context, f store.ChangeFilter) ([]Entry, error) {
+	var out []Entry
+	f.Limit = pageLimit
+	for {
+		page, err := h.cfg.Entries.ListEntryChanges(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("sync: read entries: %w", err)
+		}
+		for _, e := range page {
+			out = append(out, entryToWire(e))
+		}
+		if len(page) < pageLimit {
+			return out, nil
+		}
+		f.After = page[len(page)-1].Revision
+	}
+}
+
+// readTombstones reads every tombstone f selects, page by page.
+func (h *Hub) readTombstones(ctx context.Context, f store.ChangeFilter) ([]store.EntryTombstone, error) {
+	var out []store.EntryTombstone
+	f.Limit = pageLimit
+	for {
+		page, err := h.cfg.Entries.ListEntryTombstones(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("sync: read tombstones: %w", err)
+		}
+		out = append(out, page...)
+		if len(page) < pageLimit {
+			return out, nil
+		}
+		f.After = page[len(page)-1].Revision
+	}
+}
+
+// deletedIDs returns the IDs of tombs that are not in entries: an entry
+// that left a parent and came back is current, not deleted.
+func deletedIDs(tombs []store.EntryTombstone, entries []Entry) []string {
+	if len(tombs) == 0 {
+		return nil
+	}
+	skip := make(map[string]bool, len(entries)+len(tombs))
+	for _, e := range entries {
+		skip[e.ID] = true
+	}
+	var out []string
+	for _, t := range tombs {
+		if !skip[t.EntryID] {
+			skip[t.EntryID] = true
+			out = append(out, t.EntryID)
+		}
+	}
+	return out
+}
+
+// entryToWire converts a stored entry.
+func entryToWire(e store.Entry) Entry {
+	return Entry{
+		ID: e.ID, SPIFFEID: e.SPIFFEID, ParentID: e.ParentID, Selectors: e.Selectors,
+		X509SVIDTTL: int64(e.X509SVIDTTL.Seconds()), JWTSVIDTTL: int64(e.JWTSVIDTTL.Seconds()),
+		Status: e.Status, Revision: e.Revision,
+	}
+}

@@ -1,0 +1,157 @@
+package oauth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// algorithmFor returns the JWS algorithm for a public key.
+func algorithmFor(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return jose.ES256, nil
+		case elliptic.P384():
+			return jose.ES384, nil
+		case elliptic.P521():
+			return jose.ES512, nil
+		}
+	case *rsa.PublicKey:
+		return jose.PS256, nil
+	case ed25519.PublicKey:
+		return jose.EdDSA, nil
+	}
+	return "", fmt.Errorf("oauth: unsupported key type %T", pub)
+}
+
+// dpopSigner signs DPoP proofs with one key.
+type dpopSigner struct {
+	signer jose.Signer
+}
+
+func newDPoPSigner(key crypto.Signer) (*dpopSigner, error) {
+	alg, err := algorithmFor(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: DPoP signer: %w", err)
+	}
+	return &dpopSigner{signer: s}, nil
+}
+
+// dpopClaims are the claims of a DPoP proof (RFC 9449 §4.2).
+type dpopClaims struct {
+	JTI      string           `json:"jti"`
+	HTM      string           `json:"htm"`
+	HTU      string           `json:"htu"`
+	IssuedAt *jwt.NumericDate `json:"iat"`
+	Nonce    string           `json:"nonce,omitempty"`
+	ATH      string           `json:"ath,omitempty"`
+}
+
+// proof signs a DPoP proof for a request; accessToken, when set, is bound
+// with ath.
+func (d *dpopSigner) proof(method, rawURL string, now time.Time, accessToken, nonce string) (string, error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	c := dpopClaims{JTI: base64.RawURLEncoding.EncodeToString(id[:]), HTM: method, HTU: stripQuery(rawURL),
+		IssuedAt: jwt.NewNumericDate(now), Nonce: nonce}
+	if accessToken != "" {
+		c.ATH = tokenHash(accessToken)
+	}
+	return jwt.Signed(d.signer).Claims(c).Serialize()
+}
+
+// tokenHash is the ath of an access token: base64url(SHA-256(token)).
+func tokenHash(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// stripQuery removes the query and fragment of a URL.
+func stripQuery(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
+
+// proofAlgs are the algorithms accepted in DPoP proofs.
+var proofAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.ES512, jose.RS256, jose.PS256, jose.EdDSA}
+
+// verifyProof checks a DPoP proof's signature with its embedded key and
+// returns its claims and the key's RFC 7638 thumbprint.
+func verifyProof(raw string) (dpopClaims, string, error) {
+	var c dpopClaims
+	if len(raw) > 8<<10 {
+		return c, "", errors.New("DPoP proof too long")
+	}
+	jws, err := jose.ParseSignedCompact(raw, proofAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return c, "", errors.New("DPoP proof is not a signed JWT")
+	}
+	h := jws.Signatures[0].Header
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "dpop+jwt" {
+		return c, "", errors.New("DPoP proof typ is not dpop+jwt")
+	}
+	if h.JSONWebKey == nil || !h.JSONWebKey.Valid() || !h.JSONWebKey.IsPublic() {
+		return c, "", errors.New("DPoP proof lacks a public jwk")
+	}
+	payload, err := jws.Verify(h.JSONWebKey)
+	if err != nil {
+		return c, "", errors.New("DPoP proof signature does not verify")
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.JTI == "" || c.IssuedAt == nil {
+		return c, "", errors.New("DPoP proof claims are malformed")
+	}
+	tp, err := h.JSONWebKey.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return c, "", err
+	}
+	return c, base64.RawURLEncoding.EncodeToString(tp), nil
+}
+
+// sameURL compares two URLs ignoring case of scheme and host, default
+// ports, queries and fragments.
+func sameURL(a, b string) bool {
+	na, ok1 := normalize(a)
+	nb, ok2 := normalize(b)
+	return ok1 && ok2 && na == nb
+}
+
+func normalize(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return "", false
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if (scheme == "https" && strings.HasSuffix(host, ":443")) || (scheme == "http" && strings.HasSuffix(host, ":80")) {
+		host = host[:strings.LastIndexByte(host, ':')]
+	}
+	p := u.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	return scheme + "://" + host + p, true
+}
