@@ -2,12 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
 )
 
@@ -54,5 +64,87 @@ func TestAgentDaemonFlags(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.stderr)
 			}
 		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestAgentDaemonRuns runs `kith agent` against a real server: it attests
+// with a join token, verifies the server with --trust-bundle, and serves a
+// go-spiffe workload on --socket.
+func TestAgentDaemonRuns(t *testing.T) {
+	dir := startRealServer(t)
+	cfg, err := adminclient.FromEnvironment(adminclient.Overrides{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := adminclient.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jt, err := admin.CreateJoinToken(t.Context(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateEntry(t.Context(), api.Entry{SPIFFEID: "spiffe://a.test/cli",
+		Selectors: []string{"unix:uid:" + strconv.Itoa(os.Getuid())}}); err != nil {
+		t.Fatal(err)
+	}
+	sockDir, err := os.MkdirTemp("", "kith")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "api.sock")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runAgentDaemon(ctx, []string{"--server", cfg.Addr, "--join-token", jt.Token, "--socket", sock,
+			"--data", filepath.Join(t.TempDir(), "agent"), "--trust-bundle", filepath.Join(dir, "bundle.pem"),
+			"--log-level", "warn"}, &stdout, &stderr)
+	}()
+	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer fcancel()
+	var svid *x509svid.SVID
+	for { // until the agent has bound the socket and attested
+		if svid, err = workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+sock)); err == nil {
+			break
+		}
+		if fctx.Err() != nil {
+			t.Fatalf("FetchX509SVID: %v\nstderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if svid.ID.String() != "spiffe://a.test/cli" {
+		t.Errorf("SVID for %s, want spiffe://a.test/cli", svid.ID)
+	}
+	if !strings.Contains(stdout.String(), "SPIFFE_ENDPOINT_SOCKET=unix://"+sock) {
+		t.Errorf("stdout = %q, want the socket to export", stdout.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("kith agent = %v, want nil after interruption", err)
+	}
+	if strings.Contains(stderr.String(), jt.Token) {
+		t.Error("the join token appears in the logs")
 	}
 }

@@ -232,3 +232,33 @@ func TestInsecureBootstrap(t *testing.T) {
 		t.Error("the join token appears in the logs")
 	}
 }
+
+// TestFileModes checks the permissions of what the agent writes: its key
+// and cache readable by it only, the socket open to every local process.
+func TestFileModes(t *testing.T) {
+	clock := newTestClock()
+	fs := newFakeServer(t, clock)
+	cfg := newTestConfig(t, fs, clock)
+	startAgent(t, cfg)
+	tests := []struct {
+		path string
+		want os.FileMode
+	}{
+		{cfg.DataDir, os.ModeDir | 0o700},
+		{filepath.Join(cfg.DataDir, keyFileName), 0o600},
+		{filepath.Join(cfg.DataDir, svidFileName), 0o600},
+		{filepath.Join(cfg.DataDir, stateFileName), 0o600},
+		{filepath.Dir(cfg.SocketPath), os.ModeDir | 0o755},
+		{cfg.SocketPath, os.ModeSocket | 0o777},
+	}
+	for _, tt := range tests {
+		fi, err := os.Lstat(tt.path)
+		if err != nil {
+			t.Errorf("%s: %v", tt.path, err)
+			continue
+		}
+		if got := fi.Mode() &^ os.ModeType & 0o777; fi.Mode().Type()|got != tt.want {
+			t.Errorf("%s: mode %v, want %v", filepath.Base(tt.path), fi.Mode(), tt.want)
+		}
+	}
+}

@@ -41,8 +41,14 @@ type workloadAPI struct {
 // else.
 func (a *Agent) listenWorkloadAPI() (*workloadAPI, error) {
 	path := a.cfg.SocketPath
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("agent: socket folder: %w", err)
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("agent: socket folder: %w", err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+			return nil, fmt.Errorf("agent: socket folder: %w", err)
+		}
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {

@@ -31,7 +31,9 @@ func TestKEKSealOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(tt.plaintext) > 0 && bytes.Contains(sealed, tt.plaintext) {
+			// A plaintext of a few bytes can turn up in random ciphertext
+			// by chance; only longer ones prove anything.
+			if len(tt.plaintext) >= 16 && bytes.Contains(sealed, tt.plaintext) {
 				t.Error("sealed data contains the plaintext")
 			}
 			got, err := k.Open(sealed, aad)

@@ -35,6 +35,12 @@ type X509Params struct {
 	TTL time.Duration
 	// DNSNames are added as DNS SANs; optional.
 	DNSNames []string
+	// NotBefore, if set, is the earliest start of validity: the CA
+	// normally backdates NotBefore a few seconds for clock skew, and a
+	// caller whose SPIFFE ID was revoked moments ago (revocations cut off
+	// by issue time) raises the start above the cut-off. It must not be in
+	// the future.
+	NotBefore time.Time
 }
 
 // X509SVID is a minted X509-SVID.
@@ -71,7 +77,10 @@ func (c *CA) MintX509SVID(ctx context.Context, p X509Params) (*X509SVID, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkDNSNames(p.DNSNames); err != nil {
+	if p.NotBefore.After(c.cfg.Clock()) {
+		return nil, fmt.Errorf("%w: NotBefore %s is in the future", ErrInvalidParams, p.NotBefore.UTC().Format(time.RFC3339))
+	}
+		if err := checkDNSNames(p.DNSNames); err != nil {
 		return nil, err
 	}
 	csr, err := parseCSR(p.CSR)
@@ -102,7 +111,7 @@ func (c *CA) MintX509SVID(ctx context.Context, p X509Params) (*X509SVID, error) 
 			Organization:       c.cfg.Subject.Organization,
 			OrganizationalUnit: c.cfg.Subject.OrganizationalUnit,
 		},
-		NotBefore:             latest(now.Add(-certBackdate), s.notBefore()),
+		NotBefore:             latest(latest(now.Add(-certBackdate), s.notBefore()), p.NotBefore),
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},

@@ -1,6 +1,7 @@
 // Package dev runs the `kith dev` demo: a control plane on an embedded store
-// in a throwaway folder, with a demo trust domain and a few registered
-// workloads, and tells the user what to try next.
+// in a throwaway folder, with a demo trust domain, a few registered
+// workloads and a node agent serving the Workload API to the current user,
+// and tells the user what to try next.
 //
 // It is for a first look and for demos, never for production: it prints the
 // admin token to the terminal.
@@ -16,6 +17,9 @@ import (
 	"path/filepath"
 	"text/template"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/agent"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/server"
@@ -84,16 +88,64 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Run(ctx) }()
 	if err := printBanner(cfg, srv, seeded, temp); err != nil {
-		<-done
+		cancel()
+		<-srvDone
 		return err
 	}
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- runAgent(ctx, cfg, srv) }()
 	if cfg.Ready != nil {
 		cfg.Ready(srv)
 	}
-	return <-done
+	// Whichever stops first stops the other.
+	select {
+	case err = <-srvDone:
+		cancel()
+		if aerr := <-agentDone; err == nil {
+			err = aerr
+		}
+	case err = <-agentDone:
+		cancel()
+		if serr := <-srvDone; err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// runAgent runs a node agent next to the dev server, joined with a fresh
+// join token, and registers an entry for the current user on it, so that
+// any SPIFFE-aware program the user runs gets an identity.
+func runAgent(ctx context.Context, cfg Config, srv *server.Server) error {
+	actor := ledger.Actor{Kind: "system", ID: "kith-dev"}
+	tok, err := srv.Nodes().CreateJoinToken(ctx, actor, 0)
+	if err != nil {
+		return fmt.Errorf("dev agent join token: %w", err)
+	}
+	td := srv.TrustDomain().Name()
+	return agent.RunDev(ctx, agent.DevConfig{
+		ServerURL:   "https://" + srv.Addr(),
+		TrustBundle: srv.CA().X509Authorities(),
+		JoinToken:   agent.NewJoinToken(tok.Reveal()),
+		DataDir:     filepath.Join(cfg.DataDir, "agent"),
+		Out:         cfg.Out,
+		Logger:      cfg.Logger,
+		Register: func(ctx context.Context, agentID spiffeid.ID, sels []string) error {
+			_, err := srv.Registry().Create(ctx, actor, registry.Spec{
+				SPIFFEID: "spiffe://" + td + "/dev-user", ParentID: agentID.String(), Selectors: sels,
+				Owner: "you", BusinessFunction: "kith dev: programs run by the current user",
+			})
+			if errors.Is(err, registry.ErrConflict) {
+				return nil // kept from an earlier run with the same --data
+			}
+			return err
+		},
+	})
 }
 
 // seed registers the demo entries on a fresh store and reports how many it

@@ -86,7 +86,10 @@ func (s *Service) MintX509SVIDs(ctx context.Context, c *Caller, reqs []X509Reque
 		e, err := s.servable(ctx, c, req.EntryID)
 		if err == nil {
 			res.SPIFFEID = e.SPIFFEID.String()
-			res.SVID, err = s.cfg.CA.MintX509SVID(ctx, ca.X509Params{CSR: req.CSR, SPIFFEID: e.SPIFFEID, TTL: e.X509SVIDTTL})
+			var floor time.Time
+			if floor, err = s.validFrom(e.SPIFFEID.String()); err == nil {
+				res.SVID, err = s.cfg.CA.MintX509SVID(ctx, ca.X509Params{CSR: req.CSR, SPIFFEID: e.SPIFFEID, TTL: e.X509SVIDTTL, NotBefore: floor})
+			}
 		}
 		if err == nil && s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, res.SPIFFEID, res.SVID.Certificates[0].NotBefore) {
 			// Dead on arrival: verifiers would refuse it. Drop it.
@@ -185,4 +188,24 @@ func (s *Service) refuseSVID(ctx context.Context, c *Caller, typ, entryID string
 	_ = s.record(ctx, ledger.Event{
 		Type: typ, Actor: c.Actor, Target: entryID, Action: "mint", Outcome: ledger.OutcomeDenied, Reason: cause.Error(),
 	})
+}
+
+// validFrom returns the earliest start of validity that an SVID for the
+// SPIFFE ID may have so that a recent revocation of that ID (which cuts off
+// credentials issued at or before a second) does not cover it: zero when
+// there is none within the CA's backdating window, else the first second
+// after the cut-off. A revocation in the current second has no such start
+// yet: ErrRevokedRecently, and the agent retries a moment later.
+func (s *Service) validFrom(id string) (time.Time, error) {
+	now := s.cfg.Clock().Truncate(time.Second)
+	const window = 15 * time.Second // wider than the CA's backdating
+	if !s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, id, now.Add(-window)) {
+		return time.Time{}, nil
+	}
+	for t := now.Add(-window + time.Second); !t.After(now); t = t.Add(time.Second) {
+		if !s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, id, t) {
+			return t, nil
+		}
+	}
+	return time.Time{}, ErrRevokedRecently
 }

@@ -3,7 +3,6 @@ package oauth
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,7 +66,7 @@ func (s *Service) verifyPeer(r *http.Request, now time.Time) (*peerCert, error) 
 		}
 		c = verifiedCert{
 			peer: &peerCert{id: id, x5t: base64.RawURLEncoding.EncodeToString(sum[:]),
-				serial: hex.EncodeToString(leaf.SerialNumber.Bytes())},
+				serial: leaf.SerialNumber.Text(16)},
 			notBefore: leaf.NotBefore, notAfter: leaf.NotAfter, seq: seq,
 		}
 		v.mu.Lock()

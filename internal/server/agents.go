@@ -186,3 +186,7 @@ func itemMessage(err error) string {
 	}
 	return "refused"
 }
+
+// Nodes returns the server's node attestation service (join tokens,
+// agents).
+func (s *Server) Nodes() *nodes.Service { return s.agents.nodes }
