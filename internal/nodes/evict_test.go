@@ -108,8 +108,14 @@ func TestEntryActions(t *testing.T) {
 	if err := canMint(); err != nil {
 		t.Errorf("a revoked (still active) entry cannot be issued: %v", err)
 	}
-	if err := mintX509(); !errors.Is(err, nodes.ErrRevokedRecently) {
-		t.Errorf("X509-SVID within the backdate: %v, want ErrRevokedRecently", err)
+	// Within the CA's backdating window an X509-SVID is still issued, its
+	// validity starting after the revocation's cut-off.
+	res, err := e.svc.MintX509SVIDs(t.Context(), c, []nodes.X509Request{{EntryID: en.ID, CSR: newCSR(t)}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("X509-SVID within the backdate: %v, %v", err, res[0].Err)
+	}
+	if nb := res[0].SVID.Certificates[0].NotBefore; nb.Unix() <= e.clock.Now().Add(-time.Second).Unix() {
+		t.Errorf("X509-SVID NotBefore %v is not after the revocation's cut-off", nb)
 	}
 	e.clock.Add(10 * time.Second)
 	if err := mintX509(); err != nil {
