@@ -30,6 +30,14 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.BundleEndpointCertFile, "bundle-endpoint-cert", "", "Web PKI certificate (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
+	fs.Func("witness", `a C2SP tlog-witness that cosigns the ledger's checkpoints, as "URL VERIFIER-KEY" (repeatable)`, func(v string) error {
+		w, err := server.ParseWitness(v)
+		if err == nil {
+			cfg.Witnesses = append(cfg.Witnesses, w)
+		}
+		return err
+	})
+	fs.IntVar(&cfg.WitnessQuorum, "witness-quorum", 0, "publish a checkpoint only with this many witness cosignatures (0: witnesses are asked, not required)")
 	lf := &logFlags{}
 	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")

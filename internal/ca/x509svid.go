@@ -80,7 +80,7 @@ func (c *CA) MintX509SVID(ctx context.Context, p X509Params) (*X509SVID, error) 
 	if p.NotBefore.After(c.cfg.Clock()) {
 		return nil, fmt.Errorf("%w: NotBefore %s is in the future", ErrInvalidParams, p.NotBefore.UTC().Format(time.RFC3339))
 	}
-		if err := checkDNSNames(p.DNSNames); err != nil {
+	if err := checkDNSNames(p.DNSNames); err != nil {
 		return nil, err
 	}
 	csr, err := parseCSR(p.CSR)

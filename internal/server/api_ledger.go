@@ -56,13 +56,14 @@ func (s *Server) ledgerKeyRoute(w http.ResponseWriter, r *http.Request, _ ledger
 }
 
 func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
-	cp, err := s.ledger.Checkpoint(r.Context())
+	// The stored note as it is, unchecked: verifiers judge it.
+	note, err := s.ledger.Source().Checkpoint(r.Context())
 	if err != nil {
 		return ledgerError(err)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(cp.Note)
+	_, err = w.Write(note)
 	return err
 }
 
@@ -78,13 +79,13 @@ func (s *Server) ledgerCheckpoints(w http.ResponseWriter, r *http.Request, _ led
 	if limit == 0 || limit > 1000 {
 		limit = 1000
 	}
-	cps, err := s.ledger.Checkpoints(r.Context(), after, limit)
+	notes, err := s.ledger.Source().Checkpoints(r.Context(), after, limit)
 	if err != nil {
 		return ledgerError(err)
 	}
-	out := api.Checkpoints{Checkpoints: make([]string, 0, len(cps))}
-	for _, cp := range cps {
-		out.Checkpoints = append(out.Checkpoints, string(cp.Note))
+	out := api.Checkpoints{Checkpoints: make([]string, 0, len(notes))}
+	for _, n := range notes {
+		out.Checkpoints = append(out.Checkpoints, string(n))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

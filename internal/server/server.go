@@ -69,6 +69,10 @@ type Config struct {
 	// CheckpointInterval is how often the audit ledger signs a checkpoint
 	// when it grew; 1s when zero.
 	CheckpointInterval time.Duration
+	// Witnesses cosign the ledger's checkpoints; with WitnessQuorum > 0 a
+	// checkpoint is published only with that many cosignatures.
+	Witnesses     []WitnessConfig
+	WitnessQuorum int
 
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
@@ -231,11 +235,20 @@ func (s *Server) buildLedger(ctx context.Context) error {
 		return err
 	}
 	s.ledgerKey = signer.VerifierKey()
+	if s.cfg.WitnessQuorum > len(s.cfg.Witnesses) {
+		return fmt.Errorf("witness quorum %d is more than the %d witnesses configured", s.cfg.WitnessQuorum, len(s.cfg.Witnesses))
+	}
+	witnesses, err := buildWitnesses(s.cfg.Witnesses)
+	if err != nil {
+		return err
+	}
 	s.ledger, err = ledger.New(ctx, ledger.Config{
 		Store:              s.store,
 		Origin:             origin,
 		Signer:             signer,
 		CheckpointInterval: s.cfg.CheckpointInterval,
+		Witnesses:          witnesses,
+		Quorum:             s.cfg.WitnessQuorum,
 		Clock:              s.clock,
 		Logger:             s.logger,
 	})
