@@ -59,6 +59,7 @@ type Agent struct {
 	heartbeatTimeout        time.Duration
 	tick                    time.Duration
 	idleSVIDTimeout         time.Duration
+	feedHeartbeat           time.Duration // zero: dataplane.HeartbeatInterval
 }
 
 // New validates cfg, creates the data folder (0700) and loads the identity
@@ -139,11 +140,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tasks := []task{{"workload-api", api.run}}
+	dp, err := a.listenDataPlane()
+	if err != nil {
+		api.close()
+		return err
+	}
+	tasks := []task{{"workload-api", api.run}, {"dataplane", dp.run}}
 	if a.cfg.HealthAddr != "" {
 		h, err := a.listenHealth()
 		if err != nil {
 			api.close()
+			dp.close()
 			return err
 		}
 		tasks = append(tasks, task{"health", h.run})

@@ -46,6 +46,15 @@ type Config struct {
 	// the first attestation only, trusting the bundle the server returns.
 	// It is logged as a warning; use it only on a network you trust.
 	InsecureBootstrap bool
+	// DataPlaneSocketPath is the Unix socket of the data-plane feed that
+	// proxies and SDK middleware follow (see package dataplane); empty
+	// means <DataDir>/private/dataplane.sock. The socket is mode 0660 in
+	// a folder made 0750: proxies run as a trusted local user of the
+	// agent's group, and must be able to reach the folder (DataDir is
+	// 0700, so a proxy of another user needs DataDir made 0710 with that
+	// group, or a path elsewhere). Proxies verify revocations themselves
+	// but trust the feed's bundles, keys and policies.
+	DataPlaneSocketPath string
 	// HealthAddr, if set, serves /healthz, /readyz and /metrics over plain
 	// HTTP on this address (such as 127.0.0.1:8088).
 	HealthAddr string
@@ -101,6 +110,9 @@ func (cfg *Config) validate() (*url.URL, []*x509.Certificate, spiffeid.TrustDoma
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.DataPlaneSocketPath == "" {
+		cfg.DataPlaneSocketPath = filepath.Join(cfg.DataDir, "private", "dataplane.sock")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

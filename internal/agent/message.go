@@ -90,6 +90,7 @@ type update struct {
 	removed   []spiffeid.TrustDomain
 	revs      *wire.RevocationBatch // nil: unchanged
 	skipped   []string              // why entries or bundles were skipped
+	plane     planeUpdate           // what only the data-plane feed uses
 }
 
 // parseMessage checks msg for trust domain td: it parses the bundles
@@ -144,6 +145,7 @@ func parseMessage(msg wire.Message, td spiffeid.TrustDomain, held *spiffebundle.
 		}
 		u.revs = batch
 	}
+	u.plane = planeUpdate{policies: msg.Policies, tokenKeys: msg.TokenKeys, issuer: msg.TokenIssuer, revocationJWS: msg.Revocations}
 	for _, e := range msg.Entries {
 		if err := checkEntry(e, td); err != nil {
 			u.skipped = append(u.skipped, err.Error())

@@ -28,7 +28,7 @@ func TestMessageReader(t *testing.T) {
 			[]wire.Message{{Revision: 1, Full: true}, {Revision: 2, Heartbeat: true}}, nil},
 		{"blank lines and CRLF", "\n\r\n" + `{"revision":3}` + "\r\n\n", 0, []wire.Message{{Revision: 3}}, nil},
 		{"last line without newline", `{"revision":4}`, 0, []wire.Message{{Revision: 4}}, nil},
-		{"unknown fields are ignored", `{"revision":5,"policies":[1,2]}` + "\n", 0, []wire.Message{{Revision: 5}}, nil},
+		{"unknown fields are ignored", `{"revision":5,"future_field":[1,2]}` + "\n", 0, []wire.Message{{Revision: 5}}, nil},
 		{"oversized line", `{"revision":6,"deleted":["` + strings.Repeat("x", 200) + `"]}` + "\n", 100, nil, errMessageTooLarge},
 		{"garbage", "not json\n", 0, nil, errors.New("decode")},
 	}

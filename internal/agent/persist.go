@@ -34,6 +34,7 @@ type stateFile struct {
 	Bundle              json.RawMessage            `json:"bundle,omitempty"`
 	Federated           map[string]json.RawMessage `json:"federated,omitempty"`
 	Revocations         []wire.Revocation          `json:"revocations,omitempty"`
+	Plane               *planeData                 `json:"plane,omitempty"`
 	SavedAt             time.Time                  `json:"saved_at"`
 }
 
@@ -65,6 +66,8 @@ func (s *state) snapshot() (*stateFile, error) {
 	}
 	revs, _ := s.revoked.Load().Since(0)
 	f.Revocations = wireRevocations(revs)
+	plane := s.plane.clone()
+	f.Plane = &plane
 	return f, nil
 }
 
@@ -106,6 +109,7 @@ func (s *state) restore(f *stateFile) error {
 	s.td, s.bundle, s.federated, s.entries = td, own, fed, entries
 	s.revision, s.revRevision = f.Revision, f.RevocationsRevision
 	s.revoked.Store(set)
+	s.restorePlane(f.Plane)
 	s.mu.Unlock()
 	s.changes.notify()
 	return nil

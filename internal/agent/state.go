@@ -35,11 +35,17 @@ type state struct {
 	federated   map[spiffeid.TrustDomain]*spiffebundle.Bundle
 
 	revoked atomic.Pointer[revocation.Set]
+
+	// plane is what only the data-plane feed serves; feedVersion counts
+	// changes for it (see dataplane.go). Both are guarded by mu.
+	plane       planeData
+	feedVersion int64
 }
 
 func newState(clock func() time.Time, td spiffeid.TrustDomain) *state {
 	s := &state{clock: clock, changes: newBroadcaster(), td: td,
-		entries: map[string]wire.Entry{}, federated: map[spiffeid.TrustDomain]*spiffebundle.Bundle{}}
+		entries: map[string]wire.Entry{}, federated: map[spiffeid.TrustDomain]*spiffebundle.Bundle{},
+		feedVersion: time.Now().UnixNano()} // not the injected clock: versions must grow across restarts
 	s.revoked.Store(s.newSet())
 	return s
 }
@@ -63,6 +69,7 @@ func (s *state) trustDomain() spiffeid.TrustDomain {
 func (s *state) setTrust(td spiffeid.TrustDomain, b *spiffebundle.Bundle) {
 	s.mu.Lock()
 	s.td, s.bundle = td, b
+	s.feedVersion++
 	s.mu.Unlock()
 	s.changes.notify()
 }
@@ -172,7 +179,7 @@ func (s *state) matching(sels map[string]bool) []wire.Entry {
 // liveness of the stream changed.
 func (s *state) apply(u *update) bool {
 	if u.heartbeat && !u.full && len(u.entries) == 0 && len(u.deleted) == 0 && u.bundle == nil &&
-		len(u.federated) == 0 && len(u.removed) == 0 && u.revs == nil {
+		len(u.federated) == 0 && len(u.removed) == 0 && u.revs == nil && u.plane.empty() {
 		return false
 	}
 	s.mu.Lock()
@@ -195,6 +202,7 @@ func (s *state) apply(u *update) bool {
 		delete(s.federated, td)
 	}
 	s.revision = u.revision
+	s.applyPlane(u)
 	if r := u.revs; r != nil {
 		entries, _ := revocationEntries(r.Entries)
 		if r.Full {
@@ -232,6 +240,8 @@ func (s *state) clear() {
 	s.bundle = nil
 	s.revision, s.revRevision = 0, 0
 	s.revoked.Store(s.newSet())
+	s.plane = planeData{}
+	s.feedVersion++
 	s.mu.Unlock()
 	s.changes.notify()
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Document is one policy: the rules that protect one target. It is what
@@ -29,6 +32,9 @@ type Document struct {
 	// pos maps field paths ("rules[1].when") to where Parse found them;
 	// nil for documents read from JSON.
 	pos map[string]Position
+	// style maps field paths to the YAML style of their scalar, to place
+	// problems inside conditions.
+	style map[string]yaml.Style
 	// file is the file Parse read the document from.
 	file string
 }
@@ -113,14 +119,18 @@ type Position struct {
 	Column int
 }
 
-// String returns "file:line:column", leaving out what is unknown.
+// String returns "file:line:column", leaving out what is unknown (the
+// column is 0 when unknown).
 func (p Position) String() string {
 	s := p.File
 	if p.Line > 0 {
 		if s != "" {
 			s += ":"
 		}
-		s += fmt.Sprintf("%d:%d", p.Line, p.Column)
+		s += strconv.Itoa(p.Line)
+		if p.Column > 0 {
+			s += ":" + strconv.Itoa(p.Column)
+		}
 	}
 	return s
 }
@@ -200,4 +210,35 @@ func decodeStrict(data []byte, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// MarshalYAML renders d as a YAML policy document, fields in the order of
+// the JSON form. It returns an error only for a Document holding an
+// invalid Action.
+func MarshalYAML(d Document) ([]byte, error) {
+	j, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("policy: encode document: %w", err)
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(j, &n); err != nil {
+		return nil, fmt.Errorf("policy: encode document: %w", err)
+	}
+	blockStyle(&n)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, fmt.Errorf("policy: encode document: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// blockStyle clears the flow and quoting styles JSON input gave n, so that
+// it encodes as block YAML (strings that need quotes still get them).
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }

@@ -101,6 +101,9 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 // mark remembers where field is.
 func (p *parser) mark(n *yaml.Node, field string) {
 	p.doc.pos[field] = Position{File: p.file, Line: n.Line, Column: n.Column}
+	if n.Kind == yaml.ScalarNode && n.Style != 0 {
+		p.doc.style[field] = n.Style
+	}
 }
 
 // fields calls fn for each key and value of the mapping n, after checking
@@ -148,7 +151,7 @@ func (p *parser) unknown(k *yaml.Node, path, known string) {
 
 // document reads one policy document.
 func (p *parser) document(n *yaml.Node) Document {
-	d := Document{pos: map[string]Position{}, file: p.file}
+	d := Document{pos: map[string]Position{}, style: map[string]yaml.Style{}, file: p.file}
 	p.doc = &d
 	defer func() { p.doc = nil }()
 	p.mark(n, "")

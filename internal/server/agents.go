@@ -31,8 +31,9 @@ type agentPlane struct {
 func (s *Server) buildNodes(ctx context.Context) error {
 	hub, err := ksync.New(ctx, ksync.Config{
 		Entries: s.store, Tombstones: s.store, Revocations: s.store,
-		Signer: s.ca, Bundle: s.ca, Federated: s.fed,
+		Signer: s.ca, Bundle: s.ca, Federated: s.fed, TokenKeys: lateTokenKeys{s},
 		Clock: s.clock, Logger: s.logger,
+		Policies: s.store,
 	})
 	if err != nil {
 		return fmt.Errorf("sync hub: %w", err)
@@ -63,6 +64,24 @@ func (s *Server) buildNodes(ctx context.Context) error {
 			func() float64 { return float64(hub.Stats().Dropped) }),
 	)
 	return nil
+}
+
+// lateTokenKeys gives the hub the token service's keys; the token service
+// is built after the hub, so it is looked up at each call (the hub polls).
+type lateTokenKeys struct{ s *Server }
+
+func (k lateTokenKeys) TokenKeys() ([]byte, int64) {
+	if k.s.oauth == nil {
+		return nil, 0
+	}
+	return k.s.oauth.svc.TokenKeys()
+}
+
+func (k lateTokenKeys) Issuer() string {
+	if k.s.oauth == nil {
+		return ""
+	}
+	return k.s.oauth.svc.Issuer()
 }
 
 // runAgents runs the agent plane's long-lived parts until ctx is done.

@@ -54,6 +54,7 @@ func (s *Server) adminRoutes() []route {
 func (s *Server) allAdminRoutes() []route {
 	routes := append(s.adminRoutes(), s.ledgerRoutes()...)
 	routes = append(routes, s.agentAdminRoutes()...)
+	routes = append(routes, s.policyRoutes()...)
 	return append(routes, s.clientRoutes()...)
 }
 

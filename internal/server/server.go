@@ -27,6 +27,7 @@ import (
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/federation"
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -102,6 +103,7 @@ type Server struct {
 	svid      *servingSVID
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
+	policies  *policy.Service
 
 	listener       net.Listener
 	bundleListener net.Listener
@@ -154,6 +156,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.metrics = newMetrics()
 	if err := s.buildNodes(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.buildPolicies(ctx); err != nil {
 		return nil, err
 	}
 	if s.svid, err = newServingSVID(ctx, s.ca, td, cfg.Clock, cfg.Logger); err != nil {

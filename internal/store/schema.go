@@ -385,4 +385,26 @@ CREATE TABLE entry_tombstones (
 CREATE INDEX entry_tombstones_parent_id ON entry_tombstones (parent_id, revision);
 `,
 	},
+	{
+		version: 5,
+		name:    "policy sets",
+		sqlite: `
+CREATE TABLE policy_sets (
+	revision   INTEGER PRIMARY KEY,
+	documents  BLOB NOT NULL,
+	actor      TEXT NOT NULL,
+	summary    TEXT NOT NULL,
+	created_at INTEGER
+) STRICT;
+`,
+		postgres: `
+CREATE TABLE policy_sets (
+	revision   BIGINT PRIMARY KEY,
+	documents  BYTEA NOT NULL,
+	actor      TEXT NOT NULL,
+	summary    TEXT NOT NULL,
+	created_at BIGINT
+);
+`,
+	},
 }

@@ -14,6 +14,8 @@ type snapshot struct {
 	rev, revocRev int64
 	bundle        json.RawMessage
 	federated     map[string]json.RawMessage
+	policies      *PolicySet
+	tokenKeys     tokenKeys
 }
 
 // pageLimit is the page size of every store read.
@@ -26,7 +28,8 @@ const pageLimit = 1000
 // twice; applying an entry twice does no harm. Revocations are read up to
 // the snapshot, the queue bringing the rest.
 func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*Message, error) {
-	m := &Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated}
+	m := &Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated, Policies: at.policies}
+	at.tokenKeys.fill(m)
 	parents := []string{sub.Agent.String(), ""}
 	full, err := h.needsFull(ctx, sub.Revision)
 	if err != nil {

@@ -80,6 +80,12 @@ type Config struct {
 	Bundle BundleSource
 	// Federated holds federated bundles; nil means none.
 	Federated FederatedSource
+	// Policies is the policy set pushed to proxies; nil means none.
+	Policies PolicySource
+	// TokenKeys is the token service's key set pushed to proxies; nil
+	// means none. It is read from memory at every poll, so it may be
+	// bound late (the server builds the token service after the hub).
+	TokenKeys TokenKeySource
 	// PollInterval is how often the hub looks for changes made elsewhere
 	// (other replicas, federation refreshes) besides [Hub.Notify]; zero
 	// means [DefaultPollInterval].
@@ -129,6 +135,8 @@ type Hub struct {
 	revocRev  int64 // revocation revision fanned out
 	bundle    json.RawMessage
 	federated map[string]json.RawMessage
+	policies  *PolicySet // latest fanned out; nil for none
+	tokenKeys tokenKeys  // latest fanned out
 	byAgent   map[string]map[*subscriber]struct{}
 	subs      map[*subscriber]struct{}
 	closed    bool // Run returned
@@ -183,6 +191,10 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if h.federated, err = h.readFederated(); err != nil {
 		return nil, err
 	}
+	if h.policies, err = h.readPolicies(ctx); err != nil {
+		return nil, err
+	}
+	h.tokenKeys, _ = h.readTokenKeys(tokenKeys{})
 	return h, nil
 }
 

@@ -78,6 +78,9 @@ type changes struct {
 	federated     map[string]json.RawMessage
 	fedChanged    map[string]json.RawMessage
 	fedRemoved    []string
+	policies      *PolicySet // nil: unchanged
+	tokenKeys     tokenKeys
+	keysChanged   bool
 }
 
 // round reads what changed since the last round and fans it out. Only Run
@@ -96,6 +99,10 @@ func (h *Hub) round(ctx context.Context, bundleChanged bool) error {
 		h.bundle = c.bundle
 	}
 	h.federated = c.federated
+	if c.policies != nil {
+		h.policies = c.policies
+	}
+	h.tokenKeys = c.tokenKeys
 	return nil
 }
 
@@ -157,6 +164,10 @@ func (h *Hub) collect(ctx context.Context, bundleChanged bool) (*changes, error)
 		}
 	}
 	slices.Sort(c.fedRemoved)
+	if err := h.collectPolicies(ctx, c); err != nil {
+		return nil, err
+	}
+	c.tokenKeys, c.keysChanged = h.readTokenKeys(h.tokenKeys)
 	return c, nil
 }
 
@@ -246,9 +257,12 @@ func (h *Hub) fanOutEntries(c *changes) {
 // revocations) and ends the streams of agents whose SPIFFE ID was
 // revoked. h.mu must be held.
 func (h *Hub) fanOutGlobal(c *changes) {
-	if c.bundle != nil || c.revocationJWS != "" || len(c.fedChanged) > 0 || len(c.fedRemoved) > 0 {
+	if c.bundle != nil || c.revocationJWS != "" || len(c.fedChanged) > 0 || len(c.fedRemoved) > 0 || c.policies != nil || c.keysChanged {
 		m := &Message{Revision: c.rev, Bundle: c.bundle, Federated: c.fedChanged,
-			FederatedRemoved: c.fedRemoved, Revocations: c.revocationJWS}
+			FederatedRemoved: c.fedRemoved, Revocations: c.revocationJWS, Policies: c.policies}
+		if c.keysChanged {
+			c.tokenKeys.fill(m)
+		}
 		for _, s := range slices.Collect(maps.Keys(h.subs)) {
 			h.send(s, m)
 		}

@@ -64,7 +64,7 @@ func (h *Hub) Stream(ctx context.Context, sub Subscription, w MessageWriter) err
 		return ErrClosed
 	}
 	h.subscribe(s)
-	at := snapshot{rev: h.rev, revocRev: h.revocRev, bundle: h.bundle, federated: maps.Clone(h.federated)}
+	at := snapshot{rev: h.rev, revocRev: h.revocRev, bundle: h.bundle, federated: maps.Clone(h.federated), policies: h.policies, tokenKeys: h.tokenKeys}
 	h.mu.Unlock()
 	defer h.unsubscribe(s)
 

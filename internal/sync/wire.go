@@ -145,11 +145,31 @@ type Message struct {
 	// written since the revision the agent gave. Agents and the verifiers
 	// they pass it to check the signature against the bundle.
 	Revocations string `json:"revocations,omitempty"`
+	// Policies is the whole policy set with its revision: in the first
+	// message, and whenever a new revision is written.
+	Policies *PolicySet `json:"policies,omitempty"`
+	// TokenKeys is the token service's public JWKS, exactly as
+	// /oauth2/jwks serves it, when it changed; present in the first
+	// message once the token service runs. Proxies verify access tokens
+	// with it and need no call to the server.
+	TokenKeys json.RawMessage `json:"token_keys,omitempty"`
+	// TokenIssuer is the token service's issuer URL; sent with TokenKeys.
+	TokenIssuer string `json:"token_issuer,omitempty"`
 	// Evicted says the agent was evicted: it must drop its identity, its
 	// workloads' SVIDs and stop.
 	Evicted bool `json:"evicted,omitempty"`
 	// Heartbeat marks a message that only keeps the stream alive.
 	Heartbeat bool `json:"heartbeat,omitempty"`
+}
+
+// PolicySet is a revision of the policy set, for proxies to compile and
+// swap in (see package policy).
+type PolicySet struct {
+	// Revision is the policy set's revision; a proxy ignores one older
+	// than the revision it holds.
+	Revision int64 `json:"revision"`
+	// Documents is the JSON array of policy documents.
+	Documents json.RawMessage `json:"documents"`
 }
 
 // Entry is a registry entry as an agent needs it.

@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t testing.TB) *store.Store) {
 		{"EntryChanges", testEntryChanges},
 		{"EntryTombstones", testEntryTombstones},
 		{"RevocationRevision", testRevocationRevision},
+		{"PolicySets", testPolicySets},
+		{"ConcurrentPutPolicySet", testConcurrentPutPolicySet},
 		{"TimeRoundTrip", testTimeRoundTrip},
 		{"TxCommit", testTxCommit},
 		{"TxRollback", testTxRollback},

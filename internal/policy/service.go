@@ -1,0 +1,244 @@
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// Store keeps the revisions of the policy set; *store.Store implements it.
+type Store interface {
+	GetPolicySet(ctx context.Context, revision int64) (store.PolicySet, error)
+	PutPolicySet(ctx context.Context, ps *store.PolicySet) error
+}
+
+// Auditor records audit events; *ledger.Ledger implements it.
+type Auditor interface {
+	Record(ctx context.Context, ev ledger.Event) (int64, error)
+}
+
+// ServiceConfig configures a [Service].
+type ServiceConfig struct {
+	// Store keeps the policy set's revisions. Required.
+	Store Store
+	// Auditor receives an event for every new revision. Required.
+	Auditor Auditor
+	// Changed, if set, is called after each new revision, to push it to
+	// proxies at once.
+	Changed func()
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Service manages the versioned policy set of the control plane: it
+// validates documents before storing them, writes each change as one new
+// revision of the whole set, and records it in the ledger. It is safe for
+// concurrent use; concurrent changes are serialised by the store.
+type Service struct {
+	cfg ServiceConfig
+}
+
+// NewService returns a Service, or an error naming a missing Config field.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("policy: ServiceConfig.Store is required")
+	case cfg.Auditor == nil:
+		return nil, errors.New("policy: ServiceConfig.Auditor is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Service{cfg: cfg}, nil
+}
+
+// Snapshot is one revision of the policy set.
+type Snapshot struct {
+	// Revision is 0 before the first apply.
+	Revision int64
+	// Documents are the policies, sorted by name.
+	Documents []Document
+	// UpdatedAt and Actor say when and by whom the revision was written.
+	UpdatedAt time.Time
+	Actor     string
+}
+
+// Current returns the latest revision of the set: an empty Snapshot at
+// revision 0 when nothing was applied yet. It returns an error if the
+// store fails or holds documents that do not decode.
+func (s *Service) Current(ctx context.Context) (*Snapshot, error) {
+	ps, err := s.cfg.Store.GetPolicySet(ctx, 0)
+	if errors.Is(err, store.ErrNotFound) {
+		return &Snapshot{Documents: []Document{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("policy: read set: %w", err)
+	}
+	docs, err := UnmarshalDocuments(ps.Documents)
+	if err != nil {
+		return nil, fmt.Errorf("policy: revision %d: %w", ps.Revision, err)
+	}
+	return &Snapshot{Revision: ps.Revision, Documents: docs, UpdatedAt: ps.CreatedAt, Actor: ps.Actor}, nil
+}
+
+// Get returns the policy called name from the latest revision, and that
+// revision. It returns [ErrNotFound] if there is none.
+func (s *Service) Get(ctx context.Context, name string) (Document, int64, error) {
+	cur, err := s.Current(ctx)
+	if err != nil {
+		return Document{}, 0, err
+	}
+	for _, d := range cur.Documents {
+		if d.Name == name {
+			return d, cur.Revision, nil
+		}
+	}
+	return Document{}, cur.Revision, fmt.Errorf("policy %q: %w", name, ErrNotFound)
+}
+
+// ApplyResult is what an apply or a delete did.
+type ApplyResult struct {
+	// Revision is the set's revision afterwards: a new one, or the current
+	// one when nothing changed.
+	Revision int64
+	// Changes lists the policies applied or deleted, by name.
+	Changes []Change
+}
+
+// maxTries bounds how often a change is retried after losing a race with
+// another writer.
+const maxTries = 5
+
+// Apply creates or replaces docs in the set (policies not in docs are
+// kept) and writes the result as a new revision, unless nothing changed.
+// The documents and the whole new set are compiled first: an invalid
+// document returns an [ErrorList] and stores nothing. It returns an error
+// wrapping store.ErrConflict if other writers kept winning the race, and
+// an error if the ledger refused the event (the revision is stored then).
+func (s *Service) Apply(ctx context.Context, actor ledger.Actor, docs []Document) (*ApplyResult, error) {
+	if _, err := Compile(docs, CompileOptions{}); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, actor, "apply", func(cur []Document) ([]Document, []Change, error) {
+		changes := Diff(cur, docs)
+		next := slices.Clone(cur)
+		for _, d := range docs {
+			if i := slices.IndexFunc(next, func(o Document) bool { return o.Name == d.Name }); i >= 0 {
+				next[i] = d
+			} else {
+				next = append(next, d)
+			}
+		}
+		return next, changes, nil
+	})
+}
+
+// Delete removes the policy called name from the set as a new revision.
+// It returns [ErrNotFound] if there is no such policy, and the errors of
+// [Service.Apply].
+func (s *Service) Delete(ctx context.Context, actor ledger.Actor, name string) (*ApplyResult, error) {
+	return s.change(ctx, actor, "delete", func(cur []Document) ([]Document, []Change, error) {
+		i := slices.IndexFunc(cur, func(d Document) bool { return d.Name == name })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("policy %q: %w", name, ErrNotFound)
+		}
+		return slices.Delete(slices.Clone(cur), i, i+1), []Change{{Name: name, Kind: ChangeDeleted}}, nil
+	})
+}
+
+// change writes the set edit makes of the current one as a new revision,
+// retrying when another writer got there first.
+func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
+	edit func(cur []Document) ([]Document, []Change, error)) (*ApplyResult, error) {
+	for try := 0; ; try++ {
+		cur, err := s.Current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		next, changes, err := edit(cur.Documents)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(changes, func(c Change) bool { return c.Kind != ChangeUnchanged }) {
+			return &ApplyResult{Revision: cur.Revision, Changes: changes}, nil
+		}
+		set, err := Compile(next, CompileOptions{})
+		if err != nil {
+			return nil, err
+		}
+		data, err := MarshalDocuments(set.Documents())
+		if err != nil {
+			return nil, err
+		}
+		ps := &store.PolicySet{Revision: cur.Revision + 1, Documents: data, Actor: actor.ID,
+			Summary: summary(changes), CreatedAt: s.cfg.Clock()}
+		err = s.cfg.Store.PutPolicySet(ctx, ps)
+		if errors.Is(err, store.ErrConflict) && try+1 < maxTries {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("policy: %s: %w", verb, err)
+		}
+		if s.cfg.Changed != nil {
+			s.cfg.Changed()
+		}
+		res := &ApplyResult{Revision: ps.Revision, Changes: changes}
+		if err := s.audit(ctx, actor, verb, ps, changes, set.Len()); err != nil {
+			return res, fmt.Errorf("policy: revision %d stored but not recorded in the ledger: %w", ps.Revision, err)
+		}
+		return res, nil
+	}
+}
+
+// audit records a new revision in the ledger.
+func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps *store.PolicySet, changes []Change, n int) error {
+	sum := sha256.Sum256(ps.Documents)
+	details := map[string]string{"sha256": hex.EncodeToString(sum[:]), "policies": strconv.Itoa(n)}
+	for _, kind := range []string{ChangeCreated, ChangeUpdated, ChangeDeleted} {
+		var names []string
+		for _, c := range changes {
+			if c.Kind == kind {
+				names = append(names, c.Name)
+			}
+		}
+		if names != nil {
+			details[kind] = strings.Join(names, ",")
+		}
+	}
+	typ := "policy.applied"
+	if verb == "delete" {
+		typ = "policy.deleted"
+	}
+	_, err := s.cfg.Auditor.Record(ctx, ledger.Event{
+		Time: ps.CreatedAt, Type: typ, Actor: actor, Target: "policy-set", Action: verb,
+		Outcome: ledger.OutcomeSuccess, Policy: &ledger.Policy{Revision: ps.Revision},
+		Reason: ps.Summary, Details: details,
+	})
+	return err
+}
+
+// summary describes changes in a line: "created a, b; updated c".
+func summary(changes []Change) string {
+	var parts []string
+	for _, kind := range []string{ChangeCreated, ChangeUpdated, ChangeDeleted} {
+		var names []string
+		for _, c := range changes {
+			if c.Kind == kind {
+				names = append(names, c.Name)
+			}
+		}
+		if names != nil {
+			parts = append(parts, kind+" "+strings.Join(names, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

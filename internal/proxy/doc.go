@@ -1,0 +1,22 @@
+// Package proxy is Kith's data-plane proxy, the process beside a service
+// (sidecar) or in front of several (gateway):
+//
+//   - [Inbound] terminates mutual TLS with the service's X509-SVID
+//     (rotated without dropping connections), runs every call through the
+//     shared request path of package enforce, answers refusals, and
+//     forwards allowed calls over HTTP/1.1 or HTTP/2 (h2c, so gRPC works)
+//     to the local upstream with the verified caller in Kith-* headers,
+//     after stripping any Kith-* headers that came from outside.
+//   - [Outbound] takes plain HTTP from the local application and opens
+//     mutual TLS to the destination with the application's SVID, attaching
+//     an access token and retrying once with a stronger token when the
+//     destination answers with an RFC 9470 step-up challenge.
+//   - [TCP] guards non-HTTP protocols with mutual TLS and identity policy
+//     only.
+//   - [Telemetry] records every call: Prometheus metrics on its own
+//     registry, a structured access log, a [Recorder] for the behaviour
+//     engine and batches for an [Uploader].
+//
+// The package verifies and decides nothing itself (package enforce does)
+// and does no network or disk I/O per call beyond the forwarded call.
+package proxy
