@@ -1,10 +1,12 @@
 package enforce
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +66,24 @@ type Config struct {
 	// MaxRateLimitKeys bounds the per-caller token buckets held; 65536
 	// when zero.
 	MaxRateLimitKeys int
+	// CacheTTL bounds how long the signature verification of a client
+	// certificate chain or of an access token is reused for later calls
+	// presenting the same certificate or token (never past the
+	// credential's expiry); 30 seconds when zero, and a negative value
+	// turns the caches off. The revocation set, the trust domain's bundle
+	// and a token's certificate binding are checked on every call
+	// regardless, so a revocation bites on the next call. A trust bundle
+	// losing one of its authorities takes up to CacheTTL to bite.
+	CacheTTL time.Duration
+	// MaxCacheEntries bounds each cache (certificates, tokens); 8192
+	// when zero.
+	MaxCacheEntries int
+}
+
+// peerEntry is a verified X509-SVID chain.
+type peerEntry struct {
+	id     spiffeid.ID
+	serial string
 }
 
 // Enforcer verifies and decides calls to one target. It is safe for
@@ -73,6 +93,8 @@ type Enforcer struct {
 	target   string
 	verifier *oauth.Verifier // nil without an issuer
 	limits   *limiter
+	peers    *verifiedCache[peerEntry]     // nil when caching is off
+	tokens   *verifiedCache[*oauth.Claims] // nil when caching is off
 }
 
 // New returns an Enforcer for cfg. It returns an error when a required
@@ -92,7 +114,17 @@ func New(cfg Config) (*Enforcer, error) {
 	if cfg.MaxRateLimitKeys == 0 {
 		cfg.MaxRateLimitKeys = 1 << 16
 	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = 30 * time.Second
+	}
+	if cfg.MaxCacheEntries <= 0 {
+		cfg.MaxCacheEntries = 8192
+	}
 	e := &Enforcer{cfg: cfg, target: cfg.Target.String(), limits: newLimiter(cfg.MaxRateLimitKeys)}
+	if cfg.CacheTTL > 0 {
+		e.peers = newVerifiedCache[peerEntry](cfg.MaxCacheEntries)
+		e.tokens = newVerifiedCache[*oauth.Claims](cfg.MaxCacheEntries)
+	}
 	if cfg.Issuer != "" {
 		v, err := oauth.NewVerifier(oauth.VerifierConfig{
 			Issuer: cfg.Issuer, Audience: e.target, Keys: cfg.Keys, Revocations: cfg.Revocations,
@@ -120,12 +152,13 @@ func (e *Enforcer) Check(r *http.Request) *Result {
 	if r.TLS != nil {
 		peer = r.TLS.PeerCertificates
 	}
-	if !e.verifyPeer(res, peer) {
+	now := e.cfg.Clock()
+	if !e.verifyPeer(res, peer, now) {
 		return res
 	}
 	var tok policy.Token
 	if r.Header.Get("Authorization") != "" {
-		if !e.verifyToken(res, r, &tok) {
+		if !e.verifyToken(res, r, peer, now, &tok) {
 			return res
 		}
 	} else if res.Caller.SPIFFEID.IsZero() {
@@ -147,7 +180,7 @@ func (e *Enforcer) Check(r *http.Request) *Result {
 // as [Enforcer.Check] does.
 func (e *Enforcer) CheckConn(peer []*x509.Certificate) *Result {
 	res := &Result{}
-	if !e.verifyPeer(res, peer) {
+	if !e.verifyPeer(res, peer, e.cfg.Clock()) {
 		return res
 	}
 	if res.Caller.SPIFFEID.IsZero() {
@@ -157,37 +190,73 @@ func (e *Enforcer) CheckConn(peer []*x509.Certificate) *Result {
 	return e.decide(res, &in)
 }
 
-// verifyPeer verifies the peer chain into res, or refuses res.
-func (e *Enforcer) verifyPeer(res *Result, peer []*x509.Certificate) bool {
+// verifyPeer verifies the peer chain into res, or refuses res. A chain
+// whose signatures were verified before is not verified again (see
+// [Config.CacheTTL]), but its trust domain must still have a bundle and
+// the revocation set is asked on every call.
+func (e *Enforcer) verifyPeer(res *Result, peer []*x509.Certificate, now time.Time) bool {
 	if len(peer) == 0 && e.cfg.AllowNoClientCert {
 		return true
 	}
-	id, err := authn.VerifyX509SVID(peer, e.cfg.Bundles, e.cfg.Revocations, e.cfg.Clock())
-	if err != nil {
-		reason := ReasonBadClientCert
-		switch {
-		case errors.Is(err, authn.ErrNoX509SVID):
-			reason = ReasonNoClientCert
-		case errors.Is(err, authn.ErrUntrustedDomain):
-			reason = ReasonUntrustedDomain
-		case errors.Is(err, authn.ErrRevoked):
-			reason = ReasonRevokedClientCert
+	var key [sha256.Size]byte
+	if e.peers != nil && len(peer) > 0 {
+		key = sha256.Sum256(peer[0].Raw)
+		if p, ok := e.peers.get(key, now); ok {
+			err := authn.CheckX509SVID(e.cfg.Revocations, p.id, peer[0])
+			if err == nil {
+				if _, berr := e.cfg.Bundles.GetX509BundleForTrustDomain(p.id.TrustDomain()); berr != nil {
+					err = fmt.Errorf("%w: %s", authn.ErrUntrustedDomain, p.id.TrustDomain())
+				}
+			}
+			if err != nil {
+				return e.refusePeer(res, err)
+			}
+			res.Caller.SPIFFEID = p.id
+			res.Credential = Credential{ID: p.serial, Type: CredX509SVID}
+			return true
 		}
-		res.refuse(reason, err, nil, 0)
-		return false
+	}
+	id, err := authn.VerifyX509SVID(peer, e.cfg.Bundles, e.cfg.Revocations, now)
+	if err != nil {
+		return e.refusePeer(res, err)
+	}
+	serial := peer[0].SerialNumber.Text(16)
+	if e.peers != nil {
+		until := now.Add(e.cfg.CacheTTL)
+		for _, c := range peer {
+			if c.NotAfter.Before(until) {
+				until = c.NotAfter
+			}
+		}
+		e.peers.put(key, peerEntry{id: id, serial: serial}, until, now)
 	}
 	res.Caller.SPIFFEID = id
-	res.Credential = Credential{ID: peer[0].SerialNumber.Text(16), Type: CredX509SVID}
+	res.Credential = Credential{ID: serial, Type: CredX509SVID}
 	return true
 }
 
+// refusePeer refuses res for the peer verification error err.
+func (e *Enforcer) refusePeer(res *Result, err error) bool {
+	reason := ReasonBadClientCert
+	switch {
+	case errors.Is(err, authn.ErrNoX509SVID):
+		reason = ReasonNoClientCert
+	case errors.Is(err, authn.ErrUntrustedDomain):
+		reason = ReasonUntrustedDomain
+	case errors.Is(err, authn.ErrRevoked):
+		reason = ReasonRevokedClientCert
+	}
+	res.refuse(reason, err, nil, 0)
+	return false
+}
+
 // verifyToken verifies r's access token into res and tok, or refuses res.
-func (e *Enforcer) verifyToken(res *Result, r *http.Request, tok *policy.Token) bool {
+func (e *Enforcer) verifyToken(res *Result, r *http.Request, peer []*x509.Certificate, now time.Time, tok *policy.Token) bool {
 	if e.verifier == nil {
 		res.refuse(ReasonInvalidToken, errors.New("this target accepts no access tokens"), nil, 0)
 		return false
 	}
-	c, err := e.verifier.Verify(r)
+	c, err := e.cachedToken(r, peer, now)
 	if err != nil {
 		reason := ReasonInvalidToken
 		switch {
@@ -214,7 +283,8 @@ func (e *Enforcer) verifyToken(res *Result, r *http.Request, tok *policy.Token) 
 		}
 		res.Caller.SPIFFEID = id
 	}
-	res.Caller.ClientID, res.Caller.Scopes = c.ClientID, c.Scopes
+	// c may be cached and shared by calls: the caller gets its own scopes.
+	res.Caller.ClientID, res.Caller.Scopes = c.ClientID, slices.Clone(c.Scopes)
 	res.Credential = Credential{ID: c.ID, Type: CredBearer}
 	switch {
 	case c.DPoPThumbprint != "":

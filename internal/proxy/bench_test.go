@@ -15,8 +15,9 @@ import (
 // BenchmarkInboundProxy compares a call through the inbound proxy (mTLS
 // with a kept-alive connection, SVID verification, token verification,
 // policy, telemetry, forwarding over HTTP/1.1) with a call over mTLS
-// straight to an equivalent TLS server; the difference is the added
-// latency.
+// straight to an equivalent TLS server (HTTP/1.1); the difference is the
+// added latency. "proxy" lets the client negotiate HTTP/2 with the proxy,
+// "proxy-http1" keeps to HTTP/1.1 like "direct".
 func BenchmarkInboundProxy(b *testing.B) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	h := newHarness(b, ok, false)
@@ -33,8 +34,13 @@ func BenchmarkInboundProxy(b *testing.B) {
 	direct.StartTLS()
 	b.Cleanup(direct.Close)
 
-	bench := func(b *testing.B, url string) {
+	bench := func(b *testing.B, url string, h1 bool) {
 		cl := h.client(svid)
+		if h1 {
+			tr := cl.Transport.(*http.Transport)
+			tr.ForceAttemptHTTP2 = false
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
 		b.ReportAllocs()
 		for b.Loop() {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -50,6 +56,7 @@ func BenchmarkInboundProxy(b *testing.B) {
 			}
 		}
 	}
-	b.Run("direct", func(b *testing.B) { bench(b, direct.URL+"/api/x") })
-	b.Run("proxy", func(b *testing.B) { bench(b, h.url+"/api/x") })
+	b.Run("direct", func(b *testing.B) { bench(b, direct.URL+"/api/x", true) })
+	b.Run("proxy", func(b *testing.B) { bench(b, h.url+"/api/x", false) })
+	b.Run("proxy-http1", func(b *testing.B) { bench(b, h.url+"/api/x", true) })
 }

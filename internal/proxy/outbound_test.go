@@ -41,7 +41,7 @@ func (s *staticTokens) Transport(base http.RoundTripper) http.RoundTripper {
 }
 
 // newOutbound starts an outbound proxy for orders to the harness.
-func newOutbound(t *testing.T, h *harness, tokens, stepUp proxy.TokenTransport) string {
+func newOutbound(t testing.TB, h *harness, tokens, stepUp proxy.TokenTransport) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

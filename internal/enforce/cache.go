@@ -1,0 +1,141 @@
+package enforce
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kith-dev/kith/sdk/oauth"
+)
+
+// verifiedCache remembers the results of signature verifications (an
+// X509-SVID chain, an access token) by the SHA-256 of what was verified,
+// each until a deadline. Only the expensive, immutable part of a
+// verification is cached: what can change while a credential is in use
+// (the revocation set, the binding to a connection, the trust bundles) is
+// checked by the caller on every call.
+//
+// It is bounded: when full, it drops expired entries and, if that frees
+// nothing, all of them; forgetting an entry only costs a verification.
+type verifiedCache[V any] struct {
+	max int
+
+	mu sync.RWMutex
+	m  map[[sha256.Size]byte]cached[V]
+}
+
+type cached[V any] struct {
+	v     V
+	until time.Time
+}
+
+func newVerifiedCache[V any](max int) *verifiedCache[V] {
+	return &verifiedCache[V]{max: max, m: make(map[[sha256.Size]byte]cached[V])}
+}
+
+// get returns the value cached under key if it is still valid at now.
+func (c *verifiedCache[V]) get(key [sha256.Size]byte, now time.Time) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.m[key]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put caches v under key until until.
+func (c *verifiedCache[V]) put(key [sha256.Size]byte, v V, until, now time.Time) {
+	if !now.Before(until) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
+		for k, e := range c.m {
+			if !now.Before(e.until) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= c.max {
+			clear(c.m)
+		}
+	}
+	c.m[key] = cached[V]{v: v, until: until}
+}
+
+// cachedToken verifies r's access token. A token whose signature, issuer
+// and audience were verified before is not verified again (see
+// [Config.CacheTTL]), but on every call it must not be revoked (jti,
+// client, subject, actors) and, if bound to a certificate, the call must
+// come over that certificate. Only Bearer tokens not bound to a DPoP key
+// are cached: a DPoP-bound token is verified in full with its proof on
+// every call. It returns the errors of [oauth.Verifier.Verify].
+func (e *Enforcer) cachedToken(r *http.Request, peer []*x509.Certificate, now time.Time) (*oauth.Claims, error) {
+	if e.tokens == nil {
+		return e.verifier.Verify(r)
+	}
+	scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	raw = strings.TrimSpace(raw)
+	if !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return e.verifier.Verify(r)
+	}
+	key := sha256.Sum256([]byte(raw))
+	if c, ok := e.tokens.get(key, now); ok {
+		if e.tokenRevoked(c) {
+			return nil, oauth.ErrRevoked
+		}
+		if err := certBinding(c, peer); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := e.verifier.Verify(r)
+	if err != nil || c.DPoPThumbprint != "" {
+		return c, err
+	}
+	until := now.Add(e.cfg.CacheTTL)
+	if c.Expiry.Before(until) {
+		until = c.Expiry
+	}
+	e.tokens.put(key, c, until, now)
+	return c, nil
+}
+
+// tokenRevoked asks the revocation set about c's jti, client, subject and
+// actors, as oauth.Verifier does.
+func (e *Enforcer) tokenRevoked(c *oauth.Claims) bool {
+	rv := e.cfg.Revocations
+	if rv.IsRevoked("jti", c.ID, c.IssuedAt) || rv.IsRevoked("client_id", c.ClientID, c.IssuedAt) ||
+		rv.IsRevoked("spiffe_id", c.Subject, c.IssuedAt) {
+		return true
+	}
+	for a := c.Actor; a != nil; a = a.Actor {
+		if rv.IsRevoked("spiffe_id", a.Subject, c.IssuedAt) || (a.ClientID != "" && rv.IsRevoked("client_id", a.ClientID, c.IssuedAt)) {
+			return true
+		}
+	}
+	return false
+}
+
+// certBinding checks that a certificate-bound token (RFC 8705 §3) comes
+// over its certificate; it returns an error wrapping [oauth.ErrBinding].
+func certBinding(c *oauth.Claims, peer []*x509.Certificate) error {
+	if c.CertThumbprint == "" {
+		return nil
+	}
+	if len(peer) == 0 {
+		return fmt.Errorf("%w: the token is bound to a client certificate and none was presented", oauth.ErrBinding)
+	}
+	sum := sha256.Sum256(peer[0].Raw)
+	if base64.RawURLEncoding.EncodeToString(sum[:]) != c.CertThumbprint {
+		return fmt.Errorf("%w: the token is bound to another client certificate", oauth.ErrBinding)
+	}
+	return nil
+}
