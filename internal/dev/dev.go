@@ -15,10 +15,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/template"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
@@ -44,6 +48,9 @@ type Config struct {
 	Executable string
 	// Ready, if set, is called with the running server once it is serving.
 	Ready func(*server.Server)
+	// TrafficInterval is the demo traffic generator's pause between
+	// calls; 500ms when zero.
+	TrafficInterval time.Duration
 }
 
 // demoEntries returns the workloads the demo registers.
@@ -88,40 +95,78 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	lns, err := listenDemo()
+	if err != nil {
+		return err
+	}
+	admin, err := adminClient(cfg, srv)
+	if err != nil {
+		lns.close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Run(ctx) }()
-	if err := printBanner(cfg, srv, seeded, temp); err != nil {
+	if err := printBanner(cfg, srv, seeded, temp, lns); err != nil {
 		cancel()
+		lns.close()
 		<-srvDone
 		return err
 	}
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- runAgent(ctx, cfg, srv) }()
+	registered := make(chan struct{})
+	agentDir := filepath.Join(cfg.DataDir, "agent")
+	interval := cfg.TrafficInterval
+	if interval == 0 {
+		interval = 500 * time.Millisecond
+	}
+	tasks := []func(context.Context) error{
+		func(context.Context) error { return <-srvDone },
+		func(ctx context.Context) error { return runAgent(ctx, cfg, srv, registered) },
+		func(ctx context.Context) error {
+			return runDemo(ctx, demoConfig{srv: srv, lns: lns, admin: admin, registered: registered, logger: cfg.Logger,
+				socket: agent.DevSocketPath(agentDir), view: filepath.Join(agentDir, "private", "dataplane.sock"), interval: interval})
+		},
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(srv)
 	}
-	// Whichever stops first stops the other.
-	select {
-	case err = <-srvDone:
-		cancel()
-		if aerr := <-agentDone; err == nil {
-			err = aerr
+	// Whichever stops first stops the others; the first error wins.
+	errc := make(chan error, len(tasks))
+	for _, task := range tasks {
+		go func() { errc <- task(ctx) }()
+	}
+	for range tasks {
+		if e := <-errc; err == nil && e != nil {
+			err = e
 		}
-	case err = <-agentDone:
 		cancel()
-		if serr := <-srvDone; err == nil {
-			err = serr
-		}
 	}
 	return err
 }
 
+// adminClient returns a client of srv's admin API, with the admin token
+// New created or, on a reused data folder, the one it wrote then.
+func adminClient(cfg Config, srv *server.Server) (*adminclient.Client, error) {
+	var token string
+	if t := srv.NewAdminToken(); t != nil {
+		token = t.Reveal()
+	} else {
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin.token"))
+		if err != nil {
+			return nil, fmt.Errorf("dev: admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	return adminclient.New(adminclient.Config{Addr: srv.Addr(), Token: adminclient.NewToken(token),
+		Roots: srv.CA().X509Authorities(), TrustDomain: srv.TrustDomain().Name()})
+}
+
 // runAgent runs a node agent next to the dev server, joined with a fresh
 // join token, and registers an entry for the current user on it, so that
-// any SPIFFE-aware program the user runs gets an identity.
-func runAgent(ctx context.Context, cfg Config, srv *server.Server) error {
+// any SPIFFE-aware program the user runs gets an identity, and binds the
+// demo entries to the current user under it (closing registered then).
+func runAgent(ctx context.Context, cfg Config, srv *server.Server, registered chan<- struct{}) error {
 	actor := ledger.Actor{Kind: "system", ID: "kith-dev"}
 	tok, err := srv.Nodes().CreateJoinToken(ctx, actor, 0)
 	if err != nil {
@@ -140,12 +185,51 @@ func runAgent(ctx context.Context, cfg Config, srv *server.Server) error {
 				SPIFFEID: "spiffe://" + td + "/dev-user", ParentID: agentID.String(), Selectors: sels,
 				Owner: "you", BusinessFunction: "kith dev: programs run by the current user",
 			})
-			if errors.Is(err, registry.ErrConflict) {
-				return nil // kept from an earlier run with the same --data
+			if err != nil && !errors.Is(err, registry.ErrConflict) { // a conflict: kept from an earlier run
+				return err
 			}
-			return err
+			if err := bindDemoEntries(ctx, srv, actor, agentID, sels); err != nil {
+				return err
+			}
+			close(registered)
+			return nil
 		},
 	})
+}
+
+// bindDemoEntries gives the demo entries to the current user's processes
+// under the dev agent (the demo services run in this process), creating
+// those that are missing.
+func bindDemoEntries(ctx context.Context, srv *server.Server, actor ledger.Actor, agentID spiffeid.ID, sels []string) error {
+	reg := srv.Registry()
+	for _, spec := range demoEntries() {
+		spec.SPIFFEID = "spiffe://" + srv.TrustDomain().Name() + spec.SPIFFEID
+		spec.ParentID, spec.Selectors = agentID.String(), sels
+		found, err := reg.FindBySPIFFEID(ctx, spiffeid.RequireFromString(spec.SPIFFEID))
+		if err != nil {
+			return fmt.Errorf("demo entry %s: %w", spec.SPIFFEID, err)
+		}
+		if len(found) == 0 {
+			_, err = reg.Create(ctx, actor, spec)
+		} else if e := found[0]; e.ParentID != agentID || !slices.Equal(selectorStrings(e.Selectors), sels) {
+			spec.Revision = e.Revision
+			spec.Status = string(e.Status)
+			_, err = reg.Update(ctx, actor, e.ID, spec)
+		}
+		if err != nil {
+			return fmt.Errorf("demo entry %s: %w", spec.SPIFFEID, err)
+		}
+	}
+	return nil
+}
+
+// selectorStrings returns sels as "type:value" strings.
+func selectorStrings(sels []registry.Selector) []string {
+	out := make([]string, len(sels))
+	for i, s := range sels {
+		out[i] = s.String()
+	}
+	return out
 }
 
 // seed registers the demo entries on a fresh store and reports how many it
@@ -176,17 +260,26 @@ Kith dev is running (trust domain {{.TD}}); Ctrl-C stops it.
   admin token    {{.Token}}
 {{if .Seeded}}  demo entries   {{.Seeded}} workloads registered (orders, payments, ledger-db)
 {{end}}
+Demo services (orders → payments → ledger-db), each behind an inbound proxy
+that accepts only the callers the demo-* policies allow; a traffic generator
+calls orders as spiffe://{{.TD}}/dev-user a few times a second:
+{{range .Services}}
+  {{printf "%-14s" .Name}} https://{{.Proxy}}   (service http://{{.Upstream}})
+{{- end}}
+  proxy metrics  http://{{.Metrics}}/metrics
+
 In another terminal, point the CLI at it and try:
 
   export KITH_DATA={{.Data}}
   {{.Kith}} entry list
   {{.Kith}} bundle show
   {{.Kith}} svid mint --spiffe-id spiffe://{{.TD}}/orders --cert orders.pem --key orders-key.pem
+  {{.Kith}} policy list
   {{.Kith}} audit tail
 
 `
 
-func printBanner(cfg Config, srv *server.Server, seeded int, temp bool) error {
+func printBanner(cfg Config, srv *server.Server, seeded int, temp bool, lns *demoListeners) error {
 	token := "(kept from an earlier run: see " + filepath.Join(cfg.DataDir, "admin.token") + ")"
 	if t := srv.NewAdminToken(); t != nil {
 		token = t.Reveal()
@@ -195,10 +288,16 @@ func printBanner(cfg Config, srv *server.Server, seeded int, temp bool) error {
 	if cfg.Executable == "" || isTemporaryBuild(cfg.Executable) {
 		kith = "go run ./cmd/kith"
 	}
+	type service struct{ Name, Proxy, Upstream string }
+	var services []service
+	for i, name := range demoServices() {
+		services = append(services, service{name, lns.inbound[i].Addr().String(), lns.upstream[i].Addr().String()})
+	}
 	t := template.Must(template.New("banner").Parse(banner))
 	return t.Execute(cfg.Out, map[string]any{
 		"TD": srv.TrustDomain().Name(), "Addr": srv.Addr(), "ServerID": srv.ID().String(),
 		"Data": cfg.DataDir, "Temp": temp, "Token": token, "Seeded": seeded, "Kith": kith,
+		"Services": services, "Metrics": lns.metrics.Addr().String(),
 	})
 }
 

@@ -3,13 +3,18 @@ package dev
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/registry"
@@ -90,6 +95,7 @@ func TestRun(t *testing.T) {
 	if got := svid.ID.String(); got != "spiffe://example.org/dev-user" {
 		t.Errorf("SVID for %s, want spiffe://example.org/dev-user", got)
 	}
+	checkDemo(t, out.String(), sock)
 	cancel()
 	select {
 	case err := <-done:
@@ -101,5 +107,54 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "admin.token")); err != nil {
 		t.Errorf("admin token file: %v", err)
+	}
+}
+
+// checkDemo calls the demo's orders service through its inbound proxy as
+// the dev user, as the traffic generator does: the call goes on to
+// payments and ledger-db, each behind its proxy; orders reaching
+// ledger-db directly is denied by the demo policies.
+func checkDemo(t *testing.T, banner, sock string) {
+	t.Helper()
+	m := regexp.MustCompile(`orders\s+https://(\S+)`).FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("banner lacks the orders service:\n%s", banner)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	x509, err := workloadapi.FetchX509Context(ctx, workloadapi.WithAddr(sock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := spiffeid.RequireFromString("spiffe://example.org/orders")
+	tr := &http.Transport{TLSClientConfig: tlsconfig.MTLSClientConfig(x509.DefaultSVID(), x509.Bundles, tlsconfig.AuthorizeID(orders))}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+m[1]+path, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// The demo starts once the agent has the demo identities.
+	var code int
+	var body string
+	for code, body = get("/order"); code != http.StatusOK && ctx.Err() == nil; code, body = get("/order") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != http.StatusOK || !strings.Contains(body, "payments said 200") ||
+		!strings.Contains(body, "recorded") || !strings.Contains(body, "spiffe://example.org/payments") {
+		t.Errorf("GET /order = %d %q, want the call chain orders → payments → ledger-db", code, body)
+	}
+	t.Logf("GET /order: %s", body)
+	if code, body := get("/peek"); code != http.StatusForbidden {
+		t.Errorf("GET /peek (orders → ledger-db) = %d %q, want 403", code, body)
+	}
+	if code, body := get("/admin"); code != http.StatusForbidden {
+		t.Errorf("GET /admin on orders = %d %q, want 403", code, body)
 	}
 }
