@@ -3,9 +3,12 @@ package proxy_test
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,16 +19,25 @@ import (
 // BenchmarkProxyPair measures what an outbound+inbound proxy pair adds
 // to a call (mTLS between the proxies, token verification, policy,
 // telemetry on both sides) against the direct plain-HTTP call from the
-// application to the service, at a fixed rate of 1,000 calls/s and at the
-// maximum rate of one caller sending back to back. b.N is the number of
-// calls per run; use -benchtime 3000x for three seconds at 1,000 rps:
+// application to the service, with the load pattern and percentiles of
+// bench/cmd/proxybench (which compares the pair, run in a process of its
+// own, with an nginx pair):
 //
-//	go test ./internal/proxy/ -run XXX -bench BenchmarkProxyPair -benchtime 3000x
+//   - "1000rps": b.N calls paced open loop at 1,000 calls/s, the i-th
+//     scheduled at start+i ms and handed to the first free of 64 callers;
+//     a call's latency runs from its scheduled time, so a call that
+//     starts late counts its wait;
+//   - "max": b.N calls from 16 parallel callers back to back.
 //
-// It reports the added p50/p90/p99 latency in microseconds (measured from
-// each call's send with time.Now deltas), the process CPU (getrusage, so
-// client, proxies and upstream together) per 1,000 calls/s of the pair
-// and of the direct call, and the pair's achieved rate.
+// Use -benchtime 5000x for five seconds at 1,000 calls/s:
+//
+//	go test ./internal/proxy/ -run XXX -bench BenchmarkProxyPair -benchtime 5000x -count 3
+//
+// It reports the added nearest-rank p50/p90/p99 latency in microseconds
+// (pair minus direct, per percentile), the pair's and the direct call's
+// rate, and the process CPU (getrusage, so client, proxies and upstream
+// together) per 1,000 calls/s of the pair, of the direct call, and their
+// difference, an estimate of the pair's own CPU.
 func BenchmarkProxyPair(b *testing.B) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	h := newHarness(b, ok, false)
@@ -34,9 +46,10 @@ func BenchmarkProxyPair(b *testing.B) {
 	pair := newOutbound(b, h, tokens, nil) + "/api/x"
 	direct := httptest.NewServer(ok)
 	b.Cleanup(direct.Close)
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	const workers, callers = 64, 16
+	tr := &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true}
 	b.Cleanup(tr.CloseIdleConnections)
-	cl := &http.Client{Transport: tr}
+	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
 	for _, rate := range []int{1000, 0} {
 		name := "max"
@@ -44,78 +57,39 @@ func BenchmarkProxyPair(b *testing.B) {
 			name = fmt.Sprintf("%drps", rate)
 		}
 		b.Run(name, func(b *testing.B) {
-			d := paced(b, cl, direct.URL+"/api/x", rate, b.N)
-			p := paced(b, cl, pair, rate, b.N)
+			measure := func(url string) (*sample, float64) {
+				call := getter(cl, url)
+				load := func(n int) *sample {
+					if rate > 0 {
+						return pacedLoad(n, rate, workers, call)
+					}
+					return maxLoad(callers, n, time.Time{}, call)
+				}
+				load(max(200, b.N/10)) // warm-up
+				cpu0 := cpuTime()
+				s := load(b.N)
+				cpu := cpuTime() - cpu0
+				if s.errs > 0 || len(s.lat) == 0 {
+					b.Fatalf("%s: %d of %d calls failed", url, s.errs, b.N)
+				}
+				return s, cpu.Seconds() / s.wall.Seconds() / (s.rps / 1000)
+			}
+			d, dcpu := measure(direct.URL + "/api/x")
+			p, pcpu := measure(pair)
 			for _, q := range []struct {
 				name string
 				q    float64
 			}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}} {
-				b.ReportMetric(p.quantile(q.q)-d.quantile(q.q), "added-"+q.name+"-µs")
+				b.ReportMetric(float64(p.quantile(q.q)-d.quantile(q.q))/float64(time.Microsecond), "added-"+q.name+"-µs")
 			}
-			b.ReportMetric(p.cpuPer1k, "pair-vCPU/1krps")
-			b.ReportMetric(d.cpuPer1k, "direct-vCPU/1krps")
+			b.ReportMetric(pcpu, "pair-vCPU/1krps")
+			b.ReportMetric(dcpu, "direct-vCPU/1krps")
+			b.ReportMetric(pcpu-dcpu, "added-vCPU/1krps")
 			b.ReportMetric(p.rps, "pair-rps")
+			b.ReportMetric(d.rps, "direct-rps")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
-}
-
-// run is the outcome of one paced run.
-type pacedRun struct {
-	lat      []time.Duration // sorted
-	rps      float64
-	cpuPer1k float64 // vCPU used per 1,000 calls/s
-}
-
-// quantile returns the q-quantile of the latencies in microseconds.
-func (r *pacedRun) quantile(q float64) float64 {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	i := min(int(q*float64(len(r.lat))), len(r.lat)-1)
-	return float64(r.lat[i]) / float64(time.Microsecond)
-}
-
-// paced sends n GETs to url, starting one every 1/rate seconds (back to
-// back when rate is 0), after a warm-up that opens the connections.
-func paced(b *testing.B, cl *http.Client, url string, rate, n int) *pacedRun {
-	b.Helper()
-	call := func() time.Duration {
-		start := time.Now()
-		resp, err := cl.Get(url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("%s: status %d", url, resp.StatusCode)
-		}
-		return time.Since(start)
-	}
-	for range 50 {
-		call()
-	}
-	var interval time.Duration
-	if rate > 0 {
-		interval = time.Second / time.Duration(rate)
-	}
-	lat := make([]time.Duration, 0, n)
-	cpu0 := cpuTime()
-	start := time.Now()
-	for i := range n {
-		if interval > 0 {
-			if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
-				time.Sleep(wait)
-			}
-		}
-		lat = append(lat, call())
-	}
-	wall := time.Since(start)
-	cpu := cpuTime() - cpu0
-	slices.Sort(lat)
-	rps := float64(n) / wall.Seconds()
-	return &pacedRun{lat: lat, rps: rps, cpuPer1k: cpu.Seconds() / wall.Seconds() / (rps / 1000)}
 }
 
 // cpuTime returns the user and system CPU time the process used so far.
@@ -125,4 +99,122 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// The load pattern and the percentiles below are copied from
+// bench/cmd/proxybench/load.go; keep the two the same.
+// sample is the outcome of one measured run.
+type sample struct {
+	lat  []time.Duration // of the successful calls, sorted
+	errs int
+	wall time.Duration
+	rps  float64 // successful calls per second of wall time
+}
+
+func newSample(lat []time.Duration, errs int, wall time.Duration) *sample {
+	slices.Sort(lat)
+	return &sample{lat: lat, errs: errs, wall: wall, rps: float64(len(lat)) / wall.Seconds()}
+}
+
+// quantile returns the nearest-rank q-quantile of the latencies.
+func (s *sample) quantile(q float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(s.lat)))) - 1
+	return s.lat[max(0, min(i, len(s.lat)-1))]
+}
+
+// pacedLoad makes n calls at rate calls per second, open loop: the i-th
+// call is scheduled at start+i/rate and handed to the first free of
+// workers callers. Its latency runs from the scheduled time, not from
+// when it was sent, so a call that starts late (all callers busy, or the
+// pacer woke up late) counts its wait instead of hiding it.
+func pacedLoad(n, rate, workers int, call func() error) *sample {
+	type job struct {
+		i  int
+		at time.Time
+	}
+	jobs := make(chan job, n)
+	lat := make([]time.Duration, n)
+	failed := make([]bool, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				err := call()
+				lat[j.i] = time.Since(j.at)
+				failed[j.i] = err != nil
+			}
+		})
+	}
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- job{i, at}
+	}
+	close(jobs)
+	wg.Wait()
+	wall := time.Since(start)
+	ok, errs := lat[:0], 0
+	for i, d := range lat {
+		if failed[i] {
+			errs++
+			continue
+		}
+		ok = append(ok, d)
+	}
+	return newSample(ok, errs, wall)
+}
+
+// maxLoad runs callers callers back to back (closed loop) until n calls
+// are made (n > 0) or until is reached (non-zero); each call's latency
+// runs from its send, which is also its scheduled time.
+func maxLoad(callers, n int, until time.Time, call func() error) *sample {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var all []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range callers {
+		wg.Go(func() {
+			var lat []time.Duration
+			e := 0
+			for (n <= 0 || next.Add(1) <= int64(n)) && (until.IsZero() || time.Now().Before(until)) {
+				t := time.Now()
+				if err := call(); err != nil {
+					e++
+					continue
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errs += e
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return newSample(all, errs, time.Since(start))
+}
+
+// getter returns a call that GETs url with cl and wants a 200.
+func getter(cl *http.Client, url string) func() error {
+	return func() error {
+		resp, err := cl.Get(url)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: status %d", url, resp.StatusCode)
+		}
+		return err
+	}
 }
