@@ -3,21 +3,26 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/proxy"
+	"github.com/kith-dev/kith/sdk/oauth"
+	"github.com/kith-dev/kith/sdk/oauth/workload"
 )
 
 // proxyFlags are the flags of kith proxy.
@@ -26,6 +31,76 @@ type proxyFlags struct {
 	inbound, target, metricsAddr    string
 	outbound                        multiFlag
 	tcp, h2c, gateway               bool
+	tokens                          tokenFlags
+}
+
+// tokenFlags configure the access tokens the outbound proxies attach.
+type tokenFlags struct {
+	tokenURL, clientID, secretFile string
+	scopes, audiences              multiFlag
+}
+
+// register adds the token flags to fs.
+func (t *tokenFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.tokenURL, "token-url", "", "token endpoint for the access tokens outbound calls carry, such as https://kith.example.org:8443/oauth2/token")
+	fs.StringVar(&t.clientID, "client-id", "", "OAuth client ID (required with --client-secret-file; optional with the JWT-SVID)")
+	fs.StringVar(&t.secretFile, "client-secret-file", "", "file holding the client secret; without it the proxy authenticates with the workload's JWT-SVID")
+	fs.Var(&t.scopes, "scope", "scope to ask for (repeatable)")
+	fs.Var(&t.audiences, "audience", "resource indicator (RFC 8707) the tokens are for (repeatable)")
+}
+
+// set reports whether any token flag was given.
+func (t *tokenFlags) set() bool {
+	return t.tokenURL != "" || t.clientID != "" || t.secretFile != "" || len(t.scopes) > 0 || len(t.audiences) > 0
+}
+
+// check validates the token flags against the rest of the command line.
+func (t *tokenFlags) check(fs *flag.FlagSet, outbound int) error {
+	if !t.set() {
+		return nil
+	}
+	switch u, err := url.Parse(t.tokenURL); {
+	case t.tokenURL == "":
+		return usagef(fs, "--client-id, --client-secret-file, --scope and --audience need --token-url")
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		return usagef(fs, "--token-url %q is not an https:// URL", t.tokenURL)
+	case outbound == 0:
+		return usagef(fs, "--token-url is for --outbound proxies")
+	case t.secretFile != "" && t.clientID == "":
+		return usagef(fs, "--client-secret-file needs --client-id")
+	}
+	return nil
+}
+
+// tokenSource builds the outbound token source: authenticated with the
+// client secret read from --client-secret-file, or else with the
+// workload's JWT-SVID from the Workload API at workloadSocket. The token
+// service is verified against the workload's trust bundle either way. It
+// returns nil when no --token-url was given.
+func (t *tokenFlags) tokenSource(ctx context.Context, workloadSocket string, x509 *workloadapi.X509Source) (*oauth.TokenSource, io.Closer, error) {
+	if t.tokenURL == "" {
+		return nil, nil, nil
+	}
+	if t.secretFile == "" {
+		return workload.New(ctx, workload.Config{TokenURL: t.tokenURL, ClientID: t.clientID, Addr: "unix://" + workloadSocket,
+			Scopes: t.scopes, Resources: t.audiences})
+	}
+	secret, err := os.ReadFile(t.secretFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--client-secret-file: %w", err)
+	}
+	svid, err := x509.GetX509SVID()
+	if err != nil {
+		return nil, nil, fmt.Errorf("workload API: %w", err)
+	}
+	tc := tlsconfig.TLSClientConfig(x509, tlsconfig.AuthorizeMemberOf(svid.ID.TrustDomain()))
+	ts, err := oauth.NewTokenSource(oauth.TokenSourceConfig{TokenURL: t.tokenURL, ClientID: t.clientID,
+		Secret: strings.TrimSpace(string(secret)), Scopes: t.scopes, Resources: t.audiences,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ts, io.NopCloser(nil), nil
 }
 
 // multiFlag is a repeatable string flag.
@@ -51,6 +126,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.tcp, "tcp", false, "inbound in TCP mode: mTLS and identity policy only")
 	fs.BoolVar(&f.h2c, "h2c", false, "forward to the upstream over h2c (for gRPC)")
 	fs.BoolVar(&f.gateway, "allow-no-client-cert", false, "accept callers without an X509-SVID that present an access token")
+	f.tokens.register(fs)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address, such as 127.0.0.1:9090")
 	lf := &logFlags{}
 	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
@@ -66,6 +142,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case f.inbound != "" && f.target == "":
 		return usagef(fs, "--inbound needs --target")
 	}
+	if err := f.tokens.check(fs, len(f.outbound)); err != nil {
+		return err
+	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
 		return usagef(fs, "%v", err)
@@ -77,7 +156,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	tel, err := proxy.NewTelemetry(proxy.TelemetryConfig{Logger: logger})
+	uploader := proxy.NewAgentUploader(f.dataplaneSocket)
+	defer uploader.Close()
+	tel, err := proxy.NewTelemetry(proxy.TelemetryConfig{Logger: logger, Uploader: uploader})
 	if err != nil {
 		return err
 	}
@@ -140,6 +221,17 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		logger.Info("inbound proxy", "listen", listen, "upstream", upstream, "target", id.String(), "tcp", f.tcp)
 	}
+	var tokens proxy.TokenTransport
+	if len(f.outbound) > 0 {
+		ts, closer, err := f.tokens.tokenSource(ctx, f.workloadSocket, x509)
+		if err != nil {
+			return fmt.Errorf("outbound tokens: %w", err)
+		}
+		if ts != nil {
+			defer closer.Close()
+			tokens = ts
+		}
+	}
 	for _, o := range f.outbound {
 		listen, rest, ok1 := strings.Cut(o, "=")
 		addr, idText, ok2 := strings.Cut(rest, ",")
@@ -148,7 +240,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usagef(fs, "--outbound %q: want LISTEN=DEST_ADDR,DEST_SPIFFE_ID", o)
 		}
 		p, err := proxy.NewOutbound(proxy.OutboundConfig{Addr: listen, Destination: addr, DestinationID: id, SVID: x509,
-			Bundles: view, Revocations: view, Telemetry: tel, Logger: logger})
+			Bundles: view, Revocations: view, Tokens: tokens, Telemetry: tel, Logger: logger})
 		if err != nil {
 			return err
 		}

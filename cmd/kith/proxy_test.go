@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestRunProxyFlags refuses incomplete command lines before touching any
@@ -17,6 +20,12 @@ func TestRunProxyFlags(t *testing.T) {
 		{"no sockets", []string{"--inbound", ":1=http://127.0.0.1:2", "--target", "spiffe://example.org/a"}, "--workload-socket"},
 		{"nothing to proxy", []string{"--workload-socket", "/w", "--dataplane-socket", "/d"}, "--inbound, --outbound"},
 		{"inbound without target", []string{"--workload-socket", "/w", "--dataplane-socket", "/d", "--inbound", ":1=http://x"}, "--target"},
+		{"client id without token url", append(out1(), "--client-id", "c1"), "need --token-url"},
+		{"scope without token url", append(out1(), "--scope", "read"), "need --token-url"},
+		{"http token url", append(out1(), "--token-url", "http://kith.example.org/oauth2/token"), "not an https:// URL"},
+		{"secret without client id", append(out1(), "--token-url", "https://kith.example.org/oauth2/token", "--client-secret-file", "/s"), "--client-secret-file needs --client-id"},
+		{"token url without outbound", []string{"--workload-socket", "/w", "--dataplane-socket", "/d", "--inbound", ":1=http://x", "--target", "spiffe://example.org/a",
+			"--token-url", "https://kith.example.org/oauth2/token"}, "for --outbound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -26,5 +35,30 @@ func TestRunProxyFlags(t *testing.T) {
 				t.Errorf("runProxy = %v (stderr %q), want an error about %s", err, errb.String(), tt.want)
 			}
 		})
+	}
+}
+
+// out1 is a valid outbound command line without token flags.
+func out1() []string {
+	return []string{"--workload-socket", "/w", "--dataplane-socket", "/d", "--outbound", "127.0.0.1:0=127.0.0.1:1,spiffe://example.org/b"}
+}
+
+// TestProxyTokenFlags parses the outbound token flags into tokenFlags.
+func TestProxyTokenFlags(t *testing.T) {
+	var f proxyFlags
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	f.tokens.register(fs)
+	args := []string{"--token-url", "https://kith.example.org/oauth2/token", "--client-id", "c1", "--client-secret-file", "/s",
+		"--scope", "read", "--scope", "write", "--audience", "spiffe://example.org/b"}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	want := tokenFlags{tokenURL: "https://kith.example.org/oauth2/token", clientID: "c1", secretFile: "/s",
+		scopes: multiFlag{"read", "write"}, audiences: multiFlag{"spiffe://example.org/b"}}
+	if diff := cmp.Diff(want, f.tokens, cmp.AllowUnexported(tokenFlags{})); diff != "" {
+		t.Errorf("tokenFlags (-want +got):\n%s", diff)
+	}
+	if err := f.tokens.check(fs, 1); err != nil {
+		t.Errorf("check = %v, want nil", err)
 	}
 }

@@ -44,6 +44,8 @@ type Agent struct {
 	jwts     *jwtCache
 	attestor *workloadAttestor
 	metrics  *metrics
+	// telemetry buffers the proxies' call records for the server.
+	telemetry *telemetryBuffer
 
 	client     atomic.Pointer[http.Client] // mTLS client of the server
 	reconnect  chan struct{}               // asks the sync stream to reconnect
@@ -82,6 +84,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: data folder: %w", err)
 	}
 	a.metrics = newMetrics()
+	a.telemetry = newTelemetryBuffer(a.metrics.reg)
 	a.state = newState(cfg.Clock, td)
 	if _, err := loadState(cfg.DataDir, a.state); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -180,6 +183,7 @@ func (a *Agent) runControl(ctx context.Context) error {
 		{"sync", a.runSync},
 		{"agent-svid", a.runRenewal},
 		{"svid-rotation", a.svids.run(a.tick, a.idleSVIDTimeout)},
+		{"telemetry", a.runTelemetry},
 	})
 }
 

@@ -62,6 +62,7 @@ func (a *Agent) listenDataPlane() (*dataPlaneServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+dataplane.FeedPath, d.handleFeed)
+	mux.HandleFunc("POST "+dataplane.TelemetryPath, d.handleTelemetry)
 	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: nil}
 	return d, nil
 }

@@ -94,3 +94,113 @@ func DecodeFeedMessage(line []byte) (*FeedMessage, error) {
 	}
 	return &m, nil
 }
+
+// TelemetryPath is the path on the agent's data-plane socket that takes
+// call records from proxies: POST TelemetryPath with a JSON array of
+// [CallRecord] (at most [MaxTelemetryBatch] of them, at most
+// [MaxTelemetryBody] bytes) is answered 202, or 400 (malformed), 413 (too
+// large) or 503 (the agent's buffer is shut).
+const TelemetryPath = "/v1/telemetry"
+
+// MaxTelemetryBatch is the most records in one telemetry batch.
+const MaxTelemetryBatch = 1024
+
+// MaxTelemetryBody caps the body of one telemetry batch.
+const MaxTelemetryBody = 2 << 20
+
+// Limits on the text fields of a [CallRecord].
+const (
+	// MaxRecordIDLen caps Caller, Target, ClientID and CredentialID.
+	MaxRecordIDLen = 2048
+	// MaxRecordTextLen caps Method, Route, Path, Decision, Rule, Reason,
+	// Direction and CredentialType.
+	MaxRecordTextLen = 1024
+)
+
+// ErrTelemetryBatch is wrapped by every error of [DecodeTelemetryBatch]
+// and [CallRecord.Validate].
+var ErrTelemetryBatch = errors.New("dataplane: invalid telemetry batch")
+
+// CallRecord is what a proxy reports about one call, on the data-plane
+// socket and from the agent to the server. It never carries a credential,
+// only the credential's ID.
+type CallRecord struct {
+	Time      time.Time `json:"time"`
+	Direction string    `json:"direction"` // "inbound", "outbound" or "tcp"
+	// Caller is the caller's SPIFFE ID; empty when it was not verified.
+	Caller         string `json:"caller,omitempty"`
+	ClientID       string `json:"client_id,omitempty"`
+	CredentialID   string `json:"credential_id,omitempty"`
+	CredentialType string `json:"credential_type,omitempty"`
+	// Target is the SPIFFE ID of the called service.
+	Target string `json:"target"`
+	Method string `json:"method,omitempty"`
+	Route  string `json:"route,omitempty"` // the path template, when known
+	Path   string `json:"path,omitempty"`
+	Status int    `json:"status"`
+	// BytesIn and BytesOut are the request and response body sizes.
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+	// LatencyMicros is the call's latency through the proxy.
+	LatencyMicros int64 `json:"latency_us"`
+	// Decision is the decided action ("allow", "deny", ...) or "refused"
+	// for a call refused before policy.
+	Decision       string `json:"decision"`
+	PolicyRevision int64  `json:"policy_revision,omitempty"`
+	Rule           string `json:"rule,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	TrustScore     int    `json:"trust_score"`
+}
+
+// Validate checks the shape of r: a Target and a Decision, text fields
+// within their limits, no negative numbers. SPIFFE IDs are checked by the
+// server. It returns an error wrapping [ErrTelemetryBatch].
+func (r *CallRecord) Validate() error {
+	switch {
+	case r.Target == "":
+		return fmt.Errorf("%w: target is required", ErrTelemetryBatch)
+	case r.Decision == "":
+		return fmt.Errorf("%w: decision is required", ErrTelemetryBatch)
+	case r.Time.IsZero():
+		return fmt.Errorf("%w: time is required", ErrTelemetryBatch)
+	case r.Status < 0 || r.Status > 999 || r.BytesIn < 0 || r.BytesOut < 0 || r.LatencyMicros < 0 || r.PolicyRevision < 0:
+		return fmt.Errorf("%w: negative or out-of-range number", ErrTelemetryBatch)
+	}
+	for _, f := range []string{r.Caller, r.Target, r.ClientID, r.CredentialID} {
+		if len(f) > MaxRecordIDLen {
+			return fmt.Errorf("%w: identifier over %d bytes", ErrTelemetryBatch, MaxRecordIDLen)
+		}
+	}
+	for _, f := range []string{r.Direction, r.CredentialType, r.Method, r.Route, r.Path, r.Decision, r.Rule, r.Reason} {
+		if len(f) > MaxRecordTextLen {
+			return fmt.Errorf("%w: text field over %d bytes", ErrTelemetryBatch, MaxRecordTextLen)
+		}
+	}
+	return nil
+}
+
+// DecodeTelemetryBatch decodes and validates a telemetry batch: a
+// non-empty JSON array of at most [MaxTelemetryBatch] valid records and
+// nothing after it. It returns an error wrapping [ErrTelemetryBatch].
+func DecodeTelemetryBatch(body []byte) ([]CallRecord, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var batch []CallRecord
+	if err := dec.Decode(&batch); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTelemetryBatch, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrTelemetryBatch)
+	}
+	switch {
+	case len(batch) == 0:
+		return nil, fmt.Errorf("%w: %w", ErrTelemetryBatch, errRecordEmpty)
+	case len(batch) > MaxTelemetryBatch:
+		return nil, fmt.Errorf("%w: %d records, limit %d", ErrTelemetryBatch, len(batch), MaxTelemetryBatch)
+	}
+	for i := range batch {
+		if err := batch[i].Validate(); err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	return batch, nil
+}

@@ -21,7 +21,6 @@ import (
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy"
 	"github.com/kith-dev/kith/internal/server"
@@ -150,8 +149,11 @@ func runDemo(ctx context.Context, cfg demoConfig) error {
 		return err
 	}
 	start("data plane", view.Run)
-	tel, err := proxy.NewTelemetry(proxy.TelemetryConfig{Uploader: ledgerUploader{cfg.srv.Ledger()},
-		FlushInterval: 2 * time.Second})
+	// The proxies upload through the dev agent, which forwards to the
+	// server's ledger as "call.decided" events, as in production.
+	uploader := proxy.NewAgentUploader(cfg.view)
+	defer uploader.Close()
+	tel, err := proxy.NewTelemetry(proxy.TelemetryConfig{Uploader: uploader, FlushInterval: 2 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -393,29 +395,4 @@ func generateTraffic(ctx context.Context, c *http.Client, ordersURL string, inte
 		call(cctx, c, http.MethodGet, ordersURL+path) // the outcome is in the metrics and the ledger
 		cancel()
 	}
-}
-
-// ledgerUploader records the proxies' calls in the audit ledger, as the
-// server will once proxies upload their telemetry to it.
-type ledgerUploader struct{ l *ledger.Ledger }
-
-// Upload implements proxy.Uploader.
-func (u ledgerUploader) Upload(ctx context.Context, batch []proxy.Record) error {
-	for _, rec := range batch {
-		outcome := ledger.OutcomeSuccess
-		switch {
-		case rec.Status == http.StatusForbidden || rec.Status == http.StatusUnauthorized:
-			outcome = ledger.OutcomeDenied
-		case rec.Status >= 500:
-			outcome = ledger.OutcomeFailure
-		}
-		_, err := u.l.Record(ctx, ledger.Event{Time: rec.Time, Type: "call." + rec.Direction,
-			Actor: ledger.Actor{Kind: "workload", ID: rec.Caller}, Target: rec.Target, Action: rec.Method + " " + rec.Path,
-			Outcome: outcome, Reason: rec.Reason, Details: map[string]string{"status": strconv.Itoa(rec.Status),
-				"decision": rec.Decision, "rule": rec.Rule, "latency": rec.Latency.String()}})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

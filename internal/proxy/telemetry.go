@@ -32,6 +32,7 @@ type Record struct {
 	BytesOut       int64         `json:"bytes_out"`
 	Latency        time.Duration `json:"latency"`
 	Decision       string        `json:"decision"`
+	PolicyRevision int64         `json:"policy_revision,omitempty"`
 	Rule           string        `json:"rule,omitempty"`
 	Reason         string        `json:"reason,omitempty"`
 	TrustScore     int           `json:"trust_score"`
@@ -46,6 +47,7 @@ func (rec *Record) fill(res *enforce.Result) {
 	rec.CredentialID, rec.CredentialType = res.Credential.ID, res.Credential.Type
 	rec.Decision, rec.Rule, rec.Reason = res.Action(), res.Decision.Rule.String(), string(res.Reason)
 	rec.TrustScore = res.Trust.Score
+	rec.PolicyRevision = res.Decision.Revision
 }
 
 // Recorder takes call records in-process, such as the behaviour engine.

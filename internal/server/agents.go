@@ -123,6 +123,7 @@ func (s *Server) agentRoutes() []agentRoute {
 		{"POST /agent/v1/renew", s.agentAuthed(s.agentRenew), false},
 		{"POST /agent/v1/svids/x509", s.agentAuthed(s.agentX509SVIDs), false},
 		{"POST /agent/v1/svids/jwt", s.agentAuthed(s.agentJWTSVID), false},
+		{"POST /agent/v1/telemetry", s.agentAuthed(s.agentTelemetry), false},
 		{"GET /agent/v1/sync", s.agentAuthed(s.agentSync), true},
 	}
 }

@@ -1,0 +1,78 @@
+package dataplane
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// TelemetrySender posts batches of [CallRecord] to the agent's data-plane
+// socket (POST [TelemetryPath]). It is safe for concurrent use.
+type TelemetrySender struct {
+	client *http.Client
+}
+
+// NewTelemetrySender returns a TelemetrySender for the agent's data-plane
+// socket at socketPath. It does no I/O.
+func NewTelemetrySender(socketPath string) *TelemetrySender {
+	return &TelemetrySender{client: &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", socketPath)
+			},
+			DisableCompression: true,
+			MaxIdleConns:       1,
+			IdleConnTimeout:    time.Minute,
+		},
+	}}
+}
+
+// Send posts batch, in pieces of at most [MaxTelemetryBatch] records. It
+// returns the transport's error, or an error naming the agent's status
+// when the agent refuses a piece (the rest are then not sent).
+func (s *TelemetrySender) Send(ctx context.Context, batch []CallRecord) error {
+	for len(batch) > 0 {
+		n := min(len(batch), MaxTelemetryBatch)
+		if err := s.post(ctx, batch[:n]); err != nil {
+			return err
+		}
+		batch = batch[n:]
+	}
+	return nil
+}
+
+func (s *TelemetrySender) post(ctx context.Context, batch []CallRecord) error {
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return fmt.Errorf("telemetry: encode: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent"+TelemetryPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("telemetry: agent answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// Close releases the sender's idle connection.
+func (s *TelemetrySender) Close() { s.client.CloseIdleConnections() }
+
+// errRecordEmpty is returned by DecodeTelemetryBatch for an empty batch.
+var errRecordEmpty = errors.New("empty batch")

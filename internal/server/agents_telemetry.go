@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/dataplane"
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/nodes"
+)
+
+// callDecidedEvent is the ledger event type of a call a proxy decided on.
+const callDecidedEvent = "call.decided"
+
+// telemetryWorkers bounds the concurrent ledger.Record calls of one batch.
+// Measured (BenchmarkAgentTelemetry, 512 records, 2 cores, SQLite): one at
+// a time about 1 ms a record, 64 at a time about 0.12 ms.
+// The ledger commits concurrent calls together, so a batch of n records
+// takes about n/telemetryWorkers commits rather than n.
+const telemetryWorkers = 64
+
+// maxTelemetrySkew is how far in the future a record's time may be.
+const maxTelemetrySkew = 5 * time.Minute
+
+// telemetryResponse answers a telemetry batch.
+type telemetryResponse struct {
+	Recorded int `json:"recorded"`
+}
+
+// agentTelemetry is POST /agent/v1/telemetry: a JSON array of call records
+// (dataplane.CallRecord) from the proxies of the calling agent's node, each
+// recorded as a "call.decided" ledger event. The whole batch is checked
+// before any record is written; a batch the ledger fails part-way is
+// answered 500 and may be sent again, so records are at least once.
+func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
+	body, err := readAgentBody(r)
+	if err != nil {
+		return err
+	}
+	batch, err := parseTelemetry(body, s.clock())
+	if err != nil {
+		return err
+	}
+	reporter := c.Agent.SPIFFEID.String()
+	reqID := requestID(r.Context())
+	evs := make([]ledger.Event, len(batch))
+	for i := range batch {
+		evs[i] = callEvent(&batch[i], reporter, reqID)
+	}
+	if err := s.recordAll(r.Context(), evs); err != nil {
+		return fmt.Errorf("record telemetry: %w", err)
+	}
+	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(evs)})
+}
+
+// parseTelemetry decodes and checks the untrusted body of a telemetry
+// batch; it returns a 400 problem naming the first bad record.
+func parseTelemetry(body []byte, now time.Time) ([]dataplane.CallRecord, error) {
+	batch, err := dataplane.DecodeTelemetryBatch(body)
+	if err != nil {
+		return nil, badRequest("", "%v", err)
+	}
+	for i := range batch {
+		rec := &batch[i]
+		if _, err := spiffeid.FromString(rec.Target); err != nil {
+			return nil, badRequest("target", "record %d: target is not a SPIFFE ID", i)
+		}
+		if rec.Caller != "" {
+			if _, err := spiffeid.FromString(rec.Caller); err != nil {
+				return nil, badRequest("caller", "record %d: caller is not a SPIFFE ID", i)
+			}
+		}
+		switch rec.Direction {
+		case "inbound", "outbound", "tcp":
+		default:
+			return nil, badRequest("direction", "record %d: direction must be inbound, outbound or tcp", i)
+		}
+		if rec.Time.After(now.Add(maxTelemetrySkew)) {
+			return nil, badRequest("time", "record %d: time is in the future", i)
+		}
+	}
+	return batch, nil
+}
+
+// callEvent returns the ledger event of rec, reported by the agent whose
+// SPIFFE ID is reporter.
+func callEvent(rec *dataplane.CallRecord, reporter, reqID string) ledger.Event {
+	actor := ledger.Actor{Kind: "workload", ID: rec.Caller, CredentialID: rec.CredentialID, CredentialType: rec.CredentialType}
+	if rec.Caller == "" && rec.ClientID != "" {
+		actor.Kind, actor.ID = "client", rec.ClientID
+	}
+	outcome := ledger.OutcomeSuccess
+	if rec.Reason != "" { // the proxy refused the call
+		outcome = ledger.OutcomeDenied
+	}
+	route := rec.Route
+	if route == "" {
+		route = rec.Path
+	}
+	action := rec.Method
+	if route != "" {
+		action += " " + route
+	}
+	if action == "" {
+		action = "call"
+	}
+	ev := ledger.Event{
+		Time: rec.Time, Type: callDecidedEvent, Actor: actor, Target: rec.Target, Action: action,
+		Outcome: outcome, Reason: rec.Reason, RequestID: reqID,
+		Trust: &ledger.Trust{Score: rec.TrustScore},
+		Details: map[string]string{
+			"direction":   rec.Direction,
+			"decision":    rec.Decision,
+			"status":      strconv.Itoa(rec.Status),
+			"bytes_in":    strconv.FormatInt(rec.BytesIn, 10),
+			"bytes_out":   strconv.FormatInt(rec.BytesOut, 10),
+			"latency_us":  strconv.FormatInt(rec.LatencyMicros, 10),
+			"reported_by": reporter,
+		},
+	}
+	if rec.PolicyRevision != 0 || rec.Rule != "" {
+		ev.Policy = &ledger.Policy{Revision: rec.PolicyRevision, Rule: rec.Rule}
+	}
+	if rec.ClientID != "" {
+		ev.Details["client_id"] = rec.ClientID
+	}
+	if rec.Path != "" && rec.Path != route {
+		ev.Details["path"] = rec.Path
+	}
+	return ev
+}
+
+// recordAll records evs in the ledger, telemetryWorkers at a time so that
+// the ledger commits them in groups. It returns the first error.
+func (s *Server) recordAll(ctx context.Context, evs []ledger.Event) error {
+	if len(evs) == 1 {
+		_, err := s.ledger.Record(ctx, evs[0])
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, telemetryWorkers)
+	)
+	for i := range evs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := s.ledger.Record(ctx, evs[i]); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d records: %w", len(errs), len(evs), errs[0])
+	}
+	return nil
+}

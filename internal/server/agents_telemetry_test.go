@@ -1,0 +1,131 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kith-dev/kith/internal/dataplane"
+	"github.com/kith-dev/kith/internal/ledger"
+)
+
+// callRecord returns a valid record of an allowed inbound call.
+func callRecord() dataplane.CallRecord {
+	return dataplane.CallRecord{Time: time.Now().UTC().Truncate(time.Microsecond), Direction: "inbound",
+		Caller: "spiffe://example.org/orders", CredentialID: "1f2e", CredentialType: "x509_svid",
+		Target: "spiffe://example.org/payments", Method: "POST", Route: "/charge/{id}", Path: "/charge/7",
+		Status: 200, BytesIn: 12, BytesOut: 34, LatencyMicros: 250, Decision: "allow",
+		PolicyRevision: 3, Rule: "payments/allow-orders", TrustScore: 90}
+}
+
+func TestAgentTelemetryRecordsCalls(t *testing.T) {
+	ts := startServer(t, "example.org")
+	a := ts.attestAgent(t)
+	allowed := callRecord()
+	denied := callRecord()
+	denied.Caller, denied.Decision, denied.Reason, denied.Status, denied.Rule = "spiffe://example.org/intruder", "deny", "policy_denied", 403, "payments/deny-all"
+
+	var out telemetryResponse
+	if code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{allowed, denied}, &out); code != http.StatusOK || out.Recorded != 2 {
+		t.Fatalf("POST telemetry: %d %s", code, raw)
+	}
+	ok := ts.events(t, callDecidedEvent, "success")
+	if len(ok) != 1 {
+		t.Fatalf("%d allowed calls in the ledger, want 1", len(ok))
+	}
+	var ev ledger.Event
+	if err := json.Unmarshal(ok[0].Body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	want := ledger.Event{Time: allowed.Time, Type: callDecidedEvent,
+		Actor:  ledger.Actor{Kind: "workload", ID: allowed.Caller, CredentialID: "1f2e", CredentialType: "x509_svid"},
+		Target: allowed.Target, Action: "POST /charge/{id}", Outcome: ledger.OutcomeSuccess,
+		Policy: &ledger.Policy{Revision: 3, Rule: "payments/allow-orders"}, Trust: &ledger.Trust{Score: 90},
+		Details: map[string]string{"direction": "inbound", "decision": "allow", "status": "200", "bytes_in": "12",
+			"bytes_out": "34", "latency_us": "250", "reported_by": a.SPIFFEID, "path": "/charge/7"}}
+	if diff := cmp.Diff(want, ev, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "RequestID" }, cmp.Ignore())); diff != "" {
+		t.Errorf("call.decided event (-want +got):\n%s", diff)
+	}
+	if d := ts.events(t, callDecidedEvent, "denied"); len(d) != 1 || d[0].Actor != denied.Caller {
+		t.Errorf("denied calls in the ledger: %+v", d)
+	}
+}
+
+func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
+	ts := startServer(t, "example.org")
+	a := ts.attestAgent(t)
+	with := func(f func(r *dataplane.CallRecord)) []dataplane.CallRecord {
+		r := callRecord()
+		f(&r)
+		return []dataplane.CallRecord{callRecord(), r}
+	}
+	tooMany := make([]dataplane.CallRecord, dataplane.MaxTelemetryBatch+1)
+	for i := range tooMany {
+		tooMany[i] = callRecord()
+	}
+	huge := callRecord()
+	huge.Path = strings.Repeat("a", 1000)
+	tooLarge := make([]dataplane.CallRecord, 5000) // over 4 MiB
+	for i := range tooLarge {
+		tooLarge[i] = huge
+	}
+	tests := []struct {
+		name string
+		body any
+		want int
+	}{
+		{"object, not array", map[string]string{"target": "x"}, http.StatusBadRequest},
+		{"empty", []dataplane.CallRecord{}, http.StatusBadRequest},
+		{"target not a SPIFFE ID", with(func(r *dataplane.CallRecord) { r.Target = "payments" }), http.StatusBadRequest},
+		{"caller not a SPIFFE ID", with(func(r *dataplane.CallRecord) { r.Caller = "https://evil" }), http.StatusBadRequest},
+		{"no decision", with(func(r *dataplane.CallRecord) { r.Decision = "" }), http.StatusBadRequest},
+		{"bad direction", with(func(r *dataplane.CallRecord) { r.Direction = "sideways" }), http.StatusBadRequest},
+		{"negative bytes", with(func(r *dataplane.CallRecord) { r.BytesIn = -1 }), http.StatusBadRequest},
+		{"future time", with(func(r *dataplane.CallRecord) { r.Time = time.Now().Add(time.Hour) }), http.StatusBadRequest},
+		{"long path", with(func(r *dataplane.CallRecord) { r.Path = strings.Repeat("a", dataplane.MaxRecordTextLen+1) }), http.StatusBadRequest},
+		{"too many records", tooMany, http.StatusBadRequest},
+		{"body too large", tooLarge, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", tt.body, nil); code != tt.want {
+				t.Errorf("POST telemetry: %d %s, want %d", code, raw, tt.want)
+			}
+		})
+	}
+	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != 0 {
+		t.Errorf("%d events recorded from refused batches, want 0", len(evs))
+	}
+}
+
+func TestAgentTelemetryNeedsAgent(t *testing.T) {
+	ts := startServer(t, "example.org")
+	code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/telemetry", []dataplane.CallRecord{callRecord()}, nil)
+	if code != http.StatusUnauthorized {
+		t.Errorf("POST telemetry without a client certificate: %d %s, want 401", code, raw)
+	}
+	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != 0 {
+		t.Errorf("%d events recorded, want 0", len(evs))
+	}
+}
+
+// BenchmarkAgentTelemetry measures one batch of 512 records, end to end
+// through the agent API into the ledger.
+func BenchmarkAgentTelemetry(b *testing.B) {
+	ts := startServer(b, "example.org")
+	a := ts.attestAgent(b)
+	batch := make([]dataplane.CallRecord, 512)
+	for i := range batch {
+		batch[i] = callRecord()
+	}
+	for b.Loop() {
+		if code, raw := a.do(b, ts, "POST", "/agent/v1/telemetry", batch, nil); code != http.StatusOK {
+			b.Fatalf("POST telemetry: %d %s", code, raw)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/record")
+}
