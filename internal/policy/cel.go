@@ -22,8 +22,14 @@ const DefaultCostLimit = 10_000
 // maxWhenLength caps the size of one condition, in bytes.
 const maxWhenLength = 4096
 
-// celVars are the variables conditions see, with the Go types behind them.
-var celVarNames = [...]string{"request", "caller", "token", "trust"}
+// isCELVar reports whether name is one of the variables conditions see.
+func isCELVar(name string) bool {
+	switch name {
+	case "request", "caller", "token", "trust":
+		return true
+	}
+	return false
+}
 
 // newCELEnv returns the environment conditions are checked in: request,
 // caller, token and trust as typed objects (fields named as in the JSON
@@ -98,11 +104,11 @@ func referencedInputs(root ast.Expr) []string {
 		switch e.Kind() {
 		case ast.SelectKind:
 			sel := e.AsSelect()
-			if op := sel.Operand(); op.Kind() == ast.IdentKind && slices.Contains(celVarNames[:], op.AsIdent()) {
+			if op := sel.Operand(); op.Kind() == ast.IdentKind && isCELVar(op.AsIdent()) {
 				out = append(out, op.AsIdent()+"."+sel.FieldName())
 			}
 		case ast.IdentKind:
-			if slices.Contains(celVarNames[:], e.AsIdent()) {
+			if isCELVar(e.AsIdent()) {
 				out = append(out, e.AsIdent())
 			}
 		}

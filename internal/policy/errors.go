@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -75,7 +76,5 @@ func (l ErrorList) err() error {
 	return l
 }
 
-// quote returns s in double quotes, with quotes and backslashes escaped.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
+// quote returns s in double quotes, escaped as a Go string.
+func quote(s string) string { return strconv.Quote(s) }

@@ -43,7 +43,8 @@ func (f Finding) String() string {
 //   - shadowed: an enforced rule without condition that matches every
 //     call this rule matches has a higher-precedence action, so this rule
 //     never decides;
-//   - redundant: such a rule has the same action and comes first;
+//   - redundant: such a rule has the same action (of two rules matching
+//     the same calls, the one that does not decide is reported);
 //   - always-true: a condition that does not depend on the call and is
 //     true;
 //   - deny-all: an enforced policy without rules denies every call.
@@ -101,7 +102,9 @@ func Lint(docs []Document) ([]Finding, error) {
 				add(r.ref, "shadowed", "rule %s (%s) matches every call this rule matches and takes precedence, so this rule never decides", o.ref, o.action)
 				break
 			}
-			if o.action == r.action && o.ord < r.ord && r.when == nil {
+			// Of two rules that match the same calls, the later one is
+			// redundant.
+			if mutual := r.when == nil && r.covers(o); o.action == r.action && (!mutual || o.ord < r.ord) {
 				add(r.ref, "redundant", "rule %s already matches every call this rule matches, with the same action", o.ref)
 				break
 			}

@@ -67,8 +67,8 @@ rules:
 		got = append(got, f.String())
 	}
 	want := []string{
-		`lint.yaml:58:5: deletes#0: shadowed: rule all#0 (deny) matches every call this rule matches and takes precedence, so this rule never decides`,
-		`lint.yaml:36:1: empty: deny-all: the policy has no rules, so every call to spiffe://example.org/empty is denied`,
+		`lint.yaml:43:5: deletes#0: shadowed: rule all#0 (deny) matches every call this rule matches and takes precedence, so this rule never decides`,
+		`lint.yaml:30:1: empty: deny-all: the policy has no rules, so every call to spiffe://example.org/empty is denied`,
 		`lint.yaml:7:5: orders#1: shadowed: rule orders#0 (deny) matches every call this rule matches and takes precedence, so this rule never decides`,
 		`lint.yaml:11:5: orders#2: unreachable: no SPIFFE ID of from.spiffe_ids is in from.trust_domains [partner.example]`,
 		`lint.yaml:17:5: orders#4: redundant: rule orders#3 already matches every call this rule matches, with the same action`,

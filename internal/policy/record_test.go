@@ -1,0 +1,71 @@
+package policy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/kith-dev/kith/internal/ledger"
+)
+
+func TestRecord(t *testing.T) {
+	s := mustCompile(t, richPolicies)
+	in := call(partner, "POST", "/orders/1")
+	in.Request.Headers = map[string]string{"Authorization": "Bearer secret", "x-tenant": "acme", "cookie": "c"}
+	in.Trust.Signals = []string{"caep.x"}
+	d := s.Decide(in)
+	id := NewDecisionID()
+	if len(id) != 32 || id == NewDecisionID() {
+		t.Fatalf("decision IDs %q are not 128-bit random hex", id)
+	}
+	r := NewRecord(id, t0, in, &d)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"decision_id", "revision", "input", "result", "timestamp", "path"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("record lacks the OPA field %q: %s", k, b)
+		}
+	}
+	if strings.Contains(string(b), "secret") || strings.Contains(string(b), `"cookie"`) {
+		t.Errorf("record keeps credentials: %s", b)
+	}
+	if !strings.Contains(string(b), "x-tenant") || in.Request.Headers["Authorization"] == "" {
+		t.Errorf("record lost a plain header, or the input was changed: %s", b)
+	}
+	ev := r.Event()
+	if ev.Type != "policy.decision" || ev.Outcome != ledger.OutcomeDenied || ev.Actor.ID != partner ||
+		ev.Policy.Revision != 7 || ev.Policy.Rule != d.Rule.String() || ev.Trust.Signals[0] != "caep.x" ||
+		ev.Details["decision_id"] != id || ev.Details["action"] != "step_up" || ev.Details["dry_run_action"] != "deny" {
+		t.Errorf("event = %+v", ev)
+	}
+	eb, err := ledger.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(eb), "secret") || strings.Contains(string(eb), "tenant") {
+		t.Errorf("ledger event carries headers: %s", eb)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	cur := parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n    to: {methods: [GET]}\n---\nname: b\ntarget: spiffe://example.org/b\n")
+	next := parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n    to: {methods: [POST]}\n---\nname: b\ntarget: spiffe://example.org/b\n---\nname: c\ntarget: spiffe://example.org/c\n")
+	got := Diff(cur, next)
+	if len(got) != 3 || got[0].Kind != ChangeUpdated || got[1].Kind != ChangeUnchanged || got[2].Kind != ChangeCreated {
+		t.Fatalf("Diff = %+v", got)
+	}
+	lines := strings.Split(strings.TrimSuffix(got[0].Diff, "\n"), "\n")
+	var ops []string
+	for _, l := range lines {
+		ops = append(ops, l[:1]+strings.TrimSpace(l[1:]))
+	}
+	if want := []string{` "methods": [`, `-"GET"`, `+"POST"`, " ]"}; strings.Join(ops, "|") != strings.Join(want, "|") {
+		t.Errorf("diff =\n%s\nwant the lines %q", got[0].Diff, want)
+	}
+}

@@ -1,0 +1,167 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
+)
+
+// auditor keeps the events it is given.
+type auditor struct {
+	mu     sync.Mutex
+	events []ledger.Event
+	err    error
+}
+
+func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err != nil {
+		return 0, a.err
+	}
+	a.events = append(a.events, ev)
+	return int64(len(a.events)), nil
+}
+
+func newService(t *testing.T) (*Service, *auditor, *int) {
+	t.Helper()
+	st, err := store.Open(t.Context(), store.Config{URL: filepath.Join(t.TempDir(), "kith.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := &auditor{}
+	changed := new(int)
+	svc, err := NewService(ServiceConfig{Store: st, Auditor: a, Changed: func() { *changed++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, a, changed
+}
+
+func parseDocs(t *testing.T, src string) []Document {
+	t.Helper()
+	docs, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+func TestServiceLifecycle(t *testing.T) {
+	svc, audit, changed := newService(t)
+	ctx := t.Context()
+	admin := ledger.Actor{Kind: "admin", ID: "admin-1"}
+	a := "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n"
+	b := "name: b\ntarget: spiffe://example.org/b\nrules:\n  - action: deny\n"
+	a2 := "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: audit\n"
+
+	cur, err := svc.Current(ctx)
+	if err != nil || cur.Revision != 0 || len(cur.Documents) != 0 {
+		t.Fatalf("Current of an empty store = %+v, %v", cur, err)
+	}
+	steps := []struct {
+		name    string
+		apply   string // documents to apply, or
+		delete  string // a name to delete
+		wantRev int64
+		want    []string // name:kind
+		wantErr error
+	}{
+		{name: "create two", apply: a + "---\n" + b, wantRev: 1, want: []string{"a:created", "b:created"}},
+		{name: "unchanged", apply: a, wantRev: 1, want: []string{"a:unchanged"}},
+		{name: "update one", apply: a2, wantRev: 2, want: []string{"a:updated"}},
+		{name: "delete", delete: "b", wantRev: 3, want: []string{"b:deleted"}},
+		{name: "delete unknown", delete: "b", wantErr: ErrNotFound},
+	}
+	for _, st := range steps {
+		var res *ApplyResult
+		var err error
+		if st.delete != "" {
+			res, err = svc.Delete(ctx, admin, st.delete)
+		} else {
+			res, err = svc.Apply(ctx, admin, parseDocs(t, st.apply))
+		}
+		if st.wantErr != nil {
+			if !errors.Is(err, st.wantErr) {
+				t.Errorf("%s: %v, want %v", st.name, err, st.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		var got []string
+		for _, c := range res.Changes {
+			got = append(got, c.Name+":"+c.Kind)
+		}
+		if res.Revision != st.wantRev || !cmp.Equal(got, st.want) {
+			t.Errorf("%s: revision %d %v, want %d %v", st.name, res.Revision, got, st.wantRev, st.want)
+		}
+	}
+	if *changed != 3 {
+		t.Errorf("Changed called %d times, want 3 (once per revision)", *changed)
+	}
+	var types []string
+	for _, ev := range audit.events {
+		types = append(types, ev.Type+"@"+ev.Details["policies"])
+		if ev.Actor != admin || ev.Policy == nil || ev.Details["sha256"] == "" {
+			t.Errorf("event %+v lacks actor, revision or digest", ev)
+		}
+	}
+	if want := []string{"policy.applied@2", "policy.applied@2", "policy.deleted@1"}; !cmp.Equal(types, want) {
+		t.Errorf("ledger events %v, want %v", types, want)
+	}
+	if audit.events[1].Details["updated"] != "a" || audit.events[1].Policy.Revision != 2 {
+		t.Errorf("update event = %+v", audit.events[1])
+	}
+	d, rev, err := svc.Get(ctx, "a")
+	if err != nil || rev != 3 || d.Rules[0].Action != ActionAudit {
+		t.Errorf("Get(a) = %+v, %d, %v", d, rev, err)
+	}
+	if _, _, err := svc.Get(ctx, "b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(b) after delete: %v, want ErrNotFound", err)
+	}
+}
+
+func TestServiceRefusesInvalidPolicies(t *testing.T) {
+	svc, audit, _ := newService(t)
+	_, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, []Document{{Name: "p", Target: "spiffe://example.org/a", Rules: []Rule{{When: "nope"}}}})
+	var list ErrorList
+	if !errors.As(err, &list) || !strings.Contains(err.Error(), "rules[0].when") {
+		t.Fatalf("Apply of an invalid policy: %v, want an ErrorList naming rules[0].when", err)
+	}
+	if cur, _ := svc.Current(t.Context()); cur.Revision != 0 || len(audit.events) != 0 {
+		t.Errorf("an invalid apply stored revision %d and %d events", cur.Revision, len(audit.events))
+	}
+}
+
+// TestServiceConcurrentApply shows that concurrent applies each get their
+// own revision and none is lost.
+func TestServiceConcurrentApply(t *testing.T) {
+	svc, _, _ := newService(t)
+	const n = 6
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			name := string(rune('a' + i))
+			docs := []Document{{Name: name, Target: "spiffe://example.org/" + name}}
+			if _, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, docs); err != nil {
+				t.Errorf("Apply %s: %v", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	cur, err := svc.Current(t.Context())
+	if err != nil || cur.Revision != n || len(cur.Documents) != n {
+		t.Errorf("after %d applies: revision %d with %d policies, %v", n, cur.Revision, len(cur.Documents), err)
+	}
+}
