@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,8 +34,8 @@ func benchEvent() ledger.Event {
 
 // BenchmarkRecord measures sustained appends with 64 (and 256) appenders
 // per GOMAXPROCS and the checkpoint loop running; it reports events/s,
-// the mean batch committed, and the share of the time the store was
-// busy committing.
+// the mean batch committed, the share of the time the store was busy
+// committing, and the 99th percentile of Record's latency.
 func BenchmarkRecord(b *testing.B) {
 	for _, be := range backends {
 		for _, par := range []int{64, 256} {
@@ -42,19 +44,33 @@ func BenchmarkRecord(b *testing.B) {
 				l := newLedger(b, s, newSigner(b), func(c *ledger.Config) { c.Clock = time.Now })
 				runLedger(b, l)
 				ev := benchEvent()
+				var mu sync.Mutex
+				var latencies []time.Duration
 				b.SetParallelism(par)
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
+					var mine []time.Duration
+					defer func() {
+						mu.Lock()
+						latencies = append(latencies, mine...)
+						mu.Unlock()
+					}()
 					for pb.Next() {
+						start := time.Now()
 						if _, err := l.Record(b.Context(), ev); err != nil {
 							b.Error(err)
 							return
 						}
+						mine = append(mine, time.Since(start))
 					}
 				})
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 				b.ReportMetric(float64(b.N)/float64(s.commits.Load()), "events/commit")
 				b.ReportMetric(float64(s.busy.Load())/float64(b.Elapsed()), "store-busy")
+				if len(latencies) > 0 {
+					slices.Sort(latencies)
+					b.ReportMetric(float64(latencies[len(latencies)*99/100])/float64(time.Millisecond), "p99-ms")
+				}
 			})
 		}
 	}
