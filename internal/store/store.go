@@ -1,7 +1,9 @@
 // Package store persists Kith's state in SQLite or PostgreSQL: workload
 // entries and the store-wide change revision, versioned blobs, federation
-// relationships, admin credentials, OAuth clients with their secret hashes
-// and public keys, the revocation set, and the ledger: its events, the
+// relationships, admin credentials, node agents with their join tokens and
+// the SVIDs issued through them, entry tombstones for the agents' change
+// stream, OAuth clients with their secret hashes and public keys, the
+// revocation set, policy set revisions, and the ledger: its events, the
 // hashes of its Merkle tree and its signed checkpoints.
 //
 // The store knows SQL, not policy. It keeps records as given; validating

@@ -115,11 +115,12 @@ var ErrClosed = errors.New("sync: hub stopped")
 // than make the hub wait for it.
 var ErrSlowConsumer = errors.New("sync: agent fell behind; stream closed")
 
-// Hub fans registry, bundle and revocation changes out to the connected
-// agents' streams. Changes are found by [Hub.Run]; each is read once from
-// the store and sent only to the streams it concerns: an entry's change to
-// the agents named by its parent (all agents for an entry without one),
-// bundles and revocations to all. A Hub is safe for concurrent use.
+// Hub fans registry, bundle, revocation, policy and token-key changes out
+// to the connected agents' streams. Changes are found by [Hub.Run]; each is
+// read once from the store and sent only to the streams it concerns: an
+// entry's change to the agents named by its parent (all agents for an
+// entry without one), bundles, revocations, policy sets and token keys to
+// all. A Hub is safe for concurrent use.
 //
 // A stream starts with a catch-up read from the store as it is then, while
 // later changes reach it through a bounded queue. An entry changed while a
