@@ -3,16 +3,13 @@ package proxy_test
 import (
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/loadgen"
 	"github.com/kith-dev/kith/internal/proxy/proxytest"
 )
 
@@ -57,22 +54,22 @@ func BenchmarkProxyPair(b *testing.B) {
 			name = fmt.Sprintf("%drps", rate)
 		}
 		b.Run(name, func(b *testing.B) {
-			measure := func(url string) (*sample, float64) {
-				call := getter(cl, url)
-				load := func(n int) *sample {
+			measure := func(url string) (*loadgen.Sample, float64) {
+				call := loadgen.Get(cl, url)
+				load := func(n int) *loadgen.Sample {
 					if rate > 0 {
-						return pacedLoad(n, rate, workers, call)
+						return loadgen.Paced(n, rate, workers, call)
 					}
-					return maxLoad(callers, n, time.Time{}, call)
+					return loadgen.Closed(callers, n, time.Time{}, call)
 				}
 				load(max(200, b.N/10)) // warm-up
 				cpu0 := cpuTime()
 				s := load(b.N)
 				cpu := cpuTime() - cpu0
-				if s.errs > 0 || len(s.lat) == 0 {
-					b.Fatalf("%s: %d of %d calls failed", url, s.errs, b.N)
+				if s.Errs > 0 || len(s.Lat) == 0 {
+					b.Fatalf("%s: %d of %d calls failed", url, s.Errs, b.N)
 				}
-				return s, cpu.Seconds() / s.wall.Seconds() / (s.rps / 1000)
+				return s, cpu.Seconds() / s.Wall.Seconds() / (s.RPS / 1000)
 			}
 			d, dcpu := measure(direct.URL + "/api/x")
 			p, pcpu := measure(pair)
@@ -80,13 +77,13 @@ func BenchmarkProxyPair(b *testing.B) {
 				name string
 				q    float64
 			}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}} {
-				b.ReportMetric(float64(p.quantile(q.q)-d.quantile(q.q))/float64(time.Microsecond), "added-"+q.name+"-µs")
+				b.ReportMetric(float64(p.Quantile(q.q)-d.Quantile(q.q))/float64(time.Microsecond), "added-"+q.name+"-µs")
 			}
 			b.ReportMetric(pcpu, "pair-vCPU/1krps")
 			b.ReportMetric(dcpu, "direct-vCPU/1krps")
 			b.ReportMetric(pcpu-dcpu, "added-vCPU/1krps")
-			b.ReportMetric(p.rps, "pair-rps")
-			b.ReportMetric(d.rps, "direct-rps")
+			b.ReportMetric(p.RPS, "pair-rps")
+			b.ReportMetric(d.RPS, "direct-rps")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -99,122 +96,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// The load pattern and the percentiles below are copied from
-// bench/cmd/proxybench/load.go; keep the two the same.
-// sample is the outcome of one measured run.
-type sample struct {
-	lat  []time.Duration // of the successful calls, sorted
-	errs int
-	wall time.Duration
-	rps  float64 // successful calls per second of wall time
-}
-
-func newSample(lat []time.Duration, errs int, wall time.Duration) *sample {
-	slices.Sort(lat)
-	return &sample{lat: lat, errs: errs, wall: wall, rps: float64(len(lat)) / wall.Seconds()}
-}
-
-// quantile returns the nearest-rank q-quantile of the latencies.
-func (s *sample) quantile(q float64) time.Duration {
-	if len(s.lat) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(s.lat)))) - 1
-	return s.lat[max(0, min(i, len(s.lat)-1))]
-}
-
-// pacedLoad makes n calls at rate calls per second, open loop: the i-th
-// call is scheduled at start+i/rate and handed to the first free of
-// workers callers. Its latency runs from the scheduled time, not from
-// when it was sent, so a call that starts late (all callers busy, or the
-// pacer woke up late) counts its wait instead of hiding it.
-func pacedLoad(n, rate, workers int, call func() error) *sample {
-	type job struct {
-		i  int
-		at time.Time
-	}
-	jobs := make(chan job, n)
-	lat := make([]time.Duration, n)
-	failed := make([]bool, n)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				err := call()
-				lat[j.i] = time.Since(j.at)
-				failed[j.i] = err != nil
-			}
-		})
-	}
-	interval := time.Second / time.Duration(rate)
-	start := time.Now()
-	for i := range n {
-		at := start.Add(time.Duration(i) * interval)
-		if d := time.Until(at); d > 0 {
-			time.Sleep(d)
-		}
-		jobs <- job{i, at}
-	}
-	close(jobs)
-	wg.Wait()
-	wall := time.Since(start)
-	ok, errs := lat[:0], 0
-	for i, d := range lat {
-		if failed[i] {
-			errs++
-			continue
-		}
-		ok = append(ok, d)
-	}
-	return newSample(ok, errs, wall)
-}
-
-// maxLoad runs callers callers back to back (closed loop) until n calls
-// are made (n > 0) or until is reached (non-zero); each call's latency
-// runs from its send, which is also its scheduled time.
-func maxLoad(callers, n int, until time.Time, call func() error) *sample {
-	var next atomic.Int64
-	var mu sync.Mutex
-	var all []time.Duration
-	errs := 0
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range callers {
-		wg.Go(func() {
-			var lat []time.Duration
-			e := 0
-			for (n <= 0 || next.Add(1) <= int64(n)) && (until.IsZero() || time.Now().Before(until)) {
-				t := time.Now()
-				if err := call(); err != nil {
-					e++
-					continue
-				}
-				lat = append(lat, time.Since(t))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			errs += e
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return newSample(all, errs, time.Since(start))
-}
-
-// getter returns a call that GETs url with cl and wants a 200.
-func getter(cl *http.Client, url string) func() error {
-	return func() error {
-		resp, err := cl.Get(url)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: status %d", url, resp.StatusCode)
-		}
-		return err
-	}
 }

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kith-dev/kith/internal/loadgen"
 )
 
 func main() {
@@ -52,7 +54,7 @@ type target struct {
 
 // measurement is one target at one load in one run.
 type measurement struct {
-	s   *sample
+	s   *loadgen.Sample
 	cpu float64 // vCPU per 1,000 calls/s of the target's processes
 }
 
@@ -135,12 +137,12 @@ func run(args []string, stdout io.Writer) error {
 	for r := range *runs {
 		for li, load := range loads {
 			for ti, t := range targets {
-				call := getter(t.cl, t.url+"/api/x")
-				measure := func(d time.Duration) *sample {
+				call := loadgen.Get(t.cl, t.url+"/api/x")
+				measure := func(d time.Duration) *loadgen.Sample {
 					if li == 0 {
-						return pacedLoad(int(float64(*rate)*d.Seconds()), *rate, *workers, call)
+						return loadgen.Paced(int(float64(*rate)*d.Seconds()), *rate, *workers, call)
 					}
-					return maxLoad(*callers, 0, time.Now().Add(d), call)
+					return loadgen.Closed(*callers, 0, time.Now().Add(d), call)
 				}
 				measure(*warmup)
 				var pids []int
@@ -150,16 +152,16 @@ func run(args []string, stdout io.Writer) error {
 				cpu0 := cpuOf(pids)
 				s := measure(*duration)
 				cpu := cpuOf(pids) - cpu0
-				if len(s.lat) == 0 {
-					return fmt.Errorf("%s %s: %w (%d errors)", t.name, load, errNoCalls, s.errs)
+				if len(s.Lat) == 0 {
+					return fmt.Errorf("%s %s: %w (%d errors)", t.name, load, errNoCalls, s.Errs)
 				}
 				m := measurement{s: s}
 				if t.pids != nil {
-					m.cpu = cpu.Seconds() / s.wall.Seconds() / (s.rps / 1000)
+					m.cpu = cpu.Seconds() / s.Wall.Seconds() / (s.RPS / 1000)
 				}
 				results[li][ti] = append(results[li][ti], m)
 				fmt.Fprintf(stdout, "run %d %-5s %-10s %8.0f calls/s  p50 %7.1fµs  p90 %7.1fµs  p99 %7.1fµs  %.3f vCPU/1k  %d errors\n",
-					r+1, load, t.name, s.rps, us(s.quantile(.5)), us(s.quantile(.9)), us(s.quantile(.99)), m.cpu, s.errs)
+					r+1, load, t.name, s.RPS, us(s.Quantile(.5)), us(s.Quantile(.9)), us(s.Quantile(.99)), m.cpu, s.Errs)
 			}
 		}
 	}
@@ -177,9 +179,9 @@ func run(args []string, stdout io.Writer) error {
 		for li := range loads {
 			for _, q := range qs {
 				v := median(results[li][ti], func(run int, m measurement) float64 {
-					d := m.s.quantile(q)
+					d := m.s.Quantile(q)
 					if ti > 0 {
-						d -= results[li][0][run].s.quantile(q) // added to the direct call of the same run
+						d -= results[li][0][run].s.Quantile(q) // added to the direct call of the same run
 					}
 					return us(d)
 				})
@@ -190,7 +192,7 @@ func run(args []string, stdout io.Writer) error {
 				}
 			}
 		}
-		rps := median(results[1][ti], func(_ int, m measurement) float64 { return m.s.rps })
+		rps := median(results[1][ti], func(_ int, m measurement) float64 { return m.s.RPS })
 		fmt.Fprintf(tw, "%.0f\t", rps)
 		for li := range loads {
 			if t.pids == nil {
