@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -242,7 +244,20 @@ func (s *workloadServer) FetchX509SVID(_ *workload.X509SVIDRequest, stream workl
 // FetchX509Bundles streams the X.509 bundles (own and federated) to a
 // caller that has an identity, again whenever they change.
 func (s *workloadServer) FetchX509Bundles(_ *workload.X509BundlesRequest, stream workload.SpiffeWorkloadAPI_FetchX509BundlesServer) error {
-	ctx := stream.Context()
+	return s.streamBundles(stream.Context(), func(own *spiffebundle.Bundle, fed map[spiffeid.TrustDomain]*spiffebundle.Bundle) (map[string][]byte, error) {
+		return x509BundleMap(own, fed), nil
+	}, func(m map[string][]byte) error {
+		return stream.Send(&workload.X509BundlesResponse{Bundles: m})
+	})
+}
+
+// streamBundles is the loop of FetchX509Bundles and FetchJWTBundles: it
+// attests the caller, then sends the bundle map that encode makes from the
+// own and federated bundles, first at once and again whenever it changes,
+// for as long as the caller has an identity.
+func (s *workloadServer) streamBundles(ctx context.Context,
+	encode func(own *spiffebundle.Bundle, fed map[spiffeid.TrustDomain]*spiffebundle.Bundle) (map[string][]byte, error),
+	send func(map[string][]byte) error) error {
 	sels, err := s.attest(ctx)
 	if err != nil {
 		return err
@@ -257,9 +272,12 @@ func (s *workloadServer) FetchX509Bundles(_ *workload.X509BundlesRequest, stream
 		if own == nil {
 			return status.Error(codes.Unavailable, "no trust bundle yet")
 		}
-		resp := &workload.X509BundlesResponse{Bundles: x509BundleMap(own, fed)}
-		if fp := bundleMapFingerprint(resp.Bundles); fp != last {
-			if err := stream.Send(resp); err != nil {
+		m, err := encode(own, fed)
+		if err != nil {
+			return err
+		}
+		if fp := bundleMapFingerprint(m); fp != last {
+			if err := send(m); err != nil {
 				return err
 			}
 			last = fp

@@ -70,39 +70,19 @@ func (s *workloadServer) FetchJWTSVID(ctx context.Context, req *workload.JWTSVID
 // FetchJWTBundles streams the JWT bundles (own and federated, as JWKS) to a
 // caller that has an identity, again whenever they change.
 func (s *workloadServer) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream workload.SpiffeWorkloadAPI_FetchJWTBundlesServer) error {
-	ctx := stream.Context()
-	sels, err := s.attest(ctx)
-	if err != nil {
-		return err
-	}
-	var last string
-	for {
-		changed := s.a.state.changes.wait()
-		if len(s.a.state.matching(sels)) == 0 {
-			return errNoIdentity
-		}
-		own, fed := s.a.state.bundles()
-		if own == nil {
-			return status.Error(codes.Unavailable, "no trust bundle yet")
-		}
+	return s.streamBundles(stream.Context(), func(own *spiffebundle.Bundle, fed map[spiffeid.TrustDomain]*spiffebundle.Bundle) (map[string][]byte, error) {
 		m := map[string][]byte{}
 		for _, b := range append([]*spiffebundle.Bundle{own}, valuesOf(fed)...) {
 			jwks, err := b.JWTBundle().Marshal()
 			if err != nil {
-				return status.Errorf(codes.Internal, "marshal JWT bundle of %s", b.TrustDomain())
+				return nil, status.Errorf(codes.Internal, "marshal JWT bundle of %s", b.TrustDomain())
 			}
 			m[b.TrustDomain().IDString()] = jwks
 		}
-		if fp := bundleMapFingerprint(m); fp != last {
-			if err := stream.Send(&workload.JWTBundlesResponse{Bundles: m}); err != nil {
-				return err
-			}
-			last = fp
-		}
-		if err := s.wait(ctx, changed, 0); err != nil {
-			return err
-		}
-	}
+		return m, nil
+	}, func(m map[string][]byte) error {
+		return stream.Send(&workload.JWTBundlesResponse{Bundles: m})
+	})
 }
 
 // ValidateJWTSVID validates a JWT-SVID for an audience against the own and
