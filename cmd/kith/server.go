@@ -30,6 +30,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.BundleEndpointCertFile, "bundle-endpoint-cert", "", "Web PKI certificate (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
+	fs.StringVar(&cfg.OAuthIssuer, "oauth-issuer", "", "public https URL of the token service (the iss of its tokens); default derived from --listen")
 	fs.Func("witness", `a C2SP tlog-witness that cosigns the ledger's checkpoints, as "URL VERIFIER-KEY" (repeatable)`, func(v string) error {
 		w, err := server.ParseWitness(v)
 		if err == nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/kith-dev/kith/api"
@@ -30,6 +32,16 @@ func (s *Server) buildOAuth(ctx context.Context) error {
 	issuer, alt, err := oauthBaseURLs(s.Addr())
 	if err != nil {
 		return err
+	}
+	if s.cfg.OAuthIssuer != "" {
+		u, err := url.Parse(s.cfg.OAuthIssuer)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("token service issuer %q: want an https URL without query or fragment (RFC 8414)", s.cfg.OAuthIssuer)
+		}
+		// The configured issuer is the public name; the listen address
+		// stays accepted as an alternate base URL.
+		alt = append([]string{issuer}, alt...)
+		issuer = strings.TrimSuffix(s.cfg.OAuthIssuer, "/")
 	}
 	p.svc, err = oauth.New(ctx, oauth.Config{
 		Issuer:      issuer,

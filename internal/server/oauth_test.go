@@ -280,3 +280,33 @@ func TestClientRoutes(t *testing.T) {
 		t.Errorf("get after delete: %d", code)
 	}
 }
+
+// TestOAuthConfiguredIssuer serves the metadata under the public issuer
+// an operator configured, and refuses an issuer RFC 8414 does not allow.
+func TestOAuthConfiguredIssuer(t *testing.T) {
+	ts := startServer(t, "example.org", func(c *Config) { c.OAuthIssuer = "https://auth.example.org/" })
+	roots := x509.NewCertPool()
+	for _, c := range ts.CA().X509Authorities() {
+		roots.AddCert(c)
+	}
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}}}
+	resp, err := cl.Get("https://" + ts.Addr() + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var md map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		t.Fatal(err)
+	}
+	if md["issuer"] != "https://auth.example.org" || md["token_endpoint"] != "https://auth.example.org/oauth2/token" {
+		t.Errorf("metadata issuer %v, token endpoint %v", md["issuer"], md["token_endpoint"])
+	}
+	for _, bad := range []string{"http://auth.example.org", "https://auth.example.org/?x=1", "https://auth.example.org/#f", "auth.example.org"} {
+		_, err := New(t.Context(), Config{TrustDomain: "example.org", ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), OAuthIssuer: bad})
+		if err == nil {
+			t.Errorf("issuer %q accepted", bad)
+		}
+	}
+}

@@ -70,6 +70,11 @@ type Config struct {
 	// CheckpointInterval is how often the audit ledger signs a checkpoint
 	// when it grew; 1s when zero.
 	CheckpointInterval time.Duration
+	// OAuthIssuer is the token service's issuer URL as clients and
+	// resource servers know it (https://auth.example.org); empty derives
+	// it from ListenAddr (https://localhost:<port> on loopback).
+	OAuthIssuer string
+
 	// Witnesses cosign the ledger's checkpoints; with WitnessQuorum > 0 a
 	// checkpoint is published only with that many cosignatures.
 	Witnesses     []WitnessConfig
