@@ -10,8 +10,17 @@
 // without verifying them at the handshake (tls.RequestClientCert): the
 // middleware verifies them, so that a refusal carries a reason.
 //
-//	mw, err := kithhttp.New(kithhttp.Config{Enforcer: enforcer})
+// [FromAgent] builds the middleware from the node agent's data-plane
+// socket, which it follows for as long as the service runs:
+//
+//	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+//	mw, feed, err := kithhttp.FromAgent(ctx, kithhttp.AgentConfig{
+//		DataPlaneSocket: "/var/lib/kith-agent/private/dataplane.sock",
+//		Target:          spiffeid.RequireFromString("spiffe://example.org/payments"),
+//	})
+//	cancel()
 //	if err != nil { … }
+//	defer feed.Close()
 //	srv := &http.Server{
 //		Handler:   mw.Handler(mux),
 //		TLSConfig: tlsconfig.TLSServerConfig(svidSource), // plus ClientAuth: tls.RequestClientCert

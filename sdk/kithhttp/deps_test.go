@@ -1,0 +1,96 @@
+package kithhttp_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDeps pins what the middleware may import, directly or not: the
+// standard library, go-spiffe, go-jose, CEL (for policies) and the
+// Prometheus client (for the shared proxy telemetry), and Kith's
+// request-path packages. A service that links it must never pull in
+// Kith's server or agent.
+//
+// knownHeavy are packages it should not import either but does today:
+// internal/policy (its server-side Service and records), internal/
+// revocation (its store sync) and internal/sync (via internal/ca) import
+// internal/store, and with it the SQLite and PostgreSQL drivers, and
+// internal/ledger. Cutting those edges takes those packages apart; when
+// one is cut, the test fails until its entries are removed here.
+func TestDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	allowed := []string{
+		"github.com/kith-dev/kith/sdk/kithhttp",
+		"github.com/kith-dev/kith/sdk/oauth",
+		"github.com/kith-dev/kith/internal/authn",
+		"github.com/kith-dev/kith/internal/dataplane",
+		"github.com/kith-dev/kith/internal/enforce",
+		"github.com/kith-dev/kith/internal/policy",
+		"github.com/kith-dev/kith/internal/proxy",
+		"github.com/kith-dev/kith/internal/revocation",
+		"github.com/go-jose/go-jose/v4",
+		"github.com/spiffe/go-spiffe/v2",
+		// CEL, for policy conditions.
+		"cel.dev/cel-go", "cel.dev/expr", "github.com/antlr4-go/antlr/v4",
+		"google.golang.org/protobuf", "google.golang.org/genproto/googleapis",
+		"golang.org/x/exp", "golang.org/x/text", "go.yaml.in/yaml/v3",
+		// The Prometheus client, for the proxy's telemetry.
+		"github.com/prometheus/client_golang", "github.com/prometheus/client_model",
+		"github.com/prometheus/common", "github.com/prometheus/procfs",
+		"github.com/beorn7/perks", "github.com/cespare/xxhash/v2", "github.com/munnerz/goautoneg",
+	}
+	knownHeavy := []string{
+		"github.com/kith-dev/kith/internal/store",
+		"github.com/kith-dev/kith/internal/ledger",
+		"github.com/kith-dev/kith/internal/ca",
+		"github.com/kith-dev/kith/internal/sync",
+		"modernc.org/sqlite",
+		"github.com/jackc/pgx/v5",
+		// what the store, the drivers and the ledger import
+		"modernc.org/libc", "modernc.org/mathutil", "modernc.org/memory",
+		"github.com/remyoudompheng/bigfft", "github.com/dustin/go-humanize", "github.com/google/uuid",
+		"github.com/jackc/pgpassfile", "github.com/jackc/pgservicefile", "github.com/jackc/puddle/v2",
+		"golang.org/x/sync/semaphore", "golang.org/x/sys/unix",
+		"github.com/transparency-dev/formats", "github.com/transparency-dev/merkle", "golang.org/x/mod/sumdb/note",
+	}
+	under := func(dep string, list []string) (string, bool) {
+		for _, p := range list {
+			if dep == p || strings.HasPrefix(dep, p+"/") {
+				return p, true
+			}
+		}
+		return "", false
+	}
+	seen := map[string]bool{}
+	for _, dep := range deps {
+		if _, ok := under(dep, allowed); ok {
+			continue
+		}
+		if p, ok := under(dep, knownHeavy); ok {
+			seen[p] = true
+			continue
+		}
+		t.Errorf("sdk/kithhttp depends on %s, which is not allowed", dep)
+	}
+	// The never-list holds even if someone widens the lists above.
+	for _, never := range []string{
+		"github.com/kith-dev/kith/internal/server",
+		"github.com/kith-dev/kith/internal/agent",
+		"google.golang.org/grpc",
+	} {
+		if slices.ContainsFunc(deps, func(d string) bool { return d == never || strings.HasPrefix(d, never+"/") }) {
+			t.Errorf("sdk/kithhttp depends on %s, which it must never do", never)
+		}
+	}
+	for _, p := range knownHeavy {
+		if !seen[p] {
+			t.Errorf("sdk/kithhttp no longer depends on %s: remove it from knownHeavy", p)
+		}
+	}
+}
