@@ -129,21 +129,8 @@ func runAgentList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // runAgentShow is `kith agent show`.
 func runAgentShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("agent show", "[flags] ID", "Show a node agent.", stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	a, err := c.GetAgent(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.write(stdout, a, func(w io.Writer) { writeAgent(w, a) })
+	return runOnID(ctx, "agent show", "[flags] ID", "Show a node agent.", args, stdout, stderr,
+		(*adminclient.Client).GetAgent, writeAgent)
 }
 
 // runAgentEvict is `kith agent evict`.

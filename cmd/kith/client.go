@@ -164,15 +164,8 @@ func clientCommand(args []string, stderr io.Writer, name, synopsis, summary stri
 
 // runClientShow is `kith client show`.
 func runClientShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cf, pos, c, err := clientCommand(args, stderr, "show", "[flags] ID", "Show an OAuth client.", 1, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := c.GetClient(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.write(stdout, cl, func(w io.Writer) { writeClient(w, cl) })
+	return runOnID(ctx, "client show", "[flags] ID", "Show an OAuth client.", args, stdout, stderr,
+		(*adminclient.Client).GetClient, writeClient)
 }
 
 // runClientDelete is `kith client delete`.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/kith-dev/kith/internal/adminclient"
 )
@@ -61,4 +63,26 @@ func (cf *clientFlags) client() (*adminclient.Client, error) {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}
 	return c, nil
+}
+
+// runOnID is the shape of the commands that take one ID (or trust domain),
+// make one admin API call with it and print what the call returns: show,
+// release, refresh. name is the command as typed after "kith".
+func runOnID[T any](ctx context.Context, name, synopsis, summary string, args []string, stdout, stderr io.Writer,
+	call func(*adminclient.Client, context.Context, string) (*T, error), table func(io.Writer, *T)) error {
+	fs := newFlagSet(name, synopsis, summary, stderr)
+	cf := addClientFlags(fs)
+	pos, err := parseArgs(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	v, err := call(c, ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return cf.write(stdout, v, func(w io.Writer) { table(w, v) })
 }

@@ -101,21 +101,8 @@ func runEntryList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // runEntryShow is `kith entry show`.
 func runEntryShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry show", "[flags] ID", "Show a workload entry.", stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	e, err := c.GetEntry(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.write(stdout, e, func(w io.Writer) { writeEntry(w, e) })
+	return runOnID(ctx, "entry show", "[flags] ID", "Show a workload entry.", args, stdout, stderr,
+		(*adminclient.Client).GetEntry, writeEntry)
 }
 
 // runEntryUpdate is `kith entry update`.

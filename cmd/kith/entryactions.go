@@ -53,21 +53,8 @@ func runEntryRevocation(ctx context.Context, name, synopsis, summary string,
 
 // runEntryRelease is `kith entry release`.
 func runEntryRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry release", "[flags] ID",
+	return runOnID(ctx, "entry release", "[flags] ID",
 		"Release a quarantined (or disabled) entry: credentials are issued for it again.\n"+
-			"Credentials revoked before stay revoked.", stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	e, err := c.ReleaseEntry(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.write(stdout, e, func(w io.Writer) { writeEntry(w, e) })
+			"Credentials revoked before stay revoked.", args, stdout, stderr,
+		(*adminclient.Client).ReleaseEntry, writeEntry)
 }

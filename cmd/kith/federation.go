@@ -120,18 +120,14 @@ func runFederationList(ctx context.Context, args []string, stdout, stderr io.Wri
 
 // runFederationShow is `kith federation show`.
 func runFederationShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return federationCall(ctx, "show", "Show a federation and the state of its bundle.", args, stdout, stderr,
-		func(ctx context.Context, c *adminclient.Client, td string) (*api.Federation, error) {
-			return c.GetFederation(ctx, td)
-		})
+	return runOnID(ctx, "federation show", "[flags] TRUST-DOMAIN", "Show a federation and the state of its bundle.",
+		args, stdout, stderr, (*adminclient.Client).GetFederation, writeFederation)
 }
 
 // runFederationRefresh is `kith federation refresh`.
 func runFederationRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return federationCall(ctx, "refresh", "Fetch a federated trust domain's bundle now and show the result.", args, stdout, stderr,
-		func(ctx context.Context, c *adminclient.Client, td string) (*api.Federation, error) {
-			return c.RefreshFederation(ctx, td)
-		})
+	return runOnID(ctx, "federation refresh", "[flags] TRUST-DOMAIN", "Fetch a federated trust domain's bundle now and show the result.",
+		args, stdout, stderr, (*adminclient.Client).RefreshFederation, writeFederation)
 }
 
 // runFederationRemove is `kith federation remove`.
@@ -153,27 +149,6 @@ func runFederationRemove(ctx context.Context, args []string, stdout, stderr io.W
 		fmt.Fprintf(stdout, "Removed federation with %s.\n", pos[0])
 	}
 	return nil
-}
-
-// federationCall runs `kith federation <name> TRUST-DOMAIN`, a command that
-// calls do and prints the federation it returns.
-func federationCall(ctx context.Context, name, summary string, args []string, stdout, stderr io.Writer,
-	do func(context.Context, *adminclient.Client, string) (*api.Federation, error)) error {
-	fs := newFlagSet("federation "+name, "[flags] TRUST-DOMAIN", summary, stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	f, err := do(ctx, c, pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.write(stdout, f, func(w io.Writer) { writeFederation(w, f) })
 }
 
 // writeFederation prints f as a two-column table.
