@@ -1,20 +1,22 @@
 package ca
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
+
+	"github.com/kith-dev/kith/internal/signeddoc"
 )
 
 // ErrDocument means a signed document is malformed, of another type, signed
-// by a key the bundle does not hold, or its signature does not verify.
-var ErrDocument = errors.New("ca: invalid signed document")
+// by a key the bundle does not hold, or its signature does not verify. It
+// is [signeddoc.ErrDocument].
+var ErrDocument = signeddoc.ErrDocument
 
 // MaxDocumentSize is the largest signed document, in bytes of compact JWS,
 // that VerifyDocument parses.
-const MaxDocumentSize = 32 << 20
+const MaxDocumentSize = signeddoc.MaxDocumentSize
 
 // SignDocument signs payload as a compact JWS with the active slot's ES256
 // JWT key: the protected header carries alg "ES256", the slot's key ID as
@@ -64,37 +66,10 @@ func (c *CA) SignDocument(typ string, payload []byte) (string, error) {
 // JWS of at most [MaxDocumentSize] bytes, signed with ES256 by a JWT
 // authority of bundle named by its "kid", whose header "typ" is typ. It
 // returns the payload. It does no I/O and needs nothing but the bundle, so
-// agents and verifiers call it.
+// agents and verifiers call it (or [signeddoc.Verify], which it calls, to
+// avoid linking the CA).
 //
 // It returns an error wrapping [ErrDocument] when any check fails.
 func VerifyDocument(jws string, typ string, bundle *jwtbundle.Bundle) ([]byte, error) {
-	if len(jws) > MaxDocumentSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrDocument, len(jws), MaxDocumentSize)
-	}
-	if bundle == nil {
-		return nil, fmt.Errorf("%w: no bundle", ErrDocument)
-	}
-	obj, err := jose.ParseSignedCompact(jws, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDocument, err)
-	}
-	if len(obj.Signatures) != 1 {
-		return nil, fmt.Errorf("%w: %d signatures", ErrDocument, len(obj.Signatures))
-	}
-	h := obj.Signatures[0].Protected
-	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); got != typ {
-		return nil, fmt.Errorf("%w: type %q, want %q", ErrDocument, got, typ)
-	}
-	if h.KeyID == "" {
-		return nil, fmt.Errorf("%w: no key ID", ErrDocument)
-	}
-	key, ok := bundle.FindJWTAuthority(h.KeyID)
-	if !ok {
-		return nil, fmt.Errorf("%w: key %q is not in the bundle of %s", ErrDocument, h.KeyID, bundle.TrustDomain())
-	}
-	payload, err := obj.Verify(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDocument, err)
-	}
-	return payload, nil
+	return signeddoc.Verify(jws, typ, bundle)
 }

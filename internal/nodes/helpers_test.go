@@ -19,6 +19,7 @@ import (
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/revocation/revocationstore"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -106,7 +107,7 @@ func newEnv(t testing.TB) *env {
 	if e.reg, err = registry.New(registry.Config{TrustDomain: td, Store: st, Auditor: e.audit, Clock: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.revs, err = revocation.New(ctx, revocation.Config{Store: st, Clock: e.clock.Now}); err != nil {
+	if e.revs, err = revocation.New(ctx, revocation.Config{Store: revocationstore.New(st), Clock: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	e.svc, err = nodes.New(nodes.Config{

@@ -30,6 +30,7 @@ import (
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/revocation/revocationstore"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -125,7 +126,7 @@ func newEnv(t testing.TB, mutate ...func(*oauth.Config)) *env {
 	if e.reg, err = registry.New(registry.Config{TrustDomain: td, Store: st, Auditor: e.audit, Clock: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.revs, err = revocation.New(ctx, revocation.Config{Store: st, Clock: e.clock.Now}); err != nil {
+	if e.revs, err = revocation.New(ctx, revocation.Config{Store: revocationstore.New(st), Clock: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := oauth.Config{

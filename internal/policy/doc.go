@@ -23,9 +23,9 @@
 // [Decision] says why. Dry-run policies are evaluated and reported in
 // [Decision.DryRun] without being enforced.
 //
-// [Service] is the control-plane side: it validates and versions policy
-// sets in the store (each apply is one revision) and records every change
-// in the ledger. [Set.Explain], [Lint] and [RunTests] back the CLI's
+// The control-plane side (validating and versioning policy sets in the
+// store, recording every change in the ledger) is package policyset; this
+// package imports neither the store nor the ledger. [Set.Explain], [Lint] and [RunTests] back the CLI's
 // explain, lint and test commands; they work offline.
 //
 // The package knows rules, not HTTP: it neither reads requests nor writes

@@ -1,14 +1,9 @@
 package policy
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 )
-
-// ErrNotFound is returned by [Service] for a policy name that is not in
-// the current set.
-var ErrNotFound = errors.New("policy not found")
 
 // Error is a problem with a policy document, placed where it was found:
 // the file, line and column (when the document came from [Parse]), the

@@ -45,3 +45,13 @@ const (
 
 // ignorePositions compares documents without where they were read from.
 var ignorePositions = cmpopts.IgnoreUnexported(Document{})
+
+// parseDocs parses src as the documents of a file p.yaml.
+func parseDocs(t *testing.T, src string) []Document {
+	t.Helper()
+	docs, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}

@@ -3,11 +3,8 @@ package policy
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // Record is the decision log entry of one call. Its first fields are
@@ -86,57 +83,4 @@ func recordResult(o *Outcome) RecordResult {
 		rr.Error = o.Err.Error()
 	}
 	return rr
-}
-
-// Event returns the record as a ledger event of type "policy.decision":
-// the caller as actor, the target, the outcome (denied unless allowed),
-// the policy revision and rule, the trust state, and the request's method,
-// host and path. Headers, token claims and scopes stay out of the ledger.
-func (r *Record) Event() ledger.Event {
-	outcome := ledger.OutcomeSuccess
-	if !r.Result.Allowed {
-		outcome = ledger.OutcomeDenied
-	}
-	actor := ledger.Actor{Kind: "workload", ID: r.Input.Caller.SPIFFEID}
-	if actor.ID == "" {
-		actor = ledger.Actor{Kind: "client", ID: r.Input.Caller.ClientID}
-	}
-	details := map[string]string{
-		"decision_id": r.DecisionID,
-		"action":      r.Result.Action.String(),
-		"method":      r.Input.Request.Method,
-		"path":        r.Input.Request.Path,
-	}
-	setIf := func(k, v string) {
-		if v != "" {
-			details[k] = v
-		}
-	}
-	setIf("host", r.Input.Request.Host)
-	setIf("client_id", r.Input.Caller.ClientID)
-	setIf("rule_name", r.Result.Rule.Name)
-	setIf("error", r.Result.Error)
-	setIf("signal", r.Result.Obligations.Signal)
-	if r.DryRun != nil {
-		details["dry_run_action"] = r.DryRun.Action.String()
-		setIf("dry_run_rule", r.DryRun.Rule.String())
-	}
-	if s := r.Result.Obligations.Scopes; s != nil {
-		details["scopes_kept"] = strings.Join(s, " ")
-	}
-	if rl := r.Result.Obligations.RateLimit; rl != nil {
-		details["rate_limit"] = strconv.FormatFloat(rl.RPS, 'g', -1, 64) + "/s burst " + strconv.Itoa(rl.Burst)
-	}
-	return ledger.Event{
-		Time:    r.Timestamp,
-		Type:    "policy.decision",
-		Actor:   actor,
-		Target:  r.Input.Target,
-		Action:  "call",
-		Outcome: outcome,
-		Policy:  &ledger.Policy{Revision: r.Revision, Rule: r.Result.Rule.String()},
-		Trust:   &ledger.Trust{Score: r.Input.Trust.Score, Signals: r.Input.Trust.Signals},
-		Reason:  r.Result.Reason,
-		Details: details,
-	}
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 func TestRecord(t *testing.T) {
@@ -37,19 +35,6 @@ func TestRecord(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "x-tenant") || in.Request.Headers["Authorization"] == "" {
 		t.Errorf("record lost a plain header, or the input was changed: %s", b)
-	}
-	ev := r.Event()
-	if ev.Type != "policy.decision" || ev.Outcome != ledger.OutcomeDenied || ev.Actor.ID != partner ||
-		ev.Policy.Revision != 7 || ev.Policy.Rule != d.Rule.String() || ev.Trust.Signals[0] != "caep.x" ||
-		ev.Details["decision_id"] != id || ev.Details["action"] != "step_up" || ev.Details["dry_run_action"] != "deny" {
-		t.Errorf("event = %+v", ev)
-	}
-	eb, err := ledger.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(eb), "secret") || strings.Contains(string(eb), "tenant") {
-		t.Errorf("ledger event carries headers: %s", eb)
 	}
 }
 

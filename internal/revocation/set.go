@@ -9,18 +9,39 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/kith-dev/kith/internal/store"
 )
 
 // Store persists the set. PutRevocation writes or widens one entry and
 // assigns its revision; ListRevocations pages through entries written
 // after a revision, in revision order; DeleteExpiredRevocations drops the
-// entries that expired before a time.
+// entries that expired before a time. Package revocationstore adapts
+// Kith's store to it.
 type Store interface {
-	PutRevocation(ctx context.Context, r *store.Revocation) error
-	ListRevocations(ctx context.Context, f store.RevocationFilter) ([]store.Revocation, error)
+	PutRevocation(ctx context.Context, r *Record) error
+	ListRevocations(ctx context.Context, f Filter) ([]Record, error)
 	DeleteExpiredRevocations(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Record is an entry as a [Store] keeps it. Kind is the wire name of the
+// kind, so that entries of a kind this version does not know survive in
+// the store (and [Set.Sync] skips them).
+type Record struct {
+	Kind      string
+	Value     string
+	RevokedAt time.Time
+	ExpiresAt time.Time // zero: never
+	Reason    string
+	// Revision is assigned by the store on each write.
+	Revision int64
+}
+
+// Filter narrows [Store.ListRevocations].
+type Filter struct {
+	// After selects entries written at a revision greater than After; 0
+	// for all.
+	After int64
+	// Limit caps the page size.
+	Limit int
 }
 
 // DefaultSyncInterval is how often [Set.Run] reads what other replicas
@@ -122,7 +143,7 @@ func (s *Set) Revoke(ctx context.Context, e Entry) (Entry, error) {
 	if s.store == nil {
 		return Entry{}, errors.New("revocation: this set has no store; use Apply")
 	}
-	rec := store.Revocation{Kind: e.Kind.String(), Value: e.Value, RevokedAt: e.RevokedAt,
+	rec := Record{Kind: e.Kind.String(), Value: e.Value, RevokedAt: e.RevokedAt,
 		ExpiresAt: e.ExpiresAt, Reason: e.Reason}
 	if err := s.store.PutRevocation(ctx, &rec); err != nil {
 		return Entry{}, fmt.Errorf("revocation: revoke %s: %w", e.Kind, err)
@@ -205,6 +226,6 @@ func (it item) entry(k Kind, v string) Entry {
 }
 
 // storeFilter returns the store filter for a page after rev.
-func storeFilter(rev int64) store.RevocationFilter {
-	return store.RevocationFilter{After: rev, Limit: 1000}
+func storeFilter(rev int64) Filter {
+	return Filter{After: rev, Limit: 1000}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/revocation/revocationstore"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -34,14 +35,14 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func openStore(t testing.TB) *store.Store {
+func openStore(t testing.TB) *revocationstore.Store {
 	t.Helper()
 	s, err := store.Open(t.Context(), store.Config{URL: filepath.Join(t.TempDir(), "kith.db")})
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return revocationstore.New(s)
 }
 
 func newSet(t testing.TB, st revocation.Store, c *clock) *revocation.Set {

@@ -13,6 +13,7 @@ import (
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/revocation/revocationstore"
 	ksync "github.com/kith-dev/kith/internal/sync"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) buildNodes(ctx context.Context) error {
 		return fmt.Errorf("sync hub: %w", err)
 	}
 	// One revocation set for the whole server (agents and tokens).
-	revs, err := revocation.New(ctx, revocation.Config{Store: s.store, Clock: s.clock, Logger: s.logger})
+	revs, err := revocation.New(ctx, revocation.Config{Store: revocationstore.New(s.store), Clock: s.clock, Logger: s.logger})
 	if err != nil {
 		return fmt.Errorf("revocation set: %w", err)
 	}

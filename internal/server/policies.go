@@ -10,6 +10,7 @@ import (
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
+	"github.com/kith-dev/kith/internal/policyset"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // revision.
 func (s *Server) buildPolicies(ctx context.Context) error {
 	_ = ctx
-	svc, err := policy.NewService(policy.ServiceConfig{
+	svc, err := policyset.NewService(policyset.ServiceConfig{
 		Store: s.store, Auditor: s.ledger, Changed: s.agents.hub.Notify, Clock: s.clock,
 	})
 	if err != nil {
@@ -98,7 +99,7 @@ func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request, actor ledg
 	return writeJSON(w, http.StatusOK, applyResultToAPI(res))
 }
 
-func applyResultToAPI(res *policy.ApplyResult) api.PolicyApplyResult {
+func applyResultToAPI(res *policyset.ApplyResult) api.PolicyApplyResult {
 	out := api.PolicyApplyResult{Revision: res.Revision, Changes: []api.PolicyChange{}}
 	for _, c := range res.Changes {
 		out.Changes = append(out.Changes, api.PolicyChange{Name: c.Name, Kind: c.Kind, Diff: c.Diff})
@@ -113,7 +114,7 @@ func policyError(err error) error {
 	switch {
 	case errors.As(err, &list):
 		return &problemError{status: http.StatusBadRequest, title: "Invalid policy", detail: list.Error(), field: list[0].Field}
-	case errors.Is(err, policy.ErrNotFound):
+	case errors.Is(err, policyset.ErrNotFound):
 		return &problemError{status: http.StatusNotFound, title: "Not Found", detail: "no policy with that name"}
 	case errors.Is(err, store.ErrConflict):
 		return &problemError{status: http.StatusConflict, title: "Conflict", detail: "the policy set kept changing; try again"}

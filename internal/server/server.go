@@ -27,7 +27,7 @@ import (
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/federation"
 	"github.com/kith-dev/kith/internal/ledger"
-	"github.com/kith-dev/kith/internal/policy"
+	"github.com/kith-dev/kith/internal/policyset"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -108,7 +108,7 @@ type Server struct {
 	svid      *servingSVID
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
-	policies  *policy.Service
+	policies  *policyset.Service
 
 	listener       net.Listener
 	bundleListener net.Listener

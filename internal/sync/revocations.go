@@ -7,28 +7,21 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 
-	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/store"
+	"github.com/kith-dev/kith/internal/sync/wire"
 )
 
-// RevocationsType is the JWS header "typ" of Message.Revocations.
-const RevocationsType = "kith-revocations+jwt"
+// RevocationsType is the JWS header "typ" of Message.Revocations; see
+// [wire.RevocationsType].
+const RevocationsType = wire.RevocationsType
 
 // VerifyRevocations checks the signature of Message.Revocations against
-// the JWT authorities of the trust domain's bundle and returns the batch.
-// It returns an error wrapping ca.ErrDocument for a JWS that does not
-// verify, or a decoding error for a payload that is not a
-// [RevocationBatch].
+// the JWT authorities of the trust domain's bundle and returns the batch;
+// see [wire.VerifyRevocations]. It returns an error wrapping
+// ca.ErrDocument for a JWS that does not verify, or a decoding error for a
+// payload that is not a [RevocationBatch].
 func VerifyRevocations(jws string, bundle *jwtbundle.Bundle) (*RevocationBatch, error) {
-	payload, err := ca.VerifyDocument(jws, RevocationsType, bundle)
-	if err != nil {
-		return nil, err
-	}
-	var b RevocationBatch
-	if err := json.Unmarshal(payload, &b); err != nil {
-		return nil, fmt.Errorf("sync: revocation batch: %w", err)
-	}
-	return &b, nil
+	return wire.VerifyRevocations(jws, bundle)
 }
 
 // readRevocations reads the revocations written after revision after and

@@ -33,6 +33,8 @@ package sync
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/kith-dev/kith/internal/sync/wire"
 )
 
 // ProtocolVersion is sent by agents in the Kith-Agent-Protocol header; the
@@ -188,29 +190,9 @@ type Entry struct {
 	Revision int64  `json:"revision"`
 }
 
-// RevocationBatch is the signed payload of Message.Revocations.
-type RevocationBatch struct {
-	// Revision is the revocation-set revision after this batch; the agent
-	// sends it back as ?revocations= when it reconnects.
-	Revision int64 `json:"revision"`
-	// Full says Entries is the whole set.
-	Full bool `json:"full,omitempty"`
-	// Entries are the revocations written since the agent's revision.
-	Entries []Revocation `json:"entries"`
-	// IssuedAt is when the server signed the batch.
-	IssuedAt time.Time `json:"iat"`
-}
+// RevocationBatch is the signed payload of Message.Revocations; see
+// [wire.RevocationBatch].
+type RevocationBatch = wire.RevocationBatch
 
-// Revocation is one revocation set entry (see package revocation): every
-// credential of Kind and Value issued at or before RevokedAt is revoked.
-type Revocation struct {
-	// Kind is "jti", "client_id", "x509_serial" or "spiffe_id".
-	Kind      string    `json:"kind"`
-	Value     string    `json:"value"`
-	RevokedAt time.Time `json:"revoked_at"`
-	// ExpiresAt is when every credential it covers has expired and the
-	// entry may be forgotten; zero means never.
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
-	Revision  int64     `json:"revision"`
-}
+// Revocation is one revocation set entry; see [wire.Revocation].
+type Revocation = wire.Revocation

@@ -26,6 +26,7 @@ import (
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/revocation/revocationstore"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -124,7 +125,7 @@ func New(t testing.TB, mutate ...func(*oauth.Config)) *Env {
 	if e.Registry, err = registry.New(registry.Config{TrustDomain: TrustDomain, Store: st, Auditor: e.Events, Clock: e.Clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	if e.Revocations, err = revocation.New(ctx, revocation.Config{Store: st, Clock: e.Clock.Now}); err != nil {
+	if e.Revocations, err = revocation.New(ctx, revocation.Config{Store: revocationstore.New(st), Clock: e.Clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	e.Server = httptest.NewUnstartedServer(nil)

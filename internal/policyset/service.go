@@ -1,4 +1,14 @@
-package policy
+// Package policyset owns the versioned policy sets of the control plane:
+// it applies and deletes policy documents as new revisions of the whole
+// set in the store, reads revisions back, and records every change (and,
+// for callers that log decisions there, each decision) in the ledger. It is
+// the control-plane side of package policy, apart from it so that proxies
+// and the SDK, which decide with package policy, link neither the store
+// nor the ledger.
+//
+// It does not decide calls (package policy does) nor push revisions to
+// proxies (the sync hub does, woken by ServiceConfig.Changed).
+package policyset
 
 import (
 	"context"
@@ -12,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -25,6 +36,10 @@ type Store interface {
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
 }
+
+// ErrNotFound is returned by [Service] for a policy name that is not in
+// the current set.
+var ErrNotFound = errors.New("policy not found")
 
 // ServiceConfig configures a [Service].
 type ServiceConfig struct {
@@ -66,7 +81,7 @@ type Snapshot struct {
 	// Revision is 0 before the first apply.
 	Revision int64
 	// Documents are the policies, sorted by name.
-	Documents []Document
+	Documents []policy.Document
 	// UpdatedAt and Actor say when and by whom the revision was written.
 	UpdatedAt time.Time
 	Actor     string
@@ -78,12 +93,12 @@ type Snapshot struct {
 func (s *Service) Current(ctx context.Context) (*Snapshot, error) {
 	ps, err := s.cfg.Store.GetPolicySet(ctx, 0)
 	if errors.Is(err, store.ErrNotFound) {
-		return &Snapshot{Documents: []Document{}}, nil
+		return &Snapshot{Documents: []policy.Document{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("policy: read set: %w", err)
 	}
-	docs, err := UnmarshalDocuments(ps.Documents)
+	docs, err := policy.UnmarshalDocuments(ps.Documents)
 	if err != nil {
 		return nil, fmt.Errorf("policy: revision %d: %w", ps.Revision, err)
 	}
@@ -92,17 +107,17 @@ func (s *Service) Current(ctx context.Context) (*Snapshot, error) {
 
 // Get returns the policy called name from the latest revision, and that
 // revision. It returns [ErrNotFound] if there is none.
-func (s *Service) Get(ctx context.Context, name string) (Document, int64, error) {
+func (s *Service) Get(ctx context.Context, name string) (policy.Document, int64, error) {
 	cur, err := s.Current(ctx)
 	if err != nil {
-		return Document{}, 0, err
+		return policy.Document{}, 0, err
 	}
 	for _, d := range cur.Documents {
 		if d.Name == name {
 			return d, cur.Revision, nil
 		}
 	}
-	return Document{}, cur.Revision, fmt.Errorf("policy %q: %w", name, ErrNotFound)
+	return policy.Document{}, cur.Revision, fmt.Errorf("policy %q: %w", name, ErrNotFound)
 }
 
 // ApplyResult is what an apply or a delete did.
@@ -111,7 +126,7 @@ type ApplyResult struct {
 	// one when nothing changed.
 	Revision int64
 	// Changes lists the policies applied or deleted, by name.
-	Changes []Change
+	Changes []policy.Change
 }
 
 // maxTries bounds how often a change is retried after losing a race with
@@ -121,18 +136,18 @@ const maxTries = 5
 // Apply creates or replaces docs in the set (policies not in docs are
 // kept) and writes the result as a new revision, unless nothing changed.
 // The documents and the whole new set are compiled first: an invalid
-// document returns an [ErrorList] and stores nothing. It returns an error
+// document returns an [policy.ErrorList] and stores nothing. It returns an error
 // wrapping store.ErrConflict if other writers kept winning the race, and
 // an error if the ledger refused the event (the revision is stored then).
-func (s *Service) Apply(ctx context.Context, actor ledger.Actor, docs []Document) (*ApplyResult, error) {
-	if _, err := Compile(docs, CompileOptions{}); err != nil {
+func (s *Service) Apply(ctx context.Context, actor ledger.Actor, docs []policy.Document) (*ApplyResult, error) {
+	if _, err := policy.Compile(docs, policy.CompileOptions{}); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, actor, "apply", func(cur []Document) ([]Document, []Change, error) {
-		changes := Diff(cur, docs)
+	return s.change(ctx, actor, "apply", func(cur []policy.Document) ([]policy.Document, []policy.Change, error) {
+		changes := policy.Diff(cur, docs)
 		next := slices.Clone(cur)
 		for _, d := range docs {
-			if i := slices.IndexFunc(next, func(o Document) bool { return o.Name == d.Name }); i >= 0 {
+			if i := slices.IndexFunc(next, func(o policy.Document) bool { return o.Name == d.Name }); i >= 0 {
 				next[i] = d
 			} else {
 				next = append(next, d)
@@ -146,19 +161,19 @@ func (s *Service) Apply(ctx context.Context, actor ledger.Actor, docs []Document
 // It returns [ErrNotFound] if there is no such policy, and the errors of
 // [Service.Apply].
 func (s *Service) Delete(ctx context.Context, actor ledger.Actor, name string) (*ApplyResult, error) {
-	return s.change(ctx, actor, "delete", func(cur []Document) ([]Document, []Change, error) {
-		i := slices.IndexFunc(cur, func(d Document) bool { return d.Name == name })
+	return s.change(ctx, actor, "delete", func(cur []policy.Document) ([]policy.Document, []policy.Change, error) {
+		i := slices.IndexFunc(cur, func(d policy.Document) bool { return d.Name == name })
 		if i < 0 {
 			return nil, nil, fmt.Errorf("policy %q: %w", name, ErrNotFound)
 		}
-		return slices.Delete(slices.Clone(cur), i, i+1), []Change{{Name: name, Kind: ChangeDeleted}}, nil
+		return slices.Delete(slices.Clone(cur), i, i+1), []policy.Change{{Name: name, Kind: policy.ChangeDeleted}}, nil
 	})
 }
 
 // change writes the set edit makes of the current one as a new revision,
 // retrying when another writer got there first.
 func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
-	edit func(cur []Document) ([]Document, []Change, error)) (*ApplyResult, error) {
+	edit func(cur []policy.Document) ([]policy.Document, []policy.Change, error)) (*ApplyResult, error) {
 	for try := 0; ; try++ {
 		cur, err := s.Current(ctx)
 		if err != nil {
@@ -168,14 +183,14 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(changes, func(c Change) bool { return c.Kind != ChangeUnchanged }) {
+		if !slices.ContainsFunc(changes, func(c policy.Change) bool { return c.Kind != policy.ChangeUnchanged }) {
 			return &ApplyResult{Revision: cur.Revision, Changes: changes}, nil
 		}
-		set, err := Compile(next, CompileOptions{})
+		set, err := policy.Compile(next, policy.CompileOptions{})
 		if err != nil {
 			return nil, err
 		}
-		data, err := MarshalDocuments(set.Documents())
+		data, err := policy.MarshalDocuments(set.Documents())
 		if err != nil {
 			return nil, err
 		}
@@ -200,10 +215,10 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 }
 
 // audit records a new revision in the ledger.
-func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps *store.PolicySet, changes []Change, n int) error {
+func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps *store.PolicySet, changes []policy.Change, n int) error {
 	sum := sha256.Sum256(ps.Documents)
 	details := map[string]string{"sha256": hex.EncodeToString(sum[:]), "policies": strconv.Itoa(n)}
-	for _, kind := range []string{ChangeCreated, ChangeUpdated, ChangeDeleted} {
+	for _, kind := range []string{policy.ChangeCreated, policy.ChangeUpdated, policy.ChangeDeleted} {
 		var names []string
 		for _, c := range changes {
 			if c.Kind == kind {
@@ -227,9 +242,9 @@ func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps
 }
 
 // summary describes changes in a line: "created a, b; updated c".
-func summary(changes []Change) string {
+func summary(changes []policy.Change) string {
 	var parts []string
-	for _, kind := range []string{ChangeCreated, ChangeUpdated, ChangeDeleted} {
+	for _, kind := range []string{policy.ChangeCreated, policy.ChangeUpdated, policy.ChangeDeleted} {
 		var names []string
 		for _, c := range changes {
 			if c.Kind == kind {

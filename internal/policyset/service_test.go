@@ -1,4 +1,4 @@
-package policy
+package policyset
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -47,9 +48,9 @@ func newService(t *testing.T) (*Service, *auditor, *int) {
 	return svc, a, changed
 }
 
-func parseDocs(t *testing.T, src string) []Document {
+func parseDocs(t *testing.T, src string) []policy.Document {
 	t.Helper()
-	docs, err := Parse("p.yaml", []byte(src))
+	docs, err := policy.Parse("p.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("update event = %+v", audit.events[1])
 	}
 	d, rev, err := svc.Get(ctx, "a")
-	if err != nil || rev != 3 || d.Rules[0].Action != ActionAudit {
+	if err != nil || rev != 3 || d.Rules[0].Action != policy.ActionAudit {
 		t.Errorf("Get(a) = %+v, %d, %v", d, rev, err)
 	}
 	if _, _, err := svc.Get(ctx, "b"); !errors.Is(err, ErrNotFound) {
@@ -134,8 +135,8 @@ func TestServiceLifecycle(t *testing.T) {
 
 func TestServiceRefusesInvalidPolicies(t *testing.T) {
 	svc, audit, _ := newService(t)
-	_, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, []Document{{Name: "p", Target: "spiffe://example.org/a", Rules: []Rule{{When: "nope"}}}})
-	var list ErrorList
+	_, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, []policy.Document{{Name: "p", Target: "spiffe://example.org/a", Rules: []policy.Rule{{When: "nope"}}}})
+	var list policy.ErrorList
 	if !errors.As(err, &list) || !strings.Contains(err.Error(), "rules[0].when") {
 		t.Fatalf("Apply of an invalid policy: %v, want an ErrorList naming rules[0].when", err)
 	}
@@ -153,7 +154,7 @@ func TestServiceConcurrentApply(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			name := string(rune('a' + i))
-			docs := []Document{{Name: name, Target: "spiffe://example.org/" + name}}
+			docs := []policy.Document{{Name: name, Target: "spiffe://example.org/" + name}}
 			if _, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, docs); err != nil {
 				t.Errorf("Apply %s: %v", name, err)
 			}
