@@ -64,23 +64,14 @@ func (c *Client) ListAgents(ctx context.Context, f AgentFilter) (*api.AgentList,
 // on (f.Limit sets the page size). It returns an error if a page fails or
 // the server repeats a cursor.
 func (c *Client) ListAllAgents(ctx context.Context, f AgentFilter) ([]api.Agent, error) {
-	var all []api.Agent
-	seen := map[string]bool{}
-	for {
+	return listAll(ctx, "agents", f.After, func(ctx context.Context, after string) ([]api.Agent, string, error) {
+		f.After = after
 		page, err := c.ListAgents(ctx, f)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		all = append(all, page.Agents...)
-		if page.Next == "" {
-			return all, nil
-		}
-		if seen[page.Next] {
-			return nil, fmt.Errorf("list agents: server repeated cursor %q", page.Next)
-		}
-		seen[page.Next] = true
-		f.After = page.Next
-	}
+		return page.Agents, page.Next, nil
+	})
 }
 
 // GetAgent returns the agent id. It returns the server's *api.Problem (404

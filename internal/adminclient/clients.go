@@ -77,23 +77,14 @@ func (c *Client) ListClients(ctx context.Context, f ClientFilter) (*api.ClientLi
 // ListAllClients returns every OAuth client matching f, page after page.
 // It returns an error if a page fails or the server repeats a cursor.
 func (c *Client) ListAllClients(ctx context.Context, f ClientFilter) ([]api.Client, error) {
-	var all []api.Client
-	seen := map[string]bool{}
-	for {
+	return listAll(ctx, "clients", f.After, func(ctx context.Context, after string) ([]api.Client, string, error) {
+		f.After = after
 		page, err := c.ListClients(ctx, f)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		all = append(all, page.Clients...)
-		if page.Next == "" {
-			return all, nil
-		}
-		if seen[page.Next] {
-			return nil, fmt.Errorf("list clients: server repeated cursor %q", page.Next)
-		}
-		seen[page.Next] = true
-		f.After = page.Next
-	}
+		return page.Clients, page.Next, nil
+	})
 }
 
 // DeleteClient deletes the OAuth client id and revokes its tokens. It

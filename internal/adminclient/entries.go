@@ -86,23 +86,14 @@ func (c *Client) ListEntries(ctx context.Context, f EntryFilter) (*api.EntryList
 // from f.After on (f.Limit sets the page size). It returns an error if a
 // page fails or the server repeats a cursor.
 func (c *Client) ListAllEntries(ctx context.Context, f EntryFilter) ([]api.Entry, error) {
-	var all []api.Entry
-	seen := map[string]bool{}
-	for {
+	return listAll(ctx, "entries", f.After, func(ctx context.Context, after string) ([]api.Entry, string, error) {
+		f.After = after
 		page, err := c.ListEntries(ctx, f)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		all = append(all, page.Entries...)
-		if page.Next == "" {
-			return all, nil
-		}
-		if seen[page.Next] {
-			return nil, fmt.Errorf("list entries: server repeated cursor %q", page.Next)
-		}
-		seen[page.Next] = true
-		f.After = page.Next
-	}
+		return page.Entries, page.Next, nil
+	})
 }
 
 // UpdateEntry replaces the entry e.ID with e. e.Revision must be the
