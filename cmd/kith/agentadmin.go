@@ -89,42 +89,26 @@ func runAgentTokenCreate(ctx context.Context, args []string, stdout, stderr io.W
 
 // runAgentList is `kith agent list`.
 func runAgentList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("agent list", "[flags]", "List node agents, all of them unless --limit is given.", stderr)
 	var f adminclient.AgentFilter
-	fs.IntVar(&f.Limit, "limit", 0, "list one page of at most this many agents (0: all agents)")
-	fs.StringVar(&f.After, "after", "", "start after this cursor (the next cursor of a page)")
-	cf := addClientFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	if f.Limit < 0 {
-		return usagef(fs, "--limit must not be negative")
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	page := &api.AgentList{}
-	if f.Limit > 0 {
-		if page, err = c.ListAgents(ctx, f); err != nil {
-			return err
-		}
-	} else if page.Agents, err = c.ListAllAgents(ctx, f); err != nil {
-		return err
-	}
-	if page.Agents == nil {
-		page.Agents = []api.Agent{}
-	}
-	err = cf.write(stdout, page, func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tSPIFFE ID\tSTATUS\tSVID EXPIRES\tCREATED")
-		for _, a := range page.Agents {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.SPIFFEID, a.Status, timeText(a.SVIDExpiresAt), timeText(a.CreatedAt))
-		}
-	})
-	if err == nil && page.Next != "" && !cf.json() {
-		fmt.Fprintf(stderr, "More agents: kith agent list --limit %d --after %s\n", f.Limit, page.Next)
-	}
-	return err
+	return runList(ctx, listSpec[api.Agent]{
+		name: "agent list", plural: "agents", summary: "List node agents, all of them unless --limit is given.",
+		limit: &f.Limit, after: &f.After,
+		page: func(ctx context.Context, c *adminclient.Client) ([]api.Agent, string, error) {
+			p, err := c.ListAgents(ctx, f)
+			if err != nil {
+				return nil, "", err
+			}
+			return p.Agents, p.Next, nil
+		},
+		all:  func(ctx context.Context, c *adminclient.Client) ([]api.Agent, error) { return c.ListAllAgents(ctx, f) },
+		wrap: func(items []api.Agent, next string) any { return api.AgentList{Agents: items, Next: next} },
+		table: func(w io.Writer, items []api.Agent) {
+			fmt.Fprintln(w, "ID\tSPIFFE ID\tSTATUS\tSVID EXPIRES\tCREATED")
+			for _, a := range items {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.SPIFFEID, a.Status, timeText(a.SVIDExpiresAt), timeText(a.CreatedAt))
+			}
+		},
+	}, args, stdout, stderr)
 }
 
 // runAgentShow is `kith agent show`.

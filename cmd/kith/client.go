@@ -105,43 +105,31 @@ func readJWK(path string) (json.RawMessage, error) {
 
 // runClientList is `kith client list`.
 func runClientList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("client list", "[flags]", "List OAuth clients, all of them unless --limit is given.", stderr)
 	var f adminclient.ClientFilter
-	fs.StringVar(&f.EntryID, "entry", "", "only the clients of this entry")
-	fs.IntVar(&f.Limit, "limit", 0, "list one page of at most this many clients (0: all clients)")
-	fs.StringVar(&f.After, "after", "", "start after this cursor (the next cursor of a page)")
-	cf := addClientFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	if f.Limit < 0 {
-		return usagef(fs, "--limit must not be negative")
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	page := &api.ClientList{}
-	if f.Limit > 0 {
-		if page, err = c.ListClients(ctx, f); err != nil {
-			return err
-		}
-	} else if page.Clients, err = c.ListAllClients(ctx, f); err != nil {
-		return err
-	}
-	if page.Clients == nil {
-		page.Clients = []api.Client{}
-	}
-	err = cf.write(stdout, page, func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tENTRY\tAUTH METHOD\tSCOPES\tAUDIENCES")
-		for _, cl := range page.Clients {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.EntryID, cl.AuthMethod, list(cl.Scopes), list(cl.Audiences))
-		}
-	})
-	if err == nil && page.Next != "" && !cf.json() {
-		fmt.Fprintf(stderr, "More clients: kith client list --limit %d --after %s\n", f.Limit, page.Next)
-	}
-	return err
+	return runList(ctx, listSpec[api.Client]{
+		name: "client list", plural: "clients", summary: "List OAuth clients, all of them unless --limit is given.",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&f.EntryID, "entry", "", "only the clients of this entry")
+		},
+		limit: &f.Limit, after: &f.After,
+		page: func(ctx context.Context, c *adminclient.Client) ([]api.Client, string, error) {
+			p, err := c.ListClients(ctx, f)
+			if err != nil {
+				return nil, "", err
+			}
+			return p.Clients, p.Next, nil
+		},
+		all: func(ctx context.Context, c *adminclient.Client) ([]api.Client, error) {
+			return c.ListAllClients(ctx, f)
+		},
+		wrap: func(items []api.Client, next string) any { return api.ClientList{Clients: items, Next: next} },
+		table: func(w io.Writer, items []api.Client) {
+			fmt.Fprintln(w, "ID\tENTRY\tAUTH METHOD\tSCOPES\tAUDIENCES")
+			for _, cl := range items {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.EntryID, cl.AuthMethod, list(cl.Scopes), list(cl.Audiences))
+			}
+		},
+	}, args, stdout, stderr)
 }
 
 // clientCommand parses the flags of a command on one client: its own

@@ -86,3 +86,60 @@ func runOnID[T any](ctx context.Context, name, synopsis, summary string, args []
 	}
 	return cf.write(stdout, v, func(w io.Writer) { table(w, v) })
 }
+
+// listSpec describes a `kith <noun> list` command: its filter flags, how to
+// fetch one page or every page, and how to print what it got.
+type listSpec[T any] struct {
+	name    string // "entry list"
+	plural  string // "entries", in help and hints
+	summary string
+	// flags registers the command's own filter flags; limit and after
+	// point into the same filter.
+	flags func(fs *flag.FlagSet)
+	limit *int
+	after *string
+	page  func(ctx context.Context, c *adminclient.Client) ([]T, string, error)
+	all   func(ctx context.Context, c *adminclient.Client) ([]T, error)
+	wrap  func(items []T, next string) any // the API's list type, for -o json
+	table func(w io.Writer, items []T)
+}
+
+// runList runs a list command: one page when --limit is given (with a hint
+// on stderr when there are more), else every page.
+func runList[T any](ctx context.Context, s listSpec[T], args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(s.name, "[flags]", s.summary, stderr)
+	if s.flags != nil {
+		s.flags(fs)
+	}
+	fs.IntVar(s.limit, "limit", 0, "list one page of at most this many "+s.plural+" (0: all "+s.plural+")")
+	fs.StringVar(s.after, "after", "", "start after this cursor (the next cursor of a page)")
+	cf := addClientFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if *s.limit < 0 {
+		return usagef(fs, "--limit must not be negative")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var items []T
+	next := ""
+	if *s.limit > 0 {
+		items, next, err = s.page(ctx, c)
+	} else {
+		items, err = s.all(ctx, c)
+	}
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	err = cf.write(stdout, s.wrap(items, next), func(w io.Writer) { s.table(w, items) })
+	if err == nil && next != "" && !cf.json() {
+		fmt.Fprintf(stderr, "More %s: kith %s --limit %d --after %s\n", s.plural, s.name, *s.limit, next)
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -57,46 +58,31 @@ func runEntryCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // runEntryList is `kith entry list`.
 func runEntryList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry list", "[flags]",
-		"List workload entries, all of them unless --limit is given.", stderr)
 	var f adminclient.EntryFilter
-	fs.StringVar(&f.SPIFFEID, "spiffe-id", "", "only entries with this SPIFFE ID")
-	fs.StringVar(&f.ParentID, "parent", "", "only entries with this parent ID")
-	fs.StringVar(&f.Status, "status", "", "only entries with this status")
-	fs.IntVar(&f.Limit, "limit", 0, "list one page of at most this many entries (0: all entries)")
-	fs.StringVar(&f.After, "after", "", "start after this cursor (the next cursor of a page)")
-	cf := addClientFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	if f.Limit < 0 {
-		return usagef(fs, "--limit must not be negative")
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	page := &api.EntryList{}
-	if f.Limit > 0 {
-		if page, err = c.ListEntries(ctx, f); err != nil {
-			return err
-		}
-	} else if page.Entries, err = c.ListAllEntries(ctx, f); err != nil {
-		return err
-	}
-	if page.Entries == nil {
-		page.Entries = []api.Entry{}
-	}
-	err = cf.write(stdout, page, func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tSPIFFE ID\tPARENT\tSELECTORS\tSTATUS\tOWNER")
-		for _, e := range page.Entries {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.SPIFFEID, orDash(e.ParentID), list(e.Selectors), orDash(e.Status), orDash(e.Owner))
-		}
-	})
-	if err == nil && page.Next != "" && !cf.json() {
-		fmt.Fprintf(stderr, "More entries: kith entry list --limit %d --after %s\n", f.Limit, page.Next)
-	}
-	return err
+	return runList(ctx, listSpec[api.Entry]{
+		name: "entry list", plural: "entries", summary: "List workload entries, all of them unless --limit is given.",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&f.SPIFFEID, "spiffe-id", "", "only entries with this SPIFFE ID")
+			fs.StringVar(&f.ParentID, "parent", "", "only entries with this parent ID")
+			fs.StringVar(&f.Status, "status", "", "only entries with this status")
+		},
+		limit: &f.Limit, after: &f.After,
+		page: func(ctx context.Context, c *adminclient.Client) ([]api.Entry, string, error) {
+			p, err := c.ListEntries(ctx, f)
+			if err != nil {
+				return nil, "", err
+			}
+			return p.Entries, p.Next, nil
+		},
+		all:  func(ctx context.Context, c *adminclient.Client) ([]api.Entry, error) { return c.ListAllEntries(ctx, f) },
+		wrap: func(items []api.Entry, next string) any { return api.EntryList{Entries: items, Next: next} },
+		table: func(w io.Writer, items []api.Entry) {
+			fmt.Fprintln(w, "ID\tSPIFFE ID\tPARENT\tSELECTORS\tSTATUS\tOWNER")
+			for _, e := range items {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.SPIFFEID, orDash(e.ParentID), list(e.Selectors), orDash(e.Status), orDash(e.Owner))
+			}
+		},
+	}, args, stdout, stderr)
 }
 
 // runEntryShow is `kith entry show`.
