@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -353,6 +352,8 @@ func x5t(der []byte) string {
 }
 
 // serialHex is a certificate's serial as the revocation set names it.
-func serialHex(c *x509.Certificate) string { return hex.EncodeToString(c.SerialNumber.Bytes()) }
+// serialHex is a certificate's serial in the revocation set's spelling:
+// lower-case hex without leading zeros.
+func serialHex(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
 
 func asValidation(err error, ve **oauth.ValidationError) bool { return errors.As(err, ve) }
