@@ -130,6 +130,10 @@ var ErrSlowConsumer = errors.New("sync: agent fell behind; stream closed")
 type Hub struct {
 	cfg  Config
 	wake chan struct{}
+	// caChanged is closed on the CA's next bundle change. It is taken in
+	// New, before the bundle is first read, so that no change between New
+	// and Run goes unseen.
+	caChanged <-chan struct{}
 
 	mu        gosync.Mutex
 	rev       int64 // registry revision fanned out
@@ -186,6 +190,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if h.revocRev, err = cfg.Revocations.RevocationRevision(ctx); err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
+	h.caChanged = cfg.Bundle.Changed()
 	if h.bundle, err = marshalBundle(cfg.Bundle.Bundle()); err != nil {
 		return nil, err
 	}

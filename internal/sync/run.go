@@ -25,12 +25,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer poll.Stop()
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
-	caChanged := h.cfg.Bundle.Changed()
-	// The bundle may have changed between New and subscribing above;
-	// look once now so that such a change is not missed until the next.
-	if err := h.round(ctx, true); err != nil && ctx.Err() == nil {
-		h.cfg.Logger.ErrorContext(ctx, "sync: fan-out failed; retrying at the next poll", "error", err)
-	}
+	caChanged := h.caChanged
 	for {
 		bundleChanged := false
 		select {
