@@ -5,27 +5,59 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
 )
 
-// row reads the body and leaf hash of event idx.
-func row(t testing.TB, db *sql.DB, idx int) (body, leafHash []byte) {
+// editEvents reads the event log stored in db, passes it to fn, and
+// stores what fn returns in its place, each event in a bundle of its own
+// at its Index, as someone with write access to the file could.
+func editEvents(t testing.TB, db *sql.DB, fn func(evs []store.Event) []store.Event) {
 	t.Helper()
-	err := db.QueryRowContext(t.Context(), `SELECT body, leaf_hash FROM events WHERE idx = ?`, idx).Scan(&body, &leafHash)
+	rows, err := db.QueryContext(t.Context(), `SELECT first_idx, leaf_hashes, events FROM ledger_bundles ORDER BY last_idx`)
 	if err != nil {
-		t.Fatalf("read event %d: %v", idx, err)
+		t.Fatal(err)
 	}
-	return body, leafHash
+	var evs []store.Event
+	for rows.Next() {
+		var first int64
+		var hashes, data []byte
+		if err := rows.Scan(&first, &hashes, &data); err != nil {
+			t.Fatal(err)
+		}
+		bundle, err := store.DecodeEvents(first, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range bundle {
+			bundle[i].LeafHash = hashes[i*32 : (i+1)*32]
+		}
+		evs = append(evs, bundle...)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs = fn(evs)
+	mustExec(t, db, `DELETE FROM ledger_bundles`)
+	for _, ev := range evs {
+		mustExec(t, db, `INSERT INTO ledger_bundles (last_idx, first_idx, leaf_hashes, events) VALUES (?, ?, ?, ?)`,
+			ev.Index, ev.Index, ev.LeafHash, store.EncodeEvents([]store.Event{ev}))
+	}
 }
 
-func setRow(t testing.TB, db *sql.DB, idx int, body, leafHash []byte) {
-	t.Helper()
-	mustExec(t, db, `UPDATE events SET body = ?, leaf_hash = ? WHERE idx = ?`, body, leafHash, idx)
+// editBody replaces old by new in the body of ev, and its leaf hash too
+// when rehash is set.
+func editBody(ev *store.Event, old, new string, rehash bool) {
+	ev.Body = bytes.Replace(ev.Body, []byte(old), []byte(new), 1)
+	if rehash {
+		ev.LeafHash = rfc6962.DefaultHasher.HashLeaf(ev.Body)
+	}
 }
 
 // TestTamper alters the SQLite file behind a ledger of 20 entries with
@@ -41,35 +73,44 @@ func TestTamper(t *testing.T) {
 	}{
 		{name: "untouched", tamper: func(*testing.T, *sql.DB) {}, firstBad: -1},
 		{name: "entry body", tamper: func(t *testing.T, db *sql.DB) {
-			body, h := row(t, db, 9)
-			setRow(t, db, 9, bytes.Replace(body, []byte("entry-9"), []byte("entry-X"), 1), h)
+			editEvents(t, db, func(evs []store.Event) []store.Event {
+				editBody(&evs[9], "entry-9", "entry-X", false)
+				return evs
+			})
 		}, firstBad: 9, problem: "entry 9 was altered"},
 		{name: "entry body and leaf hash", tamper: func(t *testing.T, db *sql.DB) {
-			body, _ := row(t, db, 9)
-			body = bytes.Replace(body, []byte("entry-9"), []byte("entry-X"), 1)
-			setRow(t, db, 9, body, rfc6962.DefaultHasher.HashLeaf(body))
+			editEvents(t, db, func(evs []store.Event) []store.Event {
+				editBody(&evs[9], "entry-9", "entry-X", true)
+				return evs
+			})
 		}, firstBad: 8, problem: "entries 8 to 11 do not match the checkpoint at size 12, and their stored leaf hashes were rewritten"},
 		{name: "leaf hash only", tamper: func(t *testing.T, db *sql.DB) {
-			body, _ := row(t, db, 9)
-			setRow(t, db, 9, body, rfc6962.DefaultHasher.HashLeaf([]byte("other")))
+			editEvents(t, db, func(evs []store.Event) []store.Event {
+				evs[9].LeafHash = rfc6962.DefaultHasher.HashLeaf([]byte("other"))
+				return evs
+			})
 		}, firstBad: 9, problem: "stored leaf hash of entry 9 was altered"},
 		{name: "entry deleted", tamper: func(t *testing.T, db *sql.DB) {
-			mustExec(t, db, `DELETE FROM events WHERE idx = 9`)
+			editEvents(t, db, func(evs []store.Event) []store.Event { return slices.Delete(evs, 9, 10) })
 		}, firstBad: 9, problem: "entry 9 is missing"},
 		{name: "entry deleted and the rest renumbered", tamper: func(t *testing.T, db *sql.DB) {
-			mustExec(t, db, `DELETE FROM events WHERE idx = 9`)
-			for i := 10; i < 20; i++ {
-				mustExec(t, db, `UPDATE events SET idx = idx - 1 WHERE idx = ?`, i)
-			}
+			editEvents(t, db, func(evs []store.Event) []store.Event {
+				evs = slices.Delete(evs, 9, 10)
+				for i := 9; i < len(evs); i++ {
+					evs[i].Index--
+				}
+				return evs
+			})
 		}, firstBad: 9, problem: "entry 9 embeds index 10"},
 		{name: "entries swapped", tamper: func(t *testing.T, db *sql.DB) {
-			b9, h9 := row(t, db, 9)
-			b14, h14 := row(t, db, 14)
-			setRow(t, db, 9, b14, h14)
-			setRow(t, db, 14, b9, h9)
+			editEvents(t, db, func(evs []store.Event) []store.Event {
+				evs[9].Body, evs[14].Body = evs[14].Body, evs[9].Body
+				evs[9].LeafHash, evs[14].LeafHash = evs[14].LeafHash, evs[9].LeafHash
+				return evs
+			})
 		}, firstBad: 9, problem: "entry 9 embeds index 14"},
 		{name: "log truncated", tamper: func(t *testing.T, db *sql.DB) {
-			mustExec(t, db, `DELETE FROM events WHERE idx >= 18`)
+			editEvents(t, db, func(evs []store.Event) []store.Event { return evs[:18] })
 		}, firstBad: 18, problem: "the log ends at entry 18"},
 		{name: "checkpoint edited", tamper: func(t *testing.T, db *sql.DB) {
 			editCheckpoint(t, db, 12)

@@ -60,6 +60,10 @@ func (d dialect) rebind(query string) string {
 // than fail at once, write-ahead logging so readers never block the
 // writer, enforced foreign keys, and BEGIN IMMEDIATE so a transaction
 // takes the write lock up front and never fails later upgrading to it.
+// A new database gets 16 KiB pages (before WAL is switched on, which
+// fixes the size): a ledger commit of a few dozen events then writes a
+// handful of WAL frames instead of a dozen or more, and each frame costs
+// two write calls (BENCHMARKS.md, issue #3). Existing files keep theirs.
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // parseURL picks the back end for url and returns its dialect, the
@@ -96,6 +100,14 @@ func parseURL(url string) (d dialect, driverName, dsn string, err error) {
 		dsn += "&" + query
 	}
 	return sqliteDialect, "sqlite", dsn, nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked", which a
+// connection can meet outside the busy timeout's reach: switching a file
+// that another process is still creating to WAL mode, for one.
+func isBusy(err error) bool {
+	var liteErr *sqlite.Error
+	return errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // isUniqueViolation reports whether err is a unique or primary key

@@ -171,15 +171,8 @@ func (q queries) writeLedger(ctx context.Context, a LedgerAppend) error {
 	if !ok {
 		return fmt.Errorf("tree size is no longer %d: %w", a.PrevSize, ErrConflict)
 	}
-	for _, ev := range a.Adopted {
-		ok, err := q.execOne(ctx, `UPDATE events SET body = ?, leaf_hash = ? WHERE idx = ? AND leaf_hash IS NULL`,
-			bytesArg(ev.Body), bytesArg(ev.LeafHash), ev.Index)
-		if err != nil {
-			return fmt.Errorf("adopt event %d: %w", ev.Index, err)
-		}
-		if !ok {
-			return fmt.Errorf("adopt event %d: missing or already hashed: %w", ev.Index, ErrConflict)
-		}
+	if err := q.adoptEvents(ctx, a.Adopted); err != nil {
+		return err
 	}
 	ok, err = q.execOneCached(ctx, `UPDATE counters SET value = ? WHERE name = 'events' AND value = ?`,
 		a.Next.Size, a.PrevSize+int64(len(a.Adopted)))
@@ -195,15 +188,66 @@ func (q queries) writeLedger(ctx context.Context, a LedgerAppend) error {
 	return q.insertNodes(ctx, a.Nodes)
 }
 
-// insertEvents inserts evs with multi-row INSERTs.
+// insertEvents stores evs, which have contiguous indexes, as bundles
+// with their keys, in multi-row INSERTs.
 func (q queries) insertEvents(ctx context.Context, evs []Event) error {
-	const cols = 8
-	return insertRows(ctx, q, `INSERT INTO events (idx, time, type, outcome, actor, target, body, leaf_hash) VALUES `,
-		cols, len(evs), func(i int, args []any) []any {
-			ev := &evs[i]
-			return append(args, ev.Index, timeArg(ev.Time), ev.Type, ev.Outcome, ev.Actor, ev.Target,
-				bytesArg(ev.Body), bytesArg(ev.LeafHash))
+	bundles, err := makeBundles(evs)
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, q, `INSERT INTO ledger_bundles (last_idx, first_idx, min_time, max_time, leaf_hashes, events) VALUES `,
+		6, len(bundles), func(i int, args []any) []any {
+			b := &bundles[i]
+			return append(args, b.last, b.first, b.minTime, b.maxTime, bytesArg(b.leafHashes), b.events)
 		})
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	type key struct {
+		key  string
+		last int64
+	}
+	var keys []key
+	for _, b := range bundles {
+		for _, k := range b.keys {
+			keys = append(keys, key{k, b.last})
+		}
+	}
+	err = insertRows(ctx, q, `INSERT INTO ledger_keys (key, last_idx) VALUES `, 2, len(keys),
+		func(i int, args []any) []any { return append(args, keys[i].key, keys[i].last) })
+	if err != nil {
+		return fmt.Errorf("event keys: %w", err)
+	}
+	return nil
+}
+
+// adoptEvents gives the events stored by AppendEvent, each alone in its
+// bundle, the bodies and leaf hashes of evs.
+func (q queries) adoptEvents(ctx context.Context, evs []Event) error {
+	for _, ev := range evs {
+		if len(ev.LeafHash) != leafHashSize {
+			return fmt.Errorf("adopt event %d: leaf hash must be %d bytes", ev.Index, leafHashSize)
+		}
+		var data []byte
+		err := q.queryRow(ctx, `SELECT events FROM ledger_bundles WHERE last_idx = ? AND first_idx = last_idx AND length(leaf_hashes) = 0`,
+			ev.Index).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("adopt event %d: missing or already hashed: %w", ev.Index, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("adopt event %d: %w", ev.Index, err)
+		}
+		stored, err := DecodeEvents(ev.Index, data)
+		if err != nil || len(stored) != 1 {
+			return fmt.Errorf("adopt event %d: %w", ev.Index, errors.Join(errBundle, err))
+		}
+		stored[0].Body = ev.Body
+		if _, err := q.exec(ctx, `UPDATE ledger_bundles SET events = ?, leaf_hashes = ? WHERE last_idx = ?`,
+			EncodeEvents(stored), ev.LeafHash, ev.Index); err != nil {
+			return fmt.Errorf("adopt event %d: %w", ev.Index, err)
+		}
+	}
+	return nil
 }
 
 // insertNodes inserts nodes with multi-row INSERTs.
@@ -265,14 +309,11 @@ func (q queries) LedgerHashes(ctx context.Context, level int, start, end int64) 
 	if start < 0 || end <= start || end-start > maxHashRange {
 		return nil, fmt.Errorf("store: ledger hashes: bad range [%d, %d)", start, end)
 	}
-	var rows *sql.Rows
-	var err error
 	if level == 0 {
-		rows, err = q.queryCached(ctx, `SELECT idx, leaf_hash FROM events WHERE idx >= ? AND idx < ? ORDER BY idx`, start, end)
-	} else {
-		rows, err = q.queryCached(ctx, `SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`,
-			level, start, end)
+		return q.leafHashes(ctx, start, end)
 	}
+	rows, err := q.queryCached(ctx, `SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx`,
+		level, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("store: ledger hashes at level %d: %w", level, err)
 	}
@@ -294,6 +335,40 @@ func (q queries) LedgerHashes(ctx context.Context, level int, start, end int64) 
 	}
 	if int64(len(out)) != end-start {
 		return nil, fmt.Errorf("store: ledger hash (%d, %d): %w", level, start+int64(len(out)), ErrNotFound)
+	}
+	return out, nil
+}
+
+// leafHashes returns the leaf hashes of the events with indexes in
+// [start, end), read from their bundles.
+func (q queries) leafHashes(ctx context.Context, start, end int64) ([][]byte, error) {
+	rows, err := q.queryCached(ctx, `SELECT first_idx, last_idx, leaf_hashes FROM ledger_bundles
+		WHERE last_idx >= ? AND last_idx < ? AND first_idx < ? ORDER BY last_idx`, start, end+maxBundleEvents, end)
+	if err != nil {
+		return nil, fmt.Errorf("store: leaf hashes: %w", err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, end-start)
+	for rows.Next() {
+		var first, last int64
+		var hashes []byte
+		if err := rows.Scan(&first, &last, bytesCol{&hashes}); err != nil {
+			return nil, fmt.Errorf("store: leaf hashes: %w", err)
+		}
+		next := start + int64(len(out))
+		if first > next || int64(len(hashes)) != (last-first+1)*leafHashSize {
+			return nil, fmt.Errorf("store: leaf hash of event %d: %w", next, ErrNotFound)
+		}
+		for i := max(next, first); i <= last && i < end; i++ {
+			off := (i - first) * leafHashSize
+			out = append(out, hashes[off:off+leafHashSize:off+leafHashSize])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: leaf hashes: %w", err)
+	}
+	if int64(len(out)) != end-start {
+		return nil, fmt.Errorf("store: leaf hash of event %d: %w", start+int64(len(out)), ErrNotFound)
 	}
 	return out, nil
 }

@@ -14,6 +14,9 @@ type migration struct {
 	name     string
 	sqlite   string
 	postgres string
+	// data, if set, runs after the statements in the same transaction,
+	// for changes SQL alone cannot make.
+	data func(ctx context.Context, q queries) error
 }
 
 // sql returns the migration's statements for d.
@@ -86,6 +89,11 @@ func applyMigration(ctx context.Context, db *sql.DB, d dialect, m migration, lat
 		}
 		if _, err := q.exec(ctx, m.sql(d)); err != nil {
 			return err
+		}
+		if m.data != nil {
+			if err := m.data(ctx, q); err != nil {
+				return err
+			}
 		}
 		if _, err := q.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.version, m.name, time.Now().UnixMicro()); err != nil {

@@ -407,4 +407,44 @@ CREATE TABLE policy_sets (
 );
 `,
 	},
+	{
+		version: 6,
+		name:    "event bundles",
+		sqlite: `
+CREATE TABLE ledger_bundles (
+	last_idx    INTEGER PRIMARY KEY,
+	first_idx   INTEGER NOT NULL,
+	min_time    INTEGER,
+	max_time    INTEGER,
+	leaf_hashes BLOB NOT NULL,
+	events      BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE ledger_keys (
+	key      TEXT NOT NULL,
+	last_idx INTEGER NOT NULL,
+	PRIMARY KEY (key, last_idx)
+) STRICT, WITHOUT ROWID;
+`,
+		postgres: `
+CREATE TABLE ledger_bundles (
+	last_idx    BIGINT PRIMARY KEY,
+	first_idx   BIGINT NOT NULL,
+	min_time    BIGINT,
+	max_time    BIGINT,
+	leaf_hashes BYTEA NOT NULL,
+	events      BYTEA NOT NULL
+);
+-- Bundles are written once and read rarely: skip compressing them on the
+-- append path.
+ALTER TABLE ledger_bundles ALTER COLUMN events SET STORAGE EXTERNAL;
+
+CREATE TABLE ledger_keys (
+	key      TEXT NOT NULL,
+	last_idx BIGINT NOT NULL,
+	PRIMARY KEY (key, last_idx)
+);
+`,
+		data: bundleEvents,
+	},
 }

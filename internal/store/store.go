@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // ErrNotFound reports that the record a method was asked for does not
@@ -91,7 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", d, err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", d, err)
 	}
@@ -100,6 +101,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}}, logger: logger}, nil
+}
+
+// pingTimeout bounds how long ping retries a database that stays locked.
+const pingTimeout = 5 * time.Second
+
+// ping checks that db can be reached, retrying while SQLite reports the
+// database locked (several processes opening one new file at once), as
+// the busy timeout would if it applied there.
+func ping(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(pingTimeout)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 // Close closes the connection pool. Calls in flight may fail.

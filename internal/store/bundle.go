@@ -1,0 +1,270 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// The event log is stored in bundles: one row of ledger_bundles holds up
+// to maxBundleEvents consecutive events, in the layout of EncodeEvents,
+// with their leaf hashes beside them. A batch of the ledger's sequencer
+// thus costs one B-tree insert per bundle instead of one row and four
+// index entries per event, which is what bounds how fast SQLite appends
+// (see BENCHMARKS.md). Audit queries find bundles through ledger_keys,
+// which holds each distinct type, actor and target of a bundle once, and
+// through each bundle's time range, then filter the decoded events.
+const (
+	// maxBundleEvents caps the events of one bundle, so that reading one
+	// event decodes at most this many.
+	maxBundleEvents = 256
+	// maxBundleBytes ends a bundle once its encoded events pass it (one
+	// event may pass it alone).
+	maxBundleBytes = 256 << 10
+	// bundleFormat is the first byte of EncodeEvents' layout.
+	bundleFormat = 1
+	// leafHashSize is the size of a stored leaf hash.
+	leafHashSize = 32
+)
+
+// Key kinds of ledger_keys: a key is its kind followed by the value.
+const (
+	keyType   = "y:"
+	keyActor  = "a:"
+	keyTarget = "t:"
+)
+
+// zeroTime encodes the zero time.Time in EncodeEvents' layout.
+const zeroTime = math.MinInt64
+
+// EncodeEvents returns the events column of a ledger bundle holding evs:
+// a format byte (1), then for each event its Time as a signed varint of
+// microseconds since the Unix epoch (math.MinInt64 for the zero time),
+// and its Type, Outcome, Actor, Target and Body, each as a uvarint length
+// followed by the bytes. Indexes are not stored: the bundle's first_idx
+// column gives the first, and the rest follow. It is exported for tools
+// and tests that read or alter the database directly.
+func EncodeEvents(evs []Event) []byte {
+	n := 1
+	for i := range evs {
+		n += encodedSize(&evs[i])
+	}
+	return appendEvents(make([]byte, 0, n), evs)
+}
+
+// encodedSize bounds the size of ev in EncodeEvents' layout.
+func encodedSize(ev *Event) int {
+	return binary.MaxVarintLen64*6 + len(ev.Type) + len(ev.Outcome) + len(ev.Actor) + len(ev.Target) + len(ev.Body)
+}
+
+// appendEvents appends the encoding of evs to b.
+func appendEvents(b []byte, evs []Event) []byte {
+	b = append(b, bundleFormat)
+	for i := range evs {
+		ev := &evs[i]
+		t := int64(zeroTime)
+		if !ev.Time.IsZero() {
+			t = ev.Time.UnixMicro()
+		}
+		b = binary.AppendVarint(b, t)
+		for _, s := range [...]string{ev.Type, ev.Outcome, ev.Actor, ev.Target} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		b = binary.AppendUvarint(b, uint64(len(ev.Body)))
+		b = append(b, ev.Body...)
+	}
+	return b
+}
+
+// errBundle is wrapped by the errors of decoding a malformed bundle.
+var errBundle = errors.New("malformed event bundle")
+
+// DecodeEvents decodes an events column written by EncodeEvents, giving
+// the events Index values from first on. Bodies are copied out of data.
+// It returns an error, never panics, on any malformed input.
+func DecodeEvents(first int64, data []byte) ([]Event, error) {
+	var out []Event
+	err := scanEvents(first, data, func(ev *Event) bool {
+		out = append(out, *ev)
+		return true
+	})
+	return out, err
+}
+
+// scanEvents decodes data as DecodeEvents does and calls fn with each
+// event until fn returns false. The event passed to fn is reused: fn must
+// copy what it keeps; its strings are its own, its Body aliases data.
+func scanEvents(first int64, data []byte, fn func(ev *Event) bool) error {
+	if len(data) == 0 || data[0] != bundleFormat {
+		return fmt.Errorf("%w: unknown format", errBundle)
+	}
+	d := data[1:]
+	var ev Event
+	for i := first; len(d) > 0; i++ {
+		t, n := binary.Varint(d)
+		if n <= 0 {
+			return fmt.Errorf("%w: event %d: bad time", errBundle, i)
+		}
+		d = d[n:]
+		ev = Event{Index: i}
+		if t != zeroTime {
+			ev.Time = time.UnixMicro(t).UTC()
+		}
+		var fields [5][]byte
+		for f := range fields {
+			l, n := binary.Uvarint(d)
+			if n <= 0 || l > uint64(len(d)-n) {
+				return fmt.Errorf("%w: event %d: bad length", errBundle, i)
+			}
+			fields[f], d = d[n:n+int(l)], d[n+int(l):]
+		}
+		ev.Type, ev.Outcome, ev.Actor, ev.Target = string(fields[0]), string(fields[1]), string(fields[2]), string(fields[3])
+		if len(fields[4]) > 0 {
+			ev.Body = fields[4]
+		}
+		if !fn(&ev) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// bundle is one row of ledger_bundles being written.
+type bundle struct {
+	first, last int64
+	minTime     any // timeArg of the earliest non-zero time, or nil
+	maxTime     any
+	leafHashes  []byte // empty when the events have no leaf hash yet
+	events      []byte
+	keys        []string
+}
+
+// makeBundles splits evs, which have contiguous indexes, into bundles.
+// Events either all have leaf hashes or none has.
+func makeBundles(evs []Event) ([]bundle, error) {
+	var out []bundle
+	for start := 0; start < len(evs); {
+		end, size := start, 0
+		for end < len(evs) && end-start < maxBundleEvents && (end == start || size < maxBundleBytes) {
+			size += encodedSize(&evs[end])
+			end++
+		}
+		b, err := newBundle(evs[start:end])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+		start = end
+	}
+	return out, nil
+}
+
+// newBundle encodes evs as one bundle.
+func newBundle(evs []Event) (bundle, error) {
+	b := bundle{first: evs[0].Index, last: evs[len(evs)-1].Index, events: EncodeEvents(evs)}
+	hashed := evs[0].LeafHash != nil
+	if hashed {
+		b.leafHashes = make([]byte, 0, len(evs)*leafHashSize)
+	}
+	var lo, hi time.Time
+	seen := make(map[string]struct{}, 8)
+	for i := range evs {
+		ev := &evs[i]
+		if (ev.LeafHash != nil) != hashed || (hashed && len(ev.LeafHash) != leafHashSize) {
+			return bundle{}, fmt.Errorf("event %d: leaf hash must be %d bytes in every event of an append or in none", ev.Index, leafHashSize)
+		}
+		b.leafHashes = append(b.leafHashes, ev.LeafHash...)
+		if !ev.Time.IsZero() {
+			if lo.IsZero() || ev.Time.Before(lo) {
+				lo = ev.Time
+			}
+			if hi.IsZero() || ev.Time.After(hi) {
+				hi = ev.Time
+			}
+		}
+		for _, k := range [...]struct{ kind, v string }{{keyType, ev.Type}, {keyActor, ev.Actor}, {keyTarget, ev.Target}} {
+			if k.v == "" {
+				continue
+			}
+			key := k.kind + k.v
+			if _, ok := seen[key]; !ok {
+				seen[key] = struct{}{}
+				b.keys = append(b.keys, key)
+			}
+		}
+	}
+	b.minTime, b.maxTime = timeArg(lo), timeArg(hi)
+	return b, nil
+}
+
+// bundleEvents moves the rows of the events table of schema versions 1 to
+// 5 into bundles, then drops it. Runs of events with leaf hashes go into
+// full bundles; an event without one (stored by AppendEvent and not yet
+// adopted by the ledger) gets a bundle of its own, as AppendEvent now
+// writes it.
+func bundleEvents(ctx context.Context, q queries) error {
+	var run []Event
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := q.insertEvents(ctx, run)
+		run = run[:0]
+		return err
+	}
+	for after := int64(-1); ; {
+		rows, err := q.query(ctx, `SELECT idx, time, type, outcome, actor, target, body, leaf_hash FROM events
+			WHERE idx > ? ORDER BY idx LIMIT 1024`, after)
+		if err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		var page []Event
+		for rows.Next() {
+			var ev Event
+			if err := rows.Scan(&ev.Index, timeCol{&ev.Time}, &ev.Type, &ev.Outcome, &ev.Actor, &ev.Target,
+				bytesCol{&ev.Body}, bytesCol{&ev.LeafHash}); err != nil {
+				rows.Close()
+				return fmt.Errorf("read events: %w", err)
+			}
+			page = append(page, ev)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, ev := range page {
+			if ev.Index != after+1 {
+				return fmt.Errorf("events: index %d follows %d", ev.Index, after)
+			}
+			after = ev.Index
+			if len(ev.LeafHash) != 0 && len(ev.LeafHash) != leafHashSize {
+				return fmt.Errorf("events: event %d has a leaf hash of %d bytes", ev.Index, len(ev.LeafHash))
+			}
+			if ev.LeafHash == nil || len(run) == maxBundleEvents {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			run = append(run, ev)
+			if ev.LeafHash == nil {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if _, err := q.exec(ctx, `DROP TABLE events`); err != nil {
+		return fmt.Errorf("drop events: %w", err)
+	}
+	return nil
+}
