@@ -10,19 +10,21 @@ import (
 // its position. It stores no leaf hash: package ledger appends with
 // [Store.AppendLedger] instead, and adopts rows written here into its
 // Merkle tree when it next appends. Indexes start at 0 and are
-// contiguous: they come from a counter advanced in the same transaction
-// as the insert, which also serialises concurrent appenders until they
-// commit, so no index is ever skipped, repeated or seen before an earlier
-// one.
+// contiguous: each is one past the last stored, read under the ledger
+// state's lock, which serialises concurrent appenders until they commit,
+// so no index is ever skipped, repeated or seen before an earlier one.
 func (q queries) AppendEvent(ctx context.Context, ev *Event) error {
 	if ev == nil {
 		return fmt.Errorf("store: append event: nil event")
 	}
 	var idx int64
 	err := q.atomic(ctx, func(q queries) error {
-		err := q.queryRow(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value - 1`).Scan(&idx)
-		if err != nil {
-			return fmt.Errorf("next index: %w", err)
+		if _, err := q.exec(ctx, `UPDATE ledger_state SET size = size WHERE id = 1`); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		var err error
+		if idx, err = q.eventCount(ctx); err != nil {
+			return err
 		}
 		row := *ev
 		row.Index, row.LeafHash = idx, nil

@@ -425,6 +425,9 @@ CREATE TABLE ledger_keys (
 	last_idx INTEGER NOT NULL,
 	PRIMARY KEY (key, last_idx)
 ) STRICT, WITHOUT ROWID;
+
+-- The event count is one past the last bundle's last_idx.
+DELETE FROM counters WHERE name = 'events';
 `,
 		postgres: `
 CREATE TABLE ledger_bundles (
@@ -444,6 +447,9 @@ CREATE TABLE ledger_keys (
 	last_idx BIGINT NOT NULL,
 	PRIMARY KEY (key, last_idx)
 );
+
+-- The event count is one past the last bundle's last_idx.
+DELETE FROM counters WHERE name = 'events';
 `,
 		data: bundleEvents,
 	},
