@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -226,6 +227,9 @@ func (s *Service) parseAccessToken(raw string, now time.Time) (*accessClaims, er
 	if len(raw) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: too long", errNotOurs)
 	}
+	if c, ok := s.verified.get(raw, s.keys); ok {
+		return checkAccessTimes(c, now)
+	}
 	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, fmt.Errorf("%w: malformed", errNotOurs)
@@ -251,12 +255,65 @@ func (s *Service) parseAccessToken(raw string, now time.Time) (*accessClaims, er
 		return nil, fmt.Errorf("%w: issuer %q", errNotOurs, truncate(c.Issuer))
 	case c.JTI == "" || c.ClientID == "" || c.Subject == "":
 		return nil, fmt.Errorf("%w: missing claims", errNotOurs)
+	}
+	if _, err := checkAccessTimes(&c, now); err != nil {
+		return nil, err
+	}
+	s.verified.put(raw, h.KeyID, &c)
+	return &c, nil
+}
+
+// checkAccessTimes returns c if it is neither expired nor issued in the
+// future at now.
+func checkAccessTimes(c *accessClaims, now time.Time) (*accessClaims, error) {
+	switch {
 	case now.Unix() >= c.Expiry:
 		return nil, errExpired
 	case c.IssuedAt > now.Add(clockSkew).Unix():
 		return nil, fmt.Errorf("%w: issued in the future", errNotOurs)
 	}
-	return &c, nil
+	return c, nil
+}
+
+// maxVerified bounds the verified-token cache; a full cache is emptied.
+const maxVerified = 10_000
+
+// verifiedTokens remembers the claims of access tokens whose signature
+// verified, keyed by the whole token, so that introspecting a token again
+// (a resource server introspects each call's token) skips the P-256
+// verification, the dearest step. Expiry is checked on every use, and an
+// entry is ignored once its signing key is no longer published;
+// revocation and client status are checked by the caller as always. The
+// claims are shared: callers must not modify them.
+type verifiedTokens struct {
+	mu sync.RWMutex
+	m  map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	kid    string
+	claims *accessClaims
+}
+
+// get returns the cached claims of raw if its key is still published.
+func (v *verifiedTokens) get(raw string, keys *keyring) (*accessClaims, bool) {
+	v.mu.RLock()
+	e, ok := v.m[raw]
+	v.mu.RUnlock()
+	if !ok || keys.publicKey(e.kid) == nil {
+		return nil, false
+	}
+	return e.claims, true
+}
+
+// put remembers the claims of raw, signed with kid.
+func (v *verifiedTokens) put(raw, kid string, c *accessClaims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerified {
+		v.m = make(map[string]verifiedToken)
+	}
+	v.m[raw] = verifiedToken{kid: kid, claims: c}
 }
 
 // errExpired reports a token past its exp.

@@ -367,3 +367,30 @@ func containsAll(s []string, vs ...string) bool {
 	}
 	return true
 }
+
+// TestIntrospectionOfARepeatedToken checks that a token introspected
+// again, whose verified claims are then remembered, still turns inactive
+// when it expires or is revoked.
+func TestIntrospectionOfARepeatedToken(t *testing.T) {
+	for _, end := range []string{"expiry", "revocation"} {
+		t.Run(end, func(t *testing.T) {
+			e := newEnv(t)
+			cl, sec := e.client(oauth.AuthSecretBasic, registry.Entry{}, []string{"orders:read"})
+			tok := e.mustToken(request{form: ccForm(), basic: [2]string{string(cl.ID), sec.Reveal()}}).AccessToken
+			for i := range 3 {
+				if got := e.introspect(cl.ID, sec, tok); got["active"] != true {
+					t.Fatalf("introspection %d: %v", i, got)
+				}
+			}
+			if end == "expiry" {
+				e.clock.Add(5*time.Minute + time.Second)
+			} else if code := e.do(request{path: oauth.PathRevoke, form: url.Values{"token": {tok}},
+				basic: [2]string{string(cl.ID), sec.Reveal()}}).Code; code != http.StatusOK {
+				t.Fatalf("revoke: %d", code)
+			}
+			if got := e.introspect(cl.ID, sec, tok); !cmp.Equal(got, map[string]any{"active": false}) {
+				t.Errorf("after %s the token introspects as %v", end, got)
+			}
+		})
+	}
+}

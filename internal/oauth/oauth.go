@@ -274,6 +274,7 @@ type Service struct {
 	logger *slog.Logger
 
 	keys     *keyring
+	verified verifiedTokens
 	clients  *clientCache
 	bundles  *bundleCache
 	audit    *auditQueue

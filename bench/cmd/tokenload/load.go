@@ -94,7 +94,7 @@ func (r *result) print(w io.Writer, mode string) {
 		}
 		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
 	}
-	unit := map[string]string{"token": "tokens/s", "introspect": "introspections/s"}[mode]
+	unit := map[string]string{"token": "tokens/s", "introspect": "introspections/s", "floor": "responses/s"}[mode]
 	fmt.Fprintf(w, "%d ok in %v: %.0f %s\n", r.ok, r.elapsed.Round(time.Millisecond), float64(r.ok)/r.elapsed.Seconds(), unit)
 	fmt.Fprintf(w, "latency p50 %v  p99 %v  p99.9 %v  max %v\n",
 		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(0.999).Round(time.Microsecond), pct(1).Round(time.Microsecond))

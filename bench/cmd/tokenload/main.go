@@ -15,6 +15,9 @@
 // latency. private_key_jwt assertions are signed before the timed run, so
 // that the client's signing does not compete with the server for CPU.
 //
+// -mode floor measures the same load against a minimal Go HTTPS server
+// instead (see floor.go): the ceiling this machine and client allow.
+//
 //	go run ./cmd/kith server --trust-domain bench.test --data /tmp/kd --listen 127.0.0.1:8443 &
 //	cd bench && go run ./cmd/tokenload -data /tmp/kd -conns 32 -duration 10s -auth client_secret_basic
 package main
@@ -59,7 +62,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config
 	fs.StringVar(&cfg.dataDir, "data", "kith-data", "the server's data folder: address, bundle.pem and admin.token")
 	fs.StringVar(&cfg.addr, "addr", "", "host:port of the server (default: the data folder's server.json)")
-	fs.StringVar(&cfg.mode, "mode", "token", "token or introspect")
+	fs.StringVar(&cfg.mode, "mode", "token", "token, introspect, or floor (a minimal Go HTTPS server in a child process)")
+	serve := fs.Bool("serve-floor", false, "serve the floor (run by -mode floor)")
 	fs.StringVar(&cfg.auth, "auth", "client_secret_basic", "client_secret_basic or private_key_jwt (-mode token)")
 	fs.IntVar(&cfg.conns, "conns", 32, "concurrent keep-alive connections")
 	fs.IntVar(&cfg.clients, "clients", 200, "OAuth clients to spread the load over (each is rate limited on its own)")
@@ -69,19 +73,29 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *serve {
+		return serveFloor()
+	}
 	switch {
-	case cfg.mode != "token" && cfg.mode != "introspect":
-		return fmt.Errorf("-mode must be token or introspect")
+	case cfg.mode != "token" && cfg.mode != "introspect" && cfg.mode != "floor":
+		return fmt.Errorf("-mode must be token, introspect or floor")
 	case cfg.auth != "client_secret_basic" && cfg.auth != "private_key_jwt":
 		return fmt.Errorf("-auth must be client_secret_basic or private_key_jwt")
 	case cfg.conns < 1 || cfg.clients < 1 || cfg.duration <= 0:
 		return fmt.Errorf("-conns, -clients and -duration must be positive")
 	}
-	if cfg.mode == "introspect" {
+	if cfg.mode == "introspect" || cfg.mode == "floor" {
 		cfg.auth = "client_secret_basic"
 	}
-	t, err := setup(ctx, cfg)
-	if err != nil {
+	var t *target
+	var err error
+	if cfg.mode == "floor" {
+		var stop func()
+		if t, stop, err = startFloor(ctx, cfg.clients); err != nil {
+			return err
+		}
+		defer stop()
+	} else if t, err = setup(ctx, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "server %s, mode %s, auth %s, %d clients, %d connections, %v\n",
