@@ -83,6 +83,7 @@ func NewInbound(cfg InboundConfig) (*Inbound, error) {
 		},
 		Transport:     upstreamTransport(cfg.H2C),
 		FlushInterval: -1,
+		BufferPool:    copyBuffers,
 		ErrorHandler:  p.upstreamError,
 	}
 	return p, nil

@@ -104,6 +104,7 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 		},
 		Transport:     rt,
 		FlushInterval: -1,
+		BufferPool:    copyBuffers,
 		ErrorHandler:  p.destinationError,
 	}
 	return p, nil
