@@ -82,7 +82,10 @@ func NewInbound(cfg InboundConfig) (*Inbound, error) {
 			}
 		},
 		Transport:     upstreamTransport(cfg.H2C),
-		FlushInterval: -1,
+		// Streams (no Content-Length, or text/event-stream: gRPC, SSE)
+		// are flushed on every write by ReverseProxy itself; answers of
+		// known length go out in as few writes as their size allows.
+		FlushInterval: 0,
 		BufferPool:    copyBuffers,
 		ErrorHandler:  p.upstreamError,
 	}

@@ -103,7 +103,10 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 			pr.Out.Header.Del("DPoP")
 		},
 		Transport:     rt,
-		FlushInterval: -1,
+		// Streams (no Content-Length, or text/event-stream: gRPC, SSE)
+		// are flushed on every write by ReverseProxy itself; answers of
+		// known length go out in as few writes as their size allows.
+		FlushInterval: 0,
 		BufferPool:    copyBuffers,
 		ErrorHandler:  p.destinationError,
 	}

@@ -2,12 +2,15 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -208,5 +211,50 @@ func TestTCP(t *testing.T) {
 				t.Errorf("echoed = %v (%q, %v), want %v", got, line, err, tt.echoes)
 			}
 		})
+	}
+}
+
+// TestStreamingResponse sends a call through both proxies to an upstream
+// that streams its answer (no Content-Length) and writes each chunk only
+// after the caller has read the one before: the proxies must pass each
+// chunk on as it comes rather than buffer the answer.
+func TestStreamingResponse(t *testing.T) {
+	next := make(chan struct{})
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 3 {
+			if i > 0 {
+				select {
+				case <-next:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			fmt.Fprintf(w, "chunk %d\n", i)
+			w.(http.Flusher).Flush()
+		}
+	})
+	h := newHarness(t, upstream, false)
+	tok := &staticTokens{token: h.env.Token(proxytest.Claims{Subject: orders.String(), ClientID: "ci_orders"}, target.String(), proxytest.SignGood)}
+	base := newOutbound(t, h, tok, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("chunk %d: %v (status %d)", i, err, resp.StatusCode)
+		}
+		if want := fmt.Sprintf("chunk %d\n", i); line != want {
+			t.Fatalf("read %q, want %q", line, want)
+		}
+		if i < 2 {
+			next <- struct{}{}
+		}
 	}
 }
