@@ -31,6 +31,20 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
 	fs.StringVar(&cfg.OAuthIssuer, "oauth-issuer", "", "public https URL of the token service (the iss of its tokens); default derived from --listen")
+	fs.DurationVar(&cfg.TokenTTL, "token-ttl", 0, "lifetime of OAuth access tokens (default 5m, at most 1h)")
+	fs.Float64Var(&cfg.TokenClientRate, "token-client-rate", 0, "token requests per second one OAuth client may make (default 200)")
+	fs.IntVar(&cfg.TokenClientBurst, "token-client-burst", 0, "burst of one OAuth client's token requests (default twice the rate)")
+	fs.Func("token-audit", `when token issuances reach the ledger: "durable" (before the token is returned; default) or "batched" (once a second: faster, a crash loses up to a second of issuance records)`, func(v string) error {
+		switch v {
+		case "durable":
+			cfg.BatchTokenAudit = false
+		case "batched":
+			cfg.BatchTokenAudit = true
+		default:
+			return fmt.Errorf("want durable or batched")
+		}
+		return nil
+	})
 	fs.Func("witness", `a C2SP tlog-witness that cosigns the ledger's checkpoints, as "URL VERIFIER-KEY" (repeatable)`, func(v string) error {
 		w, err := server.ParseWitness(v)
 		if err == nil {

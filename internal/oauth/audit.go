@@ -53,23 +53,40 @@ type auditBatch struct {
 	first, last time.Time
 	count       int
 	jtis        []string
+	// durable counts the events whose requests wait for the batch to be
+	// in the ledger; done, made for the first of them, is closed when it
+	// is, or when writing it failed (err).
+	durable int
+	done    chan struct{}
+	err     error
 }
 
-// auditQueue coalesces issuance and refusal events and writes them to the
-// ledger in the background: one ledger event stands for every equal event
-// of a flush interval, with their count, time span and token IDs. A token
-// endpoint answering thousands of requests a second thus writes tens of
-// ledger events, and a flood of refusals cannot flood the ledger.
+// auditQueue coalesces issuance and refusal events into ledger events:
+// one stands for every equal event queued together, with their count,
+// time span and token IDs, so that a flood of refusals cannot flood the
+// ledger. Refusals are written by the flush of every AuditFlushInterval.
+// An issuance waits until its event is in the ledger (addDurable): the
+// first waiter starts a drain that flushes until no issuance waits, and
+// issuances queued during one flush are written together by the next,
+// so no token leaves the server unrecorded, even if it crashes.
 type auditQueue struct {
 	auditor Auditor
 	clock   func() time.Time
 	logger  *slog.Logger
+
+	// flushing serialises flushes, so that one returns only after every
+	// event queued before it is written, including those a concurrent
+	// flush had taken.
+	flushing sync.Mutex
 
 	mu      sync.Mutex
 	pending map[auditKey]*auditBatch
 	order   []auditKey
 	n       int    // events pending in all batches
 	seq     uint64 // last seq given to a set-aside batch
+	waiting int    // events pending whose requests wait (addDurable)
+	// draining is set while a drain goroutine runs.
+	draining bool
 }
 
 func newAuditQueue(a Auditor, clock func() time.Time, logger *slog.Logger) *auditQueue {
@@ -87,15 +104,54 @@ func (q *auditQueue) full() bool {
 }
 
 // add queues one event with token ID jti (empty for a refusal). It
-// returns errAuditBacklog when the queue is full; an issuance must then be
-// refused.
+// returns errAuditBacklog when the queue is full.
 func (q *auditQueue) add(k auditKey, jti string) error {
-	now := q.clock()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n >= maxPendingAudit {
-		return errAuditBacklog
+	_, err := q.addLocked(k, jti)
+	return err
+}
+
+// errAuditFailed refuses an issuance whose event the ledger did not take.
+var errAuditFailed = &protocolError{code: codeTemporarily, desc: "the audit ledger could not record the issuance; retry later"}
+
+// addDurable queues one event with token ID jti and returns once it is
+// in the ledger, errAuditFailed if writing it failed, errAuditBacklog if
+// the queue is full, or ctx's error. The token must not be handed out
+// unless it returns nil.
+func (q *auditQueue) addDurable(ctx context.Context, k auditKey, jti string) error {
+	q.mu.Lock()
+	b, err := q.addLocked(k, jti)
+	if err != nil {
+		q.mu.Unlock()
+		return err
 	}
+	if b.done == nil {
+		b.done = make(chan struct{})
+	}
+	b.durable++
+	q.waiting++
+	if !q.draining {
+		q.draining = true
+		go q.drain()
+	}
+	done := b.done
+	q.mu.Unlock()
+	select {
+	case <-done:
+		return b.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// addLocked adds one event to the batch of k and returns the batch.
+// Callers hold q.mu.
+func (q *auditQueue) addLocked(k auditKey, jti string) (*auditBatch, error) {
+	if q.n >= maxPendingAudit {
+		return nil, errAuditBacklog
+	}
+	now := q.clock()
 	b := q.pending[k]
 	if b == nil || len(b.jtis) >= maxJTIsPerEvent {
 		if b != nil {
@@ -113,18 +169,38 @@ func (q *auditQueue) add(k auditKey, jti string) error {
 		b.jtis = append(b.jtis, jti)
 	}
 	q.n++
-	return nil
+	return b, nil
+}
+
+// drain flushes until no request waits for its event.
+func (q *auditQueue) drain() {
+	for {
+		if err := q.flush(context.Background()); err != nil {
+			q.logger.Error("oauth: audit", "error", err)
+		}
+		q.mu.Lock()
+		if q.waiting == 0 {
+			q.draining = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+	}
 }
 
 // auditWriters is how many events flush hands to the ledger at once; the
 // ledger commits concurrent events together.
-const auditWriters = 32
+const auditWriters = 1024
 
 // flush writes every queued batch to the ledger, several at a time, so
-// their order in the ledger follows their times only roughly. Batches it
-// could not write stay queued, ahead of newer ones, and flush returns the
-// Auditor's first error.
+// their order in the ledger follows their times only roughly, and
+// completes the requests waiting for them. Batches it could not write
+// stay queued, ahead of newer ones, unless requests wait for them (their
+// tokens are refused instead), and flush returns the Auditor's first
+// error.
 func (q *auditQueue) flush(ctx context.Context) error {
+	q.flushing.Lock()
+	defer q.flushing.Unlock()
 	q.mu.Lock()
 	order, pending := q.order, q.pending
 	q.order, q.pending = nil, make(map[auditKey]*auditBatch)
@@ -141,18 +217,28 @@ func (q *auditQueue) flush(ctx context.Context) error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if _, err := q.auditor.Record(ctx, k.event(b)); err != nil {
+			_, err := q.auditor.Record(ctx, k.event(b))
+			if err != nil {
 				mu.Lock()
-				failed[k] = true
 				if firstErr == nil {
 					firstErr = fmt.Errorf("oauth: record %s: %w", k.typ, err)
 				}
 				mu.Unlock()
-				return
+				if b.done == nil {
+					mu.Lock()
+					failed[k] = true
+					mu.Unlock()
+					return
+				}
+				b.err = errAuditFailed
 			}
 			q.mu.Lock()
 			q.n -= b.count
+			q.waiting -= b.durable
 			q.mu.Unlock()
+			if b.done != nil {
+				close(b.done)
+			}
 		})
 	}
 	wg.Wait()

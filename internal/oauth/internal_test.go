@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,5 +127,53 @@ func TestAuditQueueBacklogRefuses(t *testing.T) {
 	}
 	if err := q.add(auditKey{typ: eventIssued}, ""); !errors.Is(err, errAuditBacklog) {
 		t.Errorf("add beyond the limit: %v, want errAuditBacklog", err)
+	}
+}
+
+// TestAuditQueueDurable checks that addDurable returns only once its
+// event is in the ledger, that concurrent issuances are written together
+// as coalesced events, and that a ledger failure refuses the issuance
+// and drops its event rather than keeping it queued.
+func TestAuditQueueDurable(t *testing.T) {
+	a := &failingAuditor{}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	q := newAuditQueue(a, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	k := auditKey{typ: eventIssued, action: "issue", outcome: ledger.OutcomeSuccess, clientID: "c1", scope: "s"}
+
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if err := q.addDurable(t.Context(), k, fmt.Sprint("jti-", i)); err != nil {
+				t.Errorf("addDurable %d: %v", i, err)
+				return
+			}
+			// The event is in the ledger by now.
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			found := false
+			for _, ev := range a.events {
+				found = found || slices.Contains(strings.Fields(ev.Details["jti"]), fmt.Sprint("jti-", i))
+			}
+			if !found {
+				t.Errorf("addDurable %d returned before its event was recorded", i)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(a.events); n == 0 || n > 50 {
+		t.Errorf("50 issuances written as %d events", n)
+	}
+
+	a.mu.Lock()
+	a.fail = true
+	a.mu.Unlock()
+	if err := q.addDurable(t.Context(), k, "lost"); err != errAuditFailed {
+		t.Errorf("addDurable with the ledger down = %v, want errAuditFailed", err)
+	}
+	q.mu.Lock()
+	pending, waiting := q.n, q.waiting
+	q.mu.Unlock()
+	if pending != 0 || waiting != 0 {
+		t.Errorf("after a failed issuance: %d events pending, %d waiting; want none", pending, waiting)
 	}
 }

@@ -131,7 +131,7 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ri, auth, g, proof, now)
+	return s.issue(r.Context(), ri, auth, g, proof, now)
 }
 
 // authenticateRequest reads the request's credentials and authenticates
@@ -218,9 +218,9 @@ func intersect(a, b []string) []string {
 }
 
 // issue signs the access token of a grant, bound to the client's
-// certificate and DPoP key if it presented them, and queues its audit
-// event.
-func (s *Service) issue(ri *reqInfo, auth *authResult, g *grant, proof *dpopProof, now time.Time) (*tokenResponse, error) {
+// certificate and DPoP key if it presented them, and returns it once its
+// audit event is in the ledger (queued, with BatchIssuanceAudit).
+func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *grant, proof *dpopProof, now time.Time) (*tokenResponse, error) {
 	key := s.keys.signer()
 	jti, err := newJTI()
 	if err != nil {
@@ -260,7 +260,12 @@ func (s *Service) issue(ri *reqInfo, auth *authResult, g *grant, proof *dpopProo
 	if g.act != nil {
 		k.reason = "on behalf of " + g.subject
 	}
-	if err := s.audit.add(k, jti); err != nil {
+	if s.cfg.BatchIssuanceAudit {
+		err = s.audit.add(k, jti)
+	} else {
+		err = s.audit.addDurable(ctx, k, jti)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -48,10 +49,8 @@ func TestClientSecret(t *testing.T) {
 				t.Errorf("jti %q, cnf %v: want a jti and no binding", c.ID, c.Cnf)
 			}
 
-			// The issuance reaches the ledger, without the secret.
-			if err := e.svc.FlushAudit(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			// The issuance reached the ledger before the token was
+			// returned, without the secret.
 			evs := e.audit.ofType("oauth.token.issued")
 			if len(evs) != 1 {
 				t.Fatalf("%d issuance events, want 1", len(evs))
@@ -63,6 +62,40 @@ func TestClientSecret(t *testing.T) {
 			}
 			checkNoSecret(t, e, sec)
 		})
+	}
+}
+
+// TestBatchedIssuanceAudit checks that with BatchIssuanceAudit an
+// issuance reaches the ledger at the next flush rather than before the
+// token is returned, and that a ledger failure then refuses no token.
+func TestBatchedIssuanceAudit(t *testing.T) {
+	e := newEnv(t, func(c *oauth.Config) { c.BatchIssuanceAudit = true })
+	cl, sec := e.client(oauth.AuthSecretBasic, registry.Entry{}, []string{"orders:read"})
+	auth := [2]string{string(cl.ID), sec.Reveal()}
+	e.mustToken(request{form: ccForm(), basic: auth})
+	if n := len(e.audit.ofType("oauth.token.issued")); n != 0 {
+		t.Errorf("%d issuance events before the flush, want 0", n)
+	}
+	if err := e.svc.FlushAudit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.audit.ofType("oauth.token.issued")); n != 1 {
+		t.Errorf("%d issuance events after the flush, want 1", n)
+	}
+}
+
+// TestIssuanceRefusedWhenLedgerFails checks that, by default, a token
+// whose issuance the ledger cannot record is not returned.
+func TestIssuanceRefusedWhenLedgerFails(t *testing.T) {
+	e := newEnv(t)
+	cl, sec := e.client(oauth.AuthSecretBasic, registry.Entry{}, []string{"orders:read"})
+	e.audit.mu.Lock()
+	e.audit.fail = errors.New("ledger down")
+	e.audit.mu.Unlock()
+	w := e.do(request{form: ccForm(), basic: [2]string{string(cl.ID), sec.Reveal()}})
+	wantError(t, w, http.StatusServiceUnavailable, "temporarily_unavailable")
+	if strings.Contains(w.Body.String(), "access_token") {
+		t.Errorf("a token was returned: %s", w.Body)
 	}
 }
 

@@ -81,7 +81,7 @@ func NewInbound(cfg InboundConfig) (*Inbound, error) {
 				setCaller(pr.Out.Header, res)
 			}
 		},
-		Transport:     upstreamTransport(cfg.H2C),
+		Transport: upstreamTransport(cfg.H2C),
 		// Streams (no Content-Length, or text/event-stream: gRPC, SSE)
 		// are flushed on every write by ReverseProxy itself; answers of
 		// known length go out in as few writes as their size allows.

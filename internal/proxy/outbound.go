@@ -102,7 +102,7 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("DPoP")
 		},
-		Transport:     rt,
+		Transport: rt,
 		// Streams (no Content-Length, or text/event-stream: gRPC, SSE)
 		// are flushed on every write by ReverseProxy itself; answers of
 		// known length go out in as few writes as their size allows.

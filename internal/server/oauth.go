@@ -56,6 +56,11 @@ func (s *Server) buildOAuth(ctx context.Context) error {
 		Auditor:     s.ledger,
 		Clock:       s.clock,
 		Logger:      s.logger,
+
+		TokenTTL:           s.cfg.TokenTTL,
+		ClientRate:         s.cfg.TokenClientRate,
+		ClientBurst:        s.cfg.TokenClientBurst,
+		BatchIssuanceAudit: s.cfg.BatchTokenAudit,
 	})
 	if err != nil {
 		return fmt.Errorf("token service: %w", err)

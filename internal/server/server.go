@@ -74,6 +74,17 @@ type Config struct {
 	// resource servers know it (https://auth.example.org); empty derives
 	// it from ListenAddr (https://localhost:<port> on loopback).
 	OAuthIssuer string
+	// TokenTTL is the lifetime of access tokens: 5m when zero, at most 1h.
+	TokenTTL time.Duration
+	// TokenClientRate and TokenClientBurst limit one OAuth client's token
+	// requests (per second, and the bucket size): 200 and twice the rate
+	// when zero.
+	TokenClientRate  float64
+	TokenClientBurst int
+	// BatchTokenAudit writes token issuance events to the ledger once a
+	// second instead of before each token is returned (see
+	// oauth.Config.BatchIssuanceAudit).
+	BatchTokenAudit bool
 
 	// Witnesses cosign the ledger's checkpoints; with WitnessQuorum > 0 a
 	// checkpoint is published only with that many cosignatures.
