@@ -46,10 +46,10 @@ type InboundConfig struct {
 
 // Inbound is the inbound proxy: mTLS in, enforcement, forwarding out.
 type Inbound struct {
-	cfg    InboundConfig
-	ln     net.Listener
-	rp     *httputil.ReverseProxy
-	target string
+	cfg   InboundConfig
+	ln    net.Listener
+	rp    *httputil.ReverseProxy
+	guard *Guard
 }
 
 type resultKey struct{}
@@ -64,7 +64,7 @@ func NewInbound(cfg InboundConfig) (*Inbound, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Inbound{cfg: cfg, ln: cfg.Listener, target: cfg.Enforcer.Target().String()}
+	p := &Inbound{cfg: cfg, ln: cfg.Listener, guard: NewGuard(cfg.Enforcer, cfg.Telemetry, cfg.Logger)}
 	if p.ln == nil {
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
@@ -123,8 +123,42 @@ func (p *Inbound) Addr() net.Addr { return p.ln.Addr() }
 // proxy's TLS listener (r.TLS holds the peer chain); without it every call
 // lacks a client certificate.
 func (p *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.guard.Serve(w, r, func(w http.ResponseWriter, r *http.Request, res *enforce.Result) {
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
+	})
+}
+
+// Guard is the inbound side of the request path, shared by [Inbound] and
+// the SDK's middleware: it checks a call with Enforcer, answers a refusal
+// as package enforce says, hands an allowed call on, and records the
+// call with Telemetry.
+type Guard struct {
+	// Enforcer verifies and decides every call. Required.
+	Enforcer *enforce.Enforcer
+	// Telemetry, if set, records every call.
+	Telemetry *Telemetry
+	// Logger receives the causes of refusals at Debug; nil discards them.
+	Logger *slog.Logger
+
+	target string
+}
+
+// NewGuard returns a Guard deciding with enf and recording with tel (nil
+// for none). logger may be nil.
+func NewGuard(enf *enforce.Enforcer, tel *Telemetry, logger *slog.Logger) *Guard {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Guard{Enforcer: enf, Telemetry: tel, Logger: logger, target: enf.Target().String()}
+}
+
+// Serve checks r: a refused call is answered with the status, headers
+// and problem body of package enforce; an allowed one is passed to
+// forward with its result. Either way the call, with the bytes read and
+// written and its latency, is recorded, and its result returned.
+func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, forward func(w http.ResponseWriter, r *http.Request, res *enforce.Result)) *enforce.Result {
 	start := time.Now()
-	res := p.cfg.Enforcer.Check(r)
+	res := g.Enforcer.Check(r)
 	cw := &countingWriter{ResponseWriter: w}
 	var body *countingBody
 	if res.Allowed() {
@@ -132,23 +166,27 @@ func (p *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body = &countingBody{body: r.Body}
 			r.Body = body
 		}
-		p.rp.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
+		forward(cw, r, res)
 	} else {
 		if res.Err != nil {
-			p.cfg.Logger.Debug("call refused", "reason", res.Reason, "err", res.Err)
+			g.Logger.Debug("call refused", "reason", res.Reason, "err", res.Err)
 		}
 		res.WriteError(cw)
 	}
-	if p.cfg.Telemetry == nil {
-		return
+	if g.Telemetry == nil {
+		return res
 	}
-	rec := Record{Time: start, Direction: "inbound", Target: p.target, Method: r.Method, Path: r.URL.Path,
+	if cw.status == 0 {
+		cw.status = http.StatusOK // what net/http sends for a silent handler
+	}
+	rec := Record{Time: start, Direction: "inbound", Target: g.target, Method: r.Method, Path: r.URL.Path,
 		Status: cw.status, BytesOut: cw.n, Latency: time.Since(start)}
 	if body != nil {
 		rec.BytesIn = body.count()
 	}
 	rec.fill(res)
-	p.cfg.Telemetry.Observe(r.Context(), rec)
+	g.Telemetry.Observe(r.Context(), rec)
+	return res
 }
 
 // serverTLS returns the TLS configuration of a listener serving the SVIDs

@@ -225,7 +225,7 @@ type countingWriter struct {
 }
 
 func (w *countingWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	if w.status == 0 && code >= 200 { // 1xx answers are not the status
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)

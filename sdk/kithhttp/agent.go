@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
+	"github.com/kith-dev/kith/internal/proxy"
 )
 
 // DefaultDataPlaneSocket is the node agent's data-plane socket when the
@@ -39,20 +41,30 @@ type AgentConfig struct {
 	// Observe is [Config.Observe].
 	Observe func(r *http.Request, res *enforce.Result)
 	// Logger receives the feed's operational logs (connections, rejected
-	// revocation batches); nil discards them.
+	// revocation batches, failed telemetry uploads); nil discards them.
 	Logger *slog.Logger
+	// AccessLog, if set, receives one line per call at Info, as the
+	// proxy's access log.
+	AccessLog *slog.Logger
+	// NoTelemetry stops the middleware from sending call records to the
+	// agent, which forwards them to the server for the ledger; the
+	// middleware's metrics are kept.
+	NoTelemetry bool
 }
 
 // FromAgent returns a Middleware fed by the node agent, as the `kith
 // proxy` sidecar is: it follows the agent's data-plane feed at
 // cfg.DataPlaneSocket in a goroutine of its own, for trust bundles,
-// revocations, the token service's keys and issuer, and the policies.
+// revocations, the token service's keys and issuer, and the policies;
+// and, unless cfg.NoTelemetry, it sends a record of every call back over
+// the same socket, in batches, for the ledger.
 //
 // FromAgent blocks until the agent has sent its full state, or ctx is
 // done; give ctx a deadline. After that, ctx is not used: the feed runs,
 // reconnecting whenever the agent goes away and serving what it holds
-// meanwhile, until the returned Closer is closed. Close stops the feed
-// and waits for it; it returns nil.
+// meanwhile, until the returned Closer is closed. Close stops the feed,
+// sends the call records still queued (waiting up to two seconds) and
+// returns nil.
 //
 // It returns an error if Target is zero, or one wrapping ctx's error when
 // ctx is done before the agent answered with its state.
@@ -67,12 +79,30 @@ func FromAgent(ctx context.Context, cfg AgentConfig) (*Middleware, io.Closer, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("kithhttp: %w", err)
 	}
+	tcfg := proxy.TelemetryConfig{Logger: cfg.AccessLog}
+	var uploader *proxy.AgentUploader
+	if !cfg.NoTelemetry {
+		uploader = proxy.NewAgentUploader(cfg.DataPlaneSocket)
+		tcfg.Uploader = uploader
+	}
+	tel, err := proxy.NewTelemetry(tcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kithhttp: %w", err)
+	}
 	// The feed outlives ctx, which only bounds the wait below.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f := &feed{cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = view.Run(runCtx) }) // returns nil once runCtx is done
+	wg.Go(func() {
+		_ = tel.Run(runCtx) // flushes what is queued once runCtx is done
+		if uploader != nil {
+			uploader.Close()
+		}
+	})
 	go func() {
-		defer close(f.done)
-		_ = view.Run(runCtx) // returns nil once runCtx is done
+		wg.Wait()
+		close(f.done)
 	}()
 	select {
 	case <-view.Ready():
@@ -86,7 +116,7 @@ func FromAgent(ctx context.Context, cfg AgentConfig) (*Middleware, io.Closer, er
 		f.Close()
 		return nil, nil, fmt.Errorf("kithhttp: %w", err)
 	}
-	mw, err := New(Config{Enforcer: enf, Observe: cfg.Observe})
+	mw, err := New(Config{Enforcer: enf, Observe: cfg.Observe, Telemetry: tel})
 	if err != nil {
 		f.Close()
 		return nil, nil, err

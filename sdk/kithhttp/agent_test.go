@@ -5,17 +5,21 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/go-cmp/cmp"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
@@ -26,10 +30,23 @@ import (
 	"github.com/kith-dev/kith/sdk/kithhttp"
 )
 
+// telemetrySink holds the call records a fake agent received.
+type telemetrySink struct {
+	mu      sync.Mutex
+	records []dataplane.CallRecord
+}
+
+func (s *telemetrySink) all() []dataplane.CallRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.records)
+}
+
 // fakeAgent serves the data-plane feed on a Unix socket as the agent
-// does: msg, then silence until the reader hangs up. It returns the
-// socket's path.
-func fakeAgent(t testing.TB, msg *dataplane.FeedMessage) string {
+// does: msg, then silence until the reader hangs up; and takes call
+// records as the agent does. It returns the socket's path and the
+// records received.
+func fakeAgent(t testing.TB, msg *dataplane.FeedMessage) (string, *telemetrySink) {
 	t.Helper()
 	// Unix socket paths are short; t.TempDir's may not be.
 	dir, err := os.MkdirTemp("", "kithhttp")
@@ -51,12 +68,24 @@ func fakeAgent(t testing.TB, msg *dataplane.FeedMessage) string {
 		http.NewResponseController(w).Flush()
 		<-r.Context().Done()
 	})
+	sink := &telemetrySink{}
+	mux.HandleFunc("POST "+dataplane.TelemetryPath, func(w http.ResponseWriter, r *http.Request) {
+		var batch []dataplane.CallRecord
+		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sink.mu.Lock()
+		sink.records = append(sink.records, batch...)
+		sink.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return path
+	return path, sink
 }
 
 // fullMessage is the agent's full state for env: the own bundle, the
@@ -93,7 +122,7 @@ func TestFromAgent(t *testing.T) {
 		{From: policy.From{SPIFFEIDs: []string{orders.String()}}, To: policy.To{Paths: []string{"/r"}}, Action: policy.ActionRestrict, Scopes: []string{"read"}},
 	}}
 	env := proxytest.New(t) // the middleware must not see env's own view fakes
-	socket := fakeAgent(t, fullMessage(t, env, doc))
+	socket, sink := fakeAgent(t, fullMessage(t, env, doc))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -101,11 +130,17 @@ func TestFromAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	closed := false
+	closeFeed := func() {
+		if closed {
+			return
+		}
+		closed = true
 		if err := feed.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-	})
+	}
+	t.Cleanup(closeFeed)
 
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := kithhttp.CallerFromContext(r.Context())
@@ -156,6 +191,26 @@ func TestFromAgent(t *testing.T) {
 				t.Errorf("answered %q, want %q…", got, tt.want)
 			}
 		})
+	}
+
+	// Every call, allowed or refused, went back to the agent as a call
+	// record once the feed closed (Close sends what is queued).
+	closeFeed()
+	var got []string
+	for _, rec := range sink.all() {
+		got = append(got, fmt.Sprintf("%s %d %s %s", rec.Path, rec.Status, rec.Decision, rec.Caller))
+	}
+	want := []string{
+		"/api/a 200 allow spiffe://example.org/orders",
+		"/api/a 403 deny spiffe://example.org/other",
+		"/elsewhere 403 deny spiffe://example.org/orders",
+		"/api/a 401 refused ",
+		"/api/a 401 refused ",
+		"/r 200 restrict spiffe://example.org/orders",
+		"/api/a 401 refused spiffe://example.org/orders",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("call records (-want +got):\n%s", d)
 	}
 }
 

@@ -61,11 +61,15 @@ type Config struct {
 	// Observe, if set, is called after every call with its result, for
 	// logs and metrics; it must not block.
 	Observe func(r *http.Request, res *enforce.Result)
+	// Telemetry, if set, records every call as the proxy does: metrics,
+	// access log, and call records uploaded for the ledger.
+	Telemetry *proxy.Telemetry
 }
 
 // Middleware enforces Kith's rules on a service's inbound calls.
 type Middleware struct {
-	cfg Config
+	cfg   Config
+	guard *proxy.Guard
 }
 
 // New returns a Middleware for cfg. It returns an error if Enforcer is
@@ -74,7 +78,7 @@ func New(cfg Config) (*Middleware, error) {
 	if cfg.Enforcer == nil {
 		return nil, errors.New("kithhttp: Config.Enforcer is required")
 	}
-	return &Middleware{cfg: cfg}, nil
+	return &Middleware{cfg: cfg, guard: proxy.NewGuard(cfg.Enforcer, cfg.Telemetry, nil)}, nil
 }
 
 // Caller is the verified caller of a call.
@@ -95,19 +99,28 @@ type callerKey struct{}
 // Handler returns next guarded by the middleware: a refused call is
 // answered with the status, headers and RFC 9457 problem body of package
 // enforce, an allowed one reaches next with its [Caller] in the context.
+// Both go through proxy.Guard, the inbound proxy's own path, and are
+// recorded with Config.Telemetry.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res := m.cfg.Enforcer.Check(r)
+		res := m.guard.Serve(w, r, func(w http.ResponseWriter, r *http.Request, res *enforce.Result) {
+			c := Caller{SPIFFEID: res.Caller.SPIFFEID, ClientID: res.Caller.ClientID, Scopes: res.Caller.Scopes, Decision: res.Action()}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		})
 		if m.cfg.Observe != nil {
-			defer m.cfg.Observe(r, res)
+			m.cfg.Observe(r, res)
 		}
-		if !res.Allowed() {
-			res.WriteError(w)
-			return
-		}
-		c := Caller{SPIFFEID: res.Caller.SPIFFEID, ClientID: res.Caller.ClientID, Scopes: res.Caller.Scopes, Decision: res.Action()}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
+}
+
+// Metrics returns the handler serving the middleware's Prometheus
+// metrics (calls, decisions, verification failures, latency), the same as
+// the proxy's, or nil when Config.Telemetry is nil.
+func (m *Middleware) Metrics() http.Handler {
+	if m.cfg.Telemetry == nil {
+		return nil
+	}
+	return m.cfg.Telemetry.Handler()
 }
 
 // CallerFromContext returns the caller [Middleware.Handler] verified,
