@@ -24,6 +24,45 @@ type agentPlane struct {
 	nodes       *nodes.Service
 	hub         *ksync.Hub
 	revocations *revocation.Set
+	// announce asks announceChanges to tell the other replicas.
+	announce chan struct{}
+}
+
+// changed wakes this replica's sync hub after a change made here, and has
+// the other replicas sharing the store woken too (see store.Announce). It
+// never blocks.
+func (p *agentPlane) changed() {
+	p.hub.Notify()
+	select {
+	case p.announce <- struct{}{}:
+	default: // an announce is pending already; it covers this change
+	}
+}
+
+// announceChanges announces this replica's changes to the others, one
+// notice for however many changes queued meanwhile, until ctx is done.
+func (s *Server) announceChanges(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.agents.announce:
+		}
+		if err := s.store.Announce(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "announcing a change to other replicas; they see it at their next poll", "error", err)
+		}
+	}
+}
+
+// watchChanges wakes the sync hub and refreshes the revocation set when
+// another replica announces a change, until ctx is done.
+func (s *Server) watchChanges(ctx context.Context) error {
+	return s.store.Watch(ctx, func() {
+		if err := s.agents.revocations.Sync(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "revocation sync after a change notice", "error", err)
+		}
+		s.agents.hub.Notify()
+	})
 }
 
 // buildNodes builds the agent plane. It must run after the CA, the
@@ -34,13 +73,14 @@ func (s *Server) buildNodes(ctx context.Context) error {
 		Entries: s.store, Tombstones: s.store, Revocations: s.store,
 		Signer: s.ca, Bundle: s.ca, Federated: s.fed, TokenKeys: lateTokenKeys{s},
 		Clock: s.clock, Logger: s.logger,
-		Policies: s.store,
+		Policies: s.store, PollInterval: s.cfg.ReplicaPollInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("sync hub: %w", err)
 	}
 	// One revocation set for the whole server (agents and tokens).
-	revs, err := revocation.New(ctx, revocation.Config{Store: revocationstore.New(s.store), Clock: s.clock, Logger: s.logger})
+	revs, err := revocation.New(ctx, revocation.Config{Store: revocationstore.New(s.store), Clock: s.clock, Logger: s.logger,
+		SyncInterval: s.cfg.ReplicaPollInterval})
 	if err != nil {
 		return fmt.Errorf("revocation set: %w", err)
 	}
@@ -48,14 +88,16 @@ func (s *Server) buildNodes(ctx context.Context) error {
 	if caTTL == 0 {
 		caTTL = ca.DefaultCATTL
 	}
+	plane := &agentPlane{hub: hub, revocations: revs, announce: make(chan struct{}, 1)}
 	svc, err := nodes.New(nodes.Config{
 		TrustDomain: s.td, Store: s.store, CA: s.ca, Entries: s.registry, Revocations: revs,
-		Auditor: s.ledger, MaxSVIDTTL: caTTL, Changed: hub.Notify, Clock: s.clock, Logger: s.logger,
+		Auditor: s.ledger, MaxSVIDTTL: caTTL, Changed: plane.changed, Clock: s.clock, Logger: s.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("nodes: %w", err)
 	}
-	s.agents = &agentPlane{nodes: svc, hub: hub, revocations: revs}
+	plane.nodes = svc
+	s.agents = plane
 	s.metrics.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_sync_streams", Help: "Connected agent sync streams."},
 			func() float64 { return float64(hub.Stats().Streams) }),
@@ -91,6 +133,8 @@ func (s *Server) runAgents(ctx context.Context) error {
 		{"sync-hub", s.agents.hub.Run},
 		{"revocations", s.agents.revocations.Run},
 		{"nodes", s.agents.nodes.Run},
+		{"announce-changes", s.announceChanges},
+		{"watch-changes", s.watchChanges},
 	})
 }
 
@@ -102,7 +146,7 @@ type registryAuditor struct{ s *Server }
 func (a registryAuditor) Record(ctx context.Context, ev ledger.Event) (int64, error) {
 	idx, err := a.s.ledger.Record(ctx, ev)
 	if a.s.agents != nil && ev.Outcome == ledger.OutcomeSuccess {
-		a.s.agents.hub.Notify()
+		a.s.agents.changed()
 	}
 	return idx, err
 }

@@ -28,7 +28,7 @@ type oauthPart struct {
 // set, so that agents and token verifiers see one set.
 func (s *Server) buildOAuth(ctx context.Context) error {
 	p := &oauthPart{}
-	revs := notifyingRevocations{Set: s.agents.revocations, notify: s.agents.hub.Notify}
+	revs := notifyingRevocations{Set: s.agents.revocations, notify: s.agents.changed}
 	issuer, alt, err := oauthBaseURLs(s.Addr())
 	if err != nil {
 		return err

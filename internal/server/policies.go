@@ -20,7 +20,7 @@ import (
 func (s *Server) buildPolicies(ctx context.Context) error {
 	_ = ctx
 	svc, err := policyset.NewService(policyset.ServiceConfig{
-		Store: s.store, Auditor: s.ledger, Changed: s.agents.hub.Notify, Clock: s.clock,
+		Store: s.store, Auditor: s.ledger, Changed: s.agents.changed, Clock: s.clock,
 	})
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)

@@ -86,6 +86,12 @@ type Config struct {
 	// oauth.Config.BatchIssuanceAudit).
 	BatchTokenAudit bool
 
+	// ReplicaPollInterval is how often the server reads what other
+	// replicas sharing its PostgreSQL store changed, in case it missed
+	// their change notices: when zero, every second for what agents are
+	// sent and every 2s for the revocation set the server itself checks.
+	ReplicaPollInterval time.Duration
+
 	// Witnesses cosign the ledger's checkpoints; with WitnessQuorum > 0 a
 	// checkpoint is published only with that many cosignatures.
 	Witnesses     []WitnessConfig

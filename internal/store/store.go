@@ -67,6 +67,7 @@ type Config struct {
 type Store struct {
 	queries
 	logger *slog.Logger
+	dsn    string // for connections of its own (Watch)
 }
 
 // Open connects to the database cfg.URL names, brings its schema up to date
@@ -100,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}}, logger: logger}, nil
+	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}}, logger: logger, dsn: dsn}, nil
 }
 
 // pingTimeout bounds how long ping retries a database that stays locked.
