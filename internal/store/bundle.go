@@ -13,10 +13,19 @@ import (
 // to maxBundleEvents consecutive events, in the layout of EncodeEvents,
 // with their leaf hashes beside them. A batch of the ledger's sequencer
 // thus costs one B-tree insert per bundle instead of one row and four
-// index entries per event, which is what bounds how fast SQLite appends
-// (see BENCHMARKS.md). Audit queries find bundles through ledger_keys,
-// which holds each distinct type, actor and target of a bundle once, and
-// through each bundle's time range, then filter the decoded events.
+// index entries per event, which is what bounded how fast SQLite appends
+// (see BENCHMARKS.md).
+//
+// Audit queries by type, actor or target go through ledger_keys, a
+// segment index: the bundles whose last_idx falls in [s·segmentSize,
+// (s+1)·segmentSize) form segment s, and once the log holds every event
+// below (s+1)·segmentSize the commit that completes it writes one row
+// (s, key) for each distinct key of its events. Rows are appended in key
+// order at the end of the index, so a busy mesh with thousands of callers
+// does not dirty a page of the index per caller and commit; a query
+// checks the segments in order with point lookups and decodes the
+// bundles of those that hold its key, and scans the segment not yet
+// complete. Time ranges use each bundle's min/max time.
 const (
 	// maxBundleEvents caps the events of one bundle, so that reading one
 	// event decodes at most this many.
@@ -24,6 +33,9 @@ const (
 	// maxBundleBytes ends a bundle once its encoded events pass it (one
 	// event may pass it alone).
 	maxBundleBytes = 256 << 10
+	// segmentSize is the number of event indexes of one segment of the
+	// key index.
+	segmentSize = 4096
 	// bundleFormat is the first byte of EncodeEvents' layout.
 	bundleFormat = 1
 	// leafHashSize is the size of a stored leaf hash.
@@ -140,7 +152,6 @@ type bundle struct {
 	maxTime     any
 	leafHashes  []byte // empty when the events have no leaf hash yet
 	events      []byte
-	keys        []string
 }
 
 // makeBundles splits evs, which have contiguous indexes, into bundles.
@@ -171,7 +182,6 @@ func newBundle(evs []Event) (bundle, error) {
 		b.leafHashes = make([]byte, 0, len(evs)*leafHashSize)
 	}
 	var lo, hi time.Time
-	seen := make(map[string]struct{}, 8)
 	for i := range evs {
 		ev := &evs[i]
 		if (ev.LeafHash != nil) != hashed || (hashed && len(ev.LeafHash) != leafHashSize) {
@@ -184,16 +194,6 @@ func newBundle(evs []Event) (bundle, error) {
 			}
 			if hi.IsZero() || ev.Time.After(hi) {
 				hi = ev.Time
-			}
-		}
-		for _, k := range [...]struct{ kind, v string }{{keyType, ev.Type}, {keyActor, ev.Actor}, {keyTarget, ev.Target}} {
-			if k.v == "" {
-				continue
-			}
-			key := k.kind + k.v
-			if _, ok := seen[key]; !ok {
-				seen[key] = struct{}{}
-				b.keys = append(b.keys, key)
 			}
 		}
 	}

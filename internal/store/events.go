@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -46,9 +49,10 @@ const bundlePage = 16
 // Since and Until, when set, bound Time to the half-open range
 // [Since, Until).
 //
-// Bundles are found through their keys (type, actor and target) and time
-// range, then decoded and filtered, bundlePage at a time, until the page
-// is full or the log ends.
+// With a type, actor or target, only the segments whose key index holds
+// all of them are read, and the segment not yet complete; otherwise every
+// bundle after f.After is. Bundles are read bundlePage at a time, skipped
+// by their time range, decoded and filtered until the page is full.
 func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error) {
 	limit := pageSize(f.Limit)
 	var keys []string
@@ -57,52 +61,93 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 			keys = append(keys, k.kind+k.v)
 		}
 	}
-	// The first key drives the query; the others must be in the bundle too.
-	var b strings.Builder
-	var args []any
-	if len(keys) == 0 {
-		b.WriteString(`SELECT b.first_idx, b.last_idx, b.leaf_hashes, b.events FROM ledger_bundles b WHERE b.last_idx > ?`)
-	} else {
-		b.WriteString(`SELECT b.first_idx, b.last_idx, b.leaf_hashes, b.events FROM ledger_keys k0`)
-		for i, k := range keys[1:] {
-			fmt.Fprintf(&b, ` JOIN ledger_keys k%d ON k%[1]d.key = ? AND k%[1]d.last_idx = k0.last_idx`, i+1)
-			args = append(args, k)
-		}
-		b.WriteString(` JOIN ledger_bundles b ON b.last_idx = k0.last_idx WHERE k0.key = ? AND k0.last_idx > ?`)
-		args = append(args, keys[0])
-	}
-	afterArg := len(args)
-	args = append(args, f.After)
+	var cond strings.Builder
+	var timeArgs []any
 	if !f.Since.IsZero() {
-		b.WriteString(` AND b.max_time >= ?`)
-		args = append(args, f.Since.UnixMicro())
+		cond.WriteString(` AND max_time >= ?`)
+		timeArgs = append(timeArgs, f.Since.UnixMicro())
 	}
 	if !f.Until.IsZero() {
-		b.WriteString(` AND b.min_time < ?`)
-		args = append(args, f.Until.UnixMicro())
+		cond.WriteString(` AND min_time < ?`)
+		timeArgs = append(timeArgs, f.Until.UnixMicro())
 	}
-	fmt.Fprintf(&b, ` ORDER BY b.last_idx LIMIT %d`, bundlePage)
-	query := b.String()
+	query := `SELECT first_idx, last_idx, leaf_hashes, events FROM ledger_bundles WHERE last_idx > ? AND last_idx < ?` +
+		cond.String() + fmt.Sprintf(` ORDER BY last_idx LIMIT %d`, bundlePage)
 
 	var out []Event
-	for len(out) < limit {
-		n, last, err := q.scanBundles(ctx, query, args, func(ev *Event) bool {
-			if ev.Index > f.After && f.matches(ev) {
-				e := *ev
-				e.Body, e.LeafHash = cloneBytes(ev.Body), cloneBytes(ev.LeafHash)
-				out = append(out, e)
+	// scan reads the matching events of the bundles with last_idx in
+	// (after, end) into out; it reports whether out is full.
+	scan := func(after, end int64) (bool, error) {
+		args := append([]any{after, end}, timeArgs...)
+		for {
+			n, last, err := q.scanBundles(ctx, query, args, func(ev *Event) bool {
+				if ev.Index > f.After && f.matches(ev) {
+					e := *ev
+					e.Body, e.LeafHash = cloneBytes(ev.Body), cloneBytes(ev.LeafHash)
+					out = append(out, e)
+				}
+				return len(out) < limit
+			})
+			if err != nil || len(out) >= limit {
+				return len(out) >= limit, err
 			}
-			return len(out) < limit
-		})
+			if n < bundlePage {
+				return false, nil
+			}
+			args[0] = last
+		}
+	}
+	if len(keys) == 0 {
+		_, err := scan(f.After, math.MaxInt64)
 		if err != nil {
 			return nil, fmt.Errorf("store: list events: %w", err)
 		}
-		if n < bundlePage {
-			break
+		return out, nil
+	}
+	count, err := q.eventCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: list events: %w", err)
+	}
+	complete := count / segmentSize
+	for seg := max(f.After+1, 0) / segmentSize; seg < complete; seg++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		args[afterArg] = last
+		held, err := q.segmentHolds(ctx, seg, keys)
+		if err != nil {
+			return nil, fmt.Errorf("store: list events: %w", err)
+		}
+		if !held {
+			continue
+		}
+		full, err := scan(max(f.After, seg*segmentSize-1), (seg+1)*segmentSize)
+		if err != nil {
+			return nil, fmt.Errorf("store: list events: %w", err)
+		}
+		if full {
+			return out, nil
+		}
+	}
+	if _, err := scan(max(f.After, complete*segmentSize-1), math.MaxInt64); err != nil {
+		return nil, fmt.Errorf("store: list events: %w", err)
 	}
 	return out, nil
+}
+
+// segmentHolds reports whether the key index of segment seg holds every
+// one of keys.
+func (q queries) segmentHolds(ctx context.Context, seg int64, keys []string) (bool, error) {
+	for _, k := range keys {
+		var one int
+		err := q.queryRowCached(ctx, `SELECT 1 FROM ledger_keys WHERE segment = ? AND key = ?`, seg, k).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // matches reports whether ev passes f's conditions other than After.

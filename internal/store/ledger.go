@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -204,8 +206,9 @@ func (q queries) eventCount(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// insertEvents stores evs, which have contiguous indexes, as bundles
-// with their keys, in multi-row INSERTs.
+// insertEvents stores evs, which have contiguous indexes and follow the
+// stored ones, as bundles in multi-row INSERTs, and indexes the segments
+// they complete.
 func (q queries) insertEvents(ctx context.Context, evs []Event) error {
 	bundles, err := makeBundles(evs)
 	if err != nil {
@@ -219,22 +222,44 @@ func (q queries) insertEvents(ctx context.Context, evs []Event) error {
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
-	type key struct {
-		key  string
-		last int64
+	if len(evs) == 0 {
+		return nil
 	}
-	var keys []key
-	for _, b := range bundles {
-		for _, k := range b.keys {
-			keys = append(keys, key{k, b.last})
+	return q.indexSegments(ctx, evs[0].Index, evs[len(evs)-1].Index+1)
+}
+
+// indexSegments writes the key index of every segment that the log
+// completed when it grew from before to after events: segments s with
+// before < (s+1)·segmentSize <= after.
+func (q queries) indexSegments(ctx context.Context, before, after int64) error {
+	for s := before / segmentSize; (s+1)*segmentSize <= after; s++ {
+		if err := q.indexSegment(ctx, s); err != nil {
+			return fmt.Errorf("index segment %d: %w", s, err)
 		}
 	}
-	err = insertRows(ctx, q, `INSERT INTO ledger_keys (key, last_idx) VALUES `, 2, len(keys),
-		func(i int, args []any) []any { return append(args, keys[i].key, keys[i].last) })
-	if err != nil {
-		return fmt.Errorf("event keys: %w", err)
-	}
 	return nil
+}
+
+// indexSegment writes one row (s, key) for each distinct type, actor and
+// target of the events of segment s, in key order.
+func (q queries) indexSegment(ctx context.Context, s int64) error {
+	seen := make(map[string]struct{}, 256)
+	_, _, err := q.scanBundles(ctx, `SELECT first_idx, last_idx, leaf_hashes, events FROM ledger_bundles
+		WHERE last_idx >= ? AND last_idx < ? ORDER BY last_idx`, []any{s * segmentSize, (s + 1) * segmentSize},
+		func(ev *Event) bool {
+			for _, k := range [...]struct{ kind, v string }{{keyType, ev.Type}, {keyActor, ev.Actor}, {keyTarget, ev.Target}} {
+				if k.v != "" {
+					seen[k.kind+k.v] = struct{}{}
+				}
+			}
+			return true
+		})
+	if err != nil {
+		return err
+	}
+	keys := slices.Sorted(maps.Keys(seen))
+	return insertRows(ctx, q, `INSERT INTO ledger_keys (segment, key) VALUES `, 2, len(keys),
+		func(i int, args []any) []any { return append(args, s, keys[i]) })
 }
 
 // adoptEvents gives the events stored by AppendEvent, each alone in its

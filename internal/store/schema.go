@@ -421,9 +421,9 @@ CREATE TABLE ledger_bundles (
 ) STRICT;
 
 CREATE TABLE ledger_keys (
-	key      TEXT NOT NULL,
-	last_idx INTEGER NOT NULL,
-	PRIMARY KEY (key, last_idx)
+	segment INTEGER NOT NULL,
+	key     TEXT NOT NULL,
+	PRIMARY KEY (segment, key)
 ) STRICT, WITHOUT ROWID;
 
 -- The event count is one past the last bundle's last_idx.
@@ -443,9 +443,9 @@ CREATE TABLE ledger_bundles (
 ALTER TABLE ledger_bundles ALTER COLUMN events SET STORAGE EXTERNAL;
 
 CREATE TABLE ledger_keys (
-	key      TEXT NOT NULL,
-	last_idx BIGINT NOT NULL,
-	PRIMARY KEY (key, last_idx)
+	segment BIGINT NOT NULL,
+	key     TEXT NOT NULL,
+	PRIMARY KEY (segment, key)
 );
 
 -- The event count is one past the last bundle's last_idx.

@@ -196,3 +196,80 @@ func testConcurrentAppendEvent(t *testing.T, s *store.Store) {
 		t.Errorf("next Index %d, want %d", ev.Index, n)
 	}
 }
+
+// testListEventsAcrossSegments appends 10,000 events in appends of 300
+// (so bundles straddle the 4,096-event segments of the key index),
+// actors cycling over 50 and one rare actor in the second segment and
+// in the incomplete tail, and checks queries by key against a filter
+// of the whole log, from several starting points and with small pages.
+func testListEventsAcrossSegments(t *testing.T, s *store.Store) {
+	const n = 10_000
+	var all []store.Event
+	for prev := int64(0); prev < n; prev += 300 {
+		a := ledgerAppend(prev, min(300, n-prev))
+		for i := range a.Events {
+			ev := &a.Events[i]
+			ev.Actor = fmt.Sprint("actor-", ev.Index%50)
+			if ev.Index == 5000 || ev.Index == 9000 {
+				ev.Actor = "rare"
+			}
+			ev.Type = []string{"a.type", "b.type"}[ev.Index%7/6] // b.type one in seven
+		}
+		a.Nodes = nil
+		mustAppendLedger(t, s, a)
+		all = append(all, a.Events...)
+	}
+	for i := range all {
+		all[i].Time = norm(all[i].Time)
+	}
+	tests := []struct {
+		name   string
+		filter store.EventFilter
+	}{
+		{"rare actor", store.EventFilter{Actor: "rare"}},
+		{"actor", store.EventFilter{Actor: "actor-7"}},
+		{"actor and type", store.EventFilter{Actor: "actor-7", Type: "b.type"}},
+		{"type and target", store.EventFilter{Type: "b.type", Target: "target-1"}},
+		{"actor and time", store.EventFilter{Actor: "actor-3", Since: t0.Add(4000 * time.Second), Until: t0.Add(8200 * time.Second)}},
+		{"no such actor", store.EventFilter{Actor: "nobody"}},
+	}
+	for _, tc := range tests {
+		for _, after := range []int64{-1, 4095, 4100, 8191, 9500} {
+			t.Run(fmt.Sprintf("%s after %d", tc.name, after), func(t *testing.T) {
+				var want []store.Event
+				for _, ev := range all {
+					if ev.Index > after && matches(tc.filter, ev) {
+						want = append(want, ev)
+					}
+				}
+				var got []store.Event
+				f := tc.filter
+				f.After, f.Limit = after, 37
+				for {
+					page, err := s.ListEvents(t.Context(), f)
+					if err != nil {
+						t.Fatalf("ListEvents: %v", err)
+					}
+					if len(page) == 0 {
+						break
+					}
+					got = append(got, page...)
+					f.After = page[len(page)-1].Index
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%d events, want %d", len(got), len(want))
+				}
+				if d := diff("ListEvents", want, got); d != "" {
+					t.Error(d)
+				}
+			})
+		}
+	}
+}
+
+// matches is the reference filter of testListEventsAcrossSegments.
+func matches(f store.EventFilter, ev store.Event) bool {
+	return (f.Type == "" || ev.Type == f.Type) && (f.Actor == "" || ev.Actor == f.Actor) &&
+		(f.Target == "" || ev.Target == f.Target) && (f.Outcome == "" || ev.Outcome == f.Outcome) &&
+		(f.Since.IsZero() || !ev.Time.Before(f.Since)) && (f.Until.IsZero() || ev.Time.Before(f.Until))
+}

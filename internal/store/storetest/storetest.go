@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t testing.TB) *store.Store) {
 		{"AppendEvent", testAppendEvent},
 		{"ListEvents", testListEvents},
 		{"ListEventsLimits", testListEventsLimits},
+		{"ListEventsAcrossSegments", testListEventsAcrossSegments},
 		{"ConcurrentAppendEvent", testConcurrentAppendEvent},
 		{"LedgerAppend", testLedgerAppend},
 		{"LedgerAppendErrors", testLedgerAppendErrors},
