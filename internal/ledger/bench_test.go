@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
 )
 
 // benchEvent is an event of a realistic size (about 500 bytes of entry).
@@ -154,7 +155,8 @@ func BenchmarkInclusionProof(b *testing.B) {
 		b.Skip("builds a tree of ten million entries")
 	}
 	n := uint64(benchTreeSize(b))
-	l := newLedger(b, openStore(b, bigTree(b, int(n))), newSigner(b), nil)
+	st := openStore(b, bigTree(b, int(n)))
+	l := newLedger(b, st, newSigner(b), nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.Run("inclusion", func(b *testing.B) {
 		for b.Loop() {
@@ -168,6 +170,25 @@ func BenchmarkInclusionProof(b *testing.B) {
 			from := 1 + rng.Uint64N(n-1)
 			if _, err := l.ConsistencyProof(b.Context(), from, n); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	// Audit queries: a page of 100 events of one of 1,000 actors from a
+	// random place, and every event of an actor seen once in a million
+	// (the whole key index is consulted).
+	b.Run("query-actor-100", func(b *testing.B) {
+		for b.Loop() {
+			f := store.EventFilter{Actor: fmt.Sprint("actor-", rng.IntN(1000)), After: rng.Int64N(int64(n)), Limit: 100}
+			if _, err := st.ListEvents(b.Context(), f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("query-rare-actor", func(b *testing.B) {
+		for b.Loop() {
+			evs, err := st.ListEvents(b.Context(), store.EventFilter{Actor: "rare", After: -1, Limit: 1000})
+			if err != nil || len(evs) != int(n/1_000_000) {
+				b.Fatalf("%d events, %v", len(evs), err)
 			}
 		}
 	})

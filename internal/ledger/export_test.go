@@ -39,8 +39,9 @@ var (
 
 // BulkLoad appends n entries of `{"index":i}` straight to the store of l,
 // batch entries per transaction, bypassing the sequencer; for building
-// large trees for benchmarks. progress, if set, is called after each
-// batch.
+// large trees for benchmarks. Their actors cycle over 1,000 names
+// (actor-0…), except that every millionth is "rare"; their targets over
+// 200. progress, if set, is called after each batch.
 func (l *Ledger) BulkLoad(ctx context.Context, n, batch int, progress func(done int)) error {
 	t, err := l.loadTree(ctx)
 	if err != nil {
@@ -54,7 +55,12 @@ func (l *Ledger) BulkLoad(ctx context.Context, n, batch int, progress func(done 
 			index := t.size + uint64(i)
 			data := fmt.Appendf(nil, `{"index":%d,"type":"bulk"}`, index)
 			h := rfc6962.DefaultHasher.HashLeaf(data)
-			a.Events[i] = store.Event{Index: int64(index), Type: "bulk", Outcome: "success", Body: data, LeafHash: h}
+			actor := fmt.Sprint("actor-", index%1000)
+			if index%1_000_000 == 999_999 {
+				actor = "rare"
+			}
+			a.Events[i] = store.Event{Index: int64(index), Type: "bulk", Outcome: "success", Body: data, LeafHash: h,
+				Actor: actor, Target: fmt.Sprint("target-", index%200)}
 			hashes[i] = h
 		}
 		next, nodes, err := t.extend(l.rf, hashes)

@@ -100,32 +100,46 @@ var errBundle = errors.New("malformed event bundle")
 // It returns an error, never panics, on any malformed input.
 func DecodeEvents(first int64, data []byte) ([]Event, error) {
 	var out []Event
-	err := scanEvents(first, data, func(ev *Event) bool {
+	err := scanEvents(first, -1, data, nil, func(ev *Event) bool {
+		ev.Body = cloneBytes(ev.Body)
 		out = append(out, *ev)
 		return true
 	})
 	return out, err
 }
 
-// scanEvents decodes data as DecodeEvents does and calls fn with each
-// event until fn returns false. The event passed to fn is reused: fn must
-// copy what it keeps; its strings are its own, its Body aliases data.
-func scanEvents(first int64, data []byte, fn func(ev *Event) bool) error {
+// rawEvent is an event as it lies in a bundle, before any copy.
+type rawEvent struct {
+	index                       int64
+	time                        int64 // microseconds, or zeroTime
+	typ, outcome, actor, target []byte
+}
+
+// scanEvents decodes data, the events column of a bundle whose events
+// have indexes first to last (last -1: as many as data holds), and calls
+// fn with each event that keep accepts (every one when keep is nil) until
+// fn returns false. keep sees the event undecoded, so that skipping one
+// costs no allocation. The event passed to fn is reused: fn must copy
+// what it keeps; its strings are its own, its Body aliases data.
+// scanEvents fails if data is malformed or, when it read it all, holds
+// another number of events than last-first+1.
+func scanEvents(first, last int64, data []byte, keep func(r *rawEvent) bool, fn func(ev *Event) bool) error {
 	if len(data) == 0 || data[0] != bundleFormat {
 		return fmt.Errorf("%w: unknown format", errBundle)
 	}
 	d := data[1:]
+	var r rawEvent
 	var ev Event
-	for i := first; len(d) > 0; i++ {
+	i := first
+	for ; len(d) > 0; i++ {
+		if last >= 0 && i > last {
+			return fmt.Errorf("%w: more events than indexes %d to %d", errBundle, first, last)
+		}
 		t, n := binary.Varint(d)
 		if n <= 0 {
 			return fmt.Errorf("%w: event %d: bad time", errBundle, i)
 		}
 		d = d[n:]
-		ev = Event{Index: i}
-		if t != zeroTime {
-			ev.Time = time.UnixMicro(t).UTC()
-		}
 		var fields [5][]byte
 		for f := range fields {
 			l, n := binary.Uvarint(d)
@@ -134,13 +148,23 @@ func scanEvents(first int64, data []byte, fn func(ev *Event) bool) error {
 			}
 			fields[f], d = d[n:n+int(l)], d[n+int(l):]
 		}
-		ev.Type, ev.Outcome, ev.Actor, ev.Target = string(fields[0]), string(fields[1]), string(fields[2]), string(fields[3])
+		r = rawEvent{index: i, time: t, typ: fields[0], outcome: fields[1], actor: fields[2], target: fields[3]}
+		if keep != nil && !keep(&r) {
+			continue
+		}
+		ev = Event{Index: i, Type: string(fields[0]), Outcome: string(fields[1]), Actor: string(fields[2]), Target: string(fields[3])}
+		if t != zeroTime {
+			ev.Time = time.UnixMicro(t).UTC()
+		}
 		if len(fields[4]) > 0 {
 			ev.Body = fields[4]
 		}
 		if !fn(&ev) {
 			return nil
 		}
+	}
+	if last >= 0 && i != last+1 {
+		return fmt.Errorf("%w: %d events for indexes %d to %d", errBundle, i-first, first, last)
 	}
 	return nil
 }

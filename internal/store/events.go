@@ -74,18 +74,17 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 	query := `SELECT first_idx, last_idx, leaf_hashes, events FROM ledger_bundles WHERE last_idx > ? AND last_idx < ?` +
 		cond.String() + fmt.Sprintf(` ORDER BY last_idx LIMIT %d`, bundlePage)
 
+	keep := func(r *rawEvent) bool { return r.index > f.After && f.matches(r) }
 	var out []Event
 	// scan reads the matching events of the bundles with last_idx in
 	// (after, end) into out; it reports whether out is full.
 	scan := func(after, end int64) (bool, error) {
 		args := append([]any{after, end}, timeArgs...)
 		for {
-			n, last, err := q.scanBundles(ctx, query, args, func(ev *Event) bool {
-				if ev.Index > f.After && f.matches(ev) {
-					e := *ev
-					e.Body, e.LeafHash = cloneBytes(ev.Body), cloneBytes(ev.LeafHash)
-					out = append(out, e)
-				}
+			n, last, err := q.scanBundles(ctx, query, args, keep, func(ev *Event) bool {
+				e := *ev
+				e.Body, e.LeafHash = cloneBytes(ev.Body), cloneBytes(ev.LeafHash)
+				out = append(out, e)
 				return len(out) < limit
 			})
 			if err != nil || len(out) >= limit {
@@ -150,23 +149,23 @@ func (q queries) segmentHolds(ctx context.Context, seg int64, keys []string) (bo
 	return true, nil
 }
 
-// matches reports whether ev passes f's conditions other than After.
+// matches reports whether r passes f's conditions other than After.
 // Times compare in whole microseconds, as stored.
-func (f *EventFilter) matches(ev *Event) bool {
-	return (f.Type == "" || ev.Type == f.Type) &&
-		(f.Actor == "" || ev.Actor == f.Actor) &&
-		(f.Target == "" || ev.Target == f.Target) &&
-		(f.Outcome == "" || ev.Outcome == f.Outcome) &&
-		(f.Since.IsZero() || (!ev.Time.IsZero() && ev.Time.UnixMicro() >= f.Since.UnixMicro())) &&
-		(f.Until.IsZero() || (!ev.Time.IsZero() && ev.Time.UnixMicro() < f.Until.UnixMicro()))
+func (f *EventFilter) matches(r *rawEvent) bool {
+	return (f.Type == "" || string(r.typ) == f.Type) &&
+		(f.Actor == "" || string(r.actor) == f.Actor) &&
+		(f.Target == "" || string(r.target) == f.Target) &&
+		(f.Outcome == "" || string(r.outcome) == f.Outcome) &&
+		(f.Since.IsZero() || (r.time != zeroTime && r.time >= f.Since.UnixMicro())) &&
+		(f.Until.IsZero() || (r.time != zeroTime && r.time < f.Until.UnixMicro()))
 }
 
 // scanBundles runs query, which selects first_idx, last_idx, leaf_hashes
-// and events of bundles, and passes their events, with leaf hashes, to fn
-// in order until fn returns false. It returns the number of bundles read
-// and the last_idx of the last one. The event's Body and LeafHash alias
-// the row's buffers.
-func (q queries) scanBundles(ctx context.Context, query string, args []any, fn func(ev *Event) bool) (n int, last int64, err error) {
+// and events of bundles, and passes their events that keep accepts (all
+// when keep is nil), with leaf hashes, to fn in order until fn returns
+// false. It returns the number of bundles read and the last_idx of the
+// last one. The event's Body and LeafHash alias the row's buffers.
+func (q queries) scanBundles(ctx context.Context, query string, args []any, keep func(r *rawEvent) bool, fn func(ev *Event) bool) (n int, last int64, err error) {
 	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return 0, 0, err
@@ -184,25 +183,16 @@ func (q queries) scanBundles(ctx context.Context, query string, args []any, fn f
 		if count < 1 || (len(hashes) != 0 && int64(len(hashes)) != count*leafHashSize) {
 			return n, last, fmt.Errorf("%w: bundle %d–%d has %d bytes of leaf hashes", errBundle, first, last, len(hashes))
 		}
-		seen, overflow := int64(0), false
-		err := scanEvents(first, data, func(ev *Event) bool {
-			if ev.Index > last {
-				overflow = true
-				return false
-			}
+		err := scanEvents(first, last, data, keep, func(ev *Event) bool {
 			if len(hashes) != 0 {
 				off := (ev.Index - first) * leafHashSize
 				ev.LeafHash = hashes[off : off+leafHashSize : off+leafHashSize]
 			}
-			seen++
 			more = fn(ev)
 			return more
 		})
 		if err != nil {
-			return n, last, err
-		}
-		if overflow || (more && seen != count) {
-			return n, last, fmt.Errorf("%w: bundle %d–%d holds %d events", errBundle, first, last, seen)
+			return n, last, fmt.Errorf("bundle %d–%d: %w", first, last, err)
 		}
 	}
 	return n, last, rows.Err()

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -243,21 +242,33 @@ func (q queries) indexSegments(ctx context.Context, before, after int64) error {
 // indexSegment writes one row (s, key) for each distinct type, actor and
 // target of the events of segment s, in key order.
 func (q queries) indexSegment(ctx context.Context, s int64) error {
-	seen := make(map[string]struct{}, 256)
+	var types, actors, targets = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
+	note := func(m map[string]struct{}, v []byte) {
+		if _, ok := m[string(v)]; !ok && len(v) > 0 {
+			m[string(v)] = struct{}{}
+		}
+	}
 	_, _, err := q.scanBundles(ctx, `SELECT first_idx, last_idx, leaf_hashes, events FROM ledger_bundles
 		WHERE last_idx >= ? AND last_idx < ? ORDER BY last_idx`, []any{s * segmentSize, (s + 1) * segmentSize},
-		func(ev *Event) bool {
-			for _, k := range [...]struct{ kind, v string }{{keyType, ev.Type}, {keyActor, ev.Actor}, {keyTarget, ev.Target}} {
-				if k.v != "" {
-					seen[k.kind+k.v] = struct{}{}
-				}
-			}
-			return true
-		})
+		func(r *rawEvent) bool {
+			note(types, r.typ)
+			note(actors, r.actor)
+			note(targets, r.target)
+			return false // nothing to decode
+		}, nil)
 	if err != nil {
 		return err
 	}
-	keys := slices.Sorted(maps.Keys(seen))
+	keys := make([]string, 0, len(types)+len(actors)+len(targets))
+	for _, k := range [...]struct {
+		kind string
+		m    map[string]struct{}
+	}{{keyType, types}, {keyActor, actors}, {keyTarget, targets}} {
+		for v := range k.m {
+			keys = append(keys, k.kind+v)
+		}
+	}
+	slices.Sort(keys)
 	return insertRows(ctx, q, `INSERT INTO ledger_keys (segment, key) VALUES `, 2, len(keys),
 		func(i int, args []any) []any { return append(args, s, keys[i]) })
 }
