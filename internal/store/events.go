@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -108,23 +106,22 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 		return nil, fmt.Errorf("store: list events: %w", err)
 	}
 	complete := count / segmentSize
-	for seg := max(f.After+1, 0) / segmentSize; seg < complete; seg++ {
+	for from := max(f.After+1, 0) / segmentSize; from < complete; from += segmentProbe {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		held, err := q.segmentHolds(ctx, seg, keys)
+		segs, err := q.segmentsHolding(ctx, from, min(from+segmentProbe, complete), keys)
 		if err != nil {
 			return nil, fmt.Errorf("store: list events: %w", err)
 		}
-		if !held {
-			continue
-		}
-		full, err := scan(max(f.After, seg*segmentSize-1), (seg+1)*segmentSize)
-		if err != nil {
-			return nil, fmt.Errorf("store: list events: %w", err)
-		}
-		if full {
-			return out, nil
+		for _, seg := range segs {
+			full, err := scan(max(f.After, seg*segmentSize-1), (seg+1)*segmentSize)
+			if err != nil {
+				return nil, fmt.Errorf("store: list events: %w", err)
+			}
+			if full {
+				return out, nil
+			}
 		}
 	}
 	if _, err := scan(max(f.After, complete*segmentSize-1), math.MaxInt64); err != nil {
@@ -133,20 +130,57 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 	return out, nil
 }
 
-// segmentHolds reports whether the key index of segment seg holds every
-// one of keys.
-func (q queries) segmentHolds(ctx context.Context, seg int64, keys []string) (bool, error) {
-	for _, k := range keys {
-		var one int
-		err := q.queryRowCached(ctx, `SELECT 1 FROM ledger_keys WHERE segment = ? AND key = ?`, seg, k).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
+// segmentProbe is how many segments one query of segmentsHolding looks
+// at: a power of two, so that its statements are few and cached.
+const segmentProbe = 64
+
+// segmentsHolding returns, in order, the segments in [from, to) whose
+// key index holds every one of keys.
+func (q queries) segmentsHolding(ctx context.Context, from, to int64, keys []string) ([]int64, error) {
+	var segs []int64
+	for s := from; s < to; s++ {
+		segs = append(segs, s)
 	}
-	return true, nil
+	for _, k := range keys {
+		if len(segs) == 0 {
+			break
+		}
+		// Pad the IN list to a power of two with a segment that cannot
+		// exist, so that the statement is one of few.
+		size := 1
+		for size < len(segs) {
+			size *= 2
+		}
+		args := make([]any, 0, size+1)
+		args = append(args, k)
+		for i := range size {
+			if i < len(segs) {
+				args = append(args, segs[i])
+			} else {
+				args = append(args, int64(-1))
+			}
+		}
+		rows, err := q.queryCached(ctx, `SELECT segment FROM ledger_keys WHERE key = ? AND segment IN (?`+
+			strings.Repeat(", ?", size-1)+`) ORDER BY segment`, args...)
+		if err != nil {
+			return nil, err
+		}
+		held := segs[:0]
+		for rows.Next() {
+			var s int64
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			held = append(held, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		segs = held
+	}
+	return segs, nil
 }
 
 // matches reports whether r passes f's conditions other than After.
