@@ -54,8 +54,8 @@ type Config struct {
 	Quorum int
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives a line for every event and for checkpoint problems;
-	// nil discards.
+	// Logger receives a line for every event (at Debug) and for
+	// checkpoint problems; nil discards.
 	Logger *slog.Logger
 }
 
