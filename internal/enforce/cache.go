@@ -2,11 +2,7 @@ package enforce
 
 import (
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -73,31 +69,30 @@ func (c *verifiedCache[V]) put(key [sha256.Size]byte, v V, until, now time.Time)
 // cachedToken verifies r's access token. A token whose signature, issuer
 // and audience were verified before is not verified again (see
 // [Config.CacheTTL]), but on every call it must not be revoked (jti,
-// client, subject, actors) and, if bound to a certificate, the call must
-// come over that certificate. Only Bearer tokens not bound to a DPoP key
-// are cached: a DPoP-bound token is verified in full with its proof on
-// every call. It returns the errors of [oauth.Verifier.Verify].
-func (e *Enforcer) cachedToken(r *http.Request, peer []*x509.Certificate, now time.Time) (*oauth.Claims, error) {
+// client, subject, actors) and its binding is checked in full: the call
+// must come over its certificate, or carry a fresh DPoP proof of its key
+// for this request, never seen before. It returns the errors of
+// [oauth.Verifier.Verify].
+func (e *Enforcer) cachedToken(r *http.Request, now time.Time) (*oauth.Claims, error) {
 	if e.tokens == nil {
 		return e.verifier.Verify(r)
 	}
-	scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	raw = strings.TrimSpace(raw)
-	if !strings.EqualFold(scheme, "Bearer") || raw == "" {
-		return e.verifier.Verify(r)
+	raw, p, err := e.verifier.Presented(r)
+	if err != nil {
+		return nil, err
 	}
 	key := sha256.Sum256([]byte(raw))
 	if c, ok := e.tokens.get(key, now); ok {
 		if e.tokenRevoked(c) {
 			return nil, oauth.ErrRevoked
 		}
-		if err := certBinding(c, peer); err != nil {
+		if err := e.verifier.CheckBinding(c, raw, p); err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
-	c, err := e.verifier.Verify(r)
-	if err != nil || c.DPoPThumbprint != "" {
+	c, err := e.verifier.VerifyToken(r.Context(), raw, p)
+	if err != nil {
 		return c, err
 	}
 	until := now.Add(e.cfg.CacheTTL)
@@ -124,18 +119,3 @@ func (e *Enforcer) tokenRevoked(c *oauth.Claims) bool {
 	return false
 }
 
-// certBinding checks that a certificate-bound token (RFC 8705 §3) comes
-// over its certificate; it returns an error wrapping [oauth.ErrBinding].
-func certBinding(c *oauth.Claims, peer []*x509.Certificate) error {
-	if c.CertThumbprint == "" {
-		return nil
-	}
-	if len(peer) == 0 {
-		return fmt.Errorf("%w: the token is bound to a client certificate and none was presented", oauth.ErrBinding)
-	}
-	sum := sha256.Sum256(peer[0].Raw)
-	if base64.RawURLEncoding.EncodeToString(sum[:]) != c.CertThumbprint {
-		return fmt.Errorf("%w: the token is bound to another client certificate", oauth.ErrBinding)
-	}
-	return nil
-}

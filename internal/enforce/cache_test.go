@@ -3,6 +3,9 @@ package enforce_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
@@ -181,4 +184,44 @@ func TestCachedPeerRefused(t *testing.T) {
 			wantReason(t, "second call", f.enf.Check(request(svid, "")), tt.want)
 		})
 	}
+}
+
+// TestCachedDPoPToken checks that a DPoP-bound token is verified once
+// and then taken from the cache, while every call still needs a fresh
+// proof of its key for that call: a replayed proof, a proof by another
+// key and the Bearer scheme are refused.
+func TestCachedDPoPToken(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	svid := f.env.SVID(orders)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clock.Now()
+	tok := f.env.Token(proxytest.Claims{Subject: orders.String(), ClientID: "ci_orders", Scope: "read",
+		IssuedAt: now.Add(-time.Second), Expiry: now.Add(2 * time.Minute), BindKey: key}, target.String(), proxytest.SignGood)
+	const url = "https://payments.example/api/x"
+	call := func(scheme, proof string) *enforce.Result {
+		r := request(svid, "")
+		r.Header.Set("Authorization", scheme+" "+tok)
+		if proof != "" {
+			r.Header.Set("DPoP", proof)
+		}
+		return f.enf.Check(r)
+	}
+	wantReason(t, "first call", call("DPoP", proxytest.DPoPProof(t, key, "GET", url, tok)), "")
+	proof := proxytest.DPoPProof(t, key, "GET", url, tok)
+	wantReason(t, "second call, fresh proof", call("DPoP", proof), "")
+	if n := f.keys.n.Load(); n != 1 {
+		t.Errorf("token signature verified %d times, want once (cached)", n)
+	}
+	wantReason(t, "replayed proof", call("DPoP", proof), enforce.ReasonTokenBinding)
+	wantReason(t, "proof by another key", call("DPoP", proxytest.DPoPProof(t, other, "GET", url, tok)), enforce.ReasonTokenBinding)
+	wantReason(t, "proof for another request", call("DPoP", proxytest.DPoPProof(t, key, "POST", url, tok)), enforce.ReasonTokenBinding)
+	wantReason(t, "no proof", call("DPoP", ""), enforce.ReasonTokenBinding)
+	wantReason(t, "Bearer scheme", call("Bearer", ""), enforce.ReasonTokenBinding)
 }

@@ -158,7 +158,7 @@ func (e *Enforcer) Check(r *http.Request) *Result {
 	}
 	var tok policy.Token
 	if r.Header.Get("Authorization") != "" {
-		if !e.verifyToken(res, r, peer, now, &tok) {
+		if !e.verifyToken(res, r, now, &tok) {
 			return res
 		}
 	} else if res.Caller.SPIFFEID.IsZero() {
@@ -251,12 +251,12 @@ func (e *Enforcer) refusePeer(res *Result, err error) bool {
 }
 
 // verifyToken verifies r's access token into res and tok, or refuses res.
-func (e *Enforcer) verifyToken(res *Result, r *http.Request, peer []*x509.Certificate, now time.Time, tok *policy.Token) bool {
+func (e *Enforcer) verifyToken(res *Result, r *http.Request, now time.Time, tok *policy.Token) bool {
 	if e.verifier == nil {
 		res.refuse(ReasonInvalidToken, errors.New("this target accepts no access tokens"), nil, 0)
 		return false
 	}
-	c, err := e.cachedToken(r, peer, now)
+	c, err := e.cachedToken(r, now)
 	if err != nil {
 		reason := ReasonInvalidToken
 		switch {

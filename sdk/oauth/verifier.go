@@ -109,9 +109,21 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // [ErrInvalidToken], [ErrUnknownKey], [ErrExpired], [ErrRevoked] or
 // [ErrBinding], or the error of fetching the keys.
 func (v *Verifier) Verify(r *http.Request) (*Claims, error) {
+	tok, p, err := v.Presented(r)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyToken(r.Context(), tok, p)
+}
+
+// Presented returns the access token of request r and how it was
+// presented, as [Verifier.Verify] reads them: the Authorization scheme
+// (Bearer or DPoP), the DPoP proof, method and URL, and the TLS client
+// certificate. It returns [ErrNoToken] when r carries no token.
+func (v *Verifier) Presented(r *http.Request) (string, Presentation, error) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || tok == "" {
-		return nil, ErrNoToken
+		return "", Presentation{}, ErrNoToken
 	}
 	var p Presentation
 	switch {
@@ -128,12 +140,23 @@ func (v *Verifier) Verify(r *http.Request) (*Claims, error) {
 			p.URL = "https://" + r.Host + r.URL.EscapedPath()
 		}
 	default:
-		return nil, ErrNoToken
+		return "", Presentation{}, ErrNoToken
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		p.ClientCert = r.TLS.PeerCertificates[0]
 	}
-	return v.VerifyToken(r.Context(), strings.TrimSpace(tok), p)
+	return strings.TrimSpace(tok), p, nil
+}
+
+// CheckBinding checks that token, whose claims c a previous
+// [Verifier.VerifyToken] returned, is presented as its binding demands:
+// over its client certificate (RFC 8705), or with a fresh DPoP proof of
+// its key for this request and token, not seen before (RFC 9449). It lets
+// a caller that caches verified claims skip the token's signature but
+// never its proof of possession. It returns an error wrapping
+// [ErrBinding].
+func (v *Verifier) CheckBinding(c *Claims, token string, p Presentation) error {
+	return v.checkBinding(c, token, p, v.clock())
 }
 
 // Presentation is how a token was presented: over which TLS client
