@@ -98,11 +98,11 @@ func TestLedgerWitnessedByAnotherParty(t *testing.T) {
 		t.Errorf("checkpoint carries %d verified signatures, want the log's and the witness's", len(n.Sigs))
 	}
 
-	// A fork: the same size, another root, signed with the log's key. The
-	// server keeps recording (and the witness cosigning) in the
-	// background, so the checkpoint read here may be stale by the time the
-	// fork reaches the witness; the witness then says so, and the fork is
-	// tried again at the newer size.
+	// A fork: the size the witness last cosigned, another root, signed
+	// with the log's key. The server keeps recording (and the witness
+	// cosigning) in the background, so the size read here may be stale by
+	// the time the fork arrives; the witness then answers with the size it
+	// knows (ConflictError), and the fork is made again at that size.
 	sl, err := loadLedgerSigner(t.Context(), ts.store, ts.kek, ts.Ledger().Origin())
 	if err != nil {
 		t.Fatal(err)
@@ -111,26 +111,28 @@ func TestLedgerWitnessedByAnotherParty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	known, err := ts.Ledger().Checkpoint(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := known.Size
 	for attempt := 0; ; attempt++ {
-		known, err := ts.Ledger().Checkpoint(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
 		var root [32]byte
 		rand.Read(root[:])
-		body := fmt.Sprintf("%s\n%d\n%s\n", ts.Ledger().Origin(), known.Size, base64.StdEncoding.EncodeToString(root[:]))
+		body := fmt.Sprintf("%s\n%d\n%s\n", ts.Ledger().Origin(), size, base64.StdEncoding.EncodeToString(root[:]))
 		forked, err := note.Sign(&note.Note{Text: body}, sl)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = cl.AddCheckpoint(t.Context(), known.Size, nil, forked)
+		_, err = cl.AddCheckpoint(t.Context(), size, nil, forked)
 		var se *witness.StatusError
 		if errors.As(err, &se) && se.Code == http.StatusConflict && errors.Is(err, witness.ErrFork) {
 			return
 		}
-		if attempt == 10 || !errors.As(err, &se) || se.Code != http.StatusConflict {
-			t.Fatalf("forked checkpoint: %v, want 409 with ErrFork", err)
+		var ce *witness.ConflictError
+		if attempt == 10 || !errors.As(err, &ce) {
+			t.Fatalf("forked checkpoint at size %d (attempt %d): %v, want 409 with ErrFork", size, attempt, err)
 		}
-		time.Sleep(20 * time.Millisecond) // stale: a newer checkpoint was cosigned meanwhile
+		size = ce.KnownSize
 	}
 }
