@@ -118,4 +118,3 @@ func (e *Enforcer) tokenRevoked(c *oauth.Claims) bool {
 	}
 	return false
 }
-
