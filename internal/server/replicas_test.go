@@ -57,20 +57,8 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	a := startServer(t, "example.org", func(c *Config) {
 		c.StoreURL, c.ReplicaPollInterval = storeURL, time.Hour
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	b, err := New(ctx, Config{TrustDomain: "example.org", ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(),
-		KEKFile: filepath.Join(a.dir, "kek"), StoreURL: storeURL, ReplicaPollInterval: time.Hour})
-	if err != nil {
-		cancel()
-		t.Fatalf("second replica: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("second replica: Run: %v", err)
-		}
+	b := startServer(t, "example.org", func(c *Config) {
+		c.StoreURL, c.ReplicaPollInterval, c.KEKFile = storeURL, time.Hour, filepath.Join(a.dir, "kek")
 	})
 	// Let b's watcher start listening before the change.
 	time.Sleep(300 * time.Millisecond)

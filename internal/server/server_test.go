@@ -9,8 +9,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,13 +38,16 @@ type testServer struct {
 	client *http.Client
 }
 
+// startServer runs a server for td in a fresh data folder until the end
+// of t. A server joining a store that has an admin credential already (a
+// second replica) creates no admin token; its token is then empty.
 func startServer(t testing.TB, td string, mutate ...func(*Config)) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := Config{TrustDomain: td, ListenAddr: "127.0.0.1:0", DataDir: dir}
+	cfg := Config{TrustDomain: td, ListenAddr: "127.0.0.1:0", DataDir: t.TempDir()}
 	for _, m := range mutate {
 		m(&cfg)
 	}
+	dir := cfg.DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := New(ctx, cfg)
 	if err != nil {
@@ -58,7 +63,7 @@ func startServer(t testing.TB, td string, mutate ...func(*Config)) *testServer {
 		}
 	})
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && srv.NewAdminToken() == nil) {
 		t.Fatal(err)
 	}
 	bundle := x509bundle.FromX509Authorities(srv.TrustDomain(), srv.CA().Bundle().X509Authorities())
