@@ -1,7 +1,6 @@
 package oauth_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,7 +15,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/oauth"
+	"github.com/kith-dev/kith/internal/oauth/oauthtest"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/revocation/revocationstore"
@@ -41,54 +40,6 @@ var (
 	adm = ledger.Actor{Kind: "admin", ID: "admin:test"}
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// recorder is an Auditor that keeps the events.
-type recorder struct {
-	mu     sync.Mutex
-	events []ledger.Event
-	fail   error
-}
-
-func (r *recorder) Record(_ context.Context, ev ledger.Event) (int64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return 0, r.fail
-	}
-	r.events = append(r.events, ev)
-	return int64(len(r.events) - 1), nil
-}
-
-// ofType returns the recorded events of type typ.
-func (r *recorder) ofType(typ string) []ledger.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []ledger.Event
-	for _, ev := range r.events {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // env is a token service over a real SQLite store, registry, CA and
 // revocation set, with a settable clock.
 type env struct {
@@ -98,8 +49,8 @@ type env struct {
 	reg   *registry.Registry
 	ca    *ca.CA
 	revs  *revocation.Set
-	audit *recorder
-	clock *clock
+	audit *oauthtest.Events
+	clock *oauthtest.Clock
 	entry registry.Entry // spiffe://kith.test/orders
 	cfg   oauth.Config   // the service's configuration, for a second replica
 }
@@ -112,7 +63,7 @@ func newEnv(t testing.TB, mutate ...func(*oauth.Config)) *env {
 		t.Fatalf("store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, store: st, audit: &recorder{}, clock: &clock{now: t0}}
+	e := &env{t: t, store: st, audit: &oauthtest.Events{}, clock: oauthtest.NewClock(t0)}
 	key := make([]byte, ca.KEKSize)
 	rand.Read(key)
 	kek, err := ca.NewKEK(key)

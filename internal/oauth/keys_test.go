@@ -62,7 +62,7 @@ func TestReplicasShareSigningKeys(t *testing.T) {
 	if len(ka) != 2 || !cmp.Equal(ka, kb) {
 		t.Errorf("after rotation on b: a publishes %v, b %v", ka, kb)
 	}
-	if n := len(e.audit.ofType("oauth.key.prepared")); n != 1 {
+	if n := len(e.audit.OfType("oauth.key.prepared")); n != 1 {
 		t.Errorf("%d keys prepared by two replicas, want 1", n)
 	}
 }

@@ -205,7 +205,7 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 	if got := e.introspect(rs.ID, rsSec, tok); got["active"] != false {
 		t.Errorf("revoked token introspects as %v", got)
 	}
-	if evs := e.audit.ofType("oauth.token.revoked"); len(evs) != 1 || evs[0].Details["jti"] != c.ID {
+	if evs := e.audit.OfType("oauth.token.revoked"); len(evs) != 1 || evs[0].Details["jti"] != c.ID {
 		t.Errorf("revocation events %+v", evs)
 	}
 	// Other tokens of the client are unaffected.
@@ -350,8 +350,8 @@ func TestKeyRotation(t *testing.T) {
 	if got := kids(); !containsAll(got, second) {
 		t.Errorf("JWKS %v lost the active key", got)
 	}
-	if len(e.audit.ofType("oauth.key.activated")) != 2 || len(e.audit.ofType("oauth.key.retired")) != 1 {
-		t.Errorf("key events: %d activated, %d retired", len(e.audit.ofType("oauth.key.activated")), len(e.audit.ofType("oauth.key.retired")))
+	if len(e.audit.OfType("oauth.key.activated")) != 2 || len(e.audit.OfType("oauth.key.retired")) != 1 {
+		t.Errorf("key events: %d activated, %d retired", len(e.audit.OfType("oauth.key.activated")), len(e.audit.OfType("oauth.key.retired")))
 	}
 }
 

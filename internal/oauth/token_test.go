@@ -51,7 +51,7 @@ func TestClientSecret(t *testing.T) {
 
 			// The issuance reached the ledger before the token was
 			// returned, without the secret.
-			evs := e.audit.ofType("oauth.token.issued")
+			evs := e.audit.OfType("oauth.token.issued")
 			if len(evs) != 1 {
 				t.Fatalf("%d issuance events, want 1", len(evs))
 			}
@@ -73,13 +73,13 @@ func TestBatchedIssuanceAudit(t *testing.T) {
 	cl, sec := e.client(oauth.AuthSecretBasic, registry.Entry{}, []string{"orders:read"})
 	auth := [2]string{string(cl.ID), sec.Reveal()}
 	e.mustToken(request{form: ccForm(), basic: auth})
-	if n := len(e.audit.ofType("oauth.token.issued")); n != 0 {
+	if n := len(e.audit.OfType("oauth.token.issued")); n != 0 {
 		t.Errorf("%d issuance events before the flush, want 0", n)
 	}
 	if err := e.svc.FlushAudit(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.audit.ofType("oauth.token.issued")); n != 1 {
+	if n := len(e.audit.OfType("oauth.token.issued")); n != 1 {
 		t.Errorf("%d issuance events after the flush, want 1", n)
 	}
 }
@@ -89,9 +89,7 @@ func TestBatchedIssuanceAudit(t *testing.T) {
 func TestIssuanceRefusedWhenLedgerFails(t *testing.T) {
 	e := newEnv(t)
 	cl, sec := e.client(oauth.AuthSecretBasic, registry.Entry{}, []string{"orders:read"})
-	e.audit.mu.Lock()
-	e.audit.fail = errors.New("ledger down")
-	e.audit.mu.Unlock()
+	e.audit.Fail(errors.New("ledger down"))
 	w := e.do(request{form: ccForm(), basic: [2]string{string(cl.ID), sec.Reveal()}})
 	wantError(t, w, http.StatusServiceUnavailable, "temporarily_unavailable")
 	if strings.Contains(w.Body.String(), "access_token") {
@@ -102,9 +100,7 @@ func TestIssuanceRefusedWhenLedgerFails(t *testing.T) {
 // checkNoSecret fails t if any recorded event mentions the secret.
 func checkNoSecret(t testing.TB, e *env, sec oauth.Secret) {
 	t.Helper()
-	e.audit.mu.Lock()
-	defer e.audit.mu.Unlock()
-	for _, ev := range e.audit.events {
+	for _, ev := range e.audit.All() {
 		b, _ := ledger.Marshal(ev)
 		if strings.Contains(string(b), sec.Reveal()) || strings.Contains(string(b), sec.Reveal()[8:30]) {
 			t.Errorf("event %s holds the secret", ev.Type)
@@ -235,7 +231,7 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	for _, ev := range e.audit.ofType("oauth.token.refused") {
+	for _, ev := range e.audit.OfType("oauth.token.refused") {
 		n += max(1, atoi(ev.Details["count"]))
 		if ev.Outcome != ledger.OutcomeDenied || ev.Reason == "" {
 			t.Errorf("refusal event %+v lacks outcome or reason", ev)

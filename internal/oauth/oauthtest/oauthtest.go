@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
+// NewClock returns a Clock set to t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
 // Add moves the clock by d.
 func (c *Clock) Add(d time.Duration) {
 	c.mu.Lock()
@@ -60,14 +64,32 @@ func (c *Clock) Add(d time.Duration) {
 type Events struct {
 	mu     sync.Mutex
 	events []ledger.Event
+	fail   error
 }
 
-// Record keeps ev; it never fails.
+// Record keeps ev, or returns the error set with Fail.
 func (e *Events) Record(_ context.Context, ev ledger.Event) (int64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.fail != nil {
+		return 0, e.fail
+	}
 	e.events = append(e.events, ev)
 	return int64(len(e.events) - 1), nil
+}
+
+// Fail makes Record fail with err from now on (nil: succeed again).
+func (e *Events) Fail(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fail = err
+}
+
+// All returns every recorded event.
+func (e *Events) All() []ledger.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.events)
 }
 
 // OfType returns the recorded events of type typ.
