@@ -1,12 +1,6 @@
 package ledger_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -18,11 +12,8 @@ import (
 
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
+	"github.com/kith-dev/kith/internal/store/storetest"
 )
-
-// postgresEnv names the environment variable holding the PostgreSQL URL
-// the tests use; PostgreSQL cases skip when it is unset.
-const postgresEnv = "KITH_TEST_POSTGRES"
 
 // testOrigin is the origin of the test logs.
 const testOrigin = "example.org/kith/ledger"
@@ -41,41 +32,9 @@ func sqliteURL(t testing.TB) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "kith.db")
 }
 
-// postgresURL creates a schema with a random name in the database named
-// by postgresEnv, drops it when t ends, and returns a URL using it; it
-// skips t when postgresEnv is unset.
-func postgresURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		t.Skipf("%s is unset", postgresEnv)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", postgresEnv, err)
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "kith_ledger_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+name); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresURL returns the URL of a fresh PostgreSQL schema, dropped when
+// t ends, or skips t when storetest.PostgresEnv is unset.
+func postgresURL(t testing.TB) string { return storetest.PostgresURL(t) }
 
 // openStore opens the store at url and closes it when t ends.
 func openStore(t testing.TB, url string) *store.Store {

@@ -2,14 +2,10 @@ package store_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,10 +17,6 @@ import (
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/internal/store/storetest"
 )
-
-// postgresEnv names the environment variable holding the PostgreSQL URL
-// the tests use; they skip when it is unset.
-const postgresEnv = "KITH_TEST_POSTGRES"
 
 func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t testing.TB) *store.Store {
@@ -53,47 +45,12 @@ func sqliteURL(t testing.TB) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "kith.db")
 }
 
-// postgresBase returns the PostgreSQL URL from the environment, or skips t.
-func postgresBase(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		t.Skipf("%s is unset; set it to a PostgreSQL URL such as "+
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the PostgreSQL tests", postgresEnv)
-	}
-	return base
-}
-
-// postgresSchema creates a schema with a random name in the database base
-// points to, drops it when t ends, and returns base with search_path set
-// to it.
-func postgresSchema(t testing.TB, base string) string {
-	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", postgresEnv, err)
-	}
-	name := "kith_test_" + hex.EncodeToString(randomBytes(t, 8))
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", postgresEnv, err)
-	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+name); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		// t.Context is done by now.
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresBase and postgresSchema are storetest's, named as the tests
+// here have always called them.
+var (
+	postgresBase   = storetest.PostgresBase
+	postgresSchema = storetest.PostgresSchema
+)
 
 func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
