@@ -236,7 +236,7 @@ func bundleEvents(ctx context.Context, q queries) error {
 		if len(run) == 0 {
 			return nil
 		}
-		err := q.insertEvents(ctx, run)
+		_, err := q.insertEvents(ctx, run)
 		run = run[:0]
 		return err
 	}

@@ -19,6 +19,7 @@ func (q queries) AppendEvent(ctx context.Context, ev *Event) error {
 		return fmt.Errorf("store: append event: nil event")
 	}
 	var idx int64
+	var keys *segmentKeys
 	err := q.atomic(ctx, func(q queries) error {
 		if _, err := q.exec(ctx, `UPDATE ledger_state SET size = size WHERE id = 1`); err != nil {
 			return fmt.Errorf("lock: %w", err)
@@ -29,11 +30,13 @@ func (q queries) AppendEvent(ctx context.Context, ev *Event) error {
 		}
 		row := *ev
 		row.Index, row.LeafHash = idx, nil
-		return q.insertEvents(ctx, []Event{row})
+		keys, err = q.insertEvents(ctx, []Event{row})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: append event %s: %w", ev.Type, err)
 	}
+	q.remember(keys)
 	ev.Index = idx
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -100,9 +99,15 @@ func (q queries) AppendLedger(ctx context.Context, a LedgerAppend) error {
 	if err := a.check(); err != nil {
 		return err
 	}
-	if err := q.atomic(ctx, func(q queries) error { return q.writeLedger(ctx, a, -1) }); err != nil {
+	var keys *segmentKeys
+	err := q.atomic(ctx, func(q queries) (err error) {
+		keys, err = q.writeLedger(ctx, a, -1)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: append ledger at %d: %w", a.PrevSize, err)
 	}
+	q.remember(keys)
 	return nil
 }
 
@@ -117,6 +122,7 @@ func (q queries) AppendLedger(ctx context.Context, a LedgerAppend) error {
 // the errors of AppendLedger otherwise.
 func (q queries) ExtendLedger(ctx context.Context, build func(st LedgerState) (LedgerAppend, error)) error {
 	var buildErr error
+	var keys *segmentKeys
 	err := q.atomic(ctx, func(q queries) error {
 		// On PostgreSQL a write that changes nothing takes the row lock;
 		// a SQLite transaction holds the database's write lock already.
@@ -137,7 +143,8 @@ func (q queries) ExtendLedger(ctx context.Context, build func(st LedgerState) (L
 		if err := a.check(); err != nil {
 			return err
 		}
-		return q.writeLedger(ctx, a, st.Events)
+		keys, err = q.writeLedger(ctx, a, st.Events)
+		return err
 	})
 	if buildErr != nil {
 		return buildErr
@@ -145,6 +152,7 @@ func (q queries) ExtendLedger(ctx context.Context, build func(st LedgerState) (L
 	if err != nil {
 		return fmt.Errorf("store: extend ledger: %w", err)
 	}
+	q.remember(keys)
 	return nil
 }
 
@@ -164,34 +172,35 @@ func (a *LedgerAppend) check() error {
 
 // writeLedger does the writes of AppendLedger; it must run atomically.
 // events is the number of events stored, read under the lock, or -1 if
-// writeLedger must read it.
-func (q queries) writeLedger(ctx context.Context, a LedgerAppend, events int64) error {
+// writeLedger must read it. It returns what insertEvents returns.
+func (q queries) writeLedger(ctx context.Context, a LedgerAppend, events int64) (*segmentKeys, error) {
 	// The state row is written first: on PostgreSQL its row lock
 	// serialises writers, and a writer that waited finds the size
 	// changed and stops here.
 	ok, err := q.execOneCached(ctx, `UPDATE ledger_state SET size = ?, root = ?, compact_range = ? WHERE id = 1 AND size = ?`,
 		a.Next.Size, bytesArg(a.Next.Root), bytesArg(a.Next.Range), a.PrevSize)
 	if err != nil {
-		return fmt.Errorf("update state: %w", err)
+		return nil, fmt.Errorf("update state: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("tree size is no longer %d: %w", a.PrevSize, ErrConflict)
+		return nil, fmt.Errorf("tree size is no longer %d: %w", a.PrevSize, ErrConflict)
 	}
 	if err := q.adoptEvents(ctx, a.Adopted); err != nil {
-		return err
+		return nil, err
 	}
 	if events < 0 {
 		if events, err = q.eventCount(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if events != a.PrevSize+int64(len(a.Adopted)) {
-		return fmt.Errorf("events were appended outside the ledger: %w", ErrConflict)
+		return nil, fmt.Errorf("events were appended outside the ledger: %w", ErrConflict)
 	}
-	if err := q.insertEvents(ctx, a.Events); err != nil {
-		return err
+	keys, err := q.insertEvents(ctx, a.Events)
+	if err != nil {
+		return nil, err
 	}
-	return q.insertNodes(ctx, a.Nodes)
+	return keys, q.insertNodes(ctx, a.Nodes)
 }
 
 // eventCount returns the number of stored events: one past the last
@@ -207,11 +216,12 @@ func (q queries) eventCount(ctx context.Context) (int64, error) {
 
 // insertEvents stores evs, which have contiguous indexes and follow the
 // stored ones, as bundles in multi-row INSERTs, and indexes the segments
-// they complete.
-func (q queries) insertEvents(ctx context.Context, evs []Event) error {
+// they complete. It returns the keys of the segment still being filled,
+// for [queries.remember] once the transaction commits.
+func (q queries) insertEvents(ctx context.Context, evs []Event) (*segmentKeys, error) {
 	bundles, err := makeBundles(evs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = insertRows(ctx, q, `INSERT INTO ledger_bundles (last_idx, first_idx, min_time, max_time, leaf_hashes, events) VALUES `,
 		6, len(bundles), func(i int, args []any) []any {
@@ -219,58 +229,12 @@ func (q queries) insertEvents(ctx context.Context, evs []Event) error {
 			return append(args, b.last, b.first, b.minTime, b.maxTime, bytesArg(b.leafHashes), b.events)
 		})
 	if err != nil {
-		return fmt.Errorf("events: %w", err)
+		return nil, fmt.Errorf("events: %w", err)
 	}
 	if len(evs) == 0 {
-		return nil
+		return nil, nil
 	}
-	return q.indexSegments(ctx, evs[0].Index, evs[len(evs)-1].Index+1)
-}
-
-// indexSegments writes the key index of every segment that the log
-// completed when it grew from before to after events: segments s with
-// before < (s+1)·segmentSize <= after.
-func (q queries) indexSegments(ctx context.Context, before, after int64) error {
-	for s := before / segmentSize; (s+1)*segmentSize <= after; s++ {
-		if err := q.indexSegment(ctx, s); err != nil {
-			return fmt.Errorf("index segment %d: %w", s, err)
-		}
-	}
-	return nil
-}
-
-// indexSegment writes one row (s, key) for each distinct type, actor and
-// target of the events of segment s, in key order.
-func (q queries) indexSegment(ctx context.Context, s int64) error {
-	var types, actors, targets = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
-	note := func(m map[string]struct{}, v []byte) {
-		if _, ok := m[string(v)]; !ok && len(v) > 0 {
-			m[string(v)] = struct{}{}
-		}
-	}
-	_, _, err := q.scanBundles(ctx, `SELECT first_idx, last_idx, leaf_hashes, events FROM ledger_bundles
-		WHERE last_idx >= ? AND last_idx < ? ORDER BY last_idx`, []any{s * segmentSize, (s + 1) * segmentSize},
-		func(r *rawEvent) bool {
-			note(types, r.typ)
-			note(actors, r.actor)
-			note(targets, r.target)
-			return false // nothing to decode
-		}, nil)
-	if err != nil {
-		return err
-	}
-	keys := make([]string, 0, len(types)+len(actors)+len(targets))
-	for _, k := range [...]struct {
-		kind string
-		m    map[string]struct{}
-	}{{keyType, types}, {keyActor, actors}, {keyTarget, targets}} {
-		for v := range k.m {
-			keys = append(keys, k.kind+v)
-		}
-	}
-	slices.Sort(keys)
-	return insertRows(ctx, q, `INSERT INTO ledger_keys (segment, key) VALUES `, 2, len(keys),
-		func(i int, args []any) []any { return append(args, s, keys[i]) })
+	return q.indexSegments(ctx, evs)
 }
 
 // adoptEvents gives the events stored by AppendEvent, each alone in its

@@ -22,6 +22,7 @@ type queries struct {
 	db    *sql.DB
 	tx    *sql.Tx
 	stmts *stmtCache
+	memo  *segmentMemo // nil in migrations
 }
 
 func (q queries) conn() querier {

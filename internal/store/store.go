@@ -101,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}}, logger: logger, dsn: dsn}, nil
+	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}, memo: &segmentMemo{}}, logger: logger, dsn: dsn}, nil
 }
 
 // pingTimeout bounds how long ping retries a database that stays locked.
@@ -185,7 +185,7 @@ func runTx(ctx context.Context, base queries, fn func(q queries) error) (err err
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(queries{d: base.d, tx: tx, stmts: base.stmts}); err != nil {
+	if err := fn(queries{d: base.d, tx: tx, stmts: base.stmts, memo: base.memo}); err != nil {
 		return err
 	}
 	committed = true
