@@ -60,10 +60,11 @@ func (d dialect) rebind(query string) string {
 // than fail at once, write-ahead logging so readers never block the
 // writer, enforced foreign keys, and BEGIN IMMEDIATE so a transaction
 // takes the write lock up front and never fails later upgrading to it.
-// A new database gets 16 KiB pages (before WAL is switched on, which
-// fixes the size): a ledger commit of a few dozen events then writes a
-// handful of WAL frames instead of a dozen or more, and each frame costs
-// two write calls (BENCHMARKS.md, issue #3). Existing files keep theirs.
+// Pages stay at SQLite's default of 4 KiB: ledger appends measured the
+// same with 8, 16 and 32 KiB pages (BENCHMARKS.md, issue #3). (The
+// driver runs _pragma entries in alphabetical order, so a page_size
+// pragma would come after journal_mode(WAL) and be ignored; the
+// _journal_mode key would be needed instead.)
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // parseURL picks the back end for url and returns its dialect, the

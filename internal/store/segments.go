@@ -32,18 +32,18 @@ type segmentKeys struct {
 // with returns k extended by the events evs, which follow k.end in the
 // same segment.
 func (k *segmentKeys) with(evs []Event) *segmentKeys {
-	seen := make(map[string]struct{}, 3*len(evs))
-	chunk := make([]string, 0, 3*len(evs))
+	type key struct{ kind, v string }
+	seen := make(map[key]struct{}, 2*len(evs))
+	chunk := make([]string, 0, 2*len(evs))
 	for i := range evs {
 		ev := &evs[i]
-		for _, key := range [...]struct{ kind, v string }{{keyType, ev.Type}, {keyActor, ev.Actor}, {keyTarget, ev.Target}} {
-			if key.v == "" {
+		for _, kv := range [...]key{{keyType, ev.Type}, {keyActor, ev.Actor}, {keyTarget, ev.Target}} {
+			if kv.v == "" {
 				continue
 			}
-			s := key.kind + key.v
-			if _, ok := seen[s]; !ok {
-				seen[s] = struct{}{}
-				chunk = append(chunk, s)
+			if _, ok := seen[kv]; !ok {
+				seen[kv] = struct{}{}
+				chunk = append(chunk, kv.kind+kv.v)
 			}
 		}
 	}
@@ -52,12 +52,18 @@ func (k *segmentKeys) with(evs []Event) *segmentKeys {
 
 // sorted returns the distinct keys of k in order.
 func (k *segmentKeys) sorted() []string {
+	seen := make(map[string]struct{})
 	var keys []string
 	for _, c := range k.chunks {
-		keys = append(keys, c...)
+		for _, key := range c {
+			if _, ok := seen[key]; !ok {
+				seen[key] = struct{}{}
+				keys = append(keys, key)
+			}
+		}
 	}
 	slices.Sort(keys)
-	return slices.Compact(keys)
+	return keys
 }
 
 // segmentMemo holds what a Store remembers of the segment being filled.
