@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -92,5 +93,58 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 		e = ledger.Evidence{Index: 0, Entry: data, Checkpoint: string(data)}
 		_ = ledger.VerifyEvidence(&e, signer.Verifier())
+	})
+}
+
+// FuzzMarshal checks that the hand-written canonical encoding of events
+// is, byte for byte, what encoding/json gives, errors included: entries
+// already in logs were encoded by encoding/json, and adoption re-encodes
+// events.
+func FuzzMarshal(f *testing.F) {
+	f.Add("call.decided", "spiffe://example.org/ns/a/sa/b", "", "<script>&\"\\\u2028\x00\xff", "k", "v", int64(1234), 93, int64(1700000000123456), uint8(0xff))
+	f.Add("", "", "x", "", "", "", int64(-5), -1, int64(-62135596800000000-1), uint8(0))
+	f.Add("é\t\n", "id", "signal", "reason\r", "b", "a", int64(0), 0, int64(253402300800000000), uint8(0x55))
+	f.Fuzz(func(t *testing.T, typ, id, signal, text, key, value string, revision int64, score int, micros int64, mask uint8) {
+		on := func(bit int) bool { return mask&(1<<bit) != 0 }
+		ev := ledger.Event{
+			Time:    time.UnixMicro(micros).UTC(),
+			Type:    typ,
+			Actor:   ledger.Actor{Kind: text, ID: id},
+			Action:  signal,
+			Outcome: ledger.Outcome(text),
+		}
+		if on(0) {
+			ev.Actor.CredentialID, ev.Actor.CredentialType, ev.Actor.Owner = text, key, value
+			ev.Actor.BusinessFunction, ev.Actor.RemoteAddr = id, typ
+		}
+		if on(1) {
+			ev.Target, ev.Reason, ev.RequestID, ev.TraceID = id, text, key, value
+		}
+		if on(2) {
+			ev.Policy = &ledger.Policy{Revision: revision}
+			if on(3) {
+				ev.Policy.Rule = text
+			}
+		}
+		if on(4) {
+			ev.Trust = &ledger.Trust{Score: score}
+			if on(5) {
+				ev.Trust.Signals = []string{signal, text}
+			}
+		}
+		if on(6) {
+			ev.Details = map[string]string{key: value, value: text, "": typ}
+		}
+		if on(7) {
+			ev.Time = ev.Time.In(time.FixedZone("", int(revision%100_000)))
+		}
+		got, err := ledger.Marshal(ev)
+		want, wantErr := json.Marshal(ev)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("Marshal error %v, encoding/json error %v", err, wantErr)
+		}
+		if err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("Marshal:\n%s\nencoding/json:\n%s", got, want)
+		}
 	})
 }
