@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -196,6 +197,27 @@ func BenchmarkInclusionProof(b *testing.B) {
 		for b.Loop() {
 			i := rng.Uint64N(n - 1000)
 			if _, err := l.Entries(b.Context(), i, i+1000); err != nil && !errors.Is(err, ledger.ErrOutOfRange) {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkMarshal measures the canonical encoding of an event of a
+// realistic size, against encoding/json's encoding of the same event.
+func BenchmarkMarshal(b *testing.B) {
+	ev := benchEvent()
+	ev.Time = time.Date(2026, 11, 28, 1, 2, 3, 456789000, time.UTC)
+	b.Run("ledger", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ledger.Marshal(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(ev); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -3,7 +3,6 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -116,7 +115,7 @@ type IndexedEvent struct {
 // thousands of events a second encoding/json's reflection was a fifth of
 // the ledger's CPU.
 func Marshal(ev Event) ([]byte, error) {
-	b := make([]byte, 0, 512)
+	b := make([]byte, 0, 1024)
 	b = append(b, `{"time":"`...)
 	b, err := ev.Time.AppendText(b)
 	if err != nil {
@@ -161,7 +160,11 @@ func Marshal(ev Event) ([]byte, error) {
 	b = appendField(b, "request_id", ev.RequestID, true)
 	b = appendField(b, "trace_id", ev.TraceID, true)
 	if len(ev.Details) > 0 {
-		keys := slices.Sorted(maps.Keys(ev.Details))
+		keys := make([]string, 0, len(ev.Details))
+		for k := range ev.Details {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 		b = append(b, `,"details":{`...)
 		for i, k := range keys {
 			if i > 0 {
@@ -188,11 +191,24 @@ func appendField(b []byte, name, v string, omitEmpty bool) []byte {
 	return appendString(b, v)
 }
 
+// plainJSON marks the bytes that stand for themselves in a JSON string
+// as encoding/json writes one: printable ASCII but for '"', '\\' and the
+// HTML-significant '<', '>' and '&'.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, escaped as encoding/json
 // escapes it (HTML-significant characters included).
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+	for i := range len(s) {
+		if !plainJSON[s[i]] {
 			// Rare in events: let encoding/json escape it (a Go string
 			// always encodes).
 			q, _ := json.Marshal(s)
