@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,8 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
-	"github.com/kith-dev/kith/internal/store"
+	"github.com/kith-dev/kith/internal/ca/catest"
 )
 
 // testClock is a settable clock. Tests start it well before the real time
@@ -46,59 +43,13 @@ func (c *testClock) Add(d time.Duration) time.Time {
 	return c.t
 }
 
-// memJournal is an in-memory ca.JournalStore with the store's CAS contract.
-type memJournal struct {
-	mu      sync.Mutex
-	data    map[string][]byte
-	version map[string]int64
-}
-
-func (j *memJournal) GetBlob(_ context.Context, name string) ([]byte, int64, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	v, ok := j.version[name]
-	if !ok {
-		return nil, 0, fmt.Errorf("get %q: %w", name, store.ErrNotFound)
-	}
-	return append([]byte(nil), j.data[name]...), v, nil
-}
-
-func (j *memJournal) PutBlob(_ context.Context, name string, data []byte, expect int64) (int64, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.data == nil {
-		j.data, j.version = map[string][]byte{}, map[string]int64{}
-	}
-	if j.version[name] != expect {
-		return 0, fmt.Errorf("put %q: %w", name, store.ErrConflict)
-	}
-	j.version[name] = expect + 1
-	j.data[name] = append([]byte(nil), data...)
-	return expect + 1, nil
-}
-
-// nopAuditor accepts every event.
-type nopAuditor struct{}
-
-func (nopAuditor) Record(context.Context, ledger.Event) (int64, error) { return 0, nil }
-
 // newTestCA returns a CA whose keys and SVIDs live 24 hours.
 func newTestCA(tb testing.TB, td string, clock *testClock) *ca.CA {
 	tb.Helper()
-	key := make([]byte, ca.KEKSize)
-	rand.Read(key)
-	kek, err := ca.NewKEK(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := ca.New(context.Background(), ca.Config{
-		TrustDomain: mustTD(tb, td), Journal: &memJournal{}, KEK: kek, Clock: clock.Now, Auditor: nopAuditor{},
-		CATTL: 24 * time.Hour, X509SVIDTTL: 24 * time.Hour, JWTSVIDTTL: 24 * time.Hour,
+	return catest.New(tb, mustTD(tb, td), func(c *ca.Config) {
+		c.Clock = clock.Now
+		c.CATTL, c.X509SVIDTTL, c.JWTSVIDTTL = 24*time.Hour, 24*time.Hour, 24*time.Hour
 	})
-	if err != nil {
-		tb.Fatalf("ca.New: %v", err)
-	}
-	return c
 }
 
 // shortTempDir returns a temporary folder with a short path, for Unix

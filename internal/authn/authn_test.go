@@ -1,7 +1,6 @@
 package authn_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,57 +19,13 @@ import (
 
 	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/ca/catest"
 	"github.com/kith-dev/kith/internal/revocation"
-	"github.com/kith-dev/kith/internal/store"
 )
-
-// memJournal is an in-memory ca.JournalStore.
-type memJournal struct {
-	mu   sync.Mutex
-	data []byte
-	ver  int64
-}
-
-func (j *memJournal) GetBlob(context.Context, string) ([]byte, int64, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.ver == 0 {
-		return nil, 0, store.ErrNotFound
-	}
-	return j.data, j.ver, nil
-}
-
-func (j *memJournal) PutBlob(_ context.Context, _ string, data []byte, expect int64) (int64, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if expect != j.ver {
-		return 0, store.ErrConflict
-	}
-	j.data, j.ver = data, j.ver+1
-	return j.ver, nil
-}
-
-type nopAuditor struct{}
-
-func (nopAuditor) Record(context.Context, ledger.Event) (int64, error) { return 0, nil }
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
 
-func newCA(t testing.TB) *ca.CA {
-	t.Helper()
-	key := make([]byte, ca.KEKSize)
-	rand.Read(key)
-	kek, err := ca.NewKEK(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ca.New(t.Context(), ca.Config{TrustDomain: td, Journal: &memJournal{}, KEK: kek, Auditor: nopAuditor{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func newCA(t testing.TB) *ca.CA { return catest.New(t, td) }
 
 func mint(t testing.TB, c *ca.CA, path string) *x509svid.SVID {
 	t.Helper()

@@ -6,7 +6,6 @@
 package proxytest
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,7 +15,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,10 +24,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/ca/catest"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/revocation"
-	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/sdk/oauth"
 )
 
@@ -64,7 +61,7 @@ type Env struct {
 // New returns an Env; policies is loaded as revision 1.
 func New(tb testing.TB, policies ...policy.Document) *Env {
 	tb.Helper()
-	e := &Env{tb: tb, OwnCA: newCA(tb, Own), PartnerCA: newCA(tb, Partner), EvilCA: newCA(tb, Evil)}
+	e := &Env{tb: tb, OwnCA: catest.New(tb, Own), PartnerCA: catest.New(tb, Partner), EvilCA: catest.New(tb, Evil)}
 	var err error
 	if e.Revocations, err = revocation.New(tb.Context(), revocation.Config{}); err != nil {
 		tb.Fatal(err)
@@ -216,48 +213,3 @@ func DPoPProof(tb testing.TB, key crypto.Signer, method, url, token string) stri
 	out, _ := obj.CompactSerialize()
 	return out
 }
-
-func newCA(tb testing.TB, td spiffeid.TrustDomain) *ca.CA {
-	tb.Helper()
-	key := make([]byte, ca.KEKSize)
-	rand.Read(key)
-	kek, err := ca.NewKEK(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, err := ca.New(tb.Context(), ca.Config{TrustDomain: td, Journal: &memJournal{}, KEK: kek, Auditor: nopAuditor{}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
-
-// memJournal is an in-memory ca.JournalStore.
-type memJournal struct {
-	mu   sync.Mutex
-	data []byte
-	ver  int64
-}
-
-func (j *memJournal) GetBlob(context.Context, string) ([]byte, int64, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.ver == 0 {
-		return nil, 0, store.ErrNotFound
-	}
-	return j.data, j.ver, nil
-}
-
-func (j *memJournal) PutBlob(_ context.Context, _ string, data []byte, expect int64) (int64, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if expect != j.ver {
-		return 0, store.ErrConflict
-	}
-	j.data, j.ver = data, j.ver+1
-	return j.ver, nil
-}
-
-type nopAuditor struct{}
-
-func (nopAuditor) Record(context.Context, ledger.Event) (int64, error) { return 0, nil }
