@@ -48,7 +48,7 @@ type ServiceConfig struct {
 	// Auditor receives an event for every new revision. Required.
 	Auditor Auditor
 	// Changed, if set, is called after each new revision, to push it to
-	// proxies at once.
+	// proxies at once. Concurrent Applies may call it concurrently.
 	Changed func()
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,7 +33,7 @@ func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
 	return int64(len(a.events)), nil
 }
 
-func newService(t *testing.T) (*Service, *auditor, *int) {
+func newService(t *testing.T) (*Service, *auditor, *atomic.Int64) {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{URL: filepath.Join(t.TempDir(), "kith.db")})
 	if err != nil {
@@ -40,8 +41,8 @@ func newService(t *testing.T) (*Service, *auditor, *int) {
 	}
 	t.Cleanup(func() { st.Close() })
 	a := &auditor{}
-	changed := new(int)
-	svc, err := NewService(ServiceConfig{Store: st, Auditor: a, Changed: func() { *changed++ }})
+	changed := new(atomic.Int64) // Changed is called by concurrent Applies
+	svc, err := NewService(ServiceConfig{Store: st, Auditor: a, Changed: func() { changed.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +109,8 @@ func TestServiceLifecycle(t *testing.T) {
 			t.Errorf("%s: revision %d %v, want %d %v", st.name, res.Revision, got, st.wantRev, st.want)
 		}
 	}
-	if *changed != 3 {
-		t.Errorf("Changed called %d times, want 3 (once per revision)", *changed)
+	if n := changed.Load(); n != 3 {
+		t.Errorf("Changed called %d times, want 3 (once per revision)", n)
 	}
 	var types []string
 	for _, ev := range audit.events {
