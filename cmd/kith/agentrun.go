@@ -28,9 +28,7 @@ func runAgentDaemon(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&cfg.TrustDomain, "trust-domain", "", "trust domain the server must belong to (default: from the bundle or the data folder)")
 	fs.BoolVar(&cfg.InsecureBootstrap, "insecure-bootstrap", false, "first start only: do not verify the server (INSECURE; prefer --trust-bundle)")
 	fs.StringVar(&cfg.HealthAddr, "health-addr", "", "serve /healthz, /readyz and /metrics on this address, such as 127.0.0.1:8088")
-	lf := &logFlags{}
-	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kith-dev/kith/internal/config"
 )
 
 // usageError marks a mistake in how kith was called: a bad flag, a missing
@@ -83,7 +85,22 @@ func parseAnyArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+	if f := fs.Lookup(config.Flag); f != nil && f.Value.String() != "" {
+		if err := config.Load(fs, f.Value.String()); err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", strings.TrimPrefix(fs.Name(), "kith "), err)}
+		}
+	}
 	return pos, nil
+}
+
+// daemonFlags registers on fs the flags every long-running command has:
+// --config and the logging flags.
+func daemonFlags(fs *flag.FlagSet) *logFlags {
+	fs.String(config.Flag, "", "YAML file of settings: flag names without dashes mapped to values, a list for a repeatable flag (flags on the command line win)")
+	lf := &logFlags{}
+	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	return lf
 }
 
 // subcommand is a command of a group such as "kith entry".

@@ -128,9 +128,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.gateway, "allow-no-client-cert", false, "accept callers without an X509-SVID that present an access token")
 	f.tokens.register(fs)
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address, such as 127.0.0.1:9090")
-	lf := &logFlags{}
-	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}

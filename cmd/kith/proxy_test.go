@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"flag"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,5 +63,24 @@ func TestProxyTokenFlags(t *testing.T) {
 	}
 	if err := f.tokens.check(fs, 1); err != nil {
 		t.Errorf("check = %v, want nil", err)
+	}
+}
+
+// TestProxyConfigFile: settings from a configuration file reach the
+// proxy's checks like flags do.
+func TestProxyConfigFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "proxy.yaml")
+	conf := "workload-socket: /w\ndataplane-socket: /d\ninbound: 127.0.0.1:0=http://127.0.0.1:1\nscope: [read, write]\n"
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	err := runProxy(t.Context(), []string{"--config", file}, io.Discard, &errb)
+	if err == nil || !strings.Contains(err.Error(), "--target") {
+		t.Errorf("runProxy = %v, want the inbound from the file to need --target", err)
+	}
+	err = runProxy(t.Context(), []string{"--config", file, "--target", "spiffe://example.org/a"}, io.Discard, &errb)
+	if err == nil || !strings.Contains(err.Error(), "need --token-url") {
+		t.Errorf("runProxy = %v, want the file's scopes to need --token-url", err)
 	}
 }

@@ -53,9 +53,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 		return err
 	})
 	fs.IntVar(&cfg.WitnessQuorum, "witness-quorum", 0, "publish a checkpoint only with this many witness cosignatures (0: witnesses are asked, not required)")
-	lf := &logFlags{}
-	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	lf := daemonFlags(fs)
 	return cfg, lf
 }
 

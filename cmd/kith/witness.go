@@ -32,9 +32,7 @@ func runWitness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	name := fs.String("name", "", "name of the witness key created on first start, such as witness.example.org/w1 (default: the host name)")
 	var logs logList
 	fs.Var(&logs, "log", `a log to witness: its origin and verifier key, as "ORIGIN VKEY" (repeatable)`)
-	lf := &logFlags{}
-	fs.StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&lf.format, "log-format", "text", "log format: text or json")
+	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}

@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kith-dev/kith/internal/witness"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/kith-dev/kith/internal/witness"
 )
 
 // lineWriter sends each line written to it on lines, dropping those that
@@ -207,4 +208,35 @@ func mustWitnessVkey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return vkey
+}
+
+// TestWitnessConfigFile runs kith witness from a configuration file, with
+// one setting overridden on the command line.
+func TestWitnessConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	_, vkey, err := note.GenerateKey(rand.Reader, "example.com/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "witness.yaml")
+	conf := fmt.Sprintf("listen: 127.0.0.1:1\ndata: %s\nname: witness.test/from-file\nlog:\n  - %q\nlog-level: error\n", dir, "example.com/log "+vkey)
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Port 1 would fail to listen: the command line's --listen must win.
+	r := startWitness(t, "--config", file, "--listen", "127.0.0.1:0")
+	if !strings.HasPrefix(r.vkey, "witness.test/from-file+") {
+		t.Errorf("verifier key %q: the name did not come from the file", r.vkey)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "witness.key")); err != nil {
+		t.Errorf("the data folder did not come from the file: %v", err)
+	}
+
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:0\nlog-levle: error\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = runWitness(t.Context(), []string{"--config", file}, io.Discard, io.Discard)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `witness.yaml:2: unknown setting "log-levle" (did you mean "log-level"?)`) {
+		t.Errorf("misspelt setting: error = %v, want a usage error naming the line", err)
+	}
 }
