@@ -135,6 +135,7 @@ func (d *dataPlaneServer) handleTelemetry(w http.ResponseWriter, r *http.Request
 // telemetryReply is the server's answer to a batch.
 type telemetryReply struct {
 	Recorded int `json:"recorded"`
+	Refused  int `json:"refused"`
 }
 
 // runTelemetry forwards buffered records to the server in batches of up to
@@ -176,7 +177,12 @@ func (a *Agent) forwardTelemetry(ctx context.Context) bool {
 	err := postJSON(ctx, a.httpClient(), a.serverURL, telemetryPath, batch, &reply)
 	switch st := statusOf(err); {
 	case err == nil:
-		b.forwarded.Add(float64(len(batch)))
+		refused := min(max(reply.Refused, 0), len(batch))
+		b.forwarded.Add(float64(len(batch) - refused))
+		if refused > 0 {
+			b.refused.Add(float64(refused))
+			a.logger.Warn("telemetry: the server left out invalid records", "records", len(batch), "refused", refused)
+		}
 	case st >= 400 && st < 500 && st != http.StatusTooManyRequests && st != http.StatusRequestTimeout:
 		b.refused.Add(float64(len(batch)))
 		a.logger.Warn("telemetry: the server refused a batch; dropped", "records", len(batch), "error", err)

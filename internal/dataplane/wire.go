@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
 // FeedPath is the path of the feed on the agent's data-plane socket:
@@ -115,6 +119,11 @@ const (
 	// MaxRecordTextLen caps Method, Route, Path, Decision, Rule, Reason,
 	// Direction and CredentialType.
 	MaxRecordTextLen = 1024
+	// MaxRecordEncoded caps the text fields of a record together, as JSON
+	// escapes them (a control character or '<' takes six bytes): the
+	// server's ledger event of a valid record then always fits a ledger
+	// entry, so one record can never make a batch fail for good.
+	MaxRecordEncoded = 16 << 10
 )
 
 // ErrTelemetryBatch is wrapped by every error of [DecodeTelemetryBatch]
@@ -152,9 +161,12 @@ type CallRecord struct {
 	TrustScore     int    `json:"trust_score"`
 }
 
-// Validate checks the shape of r: a Target and a Decision, text fields
-// within their limits, no negative numbers. SPIFFE IDs are checked by the
-// server. It returns an error wrapping [ErrTelemetryBatch].
+// Validate checks r: a Target that is a SPIFFE ID, a Caller that is one
+// or empty, a known Direction, a Decision and a Time, text fields within
+// their limits alone and together ([MaxRecordEncoded]), no negative
+// numbers. It returns an error wrapping [ErrTelemetryBatch]. The agent
+// refuses a proxy's batch with an invalid record; the server refuses the
+// record alone, as an agent's batch merges several proxies' records.
 func (r *CallRecord) Validate() error {
 	switch {
 	case r.Target == "":
@@ -166,23 +178,106 @@ func (r *CallRecord) Validate() error {
 	case r.Status < 0 || r.Status > 999 || r.BytesIn < 0 || r.BytesOut < 0 || r.LatencyMicros < 0 || r.PolicyRevision < 0:
 		return fmt.Errorf("%w: negative or out-of-range number", ErrTelemetryBatch)
 	}
-	for _, f := range []string{r.Caller, r.Target, r.ClientID, r.CredentialID} {
+	switch r.Direction {
+	case "inbound", "outbound", "tcp":
+	default:
+		return fmt.Errorf("%w: direction must be inbound, outbound or tcp", ErrTelemetryBatch)
+	}
+	ids := [...]string{r.Caller, r.Target, r.ClientID, r.CredentialID}
+	texts := [...]string{r.Direction, r.CredentialType, r.Method, r.Route, r.Path, r.Decision, r.Rule, r.Reason}
+	encoded := 0
+	for _, f := range ids {
 		if len(f) > MaxRecordIDLen {
 			return fmt.Errorf("%w: identifier over %d bytes", ErrTelemetryBatch, MaxRecordIDLen)
 		}
+		encoded += jsonLen(f)
 	}
-	for _, f := range []string{r.Direction, r.CredentialType, r.Method, r.Route, r.Path, r.Decision, r.Rule, r.Reason} {
+	for _, f := range texts {
 		if len(f) > MaxRecordTextLen {
 			return fmt.Errorf("%w: text field over %d bytes", ErrTelemetryBatch, MaxRecordTextLen)
 		}
+		encoded += jsonLen(f)
+	}
+	if encoded > MaxRecordEncoded {
+		return fmt.Errorf("%w: text fields of %d bytes once escaped, limit %d", ErrTelemetryBatch, encoded, MaxRecordEncoded)
+	}
+	if _, err := spiffeid.FromString(r.Target); err != nil {
+		return fmt.Errorf("%w: target is not a SPIFFE ID", ErrTelemetryBatch)
+	}
+	if r.Caller != "" {
+		if _, err := spiffeid.FromString(r.Caller); err != nil {
+			return fmt.Errorf("%w: caller is not a SPIFFE ID", ErrTelemetryBatch)
+		}
 	}
 	return nil
+}
+
+// jsonLen returns the length of s as encoding/json writes it inside a
+// string: six bytes for a control character (or two for a common one),
+// '<', '>', '&', U+2028, U+2029 or a byte of invalid UTF-8 (written as
+// U+FFFD), two for '"' and '\\'.
+func jsonLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// ClipText returns s, with invalid UTF-8 replaced by U+FFFD, cut to the
+// longest prefix that is at most limit bytes once escaped as JSON: for
+// proxies to fit a call's path or reason into a [CallRecord] rather than
+// have the record refused.
+func ClipText(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	n := 0
+	for i, r := range s {
+		if n += jsonLen(s[i : i+utf8.RuneLen(r)]); n > limit {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 // DecodeTelemetryBatch decodes and validates a telemetry batch: a
 // non-empty JSON array of at most [MaxTelemetryBatch] valid records and
 // nothing after it. It returns an error wrapping [ErrTelemetryBatch].
 func DecodeTelemetryBatch(body []byte) ([]CallRecord, error) {
+	batch, err := DecodeCallRecords(body)
+	if err != nil {
+		return nil, err
+	}
+	for i := range batch {
+		if err := batch[i].Validate(); err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	return batch, nil
+}
+
+// DecodeCallRecords is DecodeTelemetryBatch without validating the
+// records, for a receiver that checks each record on its own.
+func DecodeCallRecords(body []byte) ([]CallRecord, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var batch []CallRecord
 	if err := dec.Decode(&batch); err != nil {
@@ -196,11 +291,6 @@ func DecodeTelemetryBatch(body []byte) ([]CallRecord, error) {
 		return nil, fmt.Errorf("%w: %w", ErrTelemetryBatch, errRecordEmpty)
 	case len(batch) > MaxTelemetryBatch:
 		return nil, fmt.Errorf("%w: %d records, limit %d", ErrTelemetryBatch, len(batch), MaxTelemetryBatch)
-	}
-	for i := range batch {
-		if err := batch[i].Validate(); err != nil {
-			return nil, fmt.Errorf("record %d: %w", i, err)
-		}
 	}
 	return batch, nil
 }

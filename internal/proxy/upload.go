@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"strings"
 
 	"github.com/kith-dev/kith/internal/dataplane"
 )
@@ -33,23 +32,18 @@ func (u *AgentUploader) Upload(ctx context.Context, batch []Record) error {
 // Close releases the uploader's idle connection.
 func (u *AgentUploader) Close() { u.sender.Close() }
 
-// wire returns rec in its wire form.
+// wire returns rec in its wire form, its free-text fields clipped so that
+// the record passes dataplane.CallRecord.Validate: one long or oddly
+// encoded path must not get a whole batch refused.
 func (rec *Record) wire() dataplane.CallRecord {
+	text := func(s string) string { return dataplane.ClipText(s, dataplane.MaxRecordTextLen) }
+	id := func(s string) string { return dataplane.ClipText(s, dataplane.MaxRecordIDLen) }
 	return dataplane.CallRecord{
-		Time: rec.Time, Direction: rec.Direction, Caller: rec.Caller, ClientID: rec.ClientID,
-		CredentialID: rec.CredentialID, CredentialType: rec.CredentialType, Target: rec.Target,
-		Method: clip(rec.Method), Route: clip(rec.Route), Path: clip(rec.Path), Status: rec.Status,
+		Time: rec.Time, Direction: rec.Direction, Caller: rec.Caller, ClientID: id(rec.ClientID),
+		CredentialID: id(rec.CredentialID), CredentialType: text(rec.CredentialType), Target: rec.Target,
+		Method: text(rec.Method), Route: text(rec.Route), Path: text(rec.Path), Status: rec.Status,
 		BytesIn: rec.BytesIn, BytesOut: rec.BytesOut, LatencyMicros: rec.Latency.Microseconds(),
-		Decision: rec.Decision, PolicyRevision: rec.PolicyRevision, Rule: clip(rec.Rule), Reason: clip(rec.Reason),
+		Decision: rec.Decision, PolicyRevision: rec.PolicyRevision, Rule: text(rec.Rule), Reason: text(rec.Reason),
 		TrustScore: rec.TrustScore,
 	}
-}
-
-// clip shortens s to what a CallRecord's text fields may hold, so that one
-// long path does not get a whole batch refused.
-func clip(s string) string {
-	if len(s) <= dataplane.MaxRecordTextLen {
-		return s
-	}
-	return strings.ToValidUTF8(s[:dataplane.MaxRecordTextLen], "")
 }

@@ -2,13 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/ledger"
@@ -30,62 +29,78 @@ const maxTelemetrySkew = 5 * time.Minute
 
 // telemetryResponse answers a telemetry batch.
 type telemetryResponse struct {
+	// Recorded is the number of records written to the ledger.
 	Recorded int `json:"recorded"`
+	// Refused is the number of invalid records left out.
+	Refused int `json:"refused,omitempty"`
 }
 
 // agentTelemetry is POST /agent/v1/telemetry: a JSON array of call records
 // (dataplane.CallRecord) from the proxies of the calling agent's node, each
-// recorded as a "call.decided" ledger event. The whole batch is checked
-// before any record is written; a batch the ledger fails part-way is
-// answered 500 and may be sent again, so records are at least once.
+// recorded as a "call.decided" ledger event. A batch that is not such an
+// array is refused whole (400). An invalid record is left out and counted,
+// the rest recorded: a batch merges the records of several proxies, and
+// one proxy's bad record must not erase the others' (the agent refuses
+// invalid records at its socket already, so this takes an agent of
+// another version or a broken one); the refusal itself is recorded as a
+// "telemetry.refused" event. A batch the ledger fails part-way is answered
+// 500 and may be sent again, so records are at least once.
 func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
 	body, err := readAgentBody(r)
 	if err != nil {
 		return err
 	}
-	batch, err := parseTelemetry(body, s.clock())
+	batch, refused, err := parseTelemetry(body, s.clock())
 	if err != nil {
 		return err
 	}
 	reporter := c.Agent.SPIFFEID.String()
 	reqID := requestID(r.Context())
-	evs := make([]ledger.Event, len(batch))
+	evs := make([]ledger.Event, 0, len(batch)+1)
 	for i := range batch {
-		evs[i] = callEvent(&batch[i], reporter, reqID)
+		evs = append(evs, callEvent(&batch[i], reporter, reqID))
+	}
+	if len(refused) > 0 {
+		s.logger.WarnContext(r.Context(), "telemetry: invalid records left out", "agent", reporter,
+			"refused", len(refused), "first", refused[0])
+		evs = append(evs, ledger.Event{Type: telemetryRefusedEvent,
+			Actor:  ledger.Actor{Kind: "agent", ID: reporter, CredentialType: "x509_svid"},
+			Action: "upload", Outcome: ledger.OutcomeFailure, RequestID: reqID,
+			Reason:  fmt.Sprintf("%d invalid call records left out; first: %s", len(refused), refused[0]),
+			Details: map[string]string{"refused": strconv.Itoa(len(refused)), "recorded": strconv.Itoa(len(batch))}})
 	}
 	if err := s.recordAll(r.Context(), evs); err != nil {
 		return fmt.Errorf("record telemetry: %w", err)
 	}
-	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(evs)})
+	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused)})
 }
 
-// parseTelemetry decodes and checks the untrusted body of a telemetry
-// batch; it returns a 400 problem naming the first bad record.
-func parseTelemetry(body []byte, now time.Time) ([]dataplane.CallRecord, error) {
-	batch, err := dataplane.DecodeTelemetryBatch(body)
+// telemetryRefusedEvent is the ledger event type of call records an agent
+// uploaded that the server left out as invalid.
+const telemetryRefusedEvent = "telemetry.refused"
+
+// parseTelemetry decodes the untrusted body of a telemetry batch. It
+// returns the valid records, and for each invalid one why, as text safe
+// to log; a body that is not a batch is a 400 problem.
+func parseTelemetry(body []byte, now time.Time) (valid []dataplane.CallRecord, refused []string, err error) {
+	batch, err := dataplane.DecodeCallRecords(body)
 	if err != nil {
-		return nil, badRequest("", "%v", err)
+		return nil, nil, badRequest("", "%v", err)
 	}
+	valid = batch[:0]
 	for i := range batch {
 		rec := &batch[i]
-		if _, err := spiffeid.FromString(rec.Target); err != nil {
-			return nil, badRequest("target", "record %d: target is not a SPIFFE ID", i)
+		err := rec.Validate()
+		if err == nil && rec.Time.After(now.Add(maxTelemetrySkew)) {
+			err = errors.New("time is in the future")
 		}
-		if rec.Caller != "" {
-			if _, err := spiffeid.FromString(rec.Caller); err != nil {
-				return nil, badRequest("caller", "record %d: caller is not a SPIFFE ID", i)
-			}
+		if err != nil {
+			refused = append(refused, fmt.Sprintf("record %d: %v", i, err))
+			continue
 		}
-		switch rec.Direction {
-		case "inbound", "outbound", "tcp":
-		default:
-			return nil, badRequest("direction", "record %d: direction must be inbound, outbound or tcp", i)
-		}
-		if rec.Time.After(now.Add(maxTelemetrySkew)) {
-			return nil, badRequest("time", "record %d: time is in the future", i)
-		}
+		valid = append(valid, *rec)
 	}
-	return batch, nil
+	return valid, refused, nil
 }
 
 // callEvent returns the ledger event of rec, reported by the agent whose

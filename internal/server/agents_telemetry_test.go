@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,11 +59,6 @@ func TestAgentTelemetryRecordsCalls(t *testing.T) {
 func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 	ts := startServer(t, "example.org")
 	a := ts.attestAgent(t)
-	with := func(f func(r *dataplane.CallRecord)) []dataplane.CallRecord {
-		r := callRecord()
-		f(&r)
-		return []dataplane.CallRecord{callRecord(), r}
-	}
 	tooMany := make([]dataplane.CallRecord, dataplane.MaxTelemetryBatch+1)
 	for i := range tooMany {
 		tooMany[i] = callRecord()
@@ -80,13 +76,6 @@ func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 	}{
 		{"object, not array", map[string]string{"target": "x"}, http.StatusBadRequest},
 		{"empty", []dataplane.CallRecord{}, http.StatusBadRequest},
-		{"target not a SPIFFE ID", with(func(r *dataplane.CallRecord) { r.Target = "payments" }), http.StatusBadRequest},
-		{"caller not a SPIFFE ID", with(func(r *dataplane.CallRecord) { r.Caller = "https://evil" }), http.StatusBadRequest},
-		{"no decision", with(func(r *dataplane.CallRecord) { r.Decision = "" }), http.StatusBadRequest},
-		{"bad direction", with(func(r *dataplane.CallRecord) { r.Direction = "sideways" }), http.StatusBadRequest},
-		{"negative bytes", with(func(r *dataplane.CallRecord) { r.BytesIn = -1 }), http.StatusBadRequest},
-		{"future time", with(func(r *dataplane.CallRecord) { r.Time = time.Now().Add(time.Hour) }), http.StatusBadRequest},
-		{"long path", with(func(r *dataplane.CallRecord) { r.Path = strings.Repeat("a", dataplane.MaxRecordTextLen+1) }), http.StatusBadRequest},
 		{"too many records", tooMany, http.StatusBadRequest},
 		{"body too large", tooLarge, http.StatusRequestEntityTooLarge},
 	}
@@ -99,6 +88,47 @@ func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 	}
 	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != 0 {
 		t.Errorf("%d events recorded from refused batches, want 0", len(evs))
+	}
+}
+
+// TestAgentTelemetryLeavesOutBadRecords: an invalid record is left out of
+// the ledger, counted and its refusal recorded, and the valid records of
+// the same batch (other proxies' calls, merged by the agent) are recorded.
+func TestAgentTelemetryLeavesOutBadRecords(t *testing.T) {
+	ts := startServer(t, "example.org")
+	a := ts.attestAgent(t)
+	escaped := strings.Repeat("<", dataplane.MaxRecordTextLen) // six bytes each once escaped
+	tests := []struct {
+		name string
+		edit func(r *dataplane.CallRecord)
+	}{
+		{"target not a SPIFFE ID", func(r *dataplane.CallRecord) { r.Target = "payments" }},
+		{"caller not a SPIFFE ID", func(r *dataplane.CallRecord) { r.Caller = "https://evil" }},
+		{"no decision", func(r *dataplane.CallRecord) { r.Decision = "" }},
+		{"bad direction", func(r *dataplane.CallRecord) { r.Direction = "sideways" }},
+		{"negative bytes", func(r *dataplane.CallRecord) { r.BytesIn = -1 }},
+		{"future time", func(r *dataplane.CallRecord) { r.Time = time.Now().Add(time.Hour) }},
+		{"long path", func(r *dataplane.CallRecord) { r.Path = strings.Repeat("a", dataplane.MaxRecordTextLen+1) }},
+		{"text too long once escaped", func(r *dataplane.CallRecord) { r.Path, r.Route, r.Reason = escaped, escaped, escaped }},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := callRecord()
+			tt.edit(&bad)
+			good := callRecord()
+			good.Route = fmt.Sprint("/case/", i)
+			var out telemetryResponse
+			code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{bad, good}, &out)
+			if code != http.StatusOK || out.Recorded != 1 || out.Refused != 1 {
+				t.Fatalf("POST telemetry: %d %s, want 200 with 1 recorded and 1 refused", code, raw)
+			}
+		})
+	}
+	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != len(tests) {
+		t.Errorf("%d calls recorded, want the %d valid ones", len(evs), len(tests))
+	}
+	if evs := ts.events(t, telemetryRefusedEvent, "failure"); len(evs) != len(tests) || evs[0].Actor != a.SPIFFEID {
+		t.Errorf("telemetry.refused events: %+v, want %d by the agent", evs, len(tests))
 	}
 }
 
