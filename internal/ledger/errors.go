@@ -10,7 +10,8 @@ var ErrNoCheckpoint = errors.New("ledger: no checkpoint published yet")
 // reversed range.
 var ErrOutOfRange = errors.New("ledger: out of range")
 
-// ErrTooLarge reports an event whose entry would exceed [MaxEntrySize].
+// ErrTooLarge reports an entry that would exceed [MaxEntrySize] (Record
+// shortens events instead; see [TruncatedDetail]).
 var ErrTooLarge = errors.New("ledger: entry too large")
 
 // ErrInvalidCheckpoint reports a checkpoint whose signature does not

@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,6 +147,38 @@ func FuzzMarshal(f *testing.F) {
 		}
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("Marshal:\n%s\nencoding/json:\n%s", got, want)
+		}
+	})
+}
+
+// FuzzFit checks that fit leaves an event that fits alone and shortens
+// any other, of any text, to an entry within the limit.
+func FuzzFit(f *testing.F) {
+	f.Add("<\x00é", "reason", "k", 20000, uint16(3))
+	f.Add("a", "b", "c", 1, uint16(0))
+	f.Fuzz(func(t *testing.T, text, reason, key string, repeat int, keys uint16) {
+		repeat = min(max(repeat, 0), 70_000/max(len(text)+len(reason)+len(key), 1))
+		ev := ledger.Event{Time: time.Unix(1700000000, 0).UTC(), Type: "t", Actor: ledger.Actor{Kind: "workload", ID: strings.Repeat(text, repeat)},
+			Action: "a", Outcome: ledger.OutcomeSuccess, Reason: strings.Repeat(reason, repeat), Details: map[string]string{}}
+		for i := range int(keys % 4096) {
+			ev.Details[fmt.Sprint(key, i)] = strings.Repeat(key, repeat%64)
+		}
+		want, err := ledger.Marshal(ev)
+		if err != nil {
+			return
+		}
+		got, body, err := ledger.Fit(ev)
+		if err != nil {
+			t.Fatalf("fit: %v", err)
+		}
+		if len(body)+32 > ledger.MaxEntrySize {
+			t.Fatalf("fit left %d bytes", len(body))
+		}
+		if len(want)+32 <= ledger.MaxEntrySize && !bytes.Equal(body, want) {
+			t.Fatalf("fit changed an event that fits")
+		}
+		if got.Type != ev.Type || got.Action != ev.Action || got.Outcome != ev.Outcome {
+			t.Fatalf("fit changed the type, action or outcome")
 		}
 	})
 }

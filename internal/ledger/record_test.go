@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,7 @@ func TestRecordErrors(t *testing.T) {
 		{"no type", t.Context(), func() ledger.Event { e := testEvent(0); e.Type = ""; return e }(), nil, false},
 		{"no action", t.Context(), func() ledger.Event { e := testEvent(0); e.Action = ""; return e }(), nil, false},
 		{"no outcome", t.Context(), func() ledger.Event { e := testEvent(0); e.Outcome = ""; return e }(), nil, false},
-		{"too large", t.Context(), big, ledger.ErrTooLarge, false},
+		{"too large, shortened", t.Context(), big, nil, true},
 		{"cancelled", cancelled, testEvent(0), context.Canceled, false},
 		{"just under the limit", t.Context(), nearlyBig, nil, true},
 	}
@@ -103,9 +104,55 @@ func TestRecordErrors(t *testing.T) {
 			}
 		})
 	}
-	// Only the valid event was recorded.
-	if evs, err := l.Query(t.Context(), store.EventFilter{After: -1}); err != nil || len(evs) != 1 {
-		t.Errorf("Query = %d events, %v; want 1", len(evs), err)
+	// Only the valid events were recorded.
+	if evs, err := l.Query(t.Context(), store.EventFilter{After: -1}); err != nil || len(evs) != 2 {
+		t.Errorf("Query = %d events, %v; want 2", len(evs), err)
+	}
+}
+
+// TestRecordShortensLargeEvents: an event too large for an entry is
+// recorded with its text cut and marked, its type, action and outcome
+// intact; the entry fits the limit and verifies.
+func TestRecordShortensLargeEvents(t *testing.T) {
+	l, _, _ := testLedger(t)
+	huge := strings.Repeat("<é\x00", 100_000) // escapes to several times its size
+	details := map[string]string{}
+	for i := range 20_000 {
+		details[fmt.Sprint("key-", i)] = "value"
+	}
+	tests := map[string]func(e *ledger.Event){
+		"reason":        func(e *ledger.Event) { e.Reason = huge },
+		"target":        func(e *ledger.Event) { e.Target = huge },
+		"many details":  func(e *ledger.Event) { e.Details = details },
+		"detail values": func(e *ledger.Event) { e.Details = map[string]string{"a": huge, "b": huge} },
+		"signals":       func(e *ledger.Event) { e.Trust = &ledger.Trust{Score: 1, Signals: []string{huge, huge, huge}} },
+		"actor":         func(e *ledger.Event) { e.Actor.ID, e.Actor.Owner = huge, huge },
+	}
+	for name, edit := range tests {
+		t.Run(name, func(t *testing.T) {
+			ev := testEvent(0)
+			edit(&ev)
+			i, err := l.Record(t.Context(), ev)
+			if err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+			entries, err := l.Entries(t.Context(), uint64(i), uint64(i)+1)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("Entries: %v", err)
+			}
+			if n := len(entries[0].Data); n > ledger.MaxEntrySize {
+				t.Errorf("entry of %d bytes, limit %d", n, ledger.MaxEntrySize)
+			}
+			evs, err := l.Query(t.Context(), store.EventFilter{After: i - 1, Limit: 1})
+			if err != nil || len(evs) != 1 || evs[0].Index != i {
+				t.Fatalf("Query: %v", err)
+			}
+			got := evs[0].Event
+			if got.Type != ev.Type || got.Action != ev.Action || got.Outcome != ev.Outcome || got.Details[ledger.TruncatedDetail] == "" {
+				t.Errorf("recorded %s/%s/%s with details %d, want the same type, action and outcome, marked shortened",
+					got.Type, got.Action, got.Outcome, len(got.Details))
+			}
+		})
 	}
 }
 

@@ -50,11 +50,12 @@ type request struct {
 }
 
 // Record makes ev durable as the next entry of the log and returns its
-// index. It fills ev.Time when zero. It returns an error if the event
-// lacks a Type, Action or Outcome, [ErrTooLarge] if its entry could exceed
-// [MaxEntrySize], ctx's error if ctx ends before the event is handed to a
-// commit (the event is then not recorded), or the store's error; the
-// caller must then treat the audited action as failed.
+// index. It fills ev.Time when zero. An event whose entry would exceed
+// [MaxEntrySize] has its text shortened until it fits, and says so in
+// Details[TruncatedDetail]. It returns an error if the event lacks a
+// Type, Action or Outcome, ctx's error if ctx ends before the event is
+// handed to a commit (the event is then not recorded), or the store's
+// error; the caller must then treat the audited action as failed.
 //
 // Concurrent calls are committed together: the first caller to find no
 // commit in progress commits every waiting event in one transaction and
@@ -69,12 +70,13 @@ func (l *Ledger) Record(ctx context.Context, ev Event) (int64, error) {
 		ev.Time = l.clock()
 	}
 	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
-	body, err := Marshal(ev)
+	ev, body, err := fit(ev)
 	if err != nil {
 		return 0, err
 	}
-	if size := len(body) + maxIndexLen; size > MaxEntrySize {
-		return 0, fmt.Errorf("%w: %s event of %d bytes, limit %d", ErrTooLarge, ev.Type, size, MaxEntrySize)
+	if _, ok := ev.Details[TruncatedDetail]; ok {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "ledger: event text shortened to fit an entry",
+			slog.String("type", ev.Type), slog.String("detail", ev.Details[TruncatedDetail]))
 	}
 	r := &request{
 		body: body,

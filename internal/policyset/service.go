@@ -226,7 +226,7 @@ func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps
 			}
 		}
 		if names != nil {
-			details[kind] = strings.Join(names, ",")
+			details[kind] = joinNames(names, ",", maxAuditNames)
 		}
 	}
 	typ := "policy.applied"
@@ -252,8 +252,31 @@ func summary(changes []policy.Change) string {
 			}
 		}
 		if names != nil {
-			parts = append(parts, kind+" "+strings.Join(names, ", "))
+			parts = append(parts, kind+" "+joinNames(names, ", ", maxAuditNames))
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// maxAuditNames bounds each list of policy names in a revision's summary
+// and audit event, so that the event of a set of thousands of policies
+// still fits a ledger entry (64 KiB); the event's sha256 of the documents
+// and the stored revisions identify the whole change.
+const maxAuditNames = 4 << 10
+
+// joinNames joins names with sep, as many as fit in limit bytes, and
+// says how many more there are: "a, b (+40 more)".
+func joinNames(names []string, sep string, limit int) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 && b.Len()+len(sep)+len(n) > limit {
+			fmt.Fprintf(&b, " (+%d more)", len(names)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(n)
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package policyset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -165,5 +166,36 @@ func TestServiceConcurrentApply(t *testing.T) {
 	cur, err := svc.Current(t.Context())
 	if err != nil || cur.Revision != n || len(cur.Documents) != n {
 		t.Errorf("after %d applies: revision %d with %d policies, %v", n, cur.Revision, len(cur.Documents), err)
+	}
+}
+
+// TestServiceAuditOfLargeSet: applying thousands of policies with long
+// names records an event that fits a ledger entry, naming as many
+// policies as fit and counting the rest.
+func TestServiceAuditOfLargeSet(t *testing.T) {
+	svc, audit, _ := newService(t)
+	var b strings.Builder
+	const n = 1500
+	for i := range n {
+		fmt.Fprintf(&b, "---\nname: %s-%04d\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n", strings.Repeat("p", 120), i)
+	}
+	res, err := svc.Apply(t.Context(), ledger.Actor{Kind: "admin", ID: "admin-1"}, parseDocs(t, b.String()))
+	if err != nil || len(res.Changes) != n {
+		t.Fatalf("Apply of %d policies: %v", n, err)
+	}
+	if len(audit.events) != 1 {
+		t.Fatalf("%d events recorded, want 1", len(audit.events))
+	}
+	ev := audit.events[0]
+	data, err := ledger.Marshal(ev)
+	if err != nil || len(data)+32 > ledger.MaxEntrySize {
+		t.Fatalf("the event takes %d bytes (%v); the ledger holds at most %d", len(data), err, ledger.MaxEntrySize)
+	}
+	if ev.Details["policies"] != fmt.Sprint(n) || !strings.Contains(ev.Details[policy.ChangeCreated], " more)") ||
+		!strings.Contains(ev.Reason, " more)") {
+		t.Errorf("event details %v, reason %q: want the count and the names that fit", ev.Details, ev.Reason)
+	}
+	if len(ev.Reason) > 8<<10 {
+		t.Errorf("summary of %d bytes, want a line of at most 8 KiB", len(ev.Reason))
 	}
 }

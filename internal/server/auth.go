@@ -151,10 +151,18 @@ func (s *Server) authenticateAdmin(r *http.Request) (ledger.Actor, error) {
 	return actor, nil
 }
 
+// maxAuditTarget bounds the request line an admin.auth.failed event
+// quotes: the request is an unauthenticated caller's.
+const maxAuditTarget = 512
+
 func (s *Server) adminAuthFailed(r *http.Request, actor ledger.Actor, reason string) {
 	s.metrics.authFailures.Inc()
+	target := r.Method + " " + r.URL.Path
+	if len(target) > maxAuditTarget { // the caller's own text: keep it short
+		target = strings.ToValidUTF8(target[:maxAuditTarget], "") + "…"
+	}
 	if _, err := s.ledger.Record(r.Context(), ledger.Event{
-		Type: "admin.auth.failed", Actor: actor, Target: r.Method + " " + r.URL.Path,
+		Type: "admin.auth.failed", Actor: actor, Target: target,
 		Action: "authenticate", Outcome: ledger.OutcomeDenied, Reason: reason,
 		RequestID: requestID(r.Context()),
 	}); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // testServer is a running in-process server and an HTTPS client that
@@ -158,6 +159,28 @@ func TestEveryAdminRouteRequiresTheCredential(t *testing.T) {
 	ts.do(t, "GET", "/v1/events?type=admin.auth.failed&limit=1000", ts.token, nil, &events)
 	if want := len(routes) * len(wrong); len(events.Events) != want {
 		t.Errorf("recorded %d failed admin logins, want %d", len(events.Events), want)
+	}
+}
+
+// TestAdminAuthFailureLongPath: a failed login with a very long request
+// path is still recorded, its target cut short.
+func TestAdminAuthFailureLongPath(t *testing.T) {
+	ts := startServer(t, "example.org")
+	path := "/v1/entries/" + strings.Repeat("x", 30_000) // under the 64 KiB header limit
+	if code := ts.do(t, "GET", path, "not-a-token", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("GET with a wrong token: %d, want 401", code)
+	}
+	var events api.EventList
+	ts.do(t, "GET", "/v1/events?type=admin.auth.failed", ts.token, nil, &events)
+	if len(events.Events) != 1 {
+		t.Fatalf("%d failed logins recorded, want 1", len(events.Events))
+	}
+	var ev ledger.Event
+	if err := json.Unmarshal(events.Events[0].Event, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Target) > maxAuditTarget+len("…") || !strings.HasPrefix(ev.Target, "GET /v1/entries/xxx") {
+		t.Errorf("recorded target of %d bytes: %.60q", len(ev.Target), ev.Target)
 	}
 }
 
