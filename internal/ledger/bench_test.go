@@ -223,3 +223,30 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyLog measures what `kith audit verify --log` does, in
+// process: walk the whole log of bigTree (ten million entries unless
+// KITH_BENCH_TREE_SIZE says otherwise), rehash every entry, rebuild the
+// tree and check it against the signed checkpoint. It reports entries/s.
+func BenchmarkVerifyLog(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a tree of ten million entries")
+	}
+	n := benchTreeSize(b)
+	st := openStore(b, bigTree(b, n))
+	signer, err := ledger.NewSigner(fuzzKey) // a fixed key: the checkpoint stays in the cached tree
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := newLedger(b, st, signer, nil)
+	if _, err := l.PublishForTest(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rep, err := ledger.VerifyLog(b.Context(), l.Source(), ledger.VerifyOptions{Verifier: signer.Verifier()})
+		if err != nil || rep.Problem != "" || rep.Size != uint64(n) {
+			b.Fatalf("VerifyLog = %+v, %v", rep, err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
