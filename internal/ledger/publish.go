@@ -17,7 +17,8 @@ import (
 
 // Run publishes a checkpoint at once if the log has grown since the last
 // one, then again every CheckpointInterval while it grows, until ctx is
-// done; it then returns nil. A checkpoint that cannot be published (store
+// done; it then returns nil. Before each, it adopts events stored by
+// [Ledger.RecordTx] that the tree does not cover yet. A checkpoint that cannot be published (store
 // failure, witnesses short of quorum, or a refusal to sign an
 // inconsistent tree) is logged and tried again at the next tick; Record
 // keeps working meanwhile.
@@ -25,6 +26,9 @@ func (l *Ledger) Run(ctx context.Context) error {
 	ticker := time.NewTicker(l.interval)
 	defer ticker.Stop()
 	for {
+		if err := l.Adopt(ctx); err != nil && ctx.Err() == nil {
+			l.logger.LogAttrs(ctx, slog.LevelWarn, "ledger: events recorded in transactions not adopted yet", slog.Any("error", err))
+		}
 		if _, err := l.publish(ctx); err != nil && ctx.Err() == nil {
 			level := slog.LevelWarn
 			if errors.Is(err, errRefused) {

@@ -345,3 +345,52 @@ func TestAdoptLegacyEvents(t *testing.T) {
 		t.Errorf("VerifyLog: %v (%+v)", err, rep)
 	}
 }
+
+// TestRecordTx: an event recorded in a store transaction exists only if
+// the transaction commits, and enters the tree (and a verifiable
+// checkpoint) at Adopt, in its place among Record's events.
+func TestRecordTx(t *testing.T) {
+	l, s, signer := testLedger(t)
+	mustRecord(t, l, testEvent(0))
+	errRollback := errors.New("the change failed")
+	err := s.Tx(t.Context(), func(tx *store.Tx) error {
+		if err := l.RecordTx(t.Context(), tx, testEvent(99)); err != nil {
+			t.Fatalf("RecordTx: %v", err)
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("Tx = %v", err)
+	}
+	err = s.Tx(t.Context(), func(tx *store.Tx) error { return l.RecordTx(t.Context(), tx, testEvent(1)) })
+	if err != nil {
+		t.Fatalf("Tx: %v", err)
+	}
+	bad := testEvent(2)
+	bad.Outcome = ""
+	if err := s.Tx(t.Context(), func(tx *store.Tx) error { return l.RecordTx(t.Context(), tx, bad) }); err == nil {
+		t.Error("RecordTx accepted an event without an outcome")
+	}
+	if err := l.Adopt(t.Context()); err != nil {
+		t.Fatalf("Adopt: %v", err)
+	}
+	if i := mustRecord(t, l, testEvent(2)); i != 2 {
+		t.Errorf("Record after the adopted event: index %d, want 2", i)
+	}
+	cp := mustPublish(t, l)
+	if cp.Size != 3 {
+		t.Errorf("checkpoint of size %d, want 3", cp.Size)
+	}
+	got, err := l.Query(t.Context(), store.EventFilter{After: -1})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Query = %d events, %v; want 3 (not the rolled-back one)", len(got), err)
+	}
+	for i, ev := range got {
+		if ev.Event.Target != testEvent(i).Target {
+			t.Errorf("event %d: target %q, want %q", i, ev.Event.Target, testEvent(i).Target)
+		}
+	}
+	if rep, err := ledger.VerifyLog(t.Context(), l.Source(), ledger.VerifyOptions{Verifier: signer.Verifier()}); err != nil {
+		t.Errorf("VerifyLog: %v (%+v)", err, rep)
+	}
+}

@@ -304,3 +304,46 @@ func (l *Ledger) prepare(t *tree, batch []*request) (*tree, store.LedgerAppend, 
 	a.Next, a.Nodes = next.state(), nodes
 	return next, a, nil
 }
+
+// EventAppender stores an event in the caller's store transaction;
+// [*store.Tx] is one.
+type EventAppender interface {
+	AppendEvent(ctx context.Context, ev *store.Event) error
+}
+
+// RecordTx stores ev in tx, the caller's store transaction, so that the
+// audit record of a change is written if and only if the change is: it
+// can neither be lost after the change commits nor claim a change that
+// rolled back. The event enters the Merkle tree, which gives it its final
+// place, at the ledger's next commit, at [Ledger.Adopt], or within a
+// checkpoint interval while [Ledger.Run] runs; until then it is stored
+// and listed but no checkpoint covers it. ev is checked and completed as
+// [Ledger.Record] does; the error is the check's or tx's.
+func (l *Ledger) RecordTx(ctx context.Context, tx EventAppender, ev Event) error {
+	if ev.Type == "" || ev.Action == "" || ev.Outcome == "" {
+		return fmt.Errorf("ledger: event needs type, action and outcome (got %q, %q, %q)", ev.Type, ev.Action, ev.Outcome)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = l.clock()
+	}
+	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+	ev, body, err := fit(ev)
+	if err != nil {
+		return err
+	}
+	row := store.Event{Time: ev.Time, Type: ev.Type, Outcome: string(ev.Outcome), Actor: ev.Actor.ID, Target: ev.Target, Body: body}
+	if err := tx.AppendEvent(ctx, &row); err != nil {
+		return fmt.Errorf("ledger: record in transaction: %w", err)
+	}
+	return nil
+}
+
+// Adopt adds the events stored outside the tree (by [Ledger.RecordTx], or
+// by a version of Kith before the Merkle log) to the tree, in their
+// order. Callers of RecordTx call it after their transaction commits, so
+// that the event is in the tree at once; it is safe to call at any time
+// and concurrently with Record.
+func (l *Ledger) Adopt(ctx context.Context) error {
+	_, err := l.loadTree(ctx)
+	return err
+}

@@ -27,14 +27,19 @@ import (
 )
 
 // Store keeps the revisions of the policy set; *store.Store implements it.
+// A revision is written in a transaction with its audit event.
 type Store interface {
 	GetPolicySet(ctx context.Context, revision int64) (store.PolicySet, error)
-	PutPolicySet(ctx context.Context, ps *store.PolicySet) error
+	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
-// Auditor records audit events; *ledger.Ledger implements it.
+// Auditor records audit events; *ledger.Ledger implements it. Decisions
+// go through Record; a revision's event through RecordTx in the
+// revision's transaction, then Adopt.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error
+	Adopt(ctx context.Context) error
 }
 
 // ErrNotFound is returned by [Service] for a policy name that is not in
@@ -196,7 +201,12 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 		}
 		ps := &store.PolicySet{Revision: cur.Revision + 1, Documents: data, Actor: actor.ID,
 			Summary: summary(changes), CreatedAt: s.cfg.Clock()}
-		err = s.cfg.Store.PutPolicySet(ctx, ps)
+		err = s.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.PutPolicySet(ctx, ps); err != nil {
+				return err
+			}
+			return s.cfg.Auditor.RecordTx(ctx, tx, auditEvent(actor, verb, ps, changes, set.Len()))
+		})
 		if errors.Is(err, store.ErrConflict) && try+1 < maxTries {
 			continue
 		}
@@ -206,16 +216,17 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 		if s.cfg.Changed != nil {
 			s.cfg.Changed()
 		}
-		res := &ApplyResult{Revision: ps.Revision, Changes: changes}
-		if err := s.audit(ctx, actor, verb, ps, changes, set.Len()); err != nil {
-			return res, fmt.Errorf("policy: revision %d stored but not recorded in the ledger: %w", ps.Revision, err)
-		}
-		return res, nil
+		// The event is stored with the revision; putting it in the Merkle
+		// tree now is a courtesy (the ledger's Run loop would within a
+		// second), so a failure here is not the change's.
+		_ = s.cfg.Auditor.Adopt(ctx)
+		return &ApplyResult{Revision: ps.Revision, Changes: changes}, nil
 	}
 }
 
-// audit records a new revision in the ledger.
-func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps *store.PolicySet, changes []policy.Change, n int) error {
+// auditEvent is the ledger event of revision ps of the set, made by
+// actor with verb ("apply" or "delete"); n is the number of policies.
+func auditEvent(actor ledger.Actor, verb string, ps *store.PolicySet, changes []policy.Change, n int) ledger.Event {
 	sum := sha256.Sum256(ps.Documents)
 	details := map[string]string{"sha256": hex.EncodeToString(sum[:]), "policies": strconv.Itoa(n)}
 	for _, kind := range []string{policy.ChangeCreated, policy.ChangeUpdated, policy.ChangeDeleted} {
@@ -233,12 +244,11 @@ func (s *Service) audit(ctx context.Context, actor ledger.Actor, verb string, ps
 	if verb == "delete" {
 		typ = "policy.deleted"
 	}
-	_, err := s.cfg.Auditor.Record(ctx, ledger.Event{
+	return ledger.Event{
 		Time: ps.CreatedAt, Type: typ, Actor: actor, Target: "policy-set", Action: verb,
 		Outcome: ledger.OutcomeSuccess, Policy: &ledger.Policy{Revision: ps.Revision},
 		Reason: ps.Summary, Details: details,
-	})
-	return err
+	}
 }
 
 // summary describes changes in a line: "created a, b; updated c".

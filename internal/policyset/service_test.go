@@ -34,6 +34,15 @@ func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
 	return int64(len(a.events)), nil
 }
 
+// RecordTx keeps ev, or fails with a.err (making the caller's transaction
+// roll back).
+func (a *auditor) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
+	_, err := a.Record(ctx, ev)
+	return err
+}
+
+func (a *auditor) Adopt(context.Context) error { return nil }
+
 func newService(t *testing.T) (*Service, *auditor, *atomic.Int64) {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{URL: filepath.Join(t.TempDir(), "kith.db")})
@@ -197,5 +206,23 @@ func TestServiceAuditOfLargeSet(t *testing.T) {
 	}
 	if len(ev.Reason) > 8<<10 {
 		t.Errorf("summary of %d bytes, want a line of at most 8 KiB", len(ev.Reason))
+	}
+}
+
+// TestServiceAuditFailureStoresNothing: when the revision's audit event
+// cannot be written, the revision is not stored either.
+func TestServiceAuditFailureStoresNothing(t *testing.T) {
+	svc, audit, changed := newService(t)
+	audit.err = errors.New("ledger down")
+	_, err := svc.Apply(t.Context(), ledger.Actor{Kind: "admin", ID: "admin-1"},
+		parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n"))
+	if err == nil || !strings.Contains(err.Error(), "ledger down") {
+		t.Fatalf("Apply = %v, want the ledger's error", err)
+	}
+	if cur, err := svc.Current(t.Context()); err != nil || cur.Revision != 0 {
+		t.Errorf("Current = revision %d, %v; want nothing stored", cur.Revision, err)
+	}
+	if n := changed.Load(); n != 0 {
+		t.Errorf("Changed called %d times for a change that did not happen", n)
 	}
 }
