@@ -58,6 +58,13 @@ func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
 	return int64(len(a.events) - 1), nil
 }
 
+func (a *auditor) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
+	_, err := a.Record(ctx, ev)
+	return err
+}
+
+func (a *auditor) Adopt(context.Context) error { return nil }
+
 // find returns the events of type typ with the given outcome.
 func (a *auditor) find(typ string, outcome ledger.Outcome) []ledger.Event {
 	a.mu.Lock()

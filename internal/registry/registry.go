@@ -22,18 +22,21 @@ import (
 	"github.com/kith-dev/kith/internal/store"
 )
 
-// Store is the persistence the registry needs.
+// Store is the persistence the registry needs; *store.Store implements
+// it. Changes are written in a transaction with their audit event.
 type Store interface {
-	CreateEntry(ctx context.Context, e *store.Entry) error
 	GetEntry(ctx context.Context, id string) (store.Entry, error)
 	ListEntries(ctx context.Context, f store.EntryFilter) ([]store.Entry, error)
-	UpdateEntry(ctx context.Context, e *store.Entry) error
-	DeleteEntry(ctx context.Context, id string) error
+	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
-// Auditor records audit events.
+// Auditor records audit events; *ledger.Ledger implements it. A change's
+// event goes through RecordTx in the change's transaction, and Adopt is
+// called once it commits; a refused change's event through Record.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error
+	Adopt(ctx context.Context) error
 }
 
 // Config configures a [Registry].
@@ -87,13 +90,18 @@ func (r *Registry) Create(ctx context.Context, actor ledger.Actor, spec Spec) (E
 	now := r.clock().UTC().Truncate(time.Microsecond)
 	e.CreatedAt, e.UpdatedAt = now, now
 	rec := e.toRecord()
-	if err := r.store.CreateEntry(ctx, &rec); err != nil {
-		err = mapStoreErr(err)
+	err = r.change(ctx, func(tx *store.Tx) (ledger.Event, error) {
+		if err := tx.CreateEntry(ctx, &rec); err != nil {
+			return ledger.Event{}, mapStoreErr(err)
+		}
+		e.Revision = rec.Revision
+		return successEvent(actor, "entry.created", "create", e), nil
+	})
+	if err != nil {
 		r.auditFailure(ctx, actor, "entry.created", "create", spec.SPIFFEID, err)
 		return Entry{}, err
 	}
-	e.Revision = rec.Revision
-	return e, r.auditSuccess(ctx, actor, "entry.created", "create", e)
+	return e, nil
 }
 
 // Get returns the entry with the given ID, or ErrNotFound.
@@ -167,13 +175,18 @@ func (r *Registry) Update(ctx context.Context, actor ledger.Actor, id string, sp
 	e.UpdatedAt = r.clock().UTC().Truncate(time.Microsecond)
 	e.Revision = spec.Revision
 	rec := e.toRecord()
-	if err := r.store.UpdateEntry(ctx, &rec); err != nil {
-		err = mapStoreErr(err)
+	err = r.change(ctx, func(tx *store.Tx) (ledger.Event, error) {
+		if err := tx.UpdateEntry(ctx, &rec); err != nil {
+			return ledger.Event{}, mapStoreErr(err)
+		}
+		e.Revision = rec.Revision
+		return successEvent(actor, "entry.updated", "update", e), nil
+	})
+	if err != nil {
 		r.auditFailure(ctx, actor, "entry.updated", "update", id, err)
 		return Entry{}, err
 	}
-	e.Revision = rec.Revision
-	return e, r.auditSuccess(ctx, actor, "entry.updated", "update", e)
+	return e, nil
 }
 
 // Delete removes the entry, or returns ErrNotFound.
@@ -182,10 +195,12 @@ func (r *Registry) Delete(ctx context.Context, actor ledger.Actor, id string) er
 	if err != nil {
 		return err
 	}
-	if err := r.store.DeleteEntry(ctx, id); err != nil {
-		return mapStoreErr(err)
-	}
-	return r.auditSuccess(ctx, actor, "entry.deleted", "delete", cur)
+	return r.change(ctx, func(tx *store.Tx) (ledger.Event, error) {
+		if err := tx.DeleteEntry(ctx, id); err != nil {
+			return ledger.Event{}, mapStoreErr(err)
+		}
+		return successEvent(actor, "entry.deleted", "delete", cur), nil
+	})
 }
 
 // FindBySPIFFEID returns the entries that carry the given SPIFFE ID (at most
@@ -195,19 +210,41 @@ func (r *Registry) FindBySPIFFEID(ctx context.Context, id spiffeid.ID) ([]Entry,
 	return out, err
 }
 
-func (r *Registry) auditSuccess(ctx context.Context, actor ledger.Actor, typ, action string, e Entry) error {
-	_, err := r.audit.Record(ctx, ledger.Event{
+// change runs write in a store transaction and records the event it
+// returns in the same transaction, so that a change and its audit record
+// are written together or not at all; it then has the ledger adopt the
+// event. It returns write's error, or the store's or the ledger's.
+func (r *Registry) change(ctx context.Context, write func(tx *store.Tx) (ledger.Event, error)) error {
+	err := r.store.Tx(ctx, func(tx *store.Tx) error {
+		ev, err := write(tx)
+		if err != nil {
+			return err
+		}
+		if err := r.audit.RecordTx(ctx, tx, ev); err != nil {
+			return fmt.Errorf("record %s: %w", ev.Type, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The event is stored with the change; adopting it into the Merkle
+	// tree now is a courtesy (the ledger's Run loop would within a
+	// second), so a failure here is not the change's.
+	_ = r.audit.Adopt(ctx)
+	return nil
+}
+
+// successEvent is the event of a change made to e.
+func successEvent(actor ledger.Actor, typ, action string, e Entry) ledger.Event {
+	return ledger.Event{
 		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: ledger.OutcomeSuccess,
 		Details: map[string]string{
 			"spiffe_id": e.SPIFFEID.String(),
 			"status":    string(e.Status),
 			"revision":  strconv.FormatInt(e.Revision, 10),
 		},
-	})
-	if err != nil {
-		return fmt.Errorf("record %s: %w", typ, err)
 	}
-	return nil
 }
 
 // auditFailure records a refused change. A failure to record is not

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,97 +17,10 @@ import (
 	"github.com/kith-dev/kith/internal/store"
 )
 
-// memStore is an in-memory Store with the contract of package store
-// (conflicts on duplicate identity and stale revisions).
-type memStore struct {
-	mu      sync.Mutex
-	rev     int64
-	entries map[string]store.Entry
-}
-
-func newMemStore() *memStore { return &memStore{entries: map[string]store.Entry{}} }
-
-func key(e store.Entry) string {
-	return e.SPIFFEID + "|" + e.ParentID + "|" + strings.Join(e.Selectors, ",")
-}
-
-func (m *memStore) dup(e store.Entry) bool {
-	for id, o := range m.entries {
-		if id != e.ID && key(o) == key(e) {
-			return true
-		}
-	}
-	return false
-}
-
-func (m *memStore) CreateEntry(_ context.Context, e *store.Entry) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.entries[e.ID]; ok || m.dup(*e) {
-		return store.ErrConflict
-	}
-	m.rev++
-	e.Revision = m.rev
-	m.entries[e.ID] = *e
-	return nil
-}
-
-func (m *memStore) GetEntry(_ context.Context, id string) (store.Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[id]
-	if !ok {
-		return store.Entry{}, store.ErrNotFound
-	}
-	return e, nil
-}
-
-func (m *memStore) ListEntries(_ context.Context, f store.EntryFilter) ([]store.Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []store.Entry
-	for _, e := range m.entries {
-		if (f.SPIFFEID == "" || e.SPIFFEID == f.SPIFFEID) && (f.Status == "" || e.Status == f.Status) && e.ID > f.After {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b store.Entry) int { return strings.Compare(a.ID, b.ID) })
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
-}
-
-func (m *memStore) UpdateEntry(_ context.Context, e *store.Entry) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur, ok := m.entries[e.ID]
-	if !ok {
-		return store.ErrNotFound
-	}
-	if cur.Revision != e.Revision || m.dup(*e) {
-		return store.ErrConflict
-	}
-	m.rev++
-	e.Revision = m.rev
-	m.entries[e.ID] = *e
-	return nil
-}
-
-func (m *memStore) DeleteEntry(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.entries[id]; !ok {
-		return store.ErrNotFound
-	}
-	delete(m.entries, id)
-	m.rev++
-	return nil
-}
-
 type recorder struct {
 	mu     sync.Mutex
 	events []ledger.Event
+	failTx error // RecordTx's error, when set
 }
 
 func (r *recorder) Record(_ context.Context, ev ledger.Event) (int64, error) {
@@ -115,6 +29,20 @@ func (r *recorder) Record(_ context.Context, ev ledger.Event) (int64, error) {
 	r.events = append(r.events, ev)
 	return int64(len(r.events) - 1), nil
 }
+
+// RecordTx keeps ev as Record does: the tests' changes all commit.
+func (r *recorder) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
+	r.mu.Lock()
+	err := r.failTx
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = r.Record(ctx, ev)
+	return err
+}
+
+func (r *recorder) Adopt(context.Context) error { return nil }
 
 func (r *recorder) types() []string {
 	r.mu.Lock()
@@ -132,7 +60,7 @@ func newTestRegistry(t testing.TB) (*Registry, *recorder) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	r, err := New(Config{
 		TrustDomain: spiffeid.RequireTrustDomainFromString("example.org"),
-		Store:       newMemStore(),
+		Store:       openStore(t),
 		Auditor:     rec,
 		Clock:       func() time.Time { return now },
 	})
@@ -140,6 +68,17 @@ func newTestRegistry(t testing.TB) (*Registry, *recorder) {
 		t.Fatal(err)
 	}
 	return r, rec
+}
+
+// openStore returns an empty SQLite store, closed when the test ends.
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), store.Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "kith.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 var admin = ledger.Actor{Kind: "admin", ID: "admin-1"}
@@ -293,5 +232,30 @@ func TestListPagination(t *testing.T) {
 	}
 	if _, _, err := r.List(t.Context(), Filter{Status: "nope"}); err == nil {
 		t.Error("List with bad status filter succeeded")
+	}
+}
+
+// TestAuditFailureStoresNoChange: when a change's audit event cannot be
+// written, the change is not stored either, and its failure is recorded.
+func TestAuditFailureStoresNoChange(t *testing.T) {
+	r, rec := newTestRegistry(t)
+	e, err := r.Create(t.Context(), admin, validSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.failTx = errors.New("ledger down")
+	spec := validSpec()
+	spec.SPIFFEID = "spiffe://example.org/other"
+	if _, err := r.Create(t.Context(), admin, spec); err == nil || !strings.Contains(err.Error(), "ledger down") {
+		t.Errorf("Create = %v, want the ledger's error", err)
+	}
+	if err := r.Delete(t.Context(), admin, e.ID); err == nil {
+		t.Error("Delete succeeded without its audit event")
+	}
+	if list, _, err := r.List(t.Context(), Filter{}); err != nil || len(list) != 1 || list[0].ID != e.ID {
+		t.Errorf("entries after failed audits: %v, %v; want only the first", list, err)
+	}
+	if got := rec.types(); !slices.Equal(got, []string{"entry.created:success", "entry.created:failure"}) {
+		t.Errorf("events %v", got)
 	}
 }

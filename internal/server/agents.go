@@ -142,13 +142,24 @@ func (s *Server) runAgents(ctx context.Context) error {
 // sync hub that entries changed, so that agents learn of it at once.
 type registryAuditor struct{ s *Server }
 
-// Record implements registry.Auditor.
+// Record implements registry.Auditor: the registry records refused
+// changes with it.
 func (a registryAuditor) Record(ctx context.Context, ev ledger.Event) (int64, error) {
-	idx, err := a.s.ledger.Record(ctx, ev)
-	if a.s.agents != nil && ev.Outcome == ledger.OutcomeSuccess {
+	return a.s.ledger.Record(ctx, ev)
+}
+
+// RecordTx implements registry.Auditor.
+func (a registryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error {
+	return a.s.ledger.RecordTx(ctx, tx, ev)
+}
+
+// Adopt implements registry.Auditor. The registry calls it after each
+// change it committed: the hub is told then.
+func (a registryAuditor) Adopt(ctx context.Context) error {
+	if a.s.agents != nil {
 		a.s.agents.changed()
 	}
-	return idx, err
+	return a.s.ledger.Adopt(ctx)
 }
 
 // agentRoute is a route of the agent API under /agent/v1. Agents
