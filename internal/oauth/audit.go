@@ -70,7 +70,7 @@ type auditBatch struct {
 // issuances queued during one flush are written together by the next,
 // so no token leaves the server unrecorded, even if it crashes.
 type auditQueue struct {
-	auditor Auditor
+	auditor recorder
 	clock   func() time.Time
 	logger  *slog.Logger
 
@@ -89,7 +89,12 @@ type auditQueue struct {
 	draining bool
 }
 
-func newAuditQueue(a Auditor, clock func() time.Time, logger *slog.Logger) *auditQueue {
+// recorder is the part of [Auditor] the queue uses.
+type recorder interface {
+	Record(ctx context.Context, ev ledger.Event) (int64, error)
+}
+
+func newAuditQueue(a recorder, clock func() time.Time, logger *slog.Logger) *auditQueue {
 	return &auditQueue{auditor: a, clock: clock, logger: logger, pending: make(map[auditKey]*auditBatch)}
 }
 

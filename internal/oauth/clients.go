@@ -29,7 +29,7 @@ func (s *Service) CreateClient(ctx context.Context, actor ledger.Actor, spec Cli
 	now := s.clock().UTC().Truncate(time.Microsecond)
 	cl, err := s.validateSpec(ctx, spec, now)
 	if err != nil {
-		s.auditAdmin(ctx, actor, "oauth.client.created", "create", spec.EntryID, err, nil)
+		s.auditFailure(ctx, actor, "oauth.client.created", "create", spec.EntryID, err)
 		return Client{}, Secret{}, err
 	}
 	if cl.ID, err = newClientID(); err != nil {
@@ -42,16 +42,17 @@ func (s *Service) CreateClient(ctx context.Context, actor ledger.Actor, spec Cli
 		}
 	}
 	rec := cl.toStore()
-	if err := s.cfg.Clients.CreateOAuthClient(ctx, &rec); err != nil {
-		return Client{}, Secret{}, mapStoreErr(err)
-	}
-	cl.Version = rec.Version
-	s.clients.forget(cl.ID)
-	err = s.auditAdmin(ctx, actor, "oauth.client.created", "create", string(cl.ID), nil, map[string]string{
+	ev := adminEvent(actor, "oauth.client.created", "create", string(cl.ID), map[string]string{
 		"entry_id": cl.EntryID, "auth_method": string(cl.AuthMethod), "scope": strings.Join(cl.Scopes, " "),
 		"audience": strings.Join(cl.Audiences, " "),
 	})
-	return cl.Client, secret, err
+	err = s.write(ctx, ev, func(tx *store.Tx) error { return tx.CreateOAuthClient(ctx, &rec) })
+	if err != nil {
+		return Client{}, Secret{}, err
+	}
+	cl.Version = rec.Version
+	s.clients.forget(cl.ID)
+	return cl.Client, secret, nil
 }
 
 // validateSpec turns a spec into a client record without ID or secret.
@@ -174,14 +175,12 @@ func (s *Service) ListClients(ctx context.Context, f ClientFilter) ([]Client, st
 // It returns an error wrapping [ErrNotFound], or the store's, the
 // revocation set's or the ledger's error.
 func (s *Service) DeleteClient(ctx context.Context, actor ledger.Actor, id ClientID) error {
-	if err := s.cfg.Clients.DeleteOAuthClient(ctx, string(id)); err != nil {
-		return mapStoreErr(err)
-	}
-	s.clients.forget(id)
-	if err := s.revokeClient(ctx, id, "client deleted"); err != nil {
+	ev := adminEvent(actor, "oauth.client.deleted", "delete", string(id), nil)
+	if err := s.write(ctx, ev, func(tx *store.Tx) error { return tx.DeleteOAuthClient(ctx, string(id)) }); err != nil {
 		return err
 	}
-	return s.auditAdmin(ctx, actor, "oauth.client.deleted", "delete", string(id), nil, nil)
+	s.clients.forget(id)
+	return s.revokeClient(ctx, id, "client deleted")
 }
 
 // RevokeTokens revokes every token issued to the client so far; tokens it
@@ -197,7 +196,11 @@ func (s *Service) RevokeTokens(ctx context.Context, actor ledger.Actor, id Clien
 	if err := s.revokeClient(ctx, id, truncateReason(reason)); err != nil {
 		return err
 	}
-	return s.auditAdmin(ctx, actor, "oauth.client.tokens_revoked", "revoke", string(id), nil, map[string]string{"reason": truncateReason(reason)})
+	ev := adminEvent(actor, "oauth.client.tokens_revoked", "revoke", string(id), map[string]string{"reason": truncateReason(reason)})
+	if _, err := s.cfg.Auditor.Record(ctx, ev); err != nil {
+		return fmt.Errorf("oauth: record %s: %w", ev.Type, err)
+	}
+	return nil
 }
 
 // revokeClient puts the client's ID in the revocation set until every
@@ -223,22 +226,43 @@ func mapStoreErr(err error) error {
 	return fmt.Errorf("oauth: store: %w", err)
 }
 
-// auditAdmin records a client management action: a success with details,
-// or a failure (whose recording error is not returned: the caller fails
-// already).
-func (s *Service) auditAdmin(ctx context.Context, actor ledger.Actor, typ, action, target string, cause error, details map[string]string) error {
-	ev := ledger.Event{Type: typ, Actor: actor, Target: truncate(target), Action: action, Outcome: ledger.OutcomeSuccess, Details: details}
-	if cause != nil {
-		ev.Outcome, ev.Reason = ledger.OutcomeFailure, "internal error"
-		var ve *ValidationError
-		if errors.As(cause, &ve) || errors.Is(cause, ErrNotFound) || errors.Is(cause, ErrConflict) {
-			ev.Reason = cause.Error()
+// adminEvent is the event of a successful client management action.
+func adminEvent(actor ledger.Actor, typ, action, target string, details map[string]string) ledger.Event {
+	return ledger.Event{Type: typ, Actor: actor, Target: truncate(target), Action: action, Outcome: ledger.OutcomeSuccess, Details: details}
+}
+
+// write runs fn, a client change, in a store transaction with ev, its
+// audit event, so that both are written or neither; then it has the
+// ledger adopt the event. It returns fn's error mapped to the package's
+// sentinels, or the ledger's.
+func (s *Service) write(ctx context.Context, ev ledger.Event, fn func(tx *store.Tx) error) error {
+	err := s.cfg.Clients.Tx(ctx, func(tx *store.Tx) error {
+		if err := fn(tx); err != nil {
+			return mapStoreErr(err)
 		}
-		_, _ = s.cfg.Auditor.Record(ctx, ev)
+		if err := s.cfg.Auditor.RecordTx(ctx, tx, ev); err != nil {
+			return fmt.Errorf("oauth: record %s: %w", ev.Type, err)
+		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if _, err := s.cfg.Auditor.Record(ctx, ev); err != nil {
-		return fmt.Errorf("oauth: record %s: %w", typ, err)
-	}
+	// The event is stored with the change; adopting it into the Merkle
+	// tree now is a courtesy (the ledger's Run loop would within a
+	// second), so a failure here is not the change's.
+	_ = s.cfg.Auditor.Adopt(ctx)
 	return nil
+}
+
+// auditFailure records a client management action that failed (whose
+// recording error is not returned: the caller fails already).
+func (s *Service) auditFailure(ctx context.Context, actor ledger.Actor, typ, action, target string, cause error) {
+	ev := adminEvent(actor, typ, action, target, nil)
+	ev.Outcome, ev.Reason = ledger.OutcomeFailure, "internal error"
+	var ve *ValidationError
+	if errors.As(cause, &ve) || errors.Is(cause, ErrNotFound) || errors.Is(cause, ErrConflict) {
+		ev.Reason = cause.Error()
+	}
+	_, _ = s.cfg.Auditor.Record(ctx, ev)
 }

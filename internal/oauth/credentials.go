@@ -8,15 +8,29 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/store"
 )
 
 // maxUpdateAttempts bounds the read-modify-write retries of a credential
 // change that races with another.
 const maxUpdateAttempts = 5
 
-// update reads client id, applies change and writes it back, retrying when
-// another writer got there first.
-func (s *Service) update(ctx context.Context, id ClientID, change func(c *clientRecord, now time.Time) error) (*clientRecord, error) {
+// update reads client id, applies change and writes it back with the
+// event typ of the action (its details from the changed client) in one
+// transaction, retrying when another writer got there first. A failure
+// is recorded as such.
+func (s *Service) update(ctx context.Context, actor ledger.Actor, id ClientID, typ, action string,
+	change func(c *clientRecord, now time.Time) error, details func(c *clientRecord) map[string]string) (*clientRecord, error) {
+	cl, err := s.tryUpdate(ctx, actor, id, typ, action, change, details)
+	if err != nil {
+		s.auditFailure(ctx, actor, typ, action, string(id), err)
+		return nil, err
+	}
+	return cl, nil
+}
+
+func (s *Service) tryUpdate(ctx context.Context, actor ledger.Actor, id ClientID, typ, action string,
+	change func(c *clientRecord, now time.Time) error, details func(c *clientRecord) map[string]string) (*clientRecord, error) {
 	for attempt := 0; ; attempt++ {
 		rec, err := s.cfg.Clients.GetOAuthClient(ctx, string(id))
 		if err != nil {
@@ -32,13 +46,14 @@ func (s *Service) update(ctx context.Context, id ClientID, change func(c *client
 		}
 		cl.UpdatedAt = now
 		out := cl.toStore()
-		err = s.cfg.Clients.UpdateOAuthClient(ctx, &out)
+		ev := adminEvent(actor, typ, action, string(id), details(cl))
+		err = s.write(ctx, ev, func(tx *store.Tx) error { return tx.UpdateOAuthClient(ctx, &out) })
 		if err == nil {
 			cl.Version = out.Version
 			s.clients.forget(id)
 			return cl, nil
 		}
-		if err = mapStoreErr(err); !errors.Is(err, ErrConflict) || attempt == maxUpdateAttempts {
+		if !errors.Is(err, ErrConflict) || attempt == maxUpdateAttempts {
 			return nil, err
 		}
 	}
@@ -55,7 +70,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor ledger.Actor, id Clien
 		return Client{}, Secret{}, invalidField("overlap", "must be between 0 and %v", MaxSecretOverlap)
 	}
 	var secret Secret
-	cl, err := s.update(ctx, id, func(c *clientRecord, now time.Time) error {
+	cl, err := s.update(ctx, actor, id, "oauth.client.secret_rotated", "rotate", func(c *clientRecord, now time.Time) error {
 		if !c.AuthMethod.usesSecret() {
 			return invalidField("auth_method", "a %s client has no secret", c.AuthMethod)
 		}
@@ -80,14 +95,13 @@ func (s *Service) RotateSecret(ctx context.Context, actor ledger.Actor, id Clien
 		var err error
 		secret, err = s.addSecret(c, now)
 		return err
+	}, func(c *clientRecord) map[string]string {
+		return map[string]string{"secret_id": c.Secrets[len(c.Secrets)-1].ID, "overlap": overlap.String()}
 	})
 	if err != nil {
-		s.auditAdmin(ctx, actor, "oauth.client.secret_rotated", "rotate", string(id), err, nil)
 		return Client{}, Secret{}, err
 	}
-	err = s.auditAdmin(ctx, actor, "oauth.client.secret_rotated", "rotate", string(id), nil,
-		map[string]string{"secret_id": cl.Secrets[len(cl.Secrets)-1].ID, "overlap": overlap.String()})
-	return cl.Client, secret, err
+	return cl.Client, secret, nil
 }
 
 // AddKey registers a public JWK with a private_key_jwt client. It returns
@@ -96,7 +110,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor ledger.Actor, id Clien
 // another method, or the store's or the ledger's error.
 func (s *Service) AddKey(ctx context.Context, actor ledger.Actor, id ClientID, jwk []byte) (Client, error) {
 	var kid string
-	cl, err := s.update(ctx, id, func(c *clientRecord, now time.Time) error {
+	cl, err := s.update(ctx, actor, id, "oauth.client.key_added", "update", func(c *clientRecord, now time.Time) error {
 		if c.AuthMethod != AuthPrivateKeyJWT {
 			return invalidField("auth_method", "only private_key_jwt clients have keys")
 		}
@@ -105,29 +119,27 @@ func (s *Service) AddKey(ctx context.Context, actor ledger.Actor, id ClientID, j
 		}
 		kid = c.Keys[len(c.Keys)-1].KeyID
 		return nil
-	})
+	}, func(*clientRecord) map[string]string { return map[string]string{"kid": kid} })
 	if err != nil {
-		s.auditAdmin(ctx, actor, "oauth.client.key_added", "update", string(id), err, nil)
 		return Client{}, err
 	}
-	return cl.Client, s.auditAdmin(ctx, actor, "oauth.client.key_added", "update", string(id), nil, map[string]string{"kid": kid})
+	return cl.Client, nil
 }
 
 // RemoveKey removes the key kid from a client. Assertions signed with it
 // are refused from then on. It returns an error wrapping [ErrNotFound] if
 // there is no such client or key, or the store's or the ledger's error.
 func (s *Service) RemoveKey(ctx context.Context, actor ledger.Actor, id ClientID, kid string) (Client, error) {
-	cl, err := s.update(ctx, id, func(c *clientRecord, now time.Time) error {
+	cl, err := s.update(ctx, actor, id, "oauth.client.key_removed", "update", func(c *clientRecord, now time.Time) error {
 		i := slices.IndexFunc(c.Keys, func(k KeyInfo) bool { return k.KeyID == kid })
 		if i < 0 {
 			return fmt.Errorf("key %q: %w", truncate(kid), ErrNotFound)
 		}
 		c.Keys = slices.Delete(c.Keys, i, i+1)
 		return nil
-	})
+	}, func(*clientRecord) map[string]string { return map[string]string{"kid": kid} })
 	if err != nil {
-		s.auditAdmin(ctx, actor, "oauth.client.key_removed", "update", string(id), err, nil)
 		return Client{}, err
 	}
-	return cl.Client, s.auditAdmin(ctx, actor, "oauth.client.key_removed", "update", string(id), nil, map[string]string{"kid": kid})
+	return cl.Client, nil
 }

@@ -394,3 +394,26 @@ func TestIntrospectionOfARepeatedToken(t *testing.T) {
 		})
 	}
 }
+
+// TestClientChangeNeedsItsAuditEvent: when the ledger cannot take a client
+// change's event, the change is not made: no client is created, and a
+// rotated secret is not stored (the old one keeps working, the new one
+// never does).
+func TestClientChangeNeedsItsAuditEvent(t *testing.T) {
+	e := newEnv(t)
+	cl, old := e.client(oauth.AuthSecretPost, registry.Entry{}, nil)
+	e.audit.Fail(errors.New("ledger down"))
+	if _, _, err := e.svc.CreateClient(t.Context(), adm, oauth.ClientSpec{EntryID: e.entry.ID, AuthMethod: "client_secret_basic",
+		Audiences: []string{"https://api.kith.test"}}); err == nil {
+		t.Error("CreateClient succeeded without its audit event")
+	}
+	_, fresh, err := e.svc.RotateSecret(t.Context(), adm, cl.ID, 0)
+	if err == nil || fresh.Reveal() != "" {
+		t.Errorf("RotateSecret = %v (secret returned: %v), want the ledger's error and no secret", err, fresh.Reveal() != "")
+	}
+	e.audit.Fail(nil)
+	if list, _, err := e.svc.ListClients(t.Context(), oauth.ClientFilter{}); err != nil || len(list) != 1 {
+		t.Errorf("clients after a refused create: %d, %v; want 1", len(list), err)
+	}
+	e.mustToken(request{form: ccForm("client_id", string(cl.ID), "client_secret", old.Reveal())})
+}

@@ -47,11 +47,11 @@ import (
 // Get, Update and Delete methods return store.ErrNotFound for an unknown
 // ID; Create and Update return store.ErrConflict on a clash.
 type ClientStore interface {
-	CreateOAuthClient(ctx context.Context, c *store.OAuthClient) error
 	GetOAuthClient(ctx context.Context, id string) (store.OAuthClient, error)
 	ListOAuthClients(ctx context.Context, f store.OAuthClientFilter) ([]store.OAuthClient, error)
-	UpdateOAuthClient(ctx context.Context, c *store.OAuthClient) error
-	DeleteOAuthClient(ctx context.Context, id string) error
+	// Tx runs fn in a transaction: a client is created, changed or
+	// deleted in one with its audit event.
+	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
 // KeyStore keeps the journal of signing keys, one versioned blob. GetBlob
@@ -84,6 +84,10 @@ type Revocations interface {
 // Auditor records audit events; the ledger implements it.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	// RecordTx and Adopt record a client change in the change's
+	// transaction (see ledger.Ledger.RecordTx).
+	RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error
+	Adopt(ctx context.Context) error
 }
 
 // Defaults applied by [New] to zero fields of [Config].
