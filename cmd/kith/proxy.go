@@ -196,7 +196,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usagef(fs, "--inbound LISTEN=UPSTREAM with a valid --target")
 		}
 		enf, err := enforce.New(enforce.Config{Target: id, Bundles: view, Revocations: view, Policy: view.PolicyEngine(),
-			Issuer: view.Issuer(), Keys: view, AllowNoClientCert: f.gateway})
+			Issuers: view, Keys: view, AllowNoClientCert: f.gateway})
 		if err != nil {
 			return err
 		}

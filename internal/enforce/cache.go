@@ -73,25 +73,33 @@ func (c *verifiedCache[V]) put(key [sha256.Size]byte, v V, until, now time.Time)
 // must come over its certificate, or carry a fresh DPoP proof of its key
 // for this request, never seen before. It returns the errors of
 // [oauth.Verifier.Verify].
-func (e *Enforcer) cachedToken(r *http.Request, now time.Time) (*oauth.Claims, error) {
+func (e *Enforcer) cachedToken(iv *issuerVerifier, r *http.Request, now time.Time) (*oauth.Claims, error) {
+	v := iv.v
 	if e.tokens == nil {
-		return e.verifier.Verify(r)
+		return v.Verify(r)
 	}
-	raw, p, err := e.verifier.Presented(r)
+	raw, p, err := v.Presented(r)
 	if err != nil {
 		return nil, err
 	}
-	key := sha256.Sum256([]byte(raw))
+	// The issuer is part of the key: a token verified for an earlier
+	// issuer is verified again.
+	h := sha256.New()
+	h.Write([]byte(iv.issuer))
+	h.Write([]byte{0})
+	h.Write([]byte(raw))
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
 	if c, ok := e.tokens.get(key, now); ok {
 		if e.tokenRevoked(c) {
 			return nil, oauth.ErrRevoked
 		}
-		if err := e.verifier.CheckBinding(c, raw, p); err != nil {
+		if err := v.CheckBinding(c, raw, p); err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
-	c, err := e.verifier.VerifyToken(r.Context(), raw, p)
+	c, err := v.VerifyToken(r.Context(), raw, p)
 	if err != nil {
 		return c, err
 	}

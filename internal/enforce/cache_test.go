@@ -225,3 +225,33 @@ func TestCachedDPoPToken(t *testing.T) {
 	wantReason(t, "no proof", call("DPoP", ""), enforce.ReasonTokenBinding)
 	wantReason(t, "Bearer scheme", call("Bearer", ""), enforce.ReasonTokenBinding)
 }
+
+// issuerVar is a settable enforce.IssuerSource.
+type issuerVar struct{ v atomic.Value }
+
+func (i *issuerVar) Issuer() string { s, _ := i.v.Load().(string); return s }
+
+// TestIssuerChanges: with an IssuerSource, an issuer published after start
+// takes effect, and a token cached under one issuer is refused once the
+// issuer changes.
+func TestIssuerChanges(t *testing.T) {
+	env := proxytest.New(t, policy.Document{Name: "payments", Target: target.String(), Rules: []policy.Rule{
+		{Name: "api", From: policy.From{SPIFFEIDs: []string{orders.String()}}, Action: policy.ActionAllow},
+	}})
+	iss := &issuerVar{}
+	enf, err := enforce.New(enforce.Config{Target: target, Bundles: env.Bundles, Revocations: env.Revocations,
+		Policy: env.Engine, Issuers: iss, Keys: env.Keys(), CacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svid := env.SVID(orders)
+	tok := env.Token(proxytest.Claims{Subject: orders.String(), ClientID: "ci_orders"}, target.String(), proxytest.SignGood)
+	wantReason(t, "no issuer yet", enf.Check(request(svid, tok)), enforce.ReasonInvalidToken)
+	iss.v.Store(proxytest.Issuer)
+	wantReason(t, "issuer published", enf.Check(request(svid, tok)), "")
+	wantReason(t, "cached", enf.Check(request(svid, tok)), "")
+	iss.v.Store("https://kith.elsewhere.example")
+	wantReason(t, "issuer changed", enf.Check(request(svid, tok)), enforce.ReasonInvalidToken)
+	iss.v.Store(proxytest.Issuer)
+	wantReason(t, "issuer back", enf.Check(request(svid, tok)), "")
+}

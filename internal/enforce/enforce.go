@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -50,7 +51,14 @@ type Config struct {
 	// Issuer is the token service's issuer; empty means this target
 	// accepts no access tokens and refuses calls that present one.
 	Issuer string
-	// Keys gives the issuer's token-signing keys; required with Issuer.
+	// Issuers, if set, gives the issuer instead of Issuer, read on every
+	// call that presents a token, so that an issuer the server publishes
+	// or changes after start takes effect without a restart (the
+	// data-plane view is one). Tokens verified under an earlier issuer
+	// are not taken from the cache.
+	Issuers IssuerSource
+	// Keys gives the issuer's token-signing keys; required with Issuer or
+	// Issuers.
 	Keys oauth.KeySource
 	// Trust gives callers' trust states; nil gives every caller the zero
 	// state (score 0).
@@ -86,12 +94,23 @@ type peerEntry struct {
 	serial string
 }
 
+// IssuerSource gives the token service's current issuer ("" for none).
+type IssuerSource interface {
+	Issuer() string
+}
+
+// issuerVerifier is the token verifier of one issuer.
+type issuerVerifier struct {
+	issuer string
+	v      *oauth.Verifier // nil when issuer is ""
+}
+
 // Enforcer verifies and decides calls to one target. It is safe for
 // concurrent use.
 type Enforcer struct {
 	cfg      Config
 	target   string
-	verifier *oauth.Verifier // nil without an issuer
+	verifier atomic.Pointer[issuerVerifier]
 	limits   *limiter
 	peers    *verifiedCache[peerEntry]     // nil when caching is off
 	tokens   *verifiedCache[*oauth.Claims] // nil when caching is off
@@ -105,7 +124,7 @@ func New(cfg Config) (*Enforcer, error) {
 		return nil, errors.New("enforce: Config.Target is required")
 	case cfg.Bundles == nil || cfg.Revocations == nil || cfg.Policy == nil:
 		return nil, errors.New("enforce: Config needs Bundles, Revocations and Policy")
-	case cfg.Issuer != "" && cfg.Keys == nil:
+	case (cfg.Issuer != "" || cfg.Issuers != nil) && cfg.Keys == nil:
 		return nil, errors.New("enforce: Config.Keys is required with an Issuer")
 	}
 	if cfg.Clock == nil {
@@ -125,17 +144,35 @@ func New(cfg Config) (*Enforcer, error) {
 		e.peers = newVerifiedCache[peerEntry](cfg.MaxCacheEntries)
 		e.tokens = newVerifiedCache[*oauth.Claims](cfg.MaxCacheEntries)
 	}
-	if cfg.Issuer != "" {
+	if _, err := e.tokenVerifier(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// tokenVerifier returns the verifier of the current issuer (nil when
+// there is none), building it when the issuer changed.
+func (e *Enforcer) tokenVerifier() (*issuerVerifier, error) {
+	iss := e.cfg.Issuer
+	if e.cfg.Issuers != nil {
+		iss = e.cfg.Issuers.Issuer()
+	}
+	if cur := e.verifier.Load(); cur != nil && cur.issuer == iss {
+		return cur, nil
+	}
+	next := &issuerVerifier{issuer: iss}
+	if iss != "" {
 		v, err := oauth.NewVerifier(oauth.VerifierConfig{
-			Issuer: cfg.Issuer, Audience: e.target, Keys: cfg.Keys, Revocations: cfg.Revocations,
-			URL: cfg.URL, Clock: cfg.Clock,
+			Issuer: iss, Audience: e.target, Keys: e.cfg.Keys, Revocations: e.cfg.Revocations,
+			URL: e.cfg.URL, Clock: e.cfg.Clock,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("enforce: %w", err)
 		}
-		e.verifier = v
+		next.v = v
 	}
-	return e, nil
+	e.verifier.Store(next)
+	return next, nil
 }
 
 // Target returns the SPIFFE ID of the protected service.
@@ -252,11 +289,16 @@ func (e *Enforcer) refusePeer(res *Result, err error) bool {
 
 // verifyToken verifies r's access token into res and tok, or refuses res.
 func (e *Enforcer) verifyToken(res *Result, r *http.Request, now time.Time, tok *policy.Token) bool {
-	if e.verifier == nil {
+	iv, err := e.tokenVerifier()
+	if err != nil {
+		res.refuse(ReasonUnavailable, err, nil, 0)
+		return false
+	}
+	if iv.v == nil {
 		res.refuse(ReasonInvalidToken, errors.New("this target accepts no access tokens"), nil, 0)
 		return false
 	}
-	c, err := e.cachedToken(r, now)
+	c, err := e.cachedToken(iv, r, now)
 	if err != nil {
 		reason := ReasonInvalidToken
 		switch {

@@ -111,7 +111,7 @@ func FromAgent(ctx context.Context, cfg AgentConfig) (*Middleware, io.Closer, er
 		return nil, nil, fmt.Errorf("kithhttp: waiting for the agent's data-plane feed at %s: %w", cfg.DataPlaneSocket, context.Cause(ctx))
 	}
 	enf, err := enforce.New(enforce.Config{Target: cfg.Target, Bundles: view, Revocations: view, Policy: view.PolicyEngine(),
-		Issuer: view.Issuer(), Keys: view, AllowNoClientCert: cfg.AllowNoClientCert})
+		Issuers: view, Keys: view, AllowNoClientCert: cfg.AllowNoClientCert})
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("kithhttp: %w", err)
