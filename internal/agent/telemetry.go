@@ -24,8 +24,9 @@ const (
 
 // telemetryBuffer holds call records from the node's proxies until they
 // are forwarded to the server. It is bounded: when full, the oldest
-// records are dropped and counted. Records are forwarded at least once: a
-// batch the server may have partly recorded before failing is sent again.
+// records are dropped and counted. A batch the server fails is sent
+// again; the server records a batch in one commit, so a record is sent
+// twice only when the server's answer is lost after it committed.
 type telemetryBuffer struct {
 	capacity   int
 	batchSize  int

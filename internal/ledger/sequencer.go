@@ -41,7 +41,13 @@ type request struct {
 	done  chan struct{}
 	index uint64
 	err   error
-	// lead is signalled when the request is promoted to lead.
+	// group is set on the first request of a group submitted together
+	// (a single request is a group of one): the requests, which lie
+	// together in the queue and are committed in one batch. It is nil on
+	// the others.
+	group []*request
+	// lead is signalled when the request is promoted to lead; only a
+	// group's first request has it.
 	lead chan struct{}
 
 	// Guarded by Ledger.mu.
@@ -63,28 +69,11 @@ type request struct {
 // goroutine and no caller waits for more than its own batch and the one
 // before.
 func (l *Ledger) Record(ctx context.Context, ev Event) (int64, error) {
-	if ev.Type == "" || ev.Action == "" || ev.Outcome == "" {
-		return 0, fmt.Errorf("ledger: event needs type, action and outcome (got %q, %q, %q)", ev.Type, ev.Action, ev.Outcome)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = l.clock()
-	}
-	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
-	ev, body, err := fit(ev)
+	r, err := l.newRequest(ctx, &ev)
 	if err != nil {
 		return 0, err
 	}
-	if _, ok := ev.Details[TruncatedDetail]; ok {
-		l.logger.LogAttrs(ctx, slog.LevelWarn, "ledger: event text shortened to fit an entry",
-			slog.String("type", ev.Type), slog.String("detail", ev.Details[TruncatedDetail]))
-	}
-	r := &request{
-		body: body,
-		row: store.Event{Time: ev.Time, Type: ev.Type, Outcome: string(ev.Outcome),
-			Actor: ev.Actor.ID, Target: ev.Target},
-		size: len(body) + maxIndexLen,
-	}
-	index, err := l.submit(ctx, r)
+	index, err := l.submit(ctx, []*request{r})
 	if err != nil {
 		return 0, err
 	}
@@ -100,52 +89,116 @@ func (l *Ledger) Record(ctx context.Context, ev Event) (int64, error) {
 	return int64(index), nil
 }
 
+// RecordAll makes evs durable as consecutive entries of the log, committed
+// in one transaction: all of them or none. It returns the index of the
+// first. Each event is checked and completed as [Ledger.Record] does; an
+// invalid one fails the whole call before anything is queued. A caller
+// that retries a failed RecordAll thus never records an event twice.
+func (l *Ledger) RecordAll(ctx context.Context, evs []Event) (int64, error) {
+	if len(evs) == 0 {
+		return 0, errors.New("ledger: no events to record")
+	}
+	rs := make([]*request, len(evs))
+	for i := range evs {
+		ev := evs[i]
+		r, err := l.newRequest(ctx, &ev)
+		if err != nil {
+			return 0, fmt.Errorf("event %d: %w", i, err)
+		}
+		rs[i] = r
+	}
+	index, err := l.submit(ctx, rs)
+	if err != nil {
+		return 0, err
+	}
+	return int64(index), nil
+}
+
+// newRequest checks ev, completes its time, shortens it if it would not
+// fit an entry, and returns the request that records it.
+func (l *Ledger) newRequest(ctx context.Context, ev *Event) (*request, error) {
+	if ev.Type == "" || ev.Action == "" || ev.Outcome == "" {
+		return nil, fmt.Errorf("ledger: event needs type, action and outcome (got %q, %q, %q)", ev.Type, ev.Action, ev.Outcome)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = l.clock()
+	}
+	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+	fitted, body, err := fit(*ev)
+	if err != nil {
+		return nil, err
+	}
+	*ev = fitted
+	if _, ok := ev.Details[TruncatedDetail]; ok {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "ledger: event text shortened to fit an entry",
+			slog.String("type", ev.Type), slog.String("detail", ev.Details[TruncatedDetail]))
+	}
+	return &request{
+		body: body,
+		row: store.Event{Time: ev.Time, Type: ev.Type, Outcome: string(ev.Outcome),
+			Actor: ev.Actor.ID, Target: ev.Target},
+		size: len(body) + maxIndexLen,
+	}, nil
+}
+
 // appendRaw appends data as one entry exactly as given, for tests that
 // feed the tree with published test vectors.
 func (l *Ledger) appendRaw(ctx context.Context, data []byte) (uint64, error) {
 	if len(data) > MaxEntrySize {
 		return 0, ErrTooLarge
 	}
-	return l.submit(ctx, &request{body: data, raw: true, size: len(data)})
+	return l.submit(ctx, []*request{{body: data, raw: true, size: len(data)}})
 }
 
-// submit queues r and returns once it is committed. The caller leads the
-// commit if no one else does.
-func (l *Ledger) submit(ctx context.Context, r *request) (uint64, error) {
+// submit queues rs, a group committed together in one batch, and returns
+// the index of its first entry once it is committed. The caller leads
+// the commit if no one else does.
+func (l *Ledger) submit(ctx context.Context, rs []*request) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("ledger: record: %w", err)
 	}
-	r.done = make(chan struct{})
-	r.lead = make(chan struct{}, 1)
+	for _, r := range rs {
+		r.done = make(chan struct{})
+	}
+	head, last := rs[0], rs[len(rs)-1]
+	head.group = rs
+	head.lead = make(chan struct{}, 1)
 	l.mu.Lock()
-	l.queue = append(l.queue, r)
+	l.queue = append(l.queue, rs...)
 	if !l.leading {
 		l.leading = true
 		l.mu.Unlock()
-		l.lead(ctx, r)
-		return r.index, r.err
+		l.lead(ctx, head)
+		return head.index, head.err
 	}
 	l.mu.Unlock()
 	select {
-	case <-r.done:
-	case <-r.lead:
-		l.lead(ctx, r)
+	case <-last.done: // the group's members are completed in order
+	case <-head.lead:
+		l.lead(ctx, head)
 	case <-ctx.Done():
 		l.mu.Lock()
-		if r.taken {
+		if head.taken {
 			// Already in a commit: its outcome is what counts.
 			l.mu.Unlock()
-			<-r.done
+			<-last.done
 			break
 		}
-		l.queue = slices.DeleteFunc(l.queue, func(q *request) bool { return q == r })
-		if r.promoted {
+		l.removeLocked(head)
+		if head.promoted {
 			l.handOffLocked()
 		}
 		l.mu.Unlock()
 		return 0, fmt.Errorf("ledger: record: %w", ctx.Err())
 	}
-	return r.index, r.err
+	return head.index, head.err
+}
+
+// removeLocked removes the group of head from the queue.
+func (l *Ledger) removeLocked(head *request) {
+	if i := slices.Index(l.queue, head); i >= 0 {
+		l.queue = slices.Delete(l.queue, i, i+len(head.group))
+	}
 }
 
 // lead commits batches from the head of the queue until own is
@@ -163,8 +216,10 @@ func (l *Ledger) lead(ctx context.Context, own *request) {
 			l.tree = nil
 			err := fmt.Errorf("ledger: record: commit panicked: %v", p)
 			l.mu.Lock()
-			l.queue = slices.DeleteFunc(l.queue, func(r *request) bool { return r == own })
-			for _, r := range append(batch, own) {
+			if !own.taken {
+				l.removeLocked(own)
+			}
+			for _, r := range append(batch, own.group...) {
 				if !isClosed(r.done) {
 					r.err = err
 					close(r.done)
@@ -201,13 +256,25 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// takeLocked removes the next batch from the queue and marks it taken.
+// takeLocked removes the next batch from the queue and marks it taken:
+// whole groups, up to maxBatch entries and maxBatchBytes (the first group
+// may pass them alone).
 func (l *Ledger) takeLocked() []*request {
 	n, bytes := 0, 0
-	for n < len(l.queue) && n < maxBatch && (n == 0 || bytes+l.queue[n].size <= maxBatchBytes) {
-		bytes += l.queue[n].size
-		l.queue[n].taken = true
-		n++
+	for n < len(l.queue) {
+		g := l.queue[n].group
+		size := 0
+		for _, r := range g {
+			size += r.size
+		}
+		if n > 0 && (n+len(g) > maxBatch || bytes+size > maxBatchBytes) {
+			break
+		}
+		for _, r := range g {
+			r.taken = true
+		}
+		n += len(g)
+		bytes += size
 	}
 	batch := slices.Clone(l.queue[:n])
 	l.queue = slices.Delete(l.queue, 0, n)

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/kith-dev/kith/internal/dataplane"
@@ -16,13 +14,6 @@ import (
 
 // callDecidedEvent is the ledger event type of a call a proxy decided on.
 const callDecidedEvent = "call.decided"
-
-// telemetryWorkers bounds the concurrent ledger.Record calls of one batch.
-// Measured (BenchmarkAgentTelemetry, 512 records, 2 cores, SQLite): one at
-// a time about 1 ms a record, 64 at a time about 0.12 ms.
-// The ledger commits concurrent calls together, so a batch of n records
-// takes about n/telemetryWorkers commits rather than n.
-const telemetryWorkers = 64
 
 // maxTelemetrySkew is how far in the future a record's time may be.
 const maxTelemetrySkew = 5 * time.Minute
@@ -43,8 +34,10 @@ type telemetryResponse struct {
 // one proxy's bad record must not erase the others' (the agent refuses
 // invalid records at its socket already, so this takes an agent of
 // another version or a broken one); the refusal itself is recorded as a
-// "telemetry.refused" event. A batch the ledger fails part-way is answered
-// 500 and may be sent again, so records are at least once.
+// "telemetry.refused" event. A batch is recorded in one ledger commit:
+// one the ledger fails is answered 500 with nothing recorded, and may be
+// sent again (only an answer lost after the commit makes the agent send
+// records twice).
 func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
 	body, err := readAgentBody(r)
 	if err != nil {
@@ -69,7 +62,9 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 			Reason:  fmt.Sprintf("%d invalid call records left out; first: %s", len(refused), refused[0]),
 			Details: map[string]string{"refused": strconv.Itoa(len(refused)), "recorded": strconv.Itoa(len(batch))}})
 	}
-	if err := s.recordAll(r.Context(), evs); err != nil {
+	// One commit for the whole batch: if it fails, nothing was recorded
+	// and the agent's retry records each call once.
+	if _, err := s.ledger.RecordAll(r.Context(), evs); err != nil {
 		return fmt.Errorf("record telemetry: %w", err)
 	}
 	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused)})
@@ -149,35 +144,4 @@ func callEvent(rec *dataplane.CallRecord, reporter, reqID string) ledger.Event {
 		ev.Details["path"] = rec.Path
 	}
 	return ev
-}
-
-// recordAll records evs in the ledger, telemetryWorkers at a time so that
-// the ledger commits them in groups. It returns the first error.
-func (s *Server) recordAll(ctx context.Context, evs []ledger.Event) error {
-	if len(evs) == 1 {
-		_, err := s.ledger.Record(ctx, evs[0])
-		return err
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, telemetryWorkers)
-	)
-	for i := range evs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if _, err := s.ledger.Record(ctx, evs[i]); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d records: %w", len(errs), len(evs), errs[0])
-	}
-	return nil
 }
