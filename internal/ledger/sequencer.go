@@ -414,3 +414,40 @@ func (l *Ledger) Adopt(ctx context.Context) error {
 	_, err := l.loadTree(ctx)
 	return err
 }
+
+// TxAuditor records events in a caller's store transaction; *Ledger is
+// one.
+type TxAuditor interface {
+	RecordTx(ctx context.Context, tx EventAppender, ev Event) error
+	Adopt(ctx context.Context) error
+}
+
+// TxStore runs a function in a store transaction; *store.Store is one.
+type TxStore interface {
+	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// WriteAudited runs write in a transaction of st and records the event it
+// returns through a in the same transaction, so that a change and its
+// audit record are written together or not at all; once committed, it
+// has a adopt the event into the Merkle tree (a failure to adopt is not
+// the change's: the ledger's Run loop adopts within a checkpoint
+// interval). It returns write's error unchanged, or the recording's or
+// the store's.
+func WriteAudited(ctx context.Context, st TxStore, a TxAuditor, write func(tx *store.Tx) (Event, error)) error {
+	err := st.Tx(ctx, func(tx *store.Tx) error {
+		ev, err := write(tx)
+		if err != nil {
+			return err
+		}
+		if err := a.RecordTx(ctx, tx, ev); err != nil {
+			return fmt.Errorf("record %s: %w", ev.Type, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_ = a.Adopt(ctx)
+	return nil
+}

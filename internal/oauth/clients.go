@@ -232,27 +232,15 @@ func adminEvent(actor ledger.Actor, typ, action, target string, details map[stri
 }
 
 // write runs fn, a client change, in a store transaction with ev, its
-// audit event, so that both are written or neither; then it has the
-// ledger adopt the event. It returns fn's error mapped to the package's
-// sentinels, or the ledger's.
+// audit event (see ledger.WriteAudited). It returns fn's error mapped to
+// the package's sentinels, or the ledger's.
 func (s *Service) write(ctx context.Context, ev ledger.Event, fn func(tx *store.Tx) error) error {
-	err := s.cfg.Clients.Tx(ctx, func(tx *store.Tx) error {
+	return ledger.WriteAudited(ctx, s.cfg.Clients, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
 		if err := fn(tx); err != nil {
-			return mapStoreErr(err)
+			return ev, mapStoreErr(err)
 		}
-		if err := s.cfg.Auditor.RecordTx(ctx, tx, ev); err != nil {
-			return fmt.Errorf("oauth: record %s: %w", ev.Type, err)
-		}
-		return nil
+		return ev, nil
 	})
-	if err != nil {
-		return err
-	}
-	// The event is stored with the change; adopting it into the Merkle
-	// tree now is a courtesy (the ledger's Run loop would within a
-	// second), so a failure here is not the change's.
-	_ = s.cfg.Auditor.Adopt(ctx)
-	return nil
 }
 
 // auditFailure records a client management action that failed (whose

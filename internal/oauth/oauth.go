@@ -84,10 +84,8 @@ type Revocations interface {
 // Auditor records audit events; the ledger implements it.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
-	// RecordTx and Adopt record a client change in the change's
-	// transaction (see ledger.Ledger.RecordTx).
-	RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error
-	Adopt(ctx context.Context) error
+	// A client change is recorded in the change's transaction.
+	ledger.TxAuditor
 }
 
 // Defaults applied by [New] to zero fields of [Config].

@@ -38,8 +38,7 @@ type Store interface {
 // revision's transaction, then Adopt.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
-	RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error
-	Adopt(ctx context.Context) error
+	ledger.TxAuditor
 }
 
 // ErrNotFound is returned by [Service] for a policy name that is not in
@@ -201,11 +200,11 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 		}
 		ps := &store.PolicySet{Revision: cur.Revision + 1, Documents: data, Actor: actor.ID,
 			Summary: summary(changes), CreatedAt: s.cfg.Clock()}
-		err = s.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+		err = ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
 			if err := tx.PutPolicySet(ctx, ps); err != nil {
-				return err
+				return ledger.Event{}, err
 			}
-			return s.cfg.Auditor.RecordTx(ctx, tx, auditEvent(actor, verb, ps, changes, set.Len()))
+			return auditEvent(actor, verb, ps, changes, set.Len()), nil
 		})
 		if errors.Is(err, store.ErrConflict) && try+1 < maxTries {
 			continue
@@ -216,10 +215,6 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 		if s.cfg.Changed != nil {
 			s.cfg.Changed()
 		}
-		// The event is stored with the revision; putting it in the Merkle
-		// tree now is a courtesy (the ledger's Run loop would within a
-		// second), so a failure here is not the change's.
-		_ = s.cfg.Auditor.Adopt(ctx)
 		return &ApplyResult{Revision: ps.Revision, Changes: changes}, nil
 	}
 }

@@ -35,8 +35,7 @@ type Store interface {
 // called once it commits; a refused change's event through Record.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
-	RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error
-	Adopt(ctx context.Context) error
+	ledger.TxAuditor
 }
 
 // Config configures a [Registry].
@@ -210,29 +209,10 @@ func (r *Registry) FindBySPIFFEID(ctx context.Context, id spiffeid.ID) ([]Entry,
 	return out, err
 }
 
-// change runs write in a store transaction and records the event it
-// returns in the same transaction, so that a change and its audit record
-// are written together or not at all; it then has the ledger adopt the
-// event. It returns write's error, or the store's or the ledger's.
+// change runs write in a store transaction with the event it returns
+// (see ledger.WriteAudited).
 func (r *Registry) change(ctx context.Context, write func(tx *store.Tx) (ledger.Event, error)) error {
-	err := r.store.Tx(ctx, func(tx *store.Tx) error {
-		ev, err := write(tx)
-		if err != nil {
-			return err
-		}
-		if err := r.audit.RecordTx(ctx, tx, ev); err != nil {
-			return fmt.Errorf("record %s: %w", ev.Type, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// The event is stored with the change; adopting it into the Merkle
-	// tree now is a courtesy (the ledger's Run loop would within a
-	// second), so a failure here is not the change's.
-	_ = r.audit.Adopt(ctx)
-	return nil
+	return ledger.WriteAudited(ctx, r.store, r.audit, write)
 }
 
 // successEvent is the event of a change made to e.
