@@ -170,3 +170,19 @@ func TestCreateJoinTokenTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinTokenNeedsItsAuditEvent: a join token whose creation cannot be
+// recorded is not stored.
+func TestJoinTokenNeedsItsAuditEvent(t *testing.T) {
+	e := newEnv(t)
+	e.audit.mu.Lock()
+	e.audit.failTx = errors.New("ledger down")
+	e.audit.mu.Unlock()
+	if _, err := e.svc.CreateJoinToken(t.Context(), admin, time.Hour); err == nil || !strings.Contains(err.Error(), "ledger down") {
+		t.Fatalf("CreateJoinToken = %v, want the ledger's error", err)
+	}
+	n, err := e.store.DeleteExpiredJoinTokens(t.Context(), time.Now().Add(100*365*24*time.Hour))
+	if err != nil || n != 0 {
+		t.Errorf("%d join tokens stored (%v), want none", n, err)
+	}
+}

@@ -49,6 +49,7 @@ func (c *clock) Add(d time.Duration) {
 type auditor struct {
 	mu     sync.Mutex
 	events []ledger.Event
+	failTx error // RecordTx's error, when set
 }
 
 func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
@@ -59,6 +60,12 @@ func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
 }
 
 func (a *auditor) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
+	a.mu.Lock()
+	fail := a.failTx
+	a.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
 	_, err := a.Record(ctx, ev)
 	return err
 }

@@ -99,14 +99,17 @@ func (s *Service) CreateJoinToken(ctx context.Context, actor ledger.Actor, ttl t
 	secret := base64.RawURLEncoding.EncodeToString(secretBytes[:])
 	now := s.now()
 	rec := store.JoinToken{ID: id, Hash: secretHash(secret), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := s.cfg.Store.CreateJoinToken(ctx, rec); err != nil {
-		return nil, fmt.Errorf("nodes: store join token: %w", err)
-	}
-	if err := s.record(ctx, ledger.Event{
-		Type: "agent.join_token.created", Actor: actor, Target: id, Action: "create", Outcome: ledger.OutcomeSuccess,
-		Details: map[string]string{"expires_at": rec.ExpiresAt.Format(time.RFC3339)},
-	}); err != nil {
-		return nil, err
+	err := ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
+		if err := tx.CreateJoinToken(ctx, rec); err != nil {
+			return ledger.Event{}, fmt.Errorf("nodes: store join token: %w", err)
+		}
+		return ledger.Event{
+			Type: "agent.join_token.created", Actor: actor, Target: id, Action: "create", Outcome: ledger.OutcomeSuccess,
+			Details: map[string]string{"expires_at": rec.ExpiresAt.Format(time.RFC3339)},
+		}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodes: create join token: %w", err)
 	}
 	return &JoinToken{value: JoinTokenPrefix + id + "_" + secret, ID: id, ExpiresAt: rec.ExpiresAt}, nil
 }

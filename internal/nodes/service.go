@@ -20,9 +20,11 @@ import (
 // TokenStore keeps join tokens; RegisterAgent consumes one and stores the
 // agent atomically (see store.Store.RegisterAgent).
 type TokenStore interface {
-	CreateJoinToken(ctx context.Context, t store.JoinToken) error
 	GetJoinToken(ctx context.Context, id string) (store.JoinToken, error)
 	RegisterAgent(ctx context.Context, tokenID string, a store.Agent) error
+	// Tx runs fn in a transaction: a join token is created in one with
+	// its audit event.
+	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
 // AgentStore keeps agent records.
@@ -77,6 +79,7 @@ type Revocations interface {
 // Auditor records audit events; the ledger implements it.
 type Auditor interface {
 	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	ledger.TxAuditor
 }
 
 // Defaults applied by [New] to zero fields of [Config].
