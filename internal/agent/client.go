@@ -121,6 +121,11 @@ func endpoint(base *url.URL, path string, query url.Values) string {
 // postJSON POSTs in as JSON to path and decodes the reply into out. A
 // non-2xx reply becomes a *serverError.
 func postJSON(ctx context.Context, hc *http.Client, base *url.URL, path string, in, out any) error {
+	return postJSONHeader(ctx, hc, base, path, nil, in, out)
+}
+
+// postJSONHeader is postJSON with the request headers hdr added.
+func postJSONHeader(ctx context.Context, hc *http.Client, base *url.URL, path string, hdr http.Header, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -132,6 +137,9 @@ func postJSON(ctx context.Context, hc *http.Client, base *url.URL, path string, 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(protocolHeader, wire.ProtocolVersion)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

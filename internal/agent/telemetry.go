@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -36,13 +38,18 @@ type telemetryBuffer struct {
 	recs  []dataplane.CallRecord
 	first uint64 // sequence number of recs[0]
 	wake  chan struct{}
+	// run names this buffer's sequence numbers for the server (see
+	// dataplane.TelemetryBatchHeader).
+	run string
 
 	received, dropped, forwarded, refused prometheus.Counter
 }
 
 func newTelemetryBuffer(reg prometheus.Registerer) *telemetryBuffer {
+	var run [8]byte
+	rand.Read(run[:])
 	b := &telemetryBuffer{capacity: defaultTelemetryCap, batchSize: defaultTelemetryBatch, flushEvery: defaultTelemetryFlush,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), run: hex.EncodeToString(run[:])}
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
@@ -137,6 +144,9 @@ func (d *dataPlaneServer) handleTelemetry(w http.ResponseWriter, r *http.Request
 type telemetryReply struct {
 	Recorded int `json:"recorded"`
 	Refused  int `json:"refused"`
+	// Duplicates counts records the server had recorded from an earlier
+	// send of the batch.
+	Duplicates int `json:"duplicates"`
 }
 
 // runTelemetry forwards buffered records to the server in batches of up to
@@ -175,7 +185,9 @@ func (a *Agent) forwardTelemetry(ctx context.Context) bool {
 		return false
 	}
 	var reply telemetryReply
-	err := postJSON(ctx, a.httpClient(), a.serverURL, telemetryPath, batch, &reply)
+	id := dataplane.TelemetryBatch{Run: b.run, First: end - uint64(len(batch)), End: end}
+	hdr := http.Header{dataplane.TelemetryBatchHeader: {id.String()}}
+	err := postJSONHeader(ctx, a.httpClient(), a.serverURL, telemetryPath, hdr, batch, &reply)
 	switch st := statusOf(err); {
 	case err == nil:
 		refused := min(max(reply.Refused, 0), len(batch))

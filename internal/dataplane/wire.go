@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -105,6 +106,38 @@ func DecodeFeedMessage(line []byte) (*FeedMessage, error) {
 // [MaxTelemetryBody] bytes) is answered 202, or 400 (malformed), 413 (too
 // large) or 503 (the agent's buffer is shut).
 const TelemetryPath = "/v1/telemetry"
+
+// TelemetryBatchHeader names the agent's batch of call records it sends
+// the server: "RUN FIRST END", where RUN identifies the agent process (a
+// random token) and the records carry its sequence numbers FIRST to
+// END-1. A batch sent again after a failure keeps the numbers, so the
+// server can leave out the records it has already recorded.
+const TelemetryBatchHeader = "Kith-Telemetry-Batch"
+
+// TelemetryBatch is the value of [TelemetryBatchHeader].
+type TelemetryBatch struct {
+	Run        string // at most 64 bytes, no space
+	First, End uint64 // the records' sequence numbers: First to End-1
+}
+
+// String returns b in the header's form.
+func (b TelemetryBatch) String() string { return fmt.Sprintf("%s %d %d", b.Run, b.First, b.End) }
+
+// ParseTelemetryBatch parses the header of a batch of n records; it
+// reports false for a malformed header or one that does not number n
+// records.
+func ParseTelemetryBatch(h string, n int) (TelemetryBatch, bool) {
+	f := strings.Fields(h)
+	if len(f) != 3 || len(f[0]) > 64 {
+		return TelemetryBatch{}, false
+	}
+	first, err1 := strconv.ParseUint(f[1], 10, 64)
+	end, err2 := strconv.ParseUint(f[2], 10, 64)
+	if err1 != nil || err2 != nil || end < first || end-first != uint64(n) {
+		return TelemetryBatch{}, false
+	}
+	return TelemetryBatch{Run: f[0], First: first, End: end}, true
+}
 
 // MaxTelemetryBatch is the most records in one telemetry batch.
 const MaxTelemetryBatch = 1024

@@ -65,3 +65,15 @@ func TestClipText(t *testing.T) {
 		}
 	}
 }
+
+func TestTelemetryBatchHeader(t *testing.T) {
+	b := TelemetryBatch{Run: "9f2c", First: 7, End: 10}
+	if got, ok := ParseTelemetryBatch(b.String(), 3); !ok || got != b {
+		t.Errorf("ParseTelemetryBatch(%q) = %+v, %v", b.String(), got, ok)
+	}
+	for _, h := range []string{"", "9f2c 7", "9f2c 7 10 x", "9f2c 10 7", "9f2c -1 2", "9f2c 7 11", strings.Repeat("r", 65) + " 0 3"} {
+		if _, ok := ParseTelemetryBatch(h, 3); ok {
+			t.Errorf("ParseTelemetryBatch(%q, 3) accepted", h)
+		}
+	}
+}

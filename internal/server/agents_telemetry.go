@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kith-dev/kith/internal/dataplane"
@@ -24,6 +25,9 @@ type telemetryResponse struct {
 	Recorded int `json:"recorded"`
 	// Refused is the number of invalid records left out.
 	Refused int `json:"refused,omitempty"`
+	// Duplicates is the number of records left out because this server
+	// recorded them from an earlier send of the batch.
+	Duplicates int `json:"duplicates,omitempty"`
 }
 
 // agentTelemetry is POST /agent/v1/telemetry: a JSON array of call records
@@ -36,17 +40,24 @@ type telemetryResponse struct {
 // another version or a broken one); the refusal itself is recorded as a
 // "telemetry.refused" event. A batch is recorded in one ledger commit:
 // one the ledger fails is answered 500 with nothing recorded, and may be
-// sent again (only an answer lost after the commit makes the agent send
-// records twice).
+// sent again. A batch sent again after its answer was lost is recognised
+// by its sequence numbers (dataplane.TelemetryBatchHeader): the records
+// this server recorded already are left out and counted as duplicates.
 func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
 	body, err := readAgentBody(r)
 	if err != nil {
 		return err
 	}
-	batch, refused, err := parseTelemetry(body, s.clock())
+	raw, err := dataplane.DecodeCallRecords(body)
 	if err != nil {
-		return err
+		return badRequest("", "%v", err)
 	}
+	id, numbered := dataplane.ParseTelemetryBatch(r.Header.Get(dataplane.TelemetryBatchHeader), len(raw))
+	dup := 0
+	if numbered {
+		dup = s.telemetry.recorded(c.Agent.ID, id)
+	}
+	batch, refused := checkTelemetry(raw[dup:], dup, s.clock())
 	reporter := c.Agent.SPIFFEID.String()
 	reqID := requestID(r.Context())
 	evs := make([]ledger.Event, 0, len(batch)+1)
@@ -64,24 +75,70 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	}
 	// One commit for the whole batch: if it fails, nothing was recorded
 	// and the agent's retry records each call once.
-	if _, err := s.ledger.RecordAll(r.Context(), evs); err != nil {
-		return fmt.Errorf("record telemetry: %w", err)
+	if len(evs) > 0 {
+		if _, err := s.ledger.RecordAll(r.Context(), evs); err != nil {
+			return fmt.Errorf("record telemetry: %w", err)
+		}
 	}
-	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused)})
+	if numbered {
+		s.telemetry.mark(c.Agent.ID, id)
+	}
+	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
+}
+
+// telemetryMarks remembers, per agent, the end of the last batch this
+// server recorded, so that a batch sent again is not recorded twice. It
+// is this replica's memory: a batch sent again to another replica is
+// recorded again.
+type telemetryMarks struct {
+	mu sync.Mutex
+	m  map[string]dataplane.TelemetryBatch // by agent ID
+}
+
+// recorded returns how many of the first records of batch id the server
+// has recorded already.
+func (t *telemetryMarks) recorded(agent string, id dataplane.TelemetryBatch) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last, ok := t.m[agent]
+	if !ok || last.Run != id.Run || last.End <= id.First {
+		return 0
+	}
+	return int(min(last.End, id.End) - id.First)
+}
+
+// mark notes that batch id of agent is recorded.
+func (t *telemetryMarks) mark(agent string, id dataplane.TelemetryBatch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string]dataplane.TelemetryBatch{}
+	}
+	if last, ok := t.m[agent]; !ok || last.Run != id.Run || last.End < id.End {
+		t.m[agent] = id
+	}
 }
 
 // telemetryRefusedEvent is the ledger event type of call records an agent
 // uploaded that the server left out as invalid.
 const telemetryRefusedEvent = "telemetry.refused"
 
-// parseTelemetry decodes the untrusted body of a telemetry batch. It
-// returns the valid records, and for each invalid one why, as text safe
-// to log; a body that is not a batch is a 400 problem.
+// parseTelemetry decodes the untrusted body of a telemetry batch and
+// checks its records (see checkTelemetry); a body that is not a batch is
+// a 400 problem.
 func parseTelemetry(body []byte, now time.Time) (valid []dataplane.CallRecord, refused []string, err error) {
 	batch, err := dataplane.DecodeCallRecords(body)
 	if err != nil {
 		return nil, nil, badRequest("", "%v", err)
 	}
+	valid, refused = checkTelemetry(batch, 0, now)
+	return valid, refused, nil
+}
+
+// checkTelemetry returns the valid records of batch, and for each invalid
+// one why, as text safe to log; offset is the position of batch[0] in the
+// agent's batch, for the messages.
+func checkTelemetry(batch []dataplane.CallRecord, offset int, now time.Time) (valid []dataplane.CallRecord, refused []string) {
 	valid = batch[:0]
 	for i := range batch {
 		rec := &batch[i]
@@ -90,12 +147,12 @@ func parseTelemetry(body []byte, now time.Time) (valid []dataplane.CallRecord, r
 			err = errors.New("time is in the future")
 		}
 		if err != nil {
-			refused = append(refused, fmt.Sprintf("record %d: %v", i, err))
+			refused = append(refused, fmt.Sprintf("record %d: %v", offset+i, err))
 			continue
 		}
 		valid = append(valid, *rec)
 	}
-	return valid, refused, nil
+	return valid, refused
 }
 
 // callEvent returns the ledger event of rec, reported by the agent whose

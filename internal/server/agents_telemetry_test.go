@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/ledger"
+	ksync "github.com/kith-dev/kith/internal/sync"
 )
 
 // callRecord returns a valid record of an allowed inbound call.
@@ -158,4 +160,61 @@ func BenchmarkAgentTelemetry(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/record")
+}
+
+// TestAgentTelemetryResentBatch: a batch the agent sends again (its
+// answer lost) is recognised by its sequence numbers and not recorded
+// twice, also when the resent batch grew; another agent run, or a batch
+// without numbers, is recorded as sent.
+func TestAgentTelemetryResentBatch(t *testing.T) {
+	ts := startServer(t, "example.org")
+	a := ts.attestAgent(t)
+	send := func(header string, n int) telemetryResponse {
+		t.Helper()
+		batch := make([]dataplane.CallRecord, n)
+		for i := range batch {
+			batch[i] = callRecord()
+		}
+		body, _ := json.Marshal(batch)
+		req, _ := http.NewRequest("POST", "https://"+ts.Addr()+"/agent/v1/telemetry", bytes.NewReader(body))
+		req.Header.Set(protocolHeader, ksync.ProtocolVersion)
+		req.Header.Set("Content-Type", "application/json")
+		if header != "" {
+			req.Header.Set(dataplane.TelemetryBatchHeader, header)
+		}
+		resp, err := a.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out telemetryResponse
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST telemetry: %d, %v", resp.StatusCode, err)
+		}
+		return out
+	}
+	steps := []struct {
+		header    string
+		n         int
+		want, dup int
+	}{
+		{"run1 0 3", 3, 3, 0},
+		{"run1 0 3", 3, 0, 3}, // sent again
+		{"run1 1 5", 4, 2, 2}, // sent again, oldest dropped, two new
+		{"run1 5 6", 1, 1, 0},
+		{"run2 0 2", 2, 2, 0}, // the agent restarted
+		{"", 2, 2, 0},         // no numbers
+		{"run2 0 5", 2, 2, 0}, // numbers that do not fit the batch are ignored
+	}
+	total := 0
+	for i, st := range steps {
+		out := send(st.header, st.n)
+		if out.Recorded != st.want || out.Duplicates != st.dup {
+			t.Errorf("step %d (%q): recorded %d, duplicates %d; want %d, %d", i, st.header, out.Recorded, out.Duplicates, st.want, st.dup)
+		}
+		total += st.want
+	}
+	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != total {
+		t.Errorf("%d calls recorded, want %d", len(evs), total)
+	}
 }

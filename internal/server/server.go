@@ -109,6 +109,9 @@ type Config struct {
 // Server is a running control plane: create it with [New], start it with
 // [Server.Run].
 type Server struct {
+	// telemetry remembers the agents' last telemetry batches.
+	telemetry telemetryMarks
+
 	cfg    Config
 	td     spiffeid.TrustDomain
 	logger *slog.Logger
