@@ -387,18 +387,12 @@ type EventAppender interface {
 // and listed but no checkpoint covers it. ev is checked and completed as
 // [Ledger.Record] does; the error is the check's or tx's.
 func (l *Ledger) RecordTx(ctx context.Context, tx EventAppender, ev Event) error {
-	if ev.Type == "" || ev.Action == "" || ev.Outcome == "" {
-		return fmt.Errorf("ledger: event needs type, action and outcome (got %q, %q, %q)", ev.Type, ev.Action, ev.Outcome)
-	}
-	if ev.Time.IsZero() {
-		ev.Time = l.clock()
-	}
-	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
-	ev, body, err := fit(ev)
+	r, err := l.newRequest(ctx, &ev)
 	if err != nil {
 		return err
 	}
-	row := store.Event{Time: ev.Time, Type: ev.Type, Outcome: string(ev.Outcome), Actor: ev.Actor.ID, Target: ev.Target, Body: body}
+	row := r.row
+	row.Body = r.body
 	if err := tx.AppendEvent(ctx, &row); err != nil {
 		return fmt.Errorf("ledger: record in transaction: %w", err)
 	}
