@@ -98,3 +98,30 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// FuzzDataPlaneTelemetry posts arbitrary bodies to the data-plane
+// telemetry handler: it answers 202, 400 or 413, never panics, and
+// buffers only valid records.
+func FuzzDataPlaneTelemetry(f *testing.F) {
+	valid, _ := json.Marshal([]dataplane.CallRecord{testRecord("/a")})
+	f.Add(valid)
+	f.Add([]byte(`[{"time":"2026-11-28T00:00:00Z","direction":"inbound","target":"spiffe://example.org/b","decision":"allow","caller":"x"}]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"target":"x"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d := &dataPlaneServer{a: &Agent{telemetry: newTelemetryBuffer(prometheus.NewRegistry())}}
+		w := httptest.NewRecorder()
+		d.handleTelemetry(w, httptest.NewRequest(http.MethodPost, dataplane.TelemetryPath, bytes.NewReader(body)))
+		switch w.Code {
+		case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("answer %d", w.Code)
+		}
+		recs, _ := d.a.telemetry.peek()
+		for i := range recs {
+			if err := recs[i].Validate(); err != nil {
+				t.Fatalf("buffered an invalid record: %v", err)
+			}
+		}
+	})
+}
