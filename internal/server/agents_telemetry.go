@@ -83,6 +83,9 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	if numbered {
 		s.telemetry.mark(c.Agent.ID, id)
 	}
+	s.metrics.telemetry.WithLabelValues("recorded").Add(float64(len(batch)))
+	s.metrics.telemetry.WithLabelValues("refused").Add(float64(len(refused)))
+	s.metrics.telemetry.WithLabelValues("duplicate").Add(float64(dup))
 	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
 }
 

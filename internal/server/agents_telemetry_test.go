@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/ledger"
@@ -216,5 +217,14 @@ func TestAgentTelemetryResentBatch(t *testing.T) {
 	}
 	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != total {
 		t.Errorf("%d calls recorded, want %d", len(evs), total)
+	}
+	for outcome, want := range map[string]float64{"recorded": float64(total), "duplicate": 5, "refused": 0} {
+		var m dto.Metric
+		if err := ts.metrics.telemetry.WithLabelValues(outcome).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.GetCounter().GetValue(); got != want {
+			t.Errorf("kith_telemetry_records_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
 	}
 }

@@ -18,6 +18,8 @@ type metrics struct {
 	latency      *prometheus.HistogramVec
 	svidsMinted  *prometheus.CounterVec
 	authFailures prometheus.Counter
+	// telemetry counts the call records agents upload, by outcome.
+	telemetry *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -36,8 +38,12 @@ func newMetrics() *metrics {
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kith_admin_auth_failures_total", Help: "Admin API requests refused for a missing or wrong credential.",
 		}),
+		telemetry: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kith_telemetry_records_total",
+			Help: "Call records uploaded by agents: recorded, refused as invalid, or duplicate (recorded from an earlier send).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.svidsMinted, m.authFailures,
+	m.reg.MustRegister(m.requests, m.latency, m.svidsMinted, m.authFailures, m.telemetry,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
