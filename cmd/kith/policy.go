@@ -187,25 +187,13 @@ func runPolicyShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 // runPolicyDelete is `kith policy delete`.
 func runPolicyDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policy delete", "[flags] NAME", "Delete a stored policy, as a new revision of the set.", stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	res, err := c.DeletePolicy(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if cf.json() {
-		return writeJSON(stdout, res)
-	}
-	fmt.Fprintf(stdout, "Deleted policy %s. Revision: %d\n", pos[0], res.Revision)
-	return nil
+	return runOnID(ctx, "policy delete", "[flags] NAME", "Delete a stored policy, as a new revision of the set.", args, stdout, stderr,
+		(*adminclient.Client).DeletePolicy, func(w io.Writer, res *api.PolicyApplyResult) {
+			for _, ch := range res.Changes {
+				fmt.Fprintf(w, "Deleted policy %s. ", ch.Name)
+			}
+			fmt.Fprintf(w, "Revision: %d\n", res.Revision)
+		})
 }
 
 // runPolicyDiff is `kith policy diff`.
