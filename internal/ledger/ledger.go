@@ -74,6 +74,8 @@ type Ledger struct {
 
 	// size is the largest tree size this Ledger knows to be committed.
 	size atomic.Uint64
+	// stats counts commits and checkpoints (see Stats).
+	stats stats
 	// nodes caches the hashes of large complete subtrees, for proofs.
 	nodes nodeCache
 

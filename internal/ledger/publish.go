@@ -29,7 +29,10 @@ func (l *Ledger) Run(ctx context.Context) error {
 		if err := l.Adopt(ctx); err != nil && ctx.Err() == nil {
 			l.logger.LogAttrs(ctx, slog.LevelWarn, "ledger: events recorded in transactions not adopted yet", slog.Any("error", err))
 		}
-		if _, err := l.publish(ctx); err != nil && ctx.Err() == nil {
+		cp, err := l.publish(ctx)
+		l.stats.notePublished(cp)
+		if err != nil && ctx.Err() == nil {
+			l.stats.publishFailures.Add(1)
 			level := slog.LevelWarn
 			if errors.Is(err, errRefused) {
 				level = slog.LevelError

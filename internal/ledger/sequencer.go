@@ -300,7 +300,9 @@ var errAdopt = errors.New("ledger: events to adopt")
 // commit makes batch durable in one store transaction, on the tree state
 // read under the store's lock, and completes each request.
 func (l *Ledger) commit(ctx context.Context, batch []*request) {
+	start := time.Now()
 	var err error
+	defer func() { l.stats.noteCommit(len(batch), time.Since(start), err) }()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		var next *tree
 		err = l.store.ExtendLedger(ctx, func(st store.LedgerState) (store.LedgerAppend, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -153,6 +154,7 @@ func (l *Ledger) adopt(ctx context.Context, st store.LedgerState) error {
 		hashes[i] = r.LeafHash
 	}
 	var next *tree
+	start := time.Now()
 	err = l.store.ExtendLedger(ctx, func(locked store.LedgerState) (store.LedgerAppend, error) {
 		if locked.Size != st.Size {
 			return store.LedgerAppend{}, fmt.Errorf("tree moved from %d to %d: %w", st.Size, locked.Size, store.ErrConflict)
@@ -168,10 +170,11 @@ func (l *Ledger) adopt(ctx context.Context, st store.LedgerState) error {
 		next = n
 		return store.LedgerAppend{PrevSize: st.Size, Next: n.state(), Adopted: rows, Nodes: nodes}, nil
 	})
+	l.stats.noteCommit(len(rows), time.Since(start), err)
 	if err != nil {
 		return fmt.Errorf("ledger: adopt events: %w", err)
 	}
-	l.logger.LogAttrs(ctx, slog.LevelInfo, "ledger: adopted events stored outside the Merkle tree",
+	l.logger.LogAttrs(ctx, slog.LevelDebug, "ledger: adopted events stored outside the Merkle tree",
 		slog.Int64("from", st.Size), slog.Uint64("to", next.size))
 	return nil
 }

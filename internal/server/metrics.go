@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own so
@@ -46,6 +48,36 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.svidsMinted, m.authFailures, m.telemetry,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerLedger exports the audit ledger's counters (ledger.Stats).
+func (m *metrics) registerLedger(l *ledger.Ledger) {
+	stat := func(f func(st ledger.Stats) float64) func() float64 {
+		return func() float64 { return f(l.Stats()) }
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_ledger_tree_size", Help: "Entries in the audit ledger's Merkle tree."},
+			stat(func(st ledger.Stats) float64 { return float64(st.TreeSize) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_ledger_events_appended_total", Help: "Events this server appended to the audit ledger."},
+			stat(func(st ledger.Stats) float64 { return float64(st.Events) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_ledger_commits_total", Help: "Group commits of the audit ledger that succeeded."},
+			stat(func(st ledger.Stats) float64 { return float64(st.Commits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_ledger_commit_failures_total", Help: "Group commits of the audit ledger that failed (their events were not recorded)."},
+			stat(func(st ledger.Stats) float64 { return float64(st.CommitFailures) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_ledger_commit_seconds_total", Help: "Time spent in audit ledger commits."},
+			stat(func(st ledger.Stats) float64 { return st.CommitTime.Seconds() })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_ledger_checkpoint_size", Help: "Tree size of the latest signed checkpoint."},
+			stat(func(st ledger.Stats) float64 { return float64(st.CheckpointSize) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_ledger_checkpoint_timestamp_seconds", Help: "When the latest signed checkpoint was published (Unix time; 0 before the first)."},
+			stat(func(st ledger.Stats) float64 {
+				if st.CheckpointTime.IsZero() {
+					return 0
+				}
+				return float64(st.CheckpointTime.UnixNano()) / 1e9
+			})),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_ledger_publish_failures_total", Help: "Checkpoint intervals in which no checkpoint could be published (store, witnesses short of quorum, refusal to sign)."},
+			stat(func(st ledger.Stats) float64 { return float64(st.PublishFailures) })),
+	)
 }
 
 func (m *metrics) observeRequest(route string, status int, d time.Duration) {

@@ -180,6 +180,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	s.metrics.registerLedger(s.ledger)
 	if err := s.buildNodes(ctx); err != nil {
 		return nil, err
 	}

@@ -468,3 +468,44 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLedgerMetrics: /metrics exports the audit ledger's tree size,
+// appends, commits and latest checkpoint, for events recorded by Record
+// (an SVID minted) and by a change's transaction (an entry created).
+func TestLedgerMetrics(t *testing.T) {
+	ts := startServer(t, "example.org", func(c *Config) { c.CheckpointInterval = 20 * time.Millisecond })
+	var jwt api.JWTSVID
+	if code := ts.do(t, "POST", "/v1/svids/jwt", ts.token, api.JWTSVIDMint{SPIFFEID: "spiffe://example.org/batch", Audience: []string{"payments"}}, &jwt); code != http.StatusOK {
+		t.Fatalf("jwt mint: %d", code)
+	}
+	if code := ts.do(t, "POST", "/v1/entries", ts.token, api.Entry{SPIFFEID: "spiffe://example.org/orders",
+		ParentID: "spiffe://example.org/kith/agent/n1", Selectors: []string{"unix:uid:1"}}, nil); code != http.StatusCreated {
+		t.Fatalf("create entry: %d", code)
+	}
+	value := func(name string) float64 {
+		mfs, err := ts.metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+				m := mf.GetMetric()[0]
+				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	size := float64(ts.Ledger().Stats().TreeSize)
+	deadline := time.Now().Add(5 * time.Second)
+	for value("kith_ledger_checkpoint_size") < size && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if size < 2 || value("kith_ledger_tree_size") < size || value("kith_ledger_checkpoint_size") < size ||
+		value("kith_ledger_events_appended_total") < 2 || value("kith_ledger_commits_total") < 2 ||
+		value("kith_ledger_commit_seconds_total") <= 0 || value("kith_ledger_checkpoint_timestamp_seconds") <= 0 {
+		t.Errorf("tree %v: metrics tree %v, checkpoint %v at %v, appended %v in %v commits (%vs)", size,
+			value("kith_ledger_tree_size"), value("kith_ledger_checkpoint_size"), value("kith_ledger_checkpoint_timestamp_seconds"),
+			value("kith_ledger_events_appended_total"), value("kith_ledger_commits_total"), value("kith_ledger_commit_seconds_total"))
+	}
+}
