@@ -60,25 +60,23 @@ type Eviction struct {
 	RevokedSVIDs int
 }
 
-// Evict withdraws an agent's identity and its workloads': it marks the
-// agent evicted (its requests are refused from then on), revokes its
-// SPIFFE ID for every SVID issued until now, revokes the serial of every
-// unexpired X509-SVID issued through it, records "agent.evicted" and
-// signals the change so that it reaches every agent at once.
+// Evict withdraws an agent's identity and its workloads': it revokes the
+// agent's SPIFFE ID for every SVID issued until now and the serial of
+// every unexpired X509-SVID issued through it, then marks the agent
+// evicted (its requests are refused from then on) in one transaction with
+// the "agent.evicted" event, and signals the change so that it reaches
+// every agent at once.
 //
-// Evicting an evicted agent writes its revocations again (they only
-// widen), so a call that failed half way can be repeated. It returns
+// The revocations come first and only widen, so a call that failed half
+// way (the agent then stays marked live, its identity already revoked)
+// can be repeated, as can evicting an evicted agent. It returns
 // [ErrAgentNotFound], or the store's, revocation set's or ledger's error.
 func (s *Service) Evict(ctx context.Context, actor ledger.Actor, id string) (*Eviction, error) {
 	now := s.now()
-	rec, err := s.cfg.Store.EvictAgent(ctx, id, now)
+	rec, err := s.cfg.Store.GetAgent(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, ErrAgentNotFound
-	case errors.Is(err, store.ErrConflict):
-		if rec, err = s.cfg.Store.GetAgent(ctx, id); err != nil {
-			return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
-		}
 	case err != nil:
 		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
 	}
@@ -97,10 +95,24 @@ func (s *Service) Evict(ctx context.Context, actor ledger.Actor, id string) (*Ev
 	if err != nil {
 		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
 	}
-	if err := s.record(ctx, ledger.Event{
-		Type: "agent.evicted", Actor: actor, Target: agent.ID, Action: "evict", Outcome: ledger.OutcomeSuccess,
-		Details: map[string]string{"spiffe_id": agent.SPIFFEID.String(), "revoked_svids": strconv.Itoa(n)},
-	}); err != nil {
+	err = ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
+		switch r, err := tx.EvictAgent(ctx, id, now); {
+		case err == nil:
+			rec = r
+		case errors.Is(err, store.ErrConflict):
+			// Evicted before: the revocations were repeated.
+		default:
+			return ledger.Event{}, err
+		}
+		return ledger.Event{
+			Type: "agent.evicted", Actor: actor, Target: agent.ID, Action: "evict", Outcome: ledger.OutcomeSuccess,
+			Details: map[string]string{"spiffe_id": agent.SPIFFEID.String(), "revoked_svids": strconv.Itoa(n)},
+		}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
+	}
+	if agent, err = agentFromRecord(rec); err != nil {
 		return nil, err
 	}
 	s.cfg.Logger.InfoContext(ctx, "agent evicted", "agent_id", agent.ID, "revoked_svids", n)

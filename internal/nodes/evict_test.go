@@ -156,3 +156,34 @@ func TestEntryActions(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictNeedsItsAuditEvent: when the eviction's event cannot be
+// written, the agent is not marked evicted (its identity is revoked
+// already, the safe side), and the call can be repeated.
+func TestEvictNeedsItsAuditEvent(t *testing.T) {
+	e := newEnv(t)
+	victim := e.attest(t)
+	e.audit.mu.Lock()
+	e.audit.failTx = errors.New("ledger down")
+	e.audit.mu.Unlock()
+	if _, err := e.svc.Evict(t.Context(), admin, victim.Agent.ID); err == nil {
+		t.Fatal("Evict succeeded without its audit event")
+	}
+	rec, err := e.store.GetAgent(t.Context(), victim.Agent.ID)
+	if err != nil || !rec.EvictedAt.IsZero() {
+		t.Errorf("agent after a failed eviction: evicted at %v, %v; want not marked", rec.EvictedAt, err)
+	}
+	if d := cmp.Diff([]string{victim.Agent.SPIFFEID.String()}, e.revokedValues(revocation.KindSPIFFEID)); d != "" {
+		t.Errorf("revoked SPIFFE IDs (-want +got):\n%s", d)
+	}
+	e.audit.mu.Lock()
+	e.audit.failTx = nil
+	e.audit.mu.Unlock()
+	ev, err := e.svc.Evict(t.Context(), admin, victim.Agent.ID)
+	if err != nil || !ev.Agent.Evicted() {
+		t.Fatalf("repeated Evict = %+v, %v", ev, err)
+	}
+	if evs := e.audit.find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 {
+		t.Errorf("%d agent.evicted events, want 1", len(evs))
+	}
+}

@@ -27,12 +27,12 @@ type TokenStore interface {
 	Tx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
-// AgentStore keeps agent records.
+// AgentStore keeps agent records (evictions go through a transaction,
+// with their audit event).
 type AgentStore interface {
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
 	ListAgents(ctx context.Context, f store.AgentFilter) ([]store.Agent, error)
 	RenewAgent(ctx context.Context, id, serial string, expiresAt, at time.Time) error
-	EvictAgent(ctx context.Context, id string, at time.Time) (store.Agent, error)
 }
 
 // SVIDStore records the workload SVIDs issued through agents.
