@@ -49,11 +49,11 @@ func TestAttest(t *testing.T) {
 	if got.JoinTokenID != tok.ID || got.SerialNumber != att.SVID.SerialNumber.Text(16) {
 		t.Errorf("agent = %+v, want token %s and serial %x", got, tok.ID, att.SVID.SerialNumber)
 	}
-	evs := e.audit.find("agent.attested", ledger.OutcomeSuccess)
+	evs := e.audit.Find("agent.attested", ledger.OutcomeSuccess)
 	if len(evs) != 1 || evs[0].Target != att.Agent.ID || evs[0].Details["join_token"] != tok.ID || evs[0].Actor.RemoteAddr != "10.0.0.1:5" {
 		t.Errorf("ledger events = %+v", evs)
 	}
-	if len(e.audit.find("agent.join_token.created", ledger.OutcomeSuccess)) != 1 {
+	if len(e.audit.Find("agent.join_token.created", ledger.OutcomeSuccess)) != 1 {
 		t.Error("token creation not recorded")
 	}
 }
@@ -88,12 +88,12 @@ func TestAttestRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := len(e.audit.find("agent.attested", ledger.OutcomeDenied))
+			before := len(e.audit.Find("agent.attested", ledger.OutcomeDenied))
 			_, err := e.svc.Attest(t.Context(), nodes.AttestRequest{JoinToken: tc.token, CSR: tc.csr})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Attest: %v, want %v", err, tc.want)
 			}
-			evs := e.audit.find("agent.attested", ledger.OutcomeDenied)
+			evs := e.audit.Find("agent.attested", ledger.OutcomeDenied)
 			if len(evs) != before+1 || evs[len(evs)-1].Reason != tc.reason {
 				t.Errorf("recorded refusals = %+v, want one more with reason %q", evs[before:], tc.reason)
 			}
@@ -130,7 +130,7 @@ func TestAttestConcurrentUse(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d attestations won with one token, want exactly 1", wins)
 	}
-	if got := len(e.audit.find("agent.attested", ledger.OutcomeDenied)); got != n-1 {
+	if got := len(e.audit.Find("agent.attested", ledger.OutcomeDenied)); got != n-1 {
 		t.Errorf("%d refusals recorded, want %d", got, n-1)
 	}
 	agents, _, err := e.svc.List(t.Context(), "", 0)
@@ -175,9 +175,7 @@ func TestCreateJoinTokenTTL(t *testing.T) {
 // recorded is not stored.
 func TestJoinTokenNeedsItsAuditEvent(t *testing.T) {
 	e := newEnv(t)
-	e.audit.mu.Lock()
-	e.audit.failTx = errors.New("ledger down")
-	e.audit.mu.Unlock()
+	e.audit.FailTx(errors.New("ledger down"))
 	if _, err := e.svc.CreateJoinToken(t.Context(), admin, time.Hour); err == nil || !strings.Contains(err.Error(), "ledger down") {
 		t.Fatalf("CreateJoinToken = %v, want the ledger's error", err)
 	}

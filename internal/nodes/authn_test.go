@@ -75,7 +75,7 @@ func TestAuthenticateRecordsRefusals(t *testing.T) {
 	if _, err := e.svc.Authenticate(t.Context(), nil, "10.1.1.2:7"); !errors.Is(err, nodes.ErrUnauthenticated) {
 		t.Fatal(err)
 	}
-	evs := e.audit.find("agent.authenticated", ledger.OutcomeDenied)
+	evs := e.audit.Find("agent.authenticated", ledger.OutcomeDenied)
 	if len(evs) != 2 || evs[0].Actor.ID != c.Agent.SPIFFEID.String() || evs[0].Actor.RemoteAddr != "10.1.1.1:7" ||
 		evs[1].Actor.ID != "unauthenticated" {
 		t.Errorf("recorded refusals: %+v", evs)

@@ -58,7 +58,7 @@ func TestEvict(t *testing.T) {
 	if _, err := e.svc.Authenticate(t.Context(), []*x509.Certificate{bystander.Leaf}, ""); err != nil {
 		t.Errorf("the other agent is refused: %v", err)
 	}
-	if evs := e.audit.find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 || evs[0].Details["revoked_svids"] != "2" {
+	if evs := e.audit.Find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 || evs[0].Details["revoked_svids"] != "2" {
 		t.Errorf("ledger: %+v", evs)
 	}
 
@@ -142,7 +142,7 @@ func TestEntryActions(t *testing.T) {
 		t.Errorf("released entry: %v", err)
 	}
 	for _, typ := range []string{"entry.revoked", "entry.quarantined", "entry.released"} {
-		if n := len(e.audit.find(typ, ledger.OutcomeSuccess)); n != 1 {
+		if n := len(e.audit.Find(typ, ledger.OutcomeSuccess)); n != 1 {
 			t.Errorf("%d %s events, want 1", n, typ)
 		}
 	}
@@ -163,9 +163,7 @@ func TestEntryActions(t *testing.T) {
 func TestEvictNeedsItsAuditEvent(t *testing.T) {
 	e := newEnv(t)
 	victim := e.attest(t)
-	e.audit.mu.Lock()
-	e.audit.failTx = errors.New("ledger down")
-	e.audit.mu.Unlock()
+	e.audit.FailTx(errors.New("ledger down"))
 	if _, err := e.svc.Evict(t.Context(), admin, victim.Agent.ID); err == nil {
 		t.Fatal("Evict succeeded without its audit event")
 	}
@@ -176,14 +174,12 @@ func TestEvictNeedsItsAuditEvent(t *testing.T) {
 	if d := cmp.Diff([]string{victim.Agent.SPIFFEID.String()}, e.revokedValues(revocation.KindSPIFFEID)); d != "" {
 		t.Errorf("revoked SPIFFE IDs (-want +got):\n%s", d)
 	}
-	e.audit.mu.Lock()
-	e.audit.failTx = nil
-	e.audit.mu.Unlock()
+	e.audit.FailTx(nil)
 	ev, err := e.svc.Evict(t.Context(), admin, victim.Agent.ID)
 	if err != nil || !ev.Agent.Evicted() {
 		t.Fatalf("repeated Evict = %+v, %v", ev, err)
 	}
-	if evs := e.audit.find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 {
+	if evs := e.audit.Find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 {
 		t.Errorf("%d agent.evicted events, want 1", len(evs))
 	}
 }

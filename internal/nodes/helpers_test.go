@@ -16,6 +16,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
@@ -45,46 +46,6 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// auditor records events in memory.
-type auditor struct {
-	mu     sync.Mutex
-	events []ledger.Event
-	failTx error // RecordTx's error, when set
-}
-
-func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, ev)
-	return int64(len(a.events) - 1), nil
-}
-
-func (a *auditor) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
-	a.mu.Lock()
-	fail := a.failTx
-	a.mu.Unlock()
-	if fail != nil {
-		return fail
-	}
-	_, err := a.Record(ctx, ev)
-	return err
-}
-
-func (a *auditor) Adopt(context.Context) error { return nil }
-
-// find returns the events of type typ with the given outcome.
-func (a *auditor) find(typ string, outcome ledger.Outcome) []ledger.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []ledger.Event
-	for _, ev := range a.events {
-		if ev.Type == typ && ev.Outcome == outcome {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // env is a Service on a real SQLite store, CA, registry and revocation set.
 type env struct {
 	svc     *nodes.Service
@@ -92,7 +53,7 @@ type env struct {
 	ca      *ca.CA
 	reg     *registry.Registry
 	revs    *revocation.Set
-	audit   *auditor
+	audit   *ledgertest.Events
 	clock   *clock
 	changes int
 	mu      sync.Mutex
@@ -108,7 +69,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{store: st, audit: &auditor{}, clock: &clock{now: time.Now().Truncate(time.Second)}}
+	e := &env{store: st, audit: &ledgertest.Events{}, clock: &clock{now: time.Now().Truncate(time.Second)}}
 	key := make([]byte, ca.KEKSize)
 	rand.Read(key)
 	kek, err := ca.NewKEK(key)

@@ -1,7 +1,6 @@
 package policyset
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,44 +12,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/store"
 )
 
-// auditor keeps the events it is given.
-type auditor struct {
-	mu     sync.Mutex
-	events []ledger.Event
-	err    error
-}
-
-func (a *auditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err != nil {
-		return 0, a.err
-	}
-	a.events = append(a.events, ev)
-	return int64(len(a.events)), nil
-}
-
-// RecordTx keeps ev, or fails with a.err (making the caller's transaction
-// roll back).
-func (a *auditor) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
-	_, err := a.Record(ctx, ev)
-	return err
-}
-
-func (a *auditor) Adopt(context.Context) error { return nil }
-
-func newService(t *testing.T) (*Service, *auditor, *atomic.Int64) {
+func newService(t *testing.T) (*Service, *ledgertest.Events, *atomic.Int64) {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{URL: filepath.Join(t.TempDir(), "kith.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a := &auditor{}
+	a := &ledgertest.Events{}
 	changed := new(atomic.Int64) // Changed is called by concurrent Applies
 	svc, err := NewService(ServiceConfig{Store: st, Auditor: a, Changed: func() { changed.Add(1) }})
 	if err != nil {
@@ -123,7 +97,7 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("Changed called %d times, want 3 (once per revision)", n)
 	}
 	var types []string
-	for _, ev := range audit.events {
+	for _, ev := range audit.All() {
 		types = append(types, ev.Type+"@"+ev.Details["policies"])
 		if ev.Actor != admin || ev.Policy == nil || ev.Details["sha256"] == "" {
 			t.Errorf("event %+v lacks actor, revision or digest", ev)
@@ -132,8 +106,8 @@ func TestServiceLifecycle(t *testing.T) {
 	if want := []string{"policy.applied@2", "policy.applied@2", "policy.deleted@1"}; !cmp.Equal(types, want) {
 		t.Errorf("ledger events %v, want %v", types, want)
 	}
-	if audit.events[1].Details["updated"] != "a" || audit.events[1].Policy.Revision != 2 {
-		t.Errorf("update event = %+v", audit.events[1])
+	if audit.All()[1].Details["updated"] != "a" || audit.All()[1].Policy.Revision != 2 {
+		t.Errorf("update event = %+v", audit.All()[1])
 	}
 	d, rev, err := svc.Get(ctx, "a")
 	if err != nil || rev != 3 || d.Rules[0].Action != policy.ActionAudit {
@@ -151,8 +125,8 @@ func TestServiceRefusesInvalidPolicies(t *testing.T) {
 	if !errors.As(err, &list) || !strings.Contains(err.Error(), "rules[0].when") {
 		t.Fatalf("Apply of an invalid policy: %v, want an ErrorList naming rules[0].when", err)
 	}
-	if cur, _ := svc.Current(t.Context()); cur.Revision != 0 || len(audit.events) != 0 {
-		t.Errorf("an invalid apply stored revision %d and %d events", cur.Revision, len(audit.events))
+	if cur, _ := svc.Current(t.Context()); cur.Revision != 0 || len(audit.All()) != 0 {
+		t.Errorf("an invalid apply stored revision %d and %d events", cur.Revision, len(audit.All()))
 	}
 }
 
@@ -192,10 +166,10 @@ func TestServiceAuditOfLargeSet(t *testing.T) {
 	if err != nil || len(res.Changes) != n {
 		t.Fatalf("Apply of %d policies: %v", n, err)
 	}
-	if len(audit.events) != 1 {
-		t.Fatalf("%d events recorded, want 1", len(audit.events))
+	if len(audit.All()) != 1 {
+		t.Fatalf("%d events recorded, want 1", len(audit.All()))
 	}
-	ev := audit.events[0]
+	ev := audit.All()[0]
 	data, err := ledger.Marshal(ev)
 	if err != nil || len(data)+32 > ledger.MaxEntrySize {
 		t.Fatalf("the event takes %d bytes (%v); the ledger holds at most %d", len(data), err, ledger.MaxEntrySize)
@@ -213,7 +187,7 @@ func TestServiceAuditOfLargeSet(t *testing.T) {
 // cannot be written, the revision is not stored either.
 func TestServiceAuditFailureStoresNothing(t *testing.T) {
 	svc, audit, changed := newService(t)
-	audit.err = errors.New("ledger down")
+	audit.Fail(errors.New("ledger down"))
 	_, err := svc.Apply(t.Context(), ledger.Actor{Kind: "admin", ID: "admin-1"},
 		parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n"))
 	if err == nil || !strings.Contains(err.Error(), "ledger down") {

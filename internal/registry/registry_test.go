@@ -1,12 +1,10 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,41 +12,16 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/store"
 )
 
-type recorder struct {
-	mu     sync.Mutex
-	events []ledger.Event
-	failTx error // RecordTx's error, when set
-}
-
-func (r *recorder) Record(_ context.Context, ev ledger.Event) (int64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-	return int64(len(r.events) - 1), nil
-}
-
-// RecordTx keeps ev as Record does: the tests' changes all commit.
-func (r *recorder) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
-	r.mu.Lock()
-	err := r.failTx
-	r.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	_, err = r.Record(ctx, ev)
-	return err
-}
-
-func (r *recorder) Adopt(context.Context) error { return nil }
+// recorder keeps the registry's events.
+type recorder struct{ ledgertest.Events }
 
 func (r *recorder) types() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []string
-	for _, ev := range r.events {
+	for _, ev := range r.All() {
 		out = append(out, ev.Type+":"+string(ev.Outcome))
 	}
 	return out
@@ -243,7 +216,7 @@ func TestAuditFailureStoresNoChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.failTx = errors.New("ledger down")
+	rec.FailTx(errors.New("ledger down"))
 	spec := validSpec()
 	spec.SPIFFEID = "spiffe://example.org/other"
 	if _, err := r.Create(t.Context(), admin, spec); err == nil || !strings.Contains(err.Error(), "ledger down") {

@@ -5,7 +5,6 @@
 package oauthtest
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
@@ -61,59 +60,7 @@ func (c *Clock) Add(d time.Duration) {
 }
 
 // Events is an auditor that keeps what it records.
-type Events struct {
-	mu     sync.Mutex
-	events []ledger.Event
-	fail   error
-}
-
-// Record keeps ev, or returns the error set with Fail.
-func (e *Events) Record(_ context.Context, ev ledger.Event) (int64, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.fail != nil {
-		return 0, e.fail
-	}
-	e.events = append(e.events, ev)
-	return int64(len(e.events) - 1), nil
-}
-
-// RecordTx keeps ev as Record does, ignoring the transaction: with
-// Events, every change commits unless RecordTx fails.
-func (e *Events) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
-	_, err := e.Record(ctx, ev)
-	return err
-}
-
-// Adopt does nothing: RecordTx keeps events at once.
-func (e *Events) Adopt(context.Context) error { return nil }
-
-// Fail makes Record fail with err from now on (nil: succeed again).
-func (e *Events) Fail(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.fail = err
-}
-
-// All returns every recorded event.
-func (e *Events) All() []ledger.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.events)
-}
-
-// OfType returns the recorded events of type typ.
-func (e *Events) OfType(typ string) []ledger.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []ledger.Event
-	for _, ev := range e.events {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
+type Events = ledgertest.Events
 
 // Env is a running token service.
 type Env struct {
