@@ -119,28 +119,13 @@ func runAgentShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // runAgentEvict is `kith agent evict`.
 func runAgentEvict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("agent evict", "[flags] ID",
+	return runOnID(ctx, "agent evict", "[flags] ID",
 		"Evict a node agent: its requests are refused from now on, and its own SVID and\n"+
-			"every unexpired workload X509-SVID issued through it are revoked.", stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	ev, err := c.EvictAgent(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if cf.json() {
-		return writeJSON(stdout, ev)
-	}
-	fmt.Fprintf(stdout, "Evicted agent %s (%s); revoked %d workload X509-SVID(s) issued through it.\n",
-		ev.Agent.ID, ev.Agent.SPIFFEID, ev.RevokedSVIDs)
-	return nil
+			"every unexpired workload X509-SVID issued through it are revoked.", args, stdout, stderr,
+		(*adminclient.Client).EvictAgent, func(w io.Writer, ev *api.AgentEviction) {
+			fmt.Fprintf(w, "Evicted agent %s (%s); revoked %d workload X509-SVID(s) issued through it.\n",
+				ev.Agent.ID, ev.Agent.SPIFFEID, ev.RevokedSVIDs)
+		})
 }
 
 // writeAgent prints a as a two-column table.

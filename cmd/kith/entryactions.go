@@ -29,26 +29,10 @@ func runEntryQuarantine(ctx context.Context, args []string, stdout, stderr io.Wr
 func runEntryRevocation(ctx context.Context, name, synopsis, summary string,
 	call func(*adminclient.Client, context.Context, string) (*api.EntryRevocation, error),
 	args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry "+name, synopsis, summary, stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	rev, err := call(c, ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if cf.json() {
-		return writeJSON(stdout, rev)
-	}
-	fmt.Fprintf(stdout, "Entry %s (%s) is %s. Credentials of its SPIFFE ID issued until %s are revoked;\nthe revocation is kept until %s, when all of them have expired.\n",
-		rev.Entry.ID, rev.Entry.SPIFFEID, orDash(rev.Entry.Status), timeText(rev.RevokedAt), timeText(rev.ExpiresAt))
-	return nil
+	return runOnID(ctx, "entry "+name, synopsis, summary, args, stdout, stderr, call, func(w io.Writer, rev *api.EntryRevocation) {
+		fmt.Fprintf(w, "Entry %s (%s) is %s. Credentials of its SPIFFE ID issued until %s are revoked;\nthe revocation is kept until %s, when all of them have expired.\n",
+			rev.Entry.ID, rev.Entry.SPIFFEID, orDash(rev.Entry.Status), timeText(rev.RevokedAt), timeText(rev.ExpiresAt))
+	})
 }
 
 // runEntryRelease is `kith entry release`.
