@@ -7,8 +7,9 @@ import (
 )
 
 // TestDeps pins what the SDK may import, directly or not: the standard
-// library, go-jose and go-spiffe's SVID and ID types. A service that
-// verifies tokens must not pull in Kith's server, gRPC or a database
+// library, go-jose, go-spiffe's SVID and ID types, and Kith's light
+// internal/oauthclient, the token source behind this package's. A service
+// that verifies tokens must not pull in Kith's server, gRPC or a database
 // driver.
 func TestDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
@@ -17,6 +18,7 @@ func TestDeps(t *testing.T) {
 	}
 	allowed := []string{
 		"github.com/kith-dev/kith/sdk/oauth",
+		"github.com/kith-dev/kith/internal/oauthclient",
 		"github.com/go-jose/go-jose/v4",
 		"github.com/spiffe/go-spiffe/v2/spiffeid",
 		"github.com/spiffe/go-spiffe/v2/svid/jwtsvid",

@@ -33,6 +33,8 @@
 //	// in handler: claims := oauth.ClaimsFromContext(r.Context())
 //
 // This package is public and keeps its dependencies light: the standard
-// library, go-jose and go-spiffe's SVID types. It must not import Kith's
-// internal packages.
+// library, go-jose and go-spiffe's SVID types. It is the public face of
+// Kith's light internal packages (the token source is
+// internal/oauthclient's) and must not import any heavy one: no server,
+// store, gRPC or database driver.
 package oauth
