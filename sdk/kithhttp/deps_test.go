@@ -32,6 +32,7 @@ func TestDeps(t *testing.T) {
 		"github.com/kith-dev/kith/internal/authn",
 		"github.com/kith-dev/kith/internal/dataplane",
 		"github.com/kith-dev/kith/internal/enforce",
+		"github.com/kith-dev/kith/internal/oauthclient",
 		"github.com/kith-dev/kith/internal/policy",
 		"github.com/kith-dev/kith/internal/proxy",
 		"github.com/kith-dev/kith/internal/revocation",
