@@ -19,8 +19,6 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/adminclient"
-	"github.com/kith-dev/kith/internal/dataplane"
-	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy"
 	"github.com/kith-dev/kith/internal/server"
@@ -144,20 +142,14 @@ func runDemo(ctx context.Context, cfg demoConfig) error {
 		})
 	}
 
-	view, err := dataplane.New(dataplane.Config{SocketPath: cfg.view, Logger: cfg.logger})
-	if err != nil {
-		return err
-	}
-	start("data plane", view.Run)
 	// The proxies upload through the dev agent, which forwards to the
 	// server's ledger as "call.decided" events, as in production.
-	uploader := proxy.NewAgentUploader(cfg.view)
-	defer uploader.Close()
-	tel, err := proxy.NewTelemetry(proxy.TelemetryConfig{Uploader: uploader, FlushInterval: 2 * time.Second})
+	feed, err := proxy.NewFeed(proxy.FeedConfig{DataPlaneSocket: cfg.view, Logger: cfg.logger, FlushInterval: 2 * time.Second})
 	if err != nil {
 		return err
 	}
-	start("telemetry", tel.Run)
+	start("data plane", feed.Run)
+	view, tel := feed.View(), feed.Telemetry()
 	start("metrics", func(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", tel.Handler())
@@ -224,8 +216,7 @@ func runDemo(ctx context.Context, cfg demoConfig) error {
 	}
 	for i, name := range names {
 		start(name, func(ctx context.Context) error { return serveHTTP(ctx, cfg.lns.upstream[i], handlers[i]) })
-		enf, err := enforce.New(enforce.Config{Target: ids[name], Bundles: view, Revocations: view,
-			Policy: view.PolicyEngine(), Issuer: view.Issuer(), Keys: view})
+		enf, err := feed.Enforcer(proxy.EnforcerConfig{Target: ids[name]})
 		if err != nil {
 			return err
 		}

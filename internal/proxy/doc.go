@@ -16,6 +16,11 @@
 //   - [Telemetry] records every call: Prometheus metrics on its own
 //     registry, a structured access log, a [Recorder] for the behaviour
 //     engine and batches for an [Uploader].
+//   - [Feed] is what a proxy or the kithhttp middleware holds from its
+//     node agent: the data-plane view it follows and the telemetry that
+//     sends call records back; every enforcer on a node is built from it
+//     by [Feed.Enforcer], the same way in `kith proxy`, the middleware and
+//     `kith dev`.
 //
 // The package verifies and decides nothing itself (package enforce does)
 // and does no network or disk I/O per call beyond the forwarded call.

@@ -7,11 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/proxy"
 )
@@ -75,48 +73,30 @@ func FromAgent(ctx context.Context, cfg AgentConfig) (*Middleware, io.Closer, er
 	if cfg.DataPlaneSocket == "" {
 		cfg.DataPlaneSocket = DefaultDataPlaneSocket
 	}
-	view, err := dataplane.New(dataplane.Config{SocketPath: cfg.DataPlaneSocket, Logger: cfg.Logger})
-	if err != nil {
-		return nil, nil, fmt.Errorf("kithhttp: %w", err)
-	}
-	tcfg := proxy.TelemetryConfig{Logger: cfg.AccessLog}
-	var uploader *proxy.AgentUploader
-	if !cfg.NoTelemetry {
-		uploader = proxy.NewAgentUploader(cfg.DataPlaneSocket)
-		tcfg.Uploader = uploader
-	}
-	tel, err := proxy.NewTelemetry(tcfg)
+	af, err := proxy.NewFeed(proxy.FeedConfig{DataPlaneSocket: cfg.DataPlaneSocket, Logger: cfg.Logger,
+		AccessLog: cfg.AccessLog, NoUpload: cfg.NoTelemetry})
 	if err != nil {
 		return nil, nil, fmt.Errorf("kithhttp: %w", err)
 	}
 	// The feed outlives ctx, which only bounds the wait below.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f := &feed{cancel: cancel, done: make(chan struct{})}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = view.Run(runCtx) }) // returns nil once runCtx is done
-	wg.Go(func() {
-		_ = tel.Run(runCtx) // flushes what is queued once runCtx is done
-		if uploader != nil {
-			uploader.Close()
-		}
-	})
 	go func() {
-		wg.Wait()
+		_ = af.Run(runCtx) // returns nil once runCtx is done, the queued records sent
 		close(f.done)
 	}()
 	select {
-	case <-view.Ready():
+	case <-af.Ready():
 	case <-ctx.Done():
 		f.Close()
 		return nil, nil, fmt.Errorf("kithhttp: waiting for the agent's data-plane feed at %s: %w", cfg.DataPlaneSocket, context.Cause(ctx))
 	}
-	enf, err := enforce.New(enforce.Config{Target: cfg.Target, Bundles: view, Revocations: view, Policy: view.PolicyEngine(),
-		Issuers: view, Keys: view, AllowNoClientCert: cfg.AllowNoClientCert})
+	enf, err := af.Enforcer(proxy.EnforcerConfig{Target: cfg.Target, AllowNoClientCert: cfg.AllowNoClientCert})
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("kithhttp: %w", err)
 	}
-	mw, err := New(Config{Enforcer: enf, Observe: cfg.Observe, Telemetry: tel})
+	mw, err := New(Config{Enforcer: enf, Observe: cfg.Observe, Telemetry: af.Telemetry()})
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -124,7 +104,7 @@ func FromAgent(ctx context.Context, cfg AgentConfig) (*Middleware, io.Closer, er
 	return mw, f, nil
 }
 
-// feed owns the goroutine that follows the agent's feed.
+// feed owns the goroutine that runs the agent's feed.
 type feed struct {
 	cancel context.CancelFunc
 	done   chan struct{}
