@@ -2,27 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
-	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"github.com/kith-dev/kith/internal/dataplane"
-	"github.com/kith-dev/kith/internal/enforce"
-	"github.com/kith-dev/kith/internal/proxy"
-	"github.com/kith-dev/kith/sdk/oauth"
-	"github.com/kith-dev/kith/sdk/oauth/workload"
+	"github.com/kith-dev/kith/internal/proxy/sidecar"
 )
 
 // proxyFlags are the flags of kith proxy.
@@ -72,35 +60,37 @@ func (t *tokenFlags) check(fs *flag.FlagSet, outbound int) error {
 	return nil
 }
 
-// tokenSource builds the outbound token source: authenticated with the
-// client secret read from --client-secret-file, or else with the
-// workload's JWT-SVID from the Workload API at workloadSocket. The token
-// service is verified against the workload's trust bundle either way. It
-// returns nil when no --token-url was given.
-func (t *tokenFlags) tokenSource(ctx context.Context, workloadSocket string, x509 *workloadapi.X509Source) (*oauth.TokenSource, io.Closer, error) {
-	if t.tokenURL == "" {
-		return nil, nil, nil
+// config returns the token part of the proxy's Config.
+func (t *tokenFlags) config() sidecar.Tokens {
+	return sidecar.Tokens{TokenURL: t.tokenURL, ClientID: t.clientID, SecretFile: t.secretFile, Scopes: t.scopes, Resources: t.audiences}
+}
+
+// config returns the proxy's Config the flags give, or a usage error for
+// an --inbound or --outbound that is not of the documented form.
+func (f *proxyFlags) config(fs *flag.FlagSet) (sidecar.Config, error) {
+	cfg := sidecar.Config{WorkloadSocket: f.workloadSocket, DataPlaneSocket: f.dataplaneSocket,
+		Tokens: f.tokens.config(), MetricsAddr: f.metricsAddr}
+	if f.inbound != "" {
+		listen, upstream, ok := strings.Cut(f.inbound, "=")
+		id, err := spiffeid.FromString(f.target)
+		if !ok || listen == "" || err != nil {
+			return cfg, usagef(fs, "--inbound LISTEN=UPSTREAM with a valid --target")
+		}
+		if u, err := url.Parse(upstream); !f.tcp && (err != nil || u.Scheme != "http") {
+			return cfg, usagef(fs, "--inbound upstream %q is not an http:// URL", upstream)
+		}
+		cfg.Inbound = &sidecar.Inbound{Addr: listen, Upstream: upstream, Target: id, TCP: f.tcp, H2C: f.h2c, AllowNoClientCert: f.gateway}
 	}
-	if t.secretFile == "" {
-		return workload.New(ctx, workload.Config{TokenURL: t.tokenURL, ClientID: t.clientID, Addr: "unix://" + workloadSocket,
-			Scopes: t.scopes, Resources: t.audiences})
+	for _, o := range f.outbound {
+		listen, rest, ok1 := strings.Cut(o, "=")
+		addr, idText, ok2 := strings.Cut(rest, ",")
+		id, err := spiffeid.FromString(idText)
+		if !ok1 || !ok2 || listen == "" || addr == "" || err != nil {
+			return cfg, usagef(fs, "--outbound %q: want LISTEN=DEST_ADDR,DEST_SPIFFE_ID", o)
+		}
+		cfg.Outbound = append(cfg.Outbound, sidecar.Outbound{Addr: listen, Destination: addr, DestinationID: id})
 	}
-	secret, err := os.ReadFile(t.secretFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--client-secret-file: %w", err)
-	}
-	svid, err := x509.GetX509SVID()
-	if err != nil {
-		return nil, nil, fmt.Errorf("workload API: %w", err)
-	}
-	tc := tlsconfig.TLSClientConfig(x509, tlsconfig.AuthorizeMemberOf(svid.ID.TrustDomain()))
-	ts, err := oauth.NewTokenSource(oauth.TokenSourceConfig{TokenURL: t.tokenURL, ClientID: t.clientID,
-		Secret: strings.TrimSpace(string(secret)), Scopes: t.scopes, Resources: t.audiences,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}})
-	if err != nil {
-		return nil, nil, err
-	}
-	return ts, io.NopCloser(nil), nil
+	return cfg, nil
 }
 
 // multiFlag is a repeatable string flag.
@@ -147,127 +137,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usagef(fs, "%v", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	view, err := dataplane.New(dataplane.Config{SocketPath: f.dataplaneSocket, Logger: logger})
+	cfg, err := f.config(fs)
 	if err != nil {
 		return err
 	}
-	uploader := proxy.NewAgentUploader(f.dataplaneSocket)
-	defer uploader.Close()
-	tel, err := proxy.NewTelemetry(proxy.TelemetryConfig{Logger: logger, Uploader: uploader})
-	if err != nil {
-		return err
-	}
-	var tasks []func(context.Context) error
-	tasks = append(tasks, view.Run, tel.Run)
-	// The view must be running while we wait for it to be ready.
-	var wg sync.WaitGroup
-	errc := make(chan error, 16)
-	start := func(fn func(context.Context) error) {
-		wg.Go(func() {
-			if err := fn(ctx); err != nil {
-				errc <- err
-				cancel()
-			}
-		})
-	}
-	defer wg.Wait()
-	defer cancel()
-	for _, t := range tasks {
-		start(t)
-	}
-	x509, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr("unix://"+f.workloadSocket)))
-	if err != nil {
-		return fmt.Errorf("workload API: %w", err)
-	}
-	defer x509.Close()
-	select {
-	case <-view.Ready():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-
-	if f.inbound != "" {
-		listen, upstream, ok := strings.Cut(f.inbound, "=")
-		id, err := spiffeid.FromString(f.target)
-		if !ok || err != nil {
-			return usagef(fs, "--inbound LISTEN=UPSTREAM with a valid --target")
-		}
-		enf, err := enforce.New(enforce.Config{Target: id, Bundles: view, Revocations: view, Policy: view.PolicyEngine(),
-			Issuers: view, Keys: view, AllowNoClientCert: f.gateway})
-		if err != nil {
-			return err
-		}
-		if f.tcp {
-			p, err := proxy.NewTCP(proxy.TCPConfig{Addr: listen, Upstream: upstream, Enforcer: enf, SVID: x509, Telemetry: tel, Logger: logger})
-			if err != nil {
-				return err
-			}
-			start(p.Run)
-		} else {
-			u, err := url.Parse(upstream)
-			if err != nil || u.Scheme != "http" {
-				return usagef(fs, "--inbound upstream %q is not an http:// URL", upstream)
-			}
-			p, err := proxy.NewInbound(proxy.InboundConfig{Addr: listen, Upstream: u, H2C: f.h2c, Enforcer: enf, SVID: x509, Telemetry: tel, Logger: logger})
-			if err != nil {
-				return err
-			}
-			start(p.Run)
-		}
-		logger.Info("inbound proxy", "listen", listen, "upstream", upstream, "target", id.String(), "tcp", f.tcp)
-	}
-	var tokens proxy.TokenTransport
-	if len(f.outbound) > 0 {
-		ts, closer, err := f.tokens.tokenSource(ctx, f.workloadSocket, x509)
-		if err != nil {
-			return fmt.Errorf("outbound tokens: %w", err)
-		}
-		if ts != nil {
-			defer closer.Close()
-			tokens = ts
-		}
-	}
-	for _, o := range f.outbound {
-		listen, rest, ok1 := strings.Cut(o, "=")
-		addr, idText, ok2 := strings.Cut(rest, ",")
-		id, err := spiffeid.FromString(idText)
-		if !ok1 || !ok2 || err != nil {
-			return usagef(fs, "--outbound %q: want LISTEN=DEST_ADDR,DEST_SPIFFE_ID", o)
-		}
-		p, err := proxy.NewOutbound(proxy.OutboundConfig{Addr: listen, Destination: addr, DestinationID: id, SVID: x509,
-			Bundles: view, Revocations: view, Tokens: tokens, Telemetry: tel, Logger: logger})
-		if err != nil {
-			return err
-		}
-		start(p.Run)
-		logger.Info("outbound proxy", "listen", listen, "destination", addr, "id", id.String())
-	}
-	if f.metricsAddr != "" {
-		ln, err := net.Listen("tcp", f.metricsAddr)
-		if err != nil {
-			return err
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", tel.Handler())
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		start(func(ctx context.Context) error {
-			stop := context.AfterFunc(ctx, func() { srv.Close() })
-			defer stop()
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
-	}
-	fmt.Fprintln(stdout, "kith proxy running")
-	<-ctx.Done()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
+	cfg.Logger = logger
+	cfg.Ready = func() { fmt.Fprintln(stdout, "kith proxy running") }
+	return sidecar.Run(ctx, cfg)
 }
