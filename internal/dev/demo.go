@@ -3,7 +3,6 @@ package dev
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/adminclient"
+	"github.com/kith-dev/kith/internal/httpserve"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy"
 	"github.com/kith-dev/kith/internal/server"
@@ -287,17 +287,7 @@ func x509SourceFor(ctx context.Context, socket string, id spiffeid.ID) (*workloa
 
 // serveHTTP serves h on ln until ctx is done.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	stop := context.AfterFunc(ctx, func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	})
-	defer stop()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Run(ctx, ln, httpserve.Config{Handler: h, ShutdownTimeout: 5 * time.Second})
 }
 
 // call sends method to url with c and returns the status and body.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/federation"
+	"github.com/kith-dev/kith/internal/httpserve"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policyset"
 	"github.com/kith-dev/kith/internal/registry"
@@ -411,28 +412,8 @@ func (s *Server) close() {
 // serve runs an HTTPS server on l until ctx is done, then shuts it down
 // gracefully within the configured timeout.
 func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler, tc *tls.Config) error {
-	hs := &http.Server{
-		Handler:           h,
-		TLSConfig:         tc,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ServeTLS(l, "", "") }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	<-errc
-	return err
+	return httpserve.Run(ctx, l, httpserve.Config{Handler: h, TLSConfig: tc, WriteTimeout: 60 * time.Second,
+		ShutdownTimeout: s.cfg.ShutdownTimeout, Logger: s.logger})
 }
 
 // writeClientFiles writes what the CLI on this machine needs to reach the

@@ -29,6 +29,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/httpserve"
 	"github.com/kith-dev/kith/internal/proxy"
 )
 
@@ -257,13 +258,7 @@ func metrics(addr string, tel *proxy.Telemetry) (func(context.Context) error, er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", tel.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return func(ctx context.Context) error {
-		stop := context.AfterFunc(ctx, func() { srv.Close() })
-		defer stop()
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
+		return httpserve.Run(ctx, ln, httpserve.Config{Handler: mux, ShutdownTimeout: 5 * time.Second})
 	}, nil
 }
