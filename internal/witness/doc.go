@@ -16,6 +16,10 @@
 // (https://c2sp.org/signed-note); [GenerateKey], [NewSigner] and
 // [NewVerifier] handle their keys.
 //
+// [Run] is the witness as a process of its own (`kith witness`): its key
+// in a data folder, its state in a store there, add-checkpoint served over
+// plain HTTP until the context is done.
+//
 // Refusals are [*StatusError] values carrying the HTTP status the protocol
 // assigns to them; test for the condition with errors.Is and the ErrX
 // sentinels. The package speaks plain HTTP: TLS, rate limiting and access
