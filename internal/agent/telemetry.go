@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/dataplane"
 )
 
@@ -20,8 +21,6 @@ const (
 	defaultTelemetryCap   = 8192
 	defaultTelemetryBatch = 512
 	defaultTelemetryFlush = 5 * time.Second // retry interval after a failure
-	// telemetryPath is the server's route for call records.
-	telemetryPath = "/agent/v1/telemetry"
 )
 
 // telemetryBuffer holds call records from the node's proxies until they
@@ -140,15 +139,6 @@ func (d *dataPlaneServer) handleTelemetry(w http.ResponseWriter, r *http.Request
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// telemetryReply is the server's answer to a batch.
-type telemetryReply struct {
-	Recorded int `json:"recorded"`
-	Refused  int `json:"refused"`
-	// Duplicates counts records the server had recorded from an earlier
-	// send of the batch.
-	Duplicates int `json:"duplicates"`
-}
-
 // runTelemetry forwards buffered records to the server in batches of up to
 // batchSize: as soon as records arrive (what arrives during a post goes in
 // the next batch), and every flush interval to retry after a failure. A
@@ -184,10 +174,10 @@ func (a *Agent) forwardTelemetry(ctx context.Context) bool {
 	if len(batch) == 0 {
 		return false
 	}
-	var reply telemetryReply
+	var reply agentproto.TelemetryResponse
 	id := dataplane.TelemetryBatch{Run: b.run, First: end - uint64(len(batch)), End: end}
 	hdr := http.Header{dataplane.TelemetryBatchHeader: {id.String()}}
-	err := postJSONHeader(ctx, a.httpClient(), a.serverURL, telemetryPath, hdr, batch, &reply)
+	err := postJSONHeader(ctx, a.httpClient(), a.serverURL, agentproto.TelemetryPath, hdr, batch, &reply)
 	switch st := statusOf(err); {
 	case err == nil:
 		refused := min(max(reply.Refused, 0), len(batch))

@@ -52,7 +52,7 @@ type FeedMessage struct {
 	// BundlesRemoved are trust domains no longer federated.
 	BundlesRemoved []string `json:"bundles_removed,omitempty"`
 	// Revocations are the signed revocation batches (compact JWS, see
-	// sync.RevocationBatch) exactly as the server sent them, in order: a
+	// agentproto.RevocationBatch) exactly as the server sent them, in order: a
 	// batch whose payload is Full replaces the set, others add to it. A
 	// Full message sends every batch since the last full one.
 	Revocations []string `json:"revocations,omitempty"`

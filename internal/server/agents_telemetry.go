@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
@@ -18,17 +19,6 @@ const callDecidedEvent = "call.decided"
 
 // maxTelemetrySkew is how far in the future a record's time may be.
 const maxTelemetrySkew = 5 * time.Minute
-
-// telemetryResponse answers a telemetry batch.
-type telemetryResponse struct {
-	// Recorded is the number of records written to the ledger.
-	Recorded int `json:"recorded"`
-	// Refused is the number of invalid records left out.
-	Refused int `json:"refused,omitempty"`
-	// Duplicates is the number of records left out because this server
-	// recorded them from an earlier send of the batch.
-	Duplicates int `json:"duplicates,omitempty"`
-}
 
 // agentTelemetry is POST /agent/v1/telemetry: a JSON array of call records
 // (dataplane.CallRecord) from the proxies of the calling agent's node, each
@@ -86,7 +76,7 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	s.metrics.telemetry.WithLabelValues("recorded").Add(float64(len(batch)))
 	s.metrics.telemetry.WithLabelValues("refused").Add(float64(len(refused)))
 	s.metrics.telemetry.WithLabelValues("duplicate").Add(float64(dup))
-	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
+	return writeJSON(w, http.StatusOK, agentproto.TelemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
 }
 
 // telemetryMarks remembers, per agent, the end of the last batch this

@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/ledger"
-	ksync "github.com/kith-dev/kith/internal/sync"
 )
 
 // callRecord returns a valid record of an allowed inbound call.
@@ -33,7 +33,7 @@ func TestAgentTelemetryRecordsCalls(t *testing.T) {
 	denied := callRecord()
 	denied.Caller, denied.Decision, denied.Reason, denied.Status, denied.Rule = "spiffe://example.org/intruder", "deny", "policy_denied", 403, "payments/deny-all"
 
-	var out telemetryResponse
+	var out agentproto.TelemetryResponse
 	if code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{allowed, denied}, &out); code != http.StatusOK || out.Recorded != 2 {
 		t.Fatalf("POST telemetry: %d %s", code, raw)
 	}
@@ -120,7 +120,7 @@ func TestAgentTelemetryLeavesOutBadRecords(t *testing.T) {
 			tt.edit(&bad)
 			good := callRecord()
 			good.Route = fmt.Sprint("/case/", i)
-			var out telemetryResponse
+			var out agentproto.TelemetryResponse
 			code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{bad, good}, &out)
 			if code != http.StatusOK || out.Recorded != 1 || out.Refused != 1 {
 				t.Fatalf("POST telemetry: %d %s, want 200 with 1 recorded and 1 refused", code, raw)
@@ -170,7 +170,7 @@ func BenchmarkAgentTelemetry(b *testing.B) {
 func TestAgentTelemetryResentBatch(t *testing.T) {
 	ts := startServer(t, "example.org")
 	a := ts.attestAgent(t)
-	send := func(header string, n int) telemetryResponse {
+	send := func(header string, n int) agentproto.TelemetryResponse {
 		t.Helper()
 		batch := make([]dataplane.CallRecord, n)
 		for i := range batch {
@@ -178,7 +178,7 @@ func TestAgentTelemetryResentBatch(t *testing.T) {
 		}
 		body, _ := json.Marshal(batch)
 		req, _ := http.NewRequest("POST", "https://"+ts.Addr()+"/agent/v1/telemetry", bytes.NewReader(body))
-		req.Header.Set(protocolHeader, ksync.ProtocolVersion)
+		req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
 		req.Header.Set("Content-Type", "application/json")
 		if header != "" {
 			req.Header.Set(dataplane.TelemetryBatchHeader, header)
@@ -188,7 +188,7 @@ func TestAgentTelemetryResentBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var out telemetryResponse
+		var out agentproto.TelemetryResponse
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("POST telemetry: %d, %v", resp.StatusCode, err)
 		}
