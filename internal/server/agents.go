@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
@@ -145,12 +146,12 @@ type registryAuditor struct{ s *Server }
 
 // Record implements registry.Auditor: the registry records refused
 // changes with it.
-func (a registryAuditor) Record(ctx context.Context, ev ledger.Event) (int64, error) {
+func (a registryAuditor) Record(ctx context.Context, ev audit.Event) (int64, error) {
 	return a.s.ledger.Record(ctx, ev)
 }
 
 // RecordTx implements registry.Auditor.
-func (a registryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error {
+func (a registryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, ev audit.Event) error {
 	return a.s.ledger.RecordTx(ctx, tx, ev)
 }
 

@@ -27,7 +27,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
 	"github.com/kith-dev/kith/internal/agentproto"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/nodes"
 )
 
@@ -157,7 +157,7 @@ func idleStreams(b *testing.B, n int, window time.Duration) {
 	for _, c := range ts.CA().X509Authorities() {
 		f.Roots = append(f.Roots, c.Raw)
 	}
-	admin := ledger.Actor{Kind: "admin", ID: "admin:bench"}
+	admin := audit.Actor{Kind: "admin", ID: "admin:bench"}
 	for range n {
 		tok, err := ts.agents.nodes.CreateJoinToken(b.Context(), admin, time.Hour)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/ledger"
@@ -70,7 +71,7 @@ func FuzzParseTelemetry(f *testing.F) {
 		}
 		for i := range batch {
 			ev := callEvent(&batch[i], "spiffe://example.org/kith/agent/a1", "req-1")
-			data, err := ledger.Marshal(ev)
+			data, err := audit.Marshal(ev)
 			if err != nil {
 				t.Fatalf("record %d accepted, but its event does not encode: %v", i, err)
 			}

@@ -9,13 +9,10 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/dataplane"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
 )
-
-// callDecidedEvent is the ledger event type of a call a proxy decided on.
-const callDecidedEvent = "call.decided"
 
 // maxTelemetrySkew is how far in the future a record's time may be.
 const maxTelemetrySkew = 5 * time.Minute
@@ -50,16 +47,16 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	batch, refused := checkTelemetry(raw[dup:], dup, s.clock())
 	reporter := c.Agent.SPIFFEID.String()
 	reqID := requestID(r.Context())
-	evs := make([]ledger.Event, 0, len(batch)+1)
+	evs := make([]audit.Event, 0, len(batch)+1)
 	for i := range batch {
 		evs = append(evs, callEvent(&batch[i], reporter, reqID))
 	}
 	if len(refused) > 0 {
 		s.logger.WarnContext(r.Context(), "telemetry: invalid records left out", "agent", reporter,
 			"refused", len(refused), "first", refused[0])
-		evs = append(evs, ledger.Event{Type: telemetryRefusedEvent,
-			Actor:  ledger.Actor{Kind: "agent", ID: reporter, CredentialType: "x509_svid"},
-			Action: "upload", Outcome: ledger.OutcomeFailure, RequestID: reqID,
+		evs = append(evs, audit.Event{Type: audit.TypeTelemetryRefused,
+			Actor:  audit.Actor{Kind: "agent", ID: reporter, CredentialType: "x509_svid"},
+			Action: "upload", Outcome: audit.OutcomeFailure, RequestID: reqID,
 			Reason:  fmt.Sprintf("%d invalid call records left out; first: %s", len(refused), refused[0]),
 			Details: map[string]string{"refused": strconv.Itoa(len(refused)), "recorded": strconv.Itoa(len(batch))}})
 	}
@@ -112,10 +109,6 @@ func (t *telemetryMarks) mark(agent string, id dataplane.TelemetryBatch) {
 	}
 }
 
-// telemetryRefusedEvent is the ledger event type of call records an agent
-// uploaded that the server left out as invalid.
-const telemetryRefusedEvent = "telemetry.refused"
-
 // parseTelemetry decodes the untrusted body of a telemetry batch and
 // checks its records (see checkTelemetry); a body that is not a batch is
 // a 400 problem.
@@ -150,14 +143,14 @@ func checkTelemetry(batch []dataplane.CallRecord, offset int, now time.Time) (va
 
 // callEvent returns the ledger event of rec, reported by the agent whose
 // SPIFFE ID is reporter.
-func callEvent(rec *dataplane.CallRecord, reporter, reqID string) ledger.Event {
-	actor := ledger.Actor{Kind: "workload", ID: rec.Caller, CredentialID: rec.CredentialID, CredentialType: rec.CredentialType}
+func callEvent(rec *dataplane.CallRecord, reporter, reqID string) audit.Event {
+	actor := audit.Actor{Kind: "workload", ID: rec.Caller, CredentialID: rec.CredentialID, CredentialType: rec.CredentialType}
 	if rec.Caller == "" && rec.ClientID != "" {
 		actor.Kind, actor.ID = "client", rec.ClientID
 	}
-	outcome := ledger.OutcomeSuccess
+	outcome := audit.OutcomeSuccess
 	if rec.Reason != "" { // the proxy refused the call
-		outcome = ledger.OutcomeDenied
+		outcome = audit.OutcomeDenied
 	}
 	route := rec.Route
 	if route == "" {
@@ -170,10 +163,10 @@ func callEvent(rec *dataplane.CallRecord, reporter, reqID string) ledger.Event {
 	if action == "" {
 		action = "call"
 	}
-	ev := ledger.Event{
-		Time: rec.Time, Type: callDecidedEvent, Actor: actor, Target: rec.Target, Action: action,
+	ev := audit.Event{
+		Time: rec.Time, Type: audit.TypeCallDecided, Actor: actor, Target: rec.Target, Action: action,
 		Outcome: outcome, Reason: rec.Reason, RequestID: reqID,
-		Trust: &ledger.Trust{Score: rec.TrustScore},
+		Trust: &audit.Trust{Score: rec.TrustScore},
 		Details: map[string]string{
 			"direction":   rec.Direction,
 			"decision":    rec.Decision,
@@ -185,7 +178,7 @@ func callEvent(rec *dataplane.CallRecord, reporter, reqID string) ledger.Event {
 		},
 	}
 	if rec.PolicyRevision != 0 || rec.Rule != "" {
-		ev.Policy = &ledger.Policy{Revision: rec.PolicyRevision, Rule: rec.Rule}
+		ev.Policy = &audit.Policy{Revision: rec.PolicyRevision, Rule: rec.Rule}
 	}
 	if rec.ClientID != "" {
 		ev.Details["client_id"] = rec.ClientID

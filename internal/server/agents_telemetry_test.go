@@ -13,8 +13,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/dataplane"
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // callRecord returns a valid record of an allowed inbound call.
@@ -37,24 +37,24 @@ func TestAgentTelemetryRecordsCalls(t *testing.T) {
 	if code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{allowed, denied}, &out); code != http.StatusOK || out.Recorded != 2 {
 		t.Fatalf("POST telemetry: %d %s", code, raw)
 	}
-	ok := ts.events(t, callDecidedEvent, "success")
+	ok := ts.events(t, audit.TypeCallDecided, "success")
 	if len(ok) != 1 {
 		t.Fatalf("%d allowed calls in the ledger, want 1", len(ok))
 	}
-	var ev ledger.Event
+	var ev audit.Event
 	if err := json.Unmarshal(ok[0].Body, &ev); err != nil {
 		t.Fatal(err)
 	}
-	want := ledger.Event{Time: allowed.Time, Type: callDecidedEvent,
-		Actor:  ledger.Actor{Kind: "workload", ID: allowed.Caller, CredentialID: "1f2e", CredentialType: "x509_svid"},
-		Target: allowed.Target, Action: "POST /charge/{id}", Outcome: ledger.OutcomeSuccess,
-		Policy: &ledger.Policy{Revision: 3, Rule: "payments/allow-orders"}, Trust: &ledger.Trust{Score: 90},
+	want := audit.Event{Time: allowed.Time, Type: audit.TypeCallDecided,
+		Actor:  audit.Actor{Kind: "workload", ID: allowed.Caller, CredentialID: "1f2e", CredentialType: "x509_svid"},
+		Target: allowed.Target, Action: "POST /charge/{id}", Outcome: audit.OutcomeSuccess,
+		Policy: &audit.Policy{Revision: 3, Rule: "payments/allow-orders"}, Trust: &audit.Trust{Score: 90},
 		Details: map[string]string{"direction": "inbound", "decision": "allow", "status": "200", "bytes_in": "12",
 			"bytes_out": "34", "latency_us": "250", "reported_by": a.SPIFFEID, "path": "/charge/7"}}
 	if diff := cmp.Diff(want, ev, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "RequestID" }, cmp.Ignore())); diff != "" {
 		t.Errorf("call.decided event (-want +got):\n%s", diff)
 	}
-	if d := ts.events(t, callDecidedEvent, "denied"); len(d) != 1 || d[0].Actor != denied.Caller {
+	if d := ts.events(t, audit.TypeCallDecided, "denied"); len(d) != 1 || d[0].Actor != denied.Caller {
 		t.Errorf("denied calls in the ledger: %+v", d)
 	}
 }
@@ -89,7 +89,7 @@ func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 			}
 		})
 	}
-	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != 0 {
+	if evs := ts.events(t, audit.TypeCallDecided, ""); len(evs) != 0 {
 		t.Errorf("%d events recorded from refused batches, want 0", len(evs))
 	}
 }
@@ -127,10 +127,10 @@ func TestAgentTelemetryLeavesOutBadRecords(t *testing.T) {
 			}
 		})
 	}
-	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != len(tests) {
+	if evs := ts.events(t, audit.TypeCallDecided, ""); len(evs) != len(tests) {
 		t.Errorf("%d calls recorded, want the %d valid ones", len(evs), len(tests))
 	}
-	if evs := ts.events(t, telemetryRefusedEvent, "failure"); len(evs) != len(tests) || evs[0].Actor != a.SPIFFEID {
+	if evs := ts.events(t, audit.TypeTelemetryRefused, "failure"); len(evs) != len(tests) || evs[0].Actor != a.SPIFFEID {
 		t.Errorf("telemetry.refused events: %+v, want %d by the agent", evs, len(tests))
 	}
 }
@@ -141,7 +141,7 @@ func TestAgentTelemetryNeedsAgent(t *testing.T) {
 	if code != http.StatusUnauthorized {
 		t.Errorf("POST telemetry without a client certificate: %d %s, want 401", code, raw)
 	}
-	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != 0 {
+	if evs := ts.events(t, audit.TypeCallDecided, ""); len(evs) != 0 {
 		t.Errorf("%d events recorded, want 0", len(evs))
 	}
 }
@@ -215,7 +215,7 @@ func TestAgentTelemetryResentBatch(t *testing.T) {
 		}
 		total += st.want
 	}
-	if evs := ts.events(t, callDecidedEvent, ""); len(evs) != total {
+	if evs := ts.events(t, audit.TypeCallDecided, ""); len(evs) != total {
 		t.Errorf("%d calls recorded, want %d", len(evs), total)
 	}
 	for outcome, want := range map[string]float64{"recorded": float64(total), "duplicate": 5, "refused": 0} {
