@@ -14,12 +14,12 @@ import (
 
 	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/audit"
-	"github.com/kith-dev/kith/internal/dataplane"
+	"github.com/kith-dev/kith/internal/callrecord"
 )
 
 // callRecord returns a valid record of an allowed inbound call.
-func callRecord() dataplane.CallRecord {
-	return dataplane.CallRecord{Time: time.Now().UTC().Truncate(time.Microsecond), Direction: "inbound",
+func callRecord() callrecord.Record {
+	return callrecord.Record{Time: time.Now().UTC().Truncate(time.Microsecond), Direction: "inbound",
 		Caller: "spiffe://example.org/orders", CredentialID: "1f2e", CredentialType: "x509_svid",
 		Target: "spiffe://example.org/payments", Method: "POST", Route: "/charge/{id}", Path: "/charge/7",
 		Status: 200, BytesIn: 12, BytesOut: 34, LatencyMicros: 250, Decision: "allow",
@@ -34,7 +34,7 @@ func TestAgentTelemetryRecordsCalls(t *testing.T) {
 	denied.Caller, denied.Decision, denied.Reason, denied.Status, denied.Rule = "spiffe://example.org/intruder", "deny", "policy_denied", 403, "payments/deny-all"
 
 	var out agentproto.TelemetryResponse
-	if code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{allowed, denied}, &out); code != http.StatusOK || out.Recorded != 2 {
+	if code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []callrecord.Record{allowed, denied}, &out); code != http.StatusOK || out.Recorded != 2 {
 		t.Fatalf("POST telemetry: %d %s", code, raw)
 	}
 	ok := ts.events(t, audit.TypeCallDecided, "success")
@@ -62,13 +62,13 @@ func TestAgentTelemetryRecordsCalls(t *testing.T) {
 func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 	ts := startServer(t, "example.org")
 	a := ts.attestAgent(t)
-	tooMany := make([]dataplane.CallRecord, dataplane.MaxTelemetryBatch+1)
+	tooMany := make([]callrecord.Record, callrecord.MaxBatch+1)
 	for i := range tooMany {
 		tooMany[i] = callRecord()
 	}
 	huge := callRecord()
 	huge.Path = strings.Repeat("a", 1000)
-	tooLarge := make([]dataplane.CallRecord, 5000) // over 4 MiB
+	tooLarge := make([]callrecord.Record, 5000) // over 4 MiB
 	for i := range tooLarge {
 		tooLarge[i] = huge
 	}
@@ -78,7 +78,7 @@ func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 		want int
 	}{
 		{"object, not array", map[string]string{"target": "x"}, http.StatusBadRequest},
-		{"empty", []dataplane.CallRecord{}, http.StatusBadRequest},
+		{"empty", []callrecord.Record{}, http.StatusBadRequest},
 		{"too many records", tooMany, http.StatusBadRequest},
 		{"body too large", tooLarge, http.StatusRequestEntityTooLarge},
 	}
@@ -100,19 +100,19 @@ func TestAgentTelemetryRefusesBadBatches(t *testing.T) {
 func TestAgentTelemetryLeavesOutBadRecords(t *testing.T) {
 	ts := startServer(t, "example.org")
 	a := ts.attestAgent(t)
-	escaped := strings.Repeat("<", dataplane.MaxRecordTextLen) // six bytes each once escaped
+	escaped := strings.Repeat("<", callrecord.MaxTextLen) // six bytes each once escaped
 	tests := []struct {
 		name string
-		edit func(r *dataplane.CallRecord)
+		edit func(r *callrecord.Record)
 	}{
-		{"target not a SPIFFE ID", func(r *dataplane.CallRecord) { r.Target = "payments" }},
-		{"caller not a SPIFFE ID", func(r *dataplane.CallRecord) { r.Caller = "https://evil" }},
-		{"no decision", func(r *dataplane.CallRecord) { r.Decision = "" }},
-		{"bad direction", func(r *dataplane.CallRecord) { r.Direction = "sideways" }},
-		{"negative bytes", func(r *dataplane.CallRecord) { r.BytesIn = -1 }},
-		{"future time", func(r *dataplane.CallRecord) { r.Time = time.Now().Add(time.Hour) }},
-		{"long path", func(r *dataplane.CallRecord) { r.Path = strings.Repeat("a", dataplane.MaxRecordTextLen+1) }},
-		{"text too long once escaped", func(r *dataplane.CallRecord) { r.Path, r.Route, r.Reason = escaped, escaped, escaped }},
+		{"target not a SPIFFE ID", func(r *callrecord.Record) { r.Target = "payments" }},
+		{"caller not a SPIFFE ID", func(r *callrecord.Record) { r.Caller = "https://evil" }},
+		{"no decision", func(r *callrecord.Record) { r.Decision = "" }},
+		{"bad direction", func(r *callrecord.Record) { r.Direction = "sideways" }},
+		{"negative bytes", func(r *callrecord.Record) { r.BytesIn = -1 }},
+		{"future time", func(r *callrecord.Record) { r.Time = time.Now().Add(time.Hour) }},
+		{"long path", func(r *callrecord.Record) { r.Path = strings.Repeat("a", callrecord.MaxTextLen+1) }},
+		{"text too long once escaped", func(r *callrecord.Record) { r.Path, r.Route, r.Reason = escaped, escaped, escaped }},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestAgentTelemetryLeavesOutBadRecords(t *testing.T) {
 			good := callRecord()
 			good.Route = fmt.Sprint("/case/", i)
 			var out agentproto.TelemetryResponse
-			code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []dataplane.CallRecord{bad, good}, &out)
+			code, raw := a.do(t, ts, "POST", "/agent/v1/telemetry", []callrecord.Record{bad, good}, &out)
 			if code != http.StatusOK || out.Recorded != 1 || out.Refused != 1 {
 				t.Fatalf("POST telemetry: %d %s, want 200 with 1 recorded and 1 refused", code, raw)
 			}
@@ -137,7 +137,7 @@ func TestAgentTelemetryLeavesOutBadRecords(t *testing.T) {
 
 func TestAgentTelemetryNeedsAgent(t *testing.T) {
 	ts := startServer(t, "example.org")
-	code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/telemetry", []dataplane.CallRecord{callRecord()}, nil)
+	code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/telemetry", []callrecord.Record{callRecord()}, nil)
 	if code != http.StatusUnauthorized {
 		t.Errorf("POST telemetry without a client certificate: %d %s, want 401", code, raw)
 	}
@@ -151,7 +151,7 @@ func TestAgentTelemetryNeedsAgent(t *testing.T) {
 func BenchmarkAgentTelemetry(b *testing.B) {
 	ts := startServer(b, "example.org")
 	a := ts.attestAgent(b)
-	batch := make([]dataplane.CallRecord, 512)
+	batch := make([]callrecord.Record, 512)
 	for i := range batch {
 		batch[i] = callRecord()
 	}
@@ -172,27 +172,11 @@ func TestAgentTelemetryResentBatch(t *testing.T) {
 	a := ts.attestAgent(t)
 	send := func(header string, n int) agentproto.TelemetryResponse {
 		t.Helper()
-		batch := make([]dataplane.CallRecord, n)
+		batch := make([]callrecord.Record, n)
 		for i := range batch {
 			batch[i] = callRecord()
 		}
-		body, _ := json.Marshal(batch)
-		req, _ := http.NewRequest("POST", "https://"+ts.Addr()+"/agent/v1/telemetry", bytes.NewReader(body))
-		req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
-		req.Header.Set("Content-Type", "application/json")
-		if header != "" {
-			req.Header.Set(dataplane.TelemetryBatchHeader, header)
-		}
-		resp, err := a.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out agentproto.TelemetryResponse
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST telemetry: %d, %v", resp.StatusCode, err)
-		}
-		return out
+		return postTelemetry(t, ts, a, header, batch)
 	}
 	steps := []struct {
 		header    string
@@ -227,4 +211,27 @@ func TestAgentTelemetryResentBatch(t *testing.T) {
 			t.Errorf("kith_telemetry_records_total{outcome=%q} = %v, want %v", outcome, got, want)
 		}
 	}
+}
+
+// postTelemetry posts batch as agent a, numbered with the batch header
+// when header is not empty, and returns the server's 200 answer.
+func postTelemetry(t testing.TB, ts *testServer, a *testAgent, header string, batch []callrecord.Record) agentproto.TelemetryResponse {
+	t.Helper()
+	body, _ := json.Marshal(batch)
+	req, _ := http.NewRequest("POST", "https://"+ts.Addr()+"/agent/v1/telemetry", bytes.NewReader(body))
+	req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
+	req.Header.Set("Content-Type", "application/json")
+	if header != "" {
+		req.Header.Set(callrecord.BatchHeader, header)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out agentproto.TelemetryResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST telemetry: %d, %v", resp.StatusCode, err)
+	}
+	return out
 }

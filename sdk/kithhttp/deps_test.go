@@ -20,7 +20,9 @@ import (
 // internal/revocation/revocationstore, and the signed revocation batch in
 // internal/agentproto (the agent protocol, apart from the server's hub in
 // internal/synchub), so that neither the store (nor its SQL drivers), the
-// ledger, the CA nor the sync hub is linked.
+// ledger, the CA nor the sync hub is linked. The call record the
+// middleware reports (internal/callrecord) and the event vocabulary it
+// maps to (internal/audit) are light: standard library and spiffeid.
 func TestDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {
@@ -31,7 +33,9 @@ func TestDeps(t *testing.T) {
 		"github.com/kith-dev/kith/sdk/kithhttp",
 		"github.com/kith-dev/kith/sdk/oauth",
 		"github.com/kith-dev/kith/internal/agentproto",
+		"github.com/kith-dev/kith/internal/audit",
 		"github.com/kith-dev/kith/internal/authn",
+		"github.com/kith-dev/kith/internal/callrecord",
 		"github.com/kith-dev/kith/internal/dataplane",
 		"github.com/kith-dev/kith/internal/enforce",
 		"github.com/kith-dev/kith/internal/policy",
@@ -77,6 +81,7 @@ func TestDeps(t *testing.T) {
 		"github.com/kith-dev/kith/internal/agent",
 		"github.com/kith-dev/kith/internal/synchub",
 		"github.com/kith-dev/kith/internal/store",
+		"github.com/kith-dev/kith/internal/ledger",
 		"modernc.org/sqlite",
 		"github.com/jackc/pgx",
 		"google.golang.org/grpc",
