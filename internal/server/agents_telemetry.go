@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/callrecord"
@@ -25,7 +27,8 @@ import (
 // nothing recorded, and may be sent again. A batch sent again after its
 // answer was lost is recognised by its sequence numbers
 // (callrecord.BatchHeader): the records this server recorded already are
-// left out and counted as duplicates.
+// left out and counted as duplicates. The records committed, and only
+// those, then go to Config.CallObserver.
 func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
 	body, err := readAgentBody(r)
 	if err != nil {
@@ -62,10 +65,31 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	if numbered {
 		s.telemetry.mark(c.Agent.ID, id)
 	}
+	if s.cfg.CallObserver != nil && len(batch) > 0 {
+		s.cfg.CallObserver.ObserveCalls(c.Agent.SPIFFEID, batch)
+	}
 	s.metrics.telemetry.WithLabelValues("recorded").Add(float64(len(batch)))
 	s.metrics.telemetry.WithLabelValues("refused").Add(float64(len(refused)))
 	s.metrics.telemetry.WithLabelValues("duplicate").Add(float64(dup))
 	return writeJSON(w, http.StatusOK, agentproto.TelemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
+}
+
+// CallObserver is told of the call records the server committed to the
+// audit ledger: the seam for consumers of what proxies and the SDK
+// middleware decided, such as the behavioural-trust engine. ObserveCalls
+// is called once per telemetry upload of the agent whose SPIFFE ID is
+// agent, after the upload's ledger commit, with exactly the records that
+// commit recorded as call.decided events, in order: never with records
+// left out as invalid or as duplicates of an earlier send, never for an
+// upload that recorded none or whose commit failed. Another replica
+// serving the agent's retry after a lost answer may record, and so pass
+// on, a record twice.
+//
+// ObserveCalls runs on the agent's request and must not block: queue the
+// records and return (dropping, and counting, what does not fit). records
+// is the observer's to keep: the server does not touch it afterwards.
+type CallObserver interface {
+	ObserveCalls(agent spiffeid.ID, records []callrecord.Record)
 }
 
 // telemetryMarks remembers, per agent, the end of the last batch this

@@ -2,19 +2,23 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/callrecord"
+	"github.com/kith-dev/kith/internal/store"
 )
 
 // callRecord returns a valid record of an allowed inbound call.
@@ -234,4 +238,75 @@ func postTelemetry(t testing.TB, ts *testServer, a *testAgent, header string, ba
 		t.Fatalf("POST telemetry: %d, %v", resp.StatusCode, err)
 	}
 	return out
+}
+
+// observedCalls is one ObserveCalls call: the agent, the records, and how
+// many call.decided events the ledger held at the time.
+type observedCalls struct {
+	Agent    string
+	Records  []callrecord.Record
+	InLedger int
+}
+
+// callObserver is a CallObserver that remembers its calls.
+type callObserver struct {
+	ts    *testServer // set once the server runs
+	mu    sync.Mutex
+	calls []observedCalls
+	errs  []error
+}
+
+func (o *callObserver) ObserveCalls(agent spiffeid.ID, records []callrecord.Record) {
+	evs, err := o.ts.store.ListEvents(context.Background(), store.EventFilter{Type: audit.TypeCallDecided, After: -1, Limit: 1000})
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil {
+		o.errs = append(o.errs, err)
+	}
+	o.calls = append(o.calls, observedCalls{Agent: agent.String(), Records: records, InLedger: len(evs)})
+}
+
+// TestAgentTelemetryCallObserver: Config.CallObserver is given exactly the
+// records the server committed to the ledger, after the commit, and
+// nothing for records left out as invalid or as duplicates.
+func TestAgentTelemetryCallObserver(t *testing.T) {
+	obs := &callObserver{}
+	ts := startServer(t, "example.org", func(c *Config) { c.CallObserver = obs })
+	obs.ts = ts
+	a := ts.attestAgent(t)
+	rec := func(route string) callrecord.Record {
+		r := callRecord()
+		r.Route = route
+		return r
+	}
+	bad := callRecord()
+	bad.Target = "payments"
+	first := []callrecord.Record{rec("/1"), bad, rec("/2")}
+	steps := []struct {
+		header string
+		batch  []callrecord.Record
+	}{
+		{"run1 0 3", first},                               // two valid, one invalid
+		{"run1 0 3", first},                               // sent again: all duplicates
+		{"run1 3 4", []callrecord.Record{bad}},            // only an invalid record
+		{"run1 3 5", []callrecord.Record{bad, rec("/3")}}, // sent again with one new record
+		{"", []callrecord.Record{rec("/4")}},              // not numbered
+	}
+	for _, st := range steps {
+		postTelemetry(t, ts, a, st.header, st.batch)
+	}
+	want := []observedCalls{
+		{Agent: a.SPIFFEID, Records: []callrecord.Record{first[0], first[2]}, InLedger: 2},
+		{Agent: a.SPIFFEID, Records: []callrecord.Record{rec("/3")}, InLedger: 3},
+		{Agent: a.SPIFFEID, Records: []callrecord.Record{rec("/4")}, InLedger: 4},
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.errs) > 0 {
+		t.Fatalf("reading the ledger: %v", obs.errs)
+	}
+	ignoreTime := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Time" }, cmp.Ignore())
+	if diff := cmp.Diff(want, obs.calls, ignoreTime); diff != "" {
+		t.Errorf("ObserveCalls calls (-want +got):\n%s", diff)
+	}
 }
