@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,7 +66,7 @@ func decodeBatch(t testing.TB, jws string) agentproto.RevocationBatch {
 
 // bundles is a settable own bundle and federated bundles.
 type bundles struct {
-	mu        gosync.Mutex
+	mu        sync.Mutex
 	own       *spiffebundle.Bundle
 	changed   chan struct{}
 	federated []*spiffebundle.Bundle
@@ -123,7 +123,7 @@ type env struct {
 	hub     *synchub.Hub
 	bundles *bundles
 	cancel  context.CancelFunc
-	wg      gosync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 func newEnv(t testing.TB, mutate ...func(*synchub.Config)) *env {
