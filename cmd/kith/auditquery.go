@@ -23,7 +23,7 @@ type eventFilterFlags struct {
 // default of --limit and limitHelp its help text.
 func addEventFilterFlags(fs *flag.FlagSet, limit int, limitHelp string) *eventFilterFlags {
 	ef := &eventFilterFlags{fs: fs}
-	fs.StringVar(&ef.f.Type, "type", "", "only events of this type, such as entry.created")
+	fs.StringVar(&ef.f.Type, "type", "", "only events of this type, such as entry.created (kith audit types lists them)")
 	fs.StringVar(&ef.f.Actor, "actor", "", "only events by this actor ID")
 	fs.StringVar(&ef.f.Target, "target", "", "only events on this target")
 	fs.StringVar(&ef.f.Outcome, "outcome", "", "only events with this outcome: success, failure or denied")
@@ -37,6 +37,9 @@ func addEventFilterFlags(fs *flag.FlagSet, limit int, limitHelp string) *eventFi
 // filter returns the filter the flags describe, or a usageError.
 func (ef *eventFilterFlags) filter() (adminclient.EventFilter, error) {
 	f := ef.f
+	if err := checkEventType(ef.fs, f.Type); err != nil {
+		return f, err
+	}
 	for _, t := range []struct {
 		name, v string
 		dst     *time.Time

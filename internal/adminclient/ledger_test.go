@@ -22,7 +22,7 @@ import (
 )
 
 func TestLedgerRoutes(t *testing.T) {
-	// A leaf as ledger.Marshal writes it: compact, HTML characters escaped.
+	// A leaf as audit.Marshal writes it: compact, HTML characters escaped.
 	const event = `{"time":"2030-01-02T03:04:05Z","type":"entry.created","reason":"a \u003cb\u003e \u0026 c"}`
 	indented := func(v any) string { // as the server encodes its replies
 		b, err := json.MarshalIndent(v, "", "  ")

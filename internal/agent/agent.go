@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // Timing defaults; tests shorten them through the unexported fields of
@@ -58,7 +60,7 @@ type Agent struct {
 
 	// Timings, shortened by tests.
 	backoffBase, backoffMax time.Duration
-	heartbeatTimeout        time.Duration
+	heartbeatTimeout        time.Duration // a sync stream silent this long is dead
 	tick                    time.Duration
 	idleSVIDTimeout         time.Duration
 	feedHeartbeat           time.Duration // zero: dataplane.HeartbeatInterval
@@ -79,7 +81,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, serverURL: u, pinnedTD: td, roots: roots,
 		reconnect: make(chan struct{}, 1), ready: make(chan struct{}),
 		backoffBase: defaultBackoffBase, backoffMax: defaultBackoffMax,
-		heartbeatTimeout: 2 * wireHeartbeat, tick: defaultTick, idleSVIDTimeout: defaultIdleSVIDTimeout}
+		heartbeatTimeout: 2 * agentproto.HeartbeatInterval, tick: defaultTick, idleSVIDTimeout: defaultIdleSVIDTimeout}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: data folder: %w", err)
 	}

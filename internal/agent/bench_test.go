@@ -7,7 +7,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // benchAgent starts an agent with one entry for this process.
@@ -15,7 +15,7 @@ func benchAgent(b *testing.B) *runningAgent {
 	clock := newTestClock()
 	fs := newFakeServer(b, clock)
 	r := startAgent(b, newTestConfig(b, fs, clock))
-	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/bench", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/bench", Selectors: []string{ownUIDSelector()}})
 	eventually(b, "entry", func() bool { _, ok := r.state.entry(e.ID); return ok })
 	return r
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // ensureIdentity returns at once if the agent holds a valid SVID; otherwise
@@ -62,8 +62,8 @@ func (a *Agent) attest(ctx context.Context) error {
 	}
 	hc := bootstrapClient(roots, td, insecure)
 	defer hc.CloseIdleConnections()
-	var resp wire.AttestResponse
-	err = postJSON(ctx, hc, a.serverURL, "/agent/v1/attest", wire.AttestRequest{JoinToken: a.cfg.JoinToken.v, CSR: csr}, &resp)
+	var resp agentproto.AttestResponse
+	err = postJSON(ctx, hc, a.serverURL, agentproto.AttestPath, agentproto.AttestRequest{JoinToken: a.cfg.JoinToken.v, CSR: csr}, &resp)
 	if st := statusOf(err); st/100 == 4 {
 		return fmt.Errorf("%w: %w", ErrAttestationRefused, err)
 	} else if err != nil {
@@ -143,8 +143,8 @@ func (a *Agent) renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var resp wire.RenewResponse
-	if err := postJSON(ctx, a.httpClient(), a.serverURL, "/agent/v1/renew", wire.RenewRequest{CSR: csr}, &resp); err != nil {
+	var resp agentproto.RenewResponse
+	if err := postJSON(ctx, a.httpClient(), a.serverURL, agentproto.RenewPath, agentproto.RenewRequest{CSR: csr}, &resp); err != nil {
 		return fmt.Errorf("renew: %w", err)
 	}
 	svid, err := svidFromChain(resp.SVID, key, ownX509Source{a.state}, a.clock())

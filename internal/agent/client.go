@@ -20,14 +20,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/api"
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // maxReplySize caps a reply of the server other than the sync stream.
 const maxReplySize = 8 << 20
-
-// protocolHeader carries wire.ProtocolVersion on every request.
-const protocolHeader = "Kith-Agent-Protocol"
 
 // serverError is a non-2xx reply of the server.
 type serverError struct {
@@ -136,7 +133,7 @@ func postJSONHeader(ctx context.Context, hc *http.Client, base *url.URL, path st
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set(protocolHeader, wire.ProtocolVersion)
+	req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
 	for k, v := range hdr {
 		req.Header[k] = v
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
@@ -43,7 +43,7 @@ func TestRunDev(t *testing.T) {
 			ServerURL: fs.URL(), TrustBundle: fs.ca.X509Authorities(), JoinToken: NewJoinToken(fs.newJoinToken()),
 			DataDir: dir, Out: &out, Logger: testLogger(t),
 			Register: func(_ context.Context, agent spiffeid.ID, selectors []string) error {
-				fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/dev-user", ParentID: agent.String(), Selectors: selectors})
+				fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/dev-user", ParentID: agent.String(), Selectors: selectors})
 				return nil
 			},
 		})

@@ -13,7 +13,7 @@
 //     authenticates (mutual TLS; the server must present
 //     spiffe://<td>/kith/server).
 //   - The cache of what the server pushed on GET /agent/v1/sync (see package
-//     sync for the wire protocol): the entries this node serves, the trust
+//     agentproto for the wire protocol): the entries this node serves, the trust
 //     domain's bundle, federated bundles kept apart per trust domain, and
 //     the revocation set, whose signed batches are verified against the
 //     bundle's JWT authorities. The cache and its revision cursors are
@@ -42,6 +42,9 @@
 // authorizes every SVID it signs. It never logs or sends private keys, never
 // writes workload keys to disk, and never accepts an identity for another
 // trust domain.
+//
+// It links no part of the server and no database: it speaks to the server
+// through package agentproto only (deps_test.go pins this).
 //
 // # The socket
 //

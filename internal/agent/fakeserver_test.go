@@ -19,8 +19,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/ca"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 func mustTD(tb testing.TB, s string) spiffeid.TrustDomain {
@@ -32,7 +32,7 @@ func mustTD(tb testing.TB, s string) spiffeid.TrustDomain {
 	return td
 }
 
-// fakeServer speaks the agent side of /agent/v1 as package sync
+// fakeServer speaks the agent side of /agent/v1 as package agentproto
 // documents it, with a real CA, an in-memory registry and revocation set,
 // and switches for tests: evict an agent, stop and restart, fall silent.
 type fakeServer struct {
@@ -53,9 +53,9 @@ type fakeServer struct {
 	evicted     map[spiffeid.ID]bool
 	revision    int64
 	compacted   int64 // revisions at or below cannot be resumed from
-	entries     map[string]wire.Entry
+	entries     map[string]agentproto.Entry
 	tombstones  map[string]int64 // deleted entry → revision
-	revocations []wire.Revocation
+	revocations []agentproto.Revocation
 	federated   map[string]json.RawMessage
 	fedRevision map[string]int64
 	syncs       []syncRecord
@@ -78,7 +78,7 @@ func newFakeServer(tb testing.TB, clock *testClock) *fakeServer {
 	td := mustTD(tb, "example.org")
 	fs := &fakeServer{tb: tb, td: td, ca: newTestCA(tb, td.Name(), clock), clock: clock,
 		changes: newBroadcaster(), heartbeat: 200 * time.Millisecond,
-		tokens: map[string]bool{}, evicted: map[spiffeid.ID]bool{}, entries: map[string]wire.Entry{},
+		tokens: map[string]bool{}, evicted: map[spiffeid.ID]bool{}, entries: map[string]agentproto.Entry{},
 		tombstones: map[string]int64{}, federated: map[string]json.RawMessage{}, fedRevision: map[string]int64{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /agent/v1/attest", fs.attest)
@@ -189,7 +189,7 @@ func reply(w http.ResponseWriter, v any) {
 // agentOf authenticates the caller's X509-SVID as an agent that is not
 // evicted; it writes the refusal and returns false otherwise.
 func (fs *fakeServer) agentOf(w http.ResponseWriter, r *http.Request) (spiffeid.ID, bool) {
-	if r.Header.Get(protocolHeader) != wire.ProtocolVersion {
+	if r.Header.Get(agentproto.ProtocolHeader) != agentproto.ProtocolVersion {
 		problem(w, http.StatusBadRequest, "unsupported protocol")
 		return spiffeid.ID{}, false
 	}
@@ -213,7 +213,7 @@ func (fs *fakeServer) agentOf(w http.ResponseWriter, r *http.Request) (spiffeid.
 }
 
 func (fs *fakeServer) attest(w http.ResponseWriter, r *http.Request) {
-	var in wire.AttestRequest
+	var in agentproto.AttestRequest
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		problem(w, http.StatusBadRequest, "bad body")
 		return
@@ -234,7 +234,7 @@ func (fs *fakeServer) attest(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	reply(w, wire.AttestResponse{AgentID: fmt.Sprint(n), SPIFFEID: id.String(), SVID: chainDER(svid), Bundle: fs.bundleJSON()})
+	reply(w, agentproto.AttestResponse{AgentID: fmt.Sprint(n), SPIFFEID: id.String(), SVID: chainDER(svid), Bundle: fs.bundleJSON()})
 }
 
 func chainDER(svid *ca.X509SVID) [][]byte {
@@ -250,18 +250,18 @@ func (fs *fakeServer) renew(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in wire.RenewRequest
+	var in agentproto.RenewRequest
 	json.NewDecoder(r.Body).Decode(&in)
 	svid, err := fs.ca.MintX509SVID(r.Context(), ca.X509Params{CSR: in.CSR, SPIFFEID: id})
 	if err != nil {
 		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	reply(w, wire.RenewResponse{SVID: chainDER(svid)})
+	reply(w, agentproto.RenewResponse{SVID: chainDER(svid)})
 }
 
 // serves reports whether agent may serve entry e.
-func serves(agent spiffeid.ID, e wire.Entry) bool {
+func serves(agent spiffeid.ID, e agentproto.Entry) bool {
 	return e.ParentID == "" || e.ParentID == agent.String()
 }
 
@@ -270,24 +270,24 @@ func (fs *fakeServer) mintX509(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in wire.X509SVIDRequest
+	var in agentproto.X509SVIDRequest
 	json.NewDecoder(r.Body).Decode(&in)
-	var out wire.X509SVIDResponse
+	var out agentproto.X509SVIDResponse
 	for _, item := range in.Requests {
 		fs.mu.Lock()
 		e, ok := fs.entries[item.EntryID]
 		fs.minted++
 		fs.mu.Unlock()
 		if !ok || !serves(id, e) || e.Status != "active" {
-			out.Errors = append(out.Errors, wire.ItemError{EntryID: item.EntryID, Message: "not served"})
+			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: item.EntryID, Message: "not served"})
 			continue
 		}
 		svid, err := fs.ca.MintX509SVID(r.Context(), ca.X509Params{CSR: item.CSR, SPIFFEID: spiffeid.RequireFromString(e.SPIFFEID)})
 		if err != nil {
-			out.Errors = append(out.Errors, wire.ItemError{EntryID: item.EntryID, Message: err.Error()})
+			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: item.EntryID, Message: err.Error()})
 			continue
 		}
-		out.SVIDs = append(out.SVIDs, wire.X509SVID{EntryID: e.ID, SPIFFEID: e.SPIFFEID, Chain: chainDER(svid), ExpiresAt: svid.ExpiresAt})
+		out.SVIDs = append(out.SVIDs, agentproto.X509SVID{EntryID: e.ID, SPIFFEID: e.SPIFFEID, Chain: chainDER(svid), ExpiresAt: svid.ExpiresAt})
 	}
 	reply(w, out)
 }
@@ -297,7 +297,7 @@ func (fs *fakeServer) mintJWT(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in wire.JWTSVIDRequest
+	var in agentproto.JWTSVIDRequest
 	json.NewDecoder(r.Body).Decode(&in)
 	fs.mu.Lock()
 	e, ok := fs.entries[in.EntryID]
@@ -311,16 +311,16 @@ func (fs *fakeServer) mintJWT(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	reply(w, wire.JWTSVIDResponse{Token: tok, ExpiresAt: exp})
+	reply(w, agentproto.JWTSVIDResponse{Token: tok, ExpiresAt: exp})
 }
 
 // signRevocations signs a batch as the server does.
-func (fs *fakeServer) signRevocations(batch wire.RevocationBatch) string {
+func (fs *fakeServer) signRevocations(batch agentproto.RevocationBatch) string {
 	payload, err := json.Marshal(batch)
 	if err != nil {
 		fs.tb.Fatal(err)
 	}
-	jws, err := fs.ca.SignDocument(wire.RevocationsType, payload)
+	jws, err := fs.ca.SignDocument(agentproto.RevocationsType, payload)
 	if err != nil {
 		fs.tb.Fatal(err)
 	}

@@ -12,11 +12,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // putEntry creates or updates an entry at a new revision.
-func (fs *fakeServer) putEntry(e wire.Entry) wire.Entry {
+func (fs *fakeServer) putEntry(e agentproto.Entry) agentproto.Entry {
 	fs.mu.Lock()
 	fs.revision++
 	e.Revision = fs.revision
@@ -44,9 +44,9 @@ func (fs *fakeServer) deleteEntry(id string) {
 }
 
 // revoke adds a revocation set entry, revoked now.
-func (fs *fakeServer) revoke(kind, value string) wire.Revocation {
+func (fs *fakeServer) revoke(kind, value string) agentproto.Revocation {
 	fs.mu.Lock()
-	r := wire.Revocation{Kind: kind, Value: value, RevokedAt: fs.clock.Now().UTC(), Reason: "test",
+	r := agentproto.Revocation{Kind: kind, Value: value, RevokedAt: fs.clock.Now().UTC(), Reason: "test",
 		Revision: int64(len(fs.revocations) + 1)}
 	fs.revocations = append(fs.revocations, r)
 	fs.mu.Unlock()
@@ -106,11 +106,11 @@ type cursor struct {
 
 // next builds the message that brings a stream from c to the current
 // state, and advances c. It reports whether the message carries anything.
-func (fs *fakeServer) next(agent spiffeid.ID, c *cursor, first bool) (wire.Message, bool, syncRecord) {
+func (fs *fakeServer) next(agent spiffeid.ID, c *cursor, first bool) (agentproto.Message, bool, syncRecord) {
 	bundle := fs.bundleJSON()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	msg := wire.Message{Revision: fs.revision}
+	msg := agentproto.Message{Revision: fs.revision}
 	if fs.evicted[agent] {
 		msg.Evicted = true
 		return msg, true, syncRecord{}
@@ -141,7 +141,7 @@ func (fs *fakeServer) next(agent spiffeid.ID, c *cursor, first bool) (wire.Messa
 			c.fed[td] = rev
 		}
 	}
-	var revs []wire.Revocation
+	var revs []agentproto.Revocation
 	for _, r := range fs.revocations {
 		if r.Revision > c.revs {
 			revs = append(revs, r)
@@ -149,7 +149,7 @@ func (fs *fakeServer) next(agent spiffeid.ID, c *cursor, first bool) (wire.Messa
 	}
 	fullRevs := first && c.revs == 0
 	if len(revs) > 0 || fullRevs {
-		msg.Revocations = fs.signRevocations(wire.RevocationBatch{Revision: int64(len(fs.revocations)),
+		msg.Revocations = fs.signRevocations(agentproto.RevocationBatch{Revision: int64(len(fs.revocations)),
 			Full: fullRevs, Entries: revs, IssuedAt: fs.clock.Now().UTC()})
 		c.revs = int64(len(fs.revocations))
 	}
@@ -205,7 +205,7 @@ func (fs *fakeServer) sync(w http.ResponseWriter, r *http.Request) {
 			silent, cur := fs.silent, fs.revision
 			fs.mu.Unlock()
 			if !silent {
-				if enc.Encode(wire.Message{Revision: cur, Heartbeat: true}) != nil {
+				if enc.Encode(agentproto.Message{Revision: cur, Heartbeat: true}) != nil {
 					return
 				}
 				flusher.Flush()

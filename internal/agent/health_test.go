@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 func TestHealthEndpoints(t *testing.T) {
@@ -16,7 +16,7 @@ func TestHealthEndpoints(t *testing.T) {
 	cfg := newTestConfig(t, fs, clock)
 	cfg.HealthAddr = "127.0.0.1:0"
 	r := startAgent(t, cfg)
-	fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{"unix:uid:1"}})
+	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{"unix:uid:1"}})
 	eventually(t, "entry", func() bool { return r.Status().Entries == 1 })
 	get := func(path string) (int, string) {
 		t.Helper()

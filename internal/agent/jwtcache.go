@@ -11,8 +11,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/authn"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // maxJWTCache caps the JWT-SVIDs cached; beyond it expired ones are
@@ -22,7 +22,7 @@ const maxJWTCache = 4096
 // jwtMinter signs JWT-SVIDs; the agent implements it with POST
 // /agent/v1/svids/jwt.
 type jwtMinter interface {
-	mintJWT(ctx context.Context, req wire.JWTSVIDRequest) (*wire.JWTSVIDResponse, error)
+	mintJWT(ctx context.Context, req agentproto.JWTSVIDRequest) (*agentproto.JWTSVIDResponse, error)
 }
 
 // jwtRecord is a cached JWT-SVID.
@@ -52,7 +52,7 @@ func newJWTCache(m jwtMinter, s *state, clock func() time.Time) *jwtCache {
 
 // get returns a JWT-SVID of e for audience, from the cache or freshly
 // minted. It returns the minting error.
-func (c *jwtCache) get(ctx context.Context, e wire.Entry, audience []string) (string, error) {
+func (c *jwtCache) get(ctx context.Context, e agentproto.Entry, audience []string) (string, error) {
 	aud := slices.Clone(audience)
 	slices.Sort(aud)
 	aud = slices.Compact(aud)
@@ -64,7 +64,7 @@ func (c *jwtCache) get(ctx context.Context, e wire.Entry, audience []string) (st
 	if ok && now.Before(r.renewAt) && authn.CheckJWTSVID(c.state, r.id, r.jti, r.issuedAt) == nil {
 		return r.token, nil
 	}
-	resp, err := c.minter.mintJWT(ctx, wire.JWTSVIDRequest{EntryID: e.ID, Audience: audience})
+	resp, err := c.minter.mintJWT(ctx, agentproto.JWTSVIDRequest{EntryID: e.ID, Audience: audience})
 	if err != nil {
 		return "", fmt.Errorf("mint JWT-SVID: %w", err)
 	}
@@ -109,26 +109,26 @@ func (c *jwtCache) clear() {
 var errNotAttested = errors.New("agent not attested yet")
 
 // mintX509 implements x509Minter with POST /agent/v1/svids/x509.
-func (a *Agent) mintX509(ctx context.Context, req wire.X509SVIDRequest) (*wire.X509SVIDResponse, error) {
+func (a *Agent) mintX509(ctx context.Context, req agentproto.X509SVIDRequest) (*agentproto.X509SVIDResponse, error) {
 	hc := a.httpClient()
 	if hc == nil {
 		return nil, errNotAttested
 	}
-	var resp wire.X509SVIDResponse
-	if err := postJSON(ctx, hc, a.serverURL, "/agent/v1/svids/x509", req, &resp); err != nil {
+	var resp agentproto.X509SVIDResponse
+	if err := postJSON(ctx, hc, a.serverURL, agentproto.X509SVIDsPath, req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
 }
 
 // mintJWT implements jwtMinter with POST /agent/v1/svids/jwt.
-func (a *Agent) mintJWT(ctx context.Context, req wire.JWTSVIDRequest) (*wire.JWTSVIDResponse, error) {
+func (a *Agent) mintJWT(ctx context.Context, req agentproto.JWTSVIDRequest) (*agentproto.JWTSVIDResponse, error) {
 	hc := a.httpClient()
 	if hc == nil {
 		return nil, errNotAttested
 	}
-	var resp wire.JWTSVIDResponse
-	if err := postJSON(ctx, hc, a.serverURL, "/agent/v1/svids/jwt", req, &resp); err != nil {
+	var resp agentproto.JWTSVIDResponse
+	if err := postJSON(ctx, hc, a.serverURL, agentproto.JWTSVIDPath, req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

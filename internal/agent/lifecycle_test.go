@@ -13,7 +13,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // TestReusedJoinToken refuses a second agent that presents a used token.
@@ -75,7 +75,7 @@ func TestEvicted(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	cfg := newTestConfig(t, fs, clock)
 	r := startAgent(t, cfg)
-	fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	if _, err := workloadapi.FetchX509SVID(ctx, clientOptions(r)); err != nil {
@@ -123,7 +123,7 @@ func TestServerRestart(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	first, err := workloadapi.FetchX509SVID(ctx, clientOptions(r))
@@ -170,7 +170,7 @@ func TestResumeAfterAgentRestart(t *testing.T) {
 	cfg := newTestConfig(t, fs, clock)
 	r := startAgent(t, cfg)
 	for _, p := range []string{"/a", "/b", "/c"} {
-		fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org" + p, Selectors: []string{"unix:uid:1"}})
+		fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org" + p, Selectors: []string{"unix:uid:1"}})
 	}
 	fs.revoke("jti", "token-1")
 	eventually(t, "three entries", func() bool { return r.Status().Entries == 3 && r.Status().Revocations == 1 })

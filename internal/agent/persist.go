@@ -11,7 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // Files in the data folder.
@@ -30,10 +30,10 @@ type stateFile struct {
 	TrustDomain         string                     `json:"trust_domain"`
 	Revision            int64                      `json:"revision"`
 	RevocationsRevision int64                      `json:"revocations_revision"`
-	Entries             []wire.Entry               `json:"entries"`
+	Entries             []agentproto.Entry         `json:"entries"`
 	Bundle              json.RawMessage            `json:"bundle,omitempty"`
 	Federated           map[string]json.RawMessage `json:"federated,omitempty"`
-	Revocations         []wire.Revocation          `json:"revocations,omitempty"`
+	Revocations         []agentproto.Revocation    `json:"revocations,omitempty"`
 	Plane               *planeData                 `json:"plane,omitempty"`
 	SavedAt             time.Time                  `json:"saved_at"`
 }
@@ -96,7 +96,7 @@ func (s *state) restore(f *stateFile) error {
 			return fmt.Errorf("state file: bundle of %s: %w", ftd, err)
 		}
 	}
-	entries := make(map[string]wire.Entry, len(f.Entries))
+	entries := make(map[string]agentproto.Entry, len(f.Entries))
 	for _, e := range f.Entries {
 		if checkEntry(e, td) == nil {
 			entries[e.ID] = e

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/dataplane"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // maxRevocationBatches bounds the batches kept since the last full one;
@@ -18,10 +18,10 @@ const maxRevocationBatches = 256
 // one, so that a proxy can verify the whole set itself), the policy set
 // and the token service's keys. It is persisted with the state.
 type planeData struct {
-	Batches   []string        `json:"revocation_batches,omitempty"`
-	Policies  *wire.PolicySet `json:"policies,omitempty"`
-	TokenKeys json.RawMessage `json:"token_keys,omitempty"`
-	Issuer    string          `json:"token_issuer,omitempty"`
+	Batches   []string              `json:"revocation_batches,omitempty"`
+	Policies  *agentproto.PolicySet `json:"policies,omitempty"`
+	TokenKeys json.RawMessage       `json:"token_keys,omitempty"`
+	Issuer    string                `json:"token_issuer,omitempty"`
 }
 
 func (p planeData) clone() planeData {
@@ -31,7 +31,7 @@ func (p planeData) clone() planeData {
 
 // planeUpdate is the data-plane part of a sync message.
 type planeUpdate struct {
-	policies      *wire.PolicySet
+	policies      *agentproto.PolicySet
 	tokenKeys     json.RawMessage
 	issuer        string
 	revocationJWS string

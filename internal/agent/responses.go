@@ -11,7 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // x509Response builds the FetchX509SVID answer for recs, with the own
@@ -73,7 +73,7 @@ func bundleMapFingerprint(m map[string][]byte) string {
 }
 
 // entryIDs returns the IDs of entries, in order.
-func entryIDs(entries []wire.Entry) []string {
+func entryIDs(entries []agentproto.Entry) []string {
 	out := make([]string, len(entries))
 	for i, e := range entries {
 		out[i] = e.ID

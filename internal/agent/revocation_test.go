@@ -15,9 +15,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/ca"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // mtlsHandshake has client (a workload's SVID) connect to a go-spiffe
@@ -82,7 +82,7 @@ func TestRevocationReachesVerifier(t *testing.T) {
 			clock := newTestClock()
 			fs := newFakeServer(t, clock)
 			r := startAgent(t, newTestConfig(t, fs, clock))
-			e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+			e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))
@@ -131,7 +131,7 @@ func TestRotation(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))

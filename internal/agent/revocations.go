@@ -6,18 +6,18 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/revocation"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // errBadRevocations marks a revocation batch that does not verify.
 var errBadRevocations = errors.New("revocation batch does not verify")
 
 // verifyRevocations verifies jws, a batch the server signed with a JWT
-// authority of b (see wire.VerifyRevocations), and checks its revision. It
+// authority of b (see agentproto.VerifyRevocations), and checks its revision. It
 // returns an error wrapping errBadRevocations otherwise.
-func verifyRevocations(jws string, b *jwtbundle.Bundle) (*wire.RevocationBatch, error) {
-	batch, err := wire.VerifyRevocations(jws, b)
+func verifyRevocations(jws string, b *jwtbundle.Bundle) (*agentproto.RevocationBatch, error) {
+	batch, err := agentproto.VerifyRevocations(jws, b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadRevocations, err)
 	}
@@ -30,7 +30,7 @@ func verifyRevocations(jws string, b *jwtbundle.Bundle) (*wire.RevocationBatch, 
 // revocationEntries converts wire revocations to set entries, skipping
 // those of unknown kinds (a newer server's) and returning how many it
 // skipped.
-func revocationEntries(in []wire.Revocation) ([]revocation.Entry, int) {
+func revocationEntries(in []agentproto.Revocation) ([]revocation.Entry, int) {
 	out := make([]revocation.Entry, 0, len(in))
 	skipped := 0
 	for _, r := range in {
@@ -47,10 +47,10 @@ func revocationEntries(in []wire.Revocation) ([]revocation.Entry, int) {
 
 // wireRevocations converts set entries back to the wire form, to persist
 // them.
-func wireRevocations(in []revocation.Entry) []wire.Revocation {
-	out := make([]wire.Revocation, 0, len(in))
+func wireRevocations(in []revocation.Entry) []agentproto.Revocation {
+	out := make([]agentproto.Revocation, 0, len(in))
 	for _, e := range in {
-		out = append(out, wire.Revocation{Kind: e.Kind.String(), Value: e.Value, RevokedAt: e.RevokedAt,
+		out = append(out, agentproto.Revocation{Kind: e.Kind.String(), Value: e.Value, RevokedAt: e.RevokedAt,
 			ExpiresAt: e.ExpiresAt, Reason: e.Reason, Revision: e.Revision})
 	}
 	return out

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // pruneRevocationsEvery is how often expired revocations are dropped.
@@ -14,7 +14,7 @@ const pruneRevocationsEvery = time.Minute
 
 // dueSVID is an entry whose SVID must be minted again, and why.
 type dueSVID struct {
-	entry  wire.Entry
+	entry  agentproto.Entry
 	reason string
 }
 
@@ -60,7 +60,7 @@ func (c *svidCache) run(tick, idle time.Duration) func(context.Context) error {
 func (c *svidCache) replace(ctx context.Context, due []dueSVID) error {
 	c.mintMu.Lock()
 	defer c.mintMu.Unlock()
-	byReason := map[string][]wire.Entry{}
+	byReason := map[string][]agentproto.Entry{}
 	for _, d := range due {
 		byReason[d.reason] = append(byReason[d.reason], d.entry)
 		c.logger.Debug("replacing workload SVID", "entry_id", d.entry.ID, "spiffe_id", d.entry.SPIFFEID, "reason", d.reason)

@@ -15,8 +15,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/revocation"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // state is the agent's cache of what the server pushed: entries, bundles,
@@ -30,7 +30,7 @@ type state struct {
 	td          spiffeid.TrustDomain
 	revision    int64
 	revRevision int64
-	entries     map[string]wire.Entry
+	entries     map[string]agentproto.Entry
 	bundle      *spiffebundle.Bundle
 	federated   map[spiffeid.TrustDomain]*spiffebundle.Bundle
 
@@ -44,7 +44,7 @@ type state struct {
 
 func newState(clock func() time.Time, td spiffeid.TrustDomain) *state {
 	s := &state{clock: clock, changes: newBroadcaster(), td: td,
-		entries: map[string]wire.Entry{}, federated: map[spiffeid.TrustDomain]*spiffebundle.Bundle{},
+		entries: map[string]agentproto.Entry{}, federated: map[spiffeid.TrustDomain]*spiffebundle.Bundle{},
 		feedVersion: time.Now().UnixNano()} // not the injected clock: versions must grow across restarts
 	s.revoked.Store(s.newSet())
 	return s
@@ -148,7 +148,7 @@ func (s *state) IsRevoked(kind, value string, issuedAt time.Time) bool {
 }
 
 // entry returns the entry with the given ID.
-func (s *state) entry(id string) (wire.Entry, bool) {
+func (s *state) entry(id string) (agentproto.Entry, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e, ok := s.entries[id]
@@ -157,9 +157,9 @@ func (s *state) entry(id string) (wire.Entry, bool) {
 
 // matching returns the active entries all of whose selectors are in sels,
 // sorted by SPIFFE ID and ID.
-func (s *state) matching(sels map[string]bool) []wire.Entry {
+func (s *state) matching(sels map[string]bool) []agentproto.Entry {
 	s.mu.RLock()
-	var out []wire.Entry
+	var out []agentproto.Entry
 	for _, e := range s.entries {
 		if !isActive(e) {
 			continue
@@ -169,7 +169,7 @@ func (s *state) matching(sels map[string]bool) []wire.Entry {
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b wire.Entry) int {
+	slices.SortFunc(out, func(a, b agentproto.Entry) int {
 		return cmp.Or(cmp.Compare(a.SPIFFEID, b.SPIFFEID), cmp.Compare(a.ID, b.ID))
 	})
 	return out
@@ -184,7 +184,7 @@ func (s *state) apply(u *update) bool {
 	}
 	s.mu.Lock()
 	if u.full {
-		s.entries = make(map[string]wire.Entry, len(u.entries))
+		s.entries = make(map[string]agentproto.Entry, len(u.entries))
 	}
 	for _, e := range u.entries {
 		s.entries[e.ID] = e
@@ -235,7 +235,7 @@ func (s *state) counts() (entries, federated, revocations int) {
 // clear forgets everything, after an eviction.
 func (s *state) clear() {
 	s.mu.Lock()
-	s.entries = map[string]wire.Entry{}
+	s.entries = map[string]agentproto.Entry{}
 	s.federated = map[spiffeid.TrustDomain]*spiffebundle.Bundle{}
 	s.bundle = nil
 	s.revision, s.revRevision = 0, 0
@@ -248,4 +248,4 @@ func (s *state) clear() {
 
 // isActive reports whether the agent serves e: only an "active" entry, so
 // that a status this agent does not know fails closed.
-func isActive(e wire.Entry) bool { return e.Status == "active" }
+func isActive(e agentproto.Entry) bool { return e.Status == "active" }

@@ -14,8 +14,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/authn"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // maxMintBatch caps the items of one POST /agent/v1/svids/x509.
@@ -29,12 +29,12 @@ const revokedRetry = 2 * time.Second
 // x509Minter signs workload X509-SVIDs; the agent implements it with POST
 // /agent/v1/svids/x509.
 type x509Minter interface {
-	mintX509(ctx context.Context, req wire.X509SVIDRequest) (*wire.X509SVIDResponse, error)
+	mintX509(ctx context.Context, req agentproto.X509SVIDRequest) (*agentproto.X509SVIDResponse, error)
 }
 
 // x509Record is one workload SVID the agent holds.
 type x509Record struct {
-	entry    wire.Entry // as it was when minted
+	entry    agentproto.Entry // as it was when minted
 	svid     *x509svid.SVID
 	chainDER []byte // certificates, concatenated DER
 	keyDER   []byte // PKCS#8
@@ -96,7 +96,7 @@ func (c *svidCache) watch(ids []string) (release func()) {
 // get returns unexpired SVIDs for entries, minting those it lacks (or
 // holds only revoked or outdated ones of). It returns what it has together
 // with the minting error, if any.
-func (c *svidCache) get(ctx context.Context, entries []wire.Entry) ([]*x509Record, error) {
+func (c *svidCache) get(ctx context.Context, entries []agentproto.Entry) ([]*x509Record, error) {
 	now := c.clock()
 	out, missing := c.lookup(entries, now, true)
 	if len(missing) == 0 {
@@ -117,7 +117,7 @@ func (c *svidCache) get(ctx context.Context, entries []wire.Entry) ([]*x509Recor
 // lookup returns the unexpired records of entries and, if strict, the
 // entries that need a (new) SVID: without a record, or whose record is
 // revoked or was minted for another version of the entry.
-func (c *svidCache) lookup(entries []wire.Entry, now time.Time, strict bool) (have []*x509Record, need []wire.Entry) {
+func (c *svidCache) lookup(entries []agentproto.Entry, now time.Time, strict bool) (have []*x509Record, need []agentproto.Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range entries {
@@ -136,7 +136,7 @@ func (c *svidCache) lookup(entries []wire.Entry, now time.Time, strict bool) (ha
 
 // stale says why a record must be replaced now ("" if it need not): the
 // entry changed, or the revocation set covers the SVID.
-func (c *svidCache) stale(r *x509Record, e wire.Entry) string {
+func (c *svidCache) stale(r *x509Record, e agentproto.Entry) string {
 	if r.entry.SPIFFEID != e.SPIFFEID || r.entry.X509SVIDTTL != e.X509SVIDTTL {
 		return "entry_changed"
 	}
@@ -148,7 +148,7 @@ func (c *svidCache) stale(r *x509Record, e wire.Entry) string {
 
 // mint asks the server for SVIDs for entries, in batches, and stores those
 // it gets. Entries the server refuses lose their record.
-func (c *svidCache) mint(ctx context.Context, entries []wire.Entry, reason string) error {
+func (c *svidCache) mint(ctx context.Context, entries []agentproto.Entry, reason string) error {
 	for chunk := range slices.Chunk(entries, maxMintBatch) {
 		if err := c.mintBatch(ctx, chunk, reason); err != nil {
 			return err
@@ -157,17 +157,17 @@ func (c *svidCache) mint(ctx context.Context, entries []wire.Entry, reason strin
 	return nil
 }
 
-func (c *svidCache) mintBatch(ctx context.Context, entries []wire.Entry, reason string) error {
+func (c *svidCache) mintBatch(ctx context.Context, entries []agentproto.Entry, reason string) error {
 	keys := make(map[string]*ecdsa.PrivateKey, len(entries))
-	byID := make(map[string]wire.Entry, len(entries))
-	var req wire.X509SVIDRequest
+	byID := make(map[string]agentproto.Entry, len(entries))
+	var req agentproto.X509SVIDRequest
 	for _, e := range entries {
 		key, csr, err := newKey()
 		if err != nil {
 			return err
 		}
 		keys[e.ID], byID[e.ID] = key, e
-		req.Requests = append(req.Requests, wire.X509SVIDRequestItem{EntryID: e.ID, CSR: csr})
+		req.Requests = append(req.Requests, agentproto.X509SVIDRequestItem{EntryID: e.ID, CSR: csr})
 	}
 	resp, err := c.minter.mintX509(ctx, req)
 	if err != nil {
@@ -220,7 +220,7 @@ func (c *svidCache) mintBatch(ctx context.Context, entries []wire.Entry, reason 
 // newRecord checks a minted SVID (it certifies key, names the entry's
 // SPIFFE ID and chains to bundle) and schedules its renewal at half its
 // lifetime, ±10%.
-func newRecord(e wire.Entry, s wire.X509SVID, key *ecdsa.PrivateKey, bundle *spiffebundle.Bundle, now time.Time) (*x509Record, error) {
+func newRecord(e agentproto.Entry, s agentproto.X509SVID, key *ecdsa.PrivateKey, bundle *spiffebundle.Bundle, now time.Time) (*x509Record, error) {
 	if bundle == nil {
 		return nil, fmt.Errorf("no bundle to verify it")
 	}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // TestSVIDsOnlyForWorkloads shows the agent minting only for entries a
@@ -20,9 +20,9 @@ func TestSVIDsOnlyForWorkloads(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	for i := range 5 { // entries of other workloads
-		fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/other/" + string(rune('a'+i)), Selectors: []string{"unix:uid:4000000000"}})
+		fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/other/" + string(rune('a'+i)), Selectors: []string{"unix:uid:4000000000"}})
 	}
-	mine := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/mine", Selectors: []string{ownUIDSelector()}})
+	mine := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/mine", Selectors: []string{ownUIDSelector()}})
 	eventually(t, "entries", func() bool { return r.Status().Entries == 6 })
 	if n := fs.mintCount(); n != 0 {
 		t.Fatalf("minted %d SVIDs before any workload asked", n)
@@ -68,7 +68,7 @@ func TestInactiveEntry(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	c, err := workloadapi.New(ctx, clientOptions(r))

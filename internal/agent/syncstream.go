@@ -11,12 +11,8 @@ import (
 	"sync"
 	"time"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
-
-// wireHeartbeat is the longest the server leaves the stream silent; twice
-// that without a message means the connection is dead.
-const wireHeartbeat = wire.HeartbeatInterval
 
 // Causes that end a sync stream from the agent's side.
 var (
@@ -62,12 +58,12 @@ func (a *Agent) syncOnce(ctx context.Context) (applied bool, err error) {
 	q := url.Values{"revision": {strconv.FormatInt(rev, 10)}, "revocations": {strconv.FormatInt(revs, 10)}}
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(sctx, http.MethodGet, endpoint(a.serverURL, "/agent/v1/sync", q), nil)
+	req, err := http.NewRequestWithContext(sctx, http.MethodGet, endpoint(a.serverURL, agentproto.SyncPath, q), nil)
 	if err != nil {
 		return false, err
 	}
-	req.Header.Set(protocolHeader, wire.ProtocolVersion)
-	req.Header.Set("Accept", "application/x-ndjson")
+	req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
+	req.Header.Set("Accept", agentproto.SyncContentType)
 	resp, err := a.httpClient().Do(req)
 	if err != nil {
 		return false, err
@@ -100,9 +96,9 @@ func (a *Agent) syncOnce(ctx context.Context) (applied bool, err error) {
 		}
 	})
 
-	mr := newMessageReader(resp.Body)
+	mr := agentproto.NewMessageReader(resp.Body)
 	for {
-		msg, err := mr.next()
+		msg, err := mr.Next()
 		if err != nil {
 			if cause := context.Cause(sctx); sctx.Err() != nil && ctx.Err() == nil {
 				return applied, cause
@@ -119,7 +115,7 @@ func (a *Agent) syncOnce(ctx context.Context) (applied bool, err error) {
 
 // handleMessage checks and applies one message, and persists the cache if
 // it changed.
-func (a *Agent) handleMessage(msg wire.Message) error {
+func (a *Agent) handleMessage(msg agentproto.Message) error {
 	if msg.Evicted {
 		return ErrEvicted
 	}

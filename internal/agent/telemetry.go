@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/dataplane"
 )
 
@@ -20,8 +22,6 @@ const (
 	defaultTelemetryCap   = 8192
 	defaultTelemetryBatch = 512
 	defaultTelemetryFlush = 5 * time.Second // retry interval after a failure
-	// telemetryPath is the server's route for call records.
-	telemetryPath = "/agent/v1/telemetry"
 )
 
 // telemetryBuffer holds call records from the node's proxies until they
@@ -35,11 +35,11 @@ type telemetryBuffer struct {
 	flushEvery time.Duration
 
 	mu    sync.Mutex
-	recs  []dataplane.CallRecord
+	recs  []callrecord.Record
 	first uint64 // sequence number of recs[0]
 	wake  chan struct{}
 	// run names this buffer's sequence numbers for the server (see
-	// dataplane.TelemetryBatchHeader).
+	// callrecord.BatchHeader).
 	run string
 
 	received, dropped, forwarded, refused prometheus.Counter
@@ -64,7 +64,7 @@ func newTelemetryBuffer(reg prometheus.Registerer) *telemetryBuffer {
 }
 
 // add appends batch, dropping the oldest records beyond capacity.
-func (b *telemetryBuffer) add(batch []dataplane.CallRecord) {
+func (b *telemetryBuffer) add(batch []callrecord.Record) {
 	b.mu.Lock()
 	if over := len(b.recs) + len(batch) - b.capacity; over > 0 {
 		if over >= len(b.recs) { // the batch alone fills the buffer
@@ -96,11 +96,11 @@ func (b *telemetryBuffer) len() int {
 
 // peek returns a copy of up to batchSize of the oldest records and the
 // sequence number just after them.
-func (b *telemetryBuffer) peek() ([]dataplane.CallRecord, uint64) {
+func (b *telemetryBuffer) peek() ([]callrecord.Record, uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := min(len(b.recs), b.batchSize)
-	return append([]dataplane.CallRecord(nil), b.recs[:n]...), b.first + uint64(n)
+	return append([]callrecord.Record(nil), b.recs[:n]...), b.first + uint64(n)
 }
 
 // ack removes the records before sequence number end that are still held
@@ -119,7 +119,7 @@ func (b *telemetryBuffer) ack(end uint64) {
 }
 
 // handleTelemetry serves POST /v1/telemetry on the data-plane socket: a
-// JSON array of dataplane.CallRecord, buffered for the server.
+// JSON array of callrecord.Record, buffered for the server.
 func (d *dataPlaneServer) handleTelemetry(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, dataplane.MaxTelemetryBody))
 	if err != nil {
@@ -130,7 +130,7 @@ func (d *dataPlaneServer) handleTelemetry(w http.ResponseWriter, r *http.Request
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	batch, err := dataplane.DecodeTelemetryBatch(body)
+	batch, err := callrecord.DecodeBatch(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest) // the proxy's own data: no secret to hide
 		return
@@ -138,15 +138,6 @@ func (d *dataPlaneServer) handleTelemetry(w http.ResponseWriter, r *http.Request
 	d.a.telemetry.received.Add(float64(len(batch)))
 	d.a.telemetry.add(batch)
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// telemetryReply is the server's answer to a batch.
-type telemetryReply struct {
-	Recorded int `json:"recorded"`
-	Refused  int `json:"refused"`
-	// Duplicates counts records the server had recorded from an earlier
-	// send of the batch.
-	Duplicates int `json:"duplicates"`
 }
 
 // runTelemetry forwards buffered records to the server in batches of up to
@@ -184,10 +175,10 @@ func (a *Agent) forwardTelemetry(ctx context.Context) bool {
 	if len(batch) == 0 {
 		return false
 	}
-	var reply telemetryReply
-	id := dataplane.TelemetryBatch{Run: b.run, First: end - uint64(len(batch)), End: end}
-	hdr := http.Header{dataplane.TelemetryBatchHeader: {id.String()}}
-	err := postJSONHeader(ctx, a.httpClient(), a.serverURL, telemetryPath, hdr, batch, &reply)
+	var reply agentproto.TelemetryResponse
+	id := callrecord.BatchID{Run: b.run, First: end - uint64(len(batch)), End: end}
+	hdr := http.Header{callrecord.BatchHeader: {id.String()}}
+	err := postJSONHeader(ctx, a.httpClient(), a.serverURL, agentproto.TelemetryPath, hdr, batch, &reply)
 	switch st := statusOf(err); {
 	case err == nil:
 		refused := min(max(reply.Refused, 0), len(batch))

@@ -13,15 +13,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/dataplane"
 )
 
-func testRecord(path string) dataplane.CallRecord {
-	return dataplane.CallRecord{Time: time.Unix(1700000000, 0).UTC(), Direction: "inbound", Target: "spiffe://example.org/b",
+func testRecord(path string) callrecord.Record {
+	return callrecord.Record{Time: time.Unix(1700000000, 0).UTC(), Direction: "inbound", Target: "spiffe://example.org/b",
 		Method: "GET", Path: path, Status: 200, Decision: "allow"}
 }
 
-func paths(recs []dataplane.CallRecord) []string {
+func paths(recs []callrecord.Record) []string {
 	var out []string
 	for _, r := range recs {
 		out = append(out, r.Path)
@@ -33,9 +34,9 @@ func paths(recs []dataplane.CallRecord) []string {
 func TestTelemetryBufferDropsOldest(t *testing.T) {
 	b := newTelemetryBuffer(prometheus.NewRegistry())
 	b.capacity, b.batchSize = 3, 2
-	b.add([]dataplane.CallRecord{testRecord("/1"), testRecord("/2")})
+	b.add([]callrecord.Record{testRecord("/1"), testRecord("/2")})
 	batch, end := b.peek() // in flight: /1 /2
-	b.add([]dataplane.CallRecord{testRecord("/3"), testRecord("/4")})
+	b.add([]callrecord.Record{testRecord("/3"), testRecord("/4")})
 	if diff := cmp.Diff([]string{"/1", "/2"}, paths(batch)); diff != "" {
 		t.Errorf("peek (-want +got):\n%s", diff)
 	}
@@ -46,7 +47,7 @@ func TestTelemetryBufferDropsOldest(t *testing.T) {
 	if batch, _ := b.peek(); !cmp.Equal(paths(batch), []string{"/3", "/4"}) {
 		t.Errorf("after ack: %v, want [/3 /4]", paths(batch))
 	}
-	b.add([]dataplane.CallRecord{testRecord("/5"), testRecord("/6"), testRecord("/7"), testRecord("/8")})
+	b.add([]callrecord.Record{testRecord("/5"), testRecord("/6"), testRecord("/7"), testRecord("/8")})
 	b.batchSize = 10
 	if batch, _ := b.peek(); !cmp.Equal(paths(batch), []string{"/6", "/7", "/8"}) {
 		t.Errorf("after an oversized batch: %v, want [/6 /7 /8]", paths(batch))
@@ -59,10 +60,10 @@ func TestTelemetryBufferDropsOldest(t *testing.T) {
 // TestDataPlaneTelemetry posts batches to the data-plane handler.
 func TestDataPlaneTelemetry(t *testing.T) {
 	d := &dataPlaneServer{a: &Agent{telemetry: newTelemetryBuffer(prometheus.NewRegistry())}}
-	valid, _ := json.Marshal([]dataplane.CallRecord{testRecord("/a")})
+	valid, _ := json.Marshal([]callrecord.Record{testRecord("/a")})
 	noTarget := testRecord("/a")
 	noTarget.Target = ""
-	bad, _ := json.Marshal([]dataplane.CallRecord{noTarget})
+	bad, _ := json.Marshal([]callrecord.Record{noTarget})
 	tests := []struct {
 		name string
 		body []byte
@@ -103,7 +104,7 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 // telemetry handler: it answers 202, 400 or 413, never panics, and
 // buffers only valid records.
 func FuzzDataPlaneTelemetry(f *testing.F) {
-	valid, _ := json.Marshal([]dataplane.CallRecord{testRecord("/a")})
+	valid, _ := json.Marshal([]callrecord.Record{testRecord("/a")})
 	f.Add(valid)
 	f.Add([]byte(`[{"time":"2026-11-28T00:00:00Z","direction":"inbound","target":"spiffe://example.org/b","decision":"allow","caller":"x"}]`))
 	f.Add([]byte(`[]`))

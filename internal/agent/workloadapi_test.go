@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	wire "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // TestFetchSVIDs attests an agent against the fake server, registers an
@@ -27,7 +27,7 @@ func TestFetchSVIDs(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
 	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -89,7 +89,7 @@ func TestWorkloadAPIRefusals(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/other", Selectors: []string{"unix:uid:4000000000"}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/other", Selectors: []string{"unix:uid:4000000000"}})
 	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
 
 	conn, err := grpc.NewClient(r.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -159,7 +159,7 @@ func TestX509StreamFollowsChanges(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	e1 := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/a", Selectors: []string{ownUIDSelector()}})
+	e1 := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/a", Selectors: []string{ownUIDSelector()}})
 	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e1.ID); return ok })
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -203,7 +203,7 @@ func TestX509StreamFollowsChanges(t *testing.T) {
 		t.Errorf("update lacks the federated bundle: %v", u.Bundles.Bundles())
 	}
 
-	fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/b", Selectors: []string{ownUIDSelector()}})
+	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/b", Selectors: []string{ownUIDSelector()}})
 	if diff := cmp.Diff([]string{"spiffe://example.org/a", "spiffe://example.org/b"}, ids(next("second entry"))); diff != "" {
 		t.Errorf("after a second entry (-want +got):\n%s", diff)
 	}

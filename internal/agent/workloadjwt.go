@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/authn"
-	wire "github.com/kith-dev/kith/internal/sync"
 )
 
 // FetchJWTSVID returns a JWT-SVID for the audience for every entry that
@@ -39,7 +39,7 @@ func (s *workloadServer) FetchJWTSVID(ctx context.Context, req *workload.JWTSVID
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "invalid requested SPIFFE ID: %v", err)
 		}
-		var only []wire.Entry
+		var only []agentproto.Entry
 		for _, e := range entries {
 			if e.SPIFFEID == want.String() {
 				only = append(only, e)

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -32,7 +32,7 @@ type JournalStore interface {
 
 // Auditor records security events; the ledger implements it.
 type Auditor interface {
-	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	Record(ctx context.Context, ev audit.Event) (int64, error)
 }
 
 // Config configures a [CA]. Zero values of optional fields select the

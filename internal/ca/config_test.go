@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -79,7 +80,7 @@ func TestNewCreatesFirstKey(t *testing.T) {
 	e := newEnv(t)
 	c := e.newCA(t)
 	ids := slotIDs(c)
-	if got, want := e.auditor.take(), []string{EventKeyActivated + " " + ids[statusActive]}; !cmp.Equal(got, want) {
+	if got, want := e.auditor.take(), []string{audit.TypeCAKeyActivated + " " + ids[statusActive]}; !cmp.Equal(got, want) {
 		t.Errorf("events: %v", cmp.Diff(want, got))
 	}
 	if len(ids) != 1 {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -82,11 +82,11 @@ func (j *fakeJournal) get(tb testing.TB) []byte {
 // fakeAuditor keeps the events it is given.
 type fakeAuditor struct {
 	mu     sync.Mutex
-	events []ledger.Event
+	events []audit.Event
 	err    error
 }
 
-func (a *fakeAuditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
+func (a *fakeAuditor) Record(_ context.Context, ev audit.Event) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.err != nil {

@@ -7,15 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
-)
-
-// Audit event types recorded for the key lifecycle.
-const (
-	EventKeyPrepared  = "ca.key.prepared"
-	EventKeyActivated = "ca.key.activated"
-	EventKeyRetired   = "ca.key.retired"
 )
 
 const (
@@ -87,9 +80,9 @@ func (c *CA) rotateLocked(ctx context.Context) error {
 // lead there; it returns a nil state if nothing is to change. It repeats
 // the rotation step until nothing changes, so that a CA that was down for a
 // long time catches up in one journal write.
-func (c *CA) plan(cur *state, now time.Time) (*state, []ledger.Event, error) {
+func (c *CA) plan(cur *state, now time.Time) (*state, []audit.Event, error) {
 	slots := cur.slots
-	var events []ledger.Event
+	var events []audit.Event
 	for range maxPlanSteps {
 		next, evs, err := c.step(slots, now)
 		if err != nil {
@@ -112,19 +105,19 @@ func (c *CA) plan(cur *state, now time.Time) (*state, []ledger.Event, error) {
 }
 
 // step applies one round of the rotation rules to slots.
-func (c *CA) step(in []*slot, now time.Time) ([]*slot, []ledger.Event, error) {
+func (c *CA) step(in []*slot, now time.Time) ([]*slot, []audit.Event, error) {
 	var (
 		out      []*slot
-		events   []ledger.Event
+		events   []audit.Event
 		active   *slot
 		prepared *slot
 	)
 	for _, s := range in {
 		switch {
 		case s.status != statusActive && !now.Before(s.notAfter()):
-			events = append(events, c.event(now, EventKeyRetired, "retire", s, "expired"))
+			events = append(events, c.event(now, audit.TypeCAKeyRetired, "retire", s, "expired"))
 		case s.status == statusPrepared && !c.fits(s, now):
-			events = append(events, c.event(now, EventKeyRetired, "retire", s, "does not fit the configuration"))
+			events = append(events, c.event(now, audit.TypeCAKeyRetired, "retire", s, "does not fit the configuration"))
 		default:
 			out = append(out, s)
 			switch s.status {
@@ -146,7 +139,7 @@ func (c *CA) step(in []*slot, now time.Time) ([]*slot, []ledger.Event, error) {
 			out = append(out, next)
 		}
 		out = replace(out, next, next.withStatus(statusActive))
-		ev := c.event(now, EventKeyActivated, "activate", next, "")
+		ev := c.event(now, audit.TypeCAKeyActivated, "activate", next, "")
 		events = append(events, ev)
 		if active != nil {
 			ev.Details["previous_key_id"] = string(active.id)
@@ -154,7 +147,7 @@ func (c *CA) step(in []*slot, now time.Time) ([]*slot, []ledger.Event, error) {
 				out = replace(out, active, active.withStatus(statusOld))
 			} else {
 				out = replace(out, active, nil)
-				events = append(events, c.event(now, EventKeyRetired, "retire", active, "expired"))
+				events = append(events, c.event(now, audit.TypeCAKeyRetired, "retire", active, "expired"))
 			}
 		}
 	case prepared == nil && !now.Before(prepareAt(active)):
@@ -163,7 +156,7 @@ func (c *CA) step(in []*slot, now time.Time) ([]*slot, []ledger.Event, error) {
 			return nil, nil, err
 		}
 		out = append(out, s)
-		events = append(events, c.event(now, EventKeyPrepared, "prepare", s, ""))
+		events = append(events, c.event(now, audit.TypeCAKeyPrepared, "prepare", s, ""))
 	}
 	return out, events, nil
 }
@@ -203,14 +196,14 @@ func replace(slots []*slot, old, repl *slot) []*slot {
 	return out
 }
 
-func (c *CA) event(now time.Time, typ, action string, s *slot, reason string) ledger.Event {
-	return ledger.Event{
+func (c *CA) event(now time.Time, typ, action string, s *slot, reason string) audit.Event {
+	return audit.Event{
 		Time:    now,
 		Type:    typ,
-		Actor:   ledger.SystemActor(),
+		Actor:   audit.SystemActor(),
 		Target:  c.td.IDString(),
 		Action:  action,
-		Outcome: ledger.OutcomeSuccess,
+		Outcome: audit.OutcomeSuccess,
 		Reason:  reason,
 		Details: map[string]string{
 			"key_id":     string(s.id),

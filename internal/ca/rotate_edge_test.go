@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 // TestRotateCatchesUp covers a CA that did not run for a long time: one
@@ -21,13 +23,13 @@ func TestRotateCatchesUp(t *testing.T) {
 		wantRootsIn int
 	}{
 		{"past five sixths without prepared key", 0, 21 * time.Hour,
-			[]string{EventKeyActivated}, true, 2},
+			[]string{audit.TypeCAKeyActivated}, true, 2},
 		{"past expiry without prepared key", 0, 30 * time.Hour,
-			[]string{EventKeyActivated, EventKeyRetired}, false, 1},
+			[]string{audit.TypeCAKeyActivated, audit.TypeCAKeyRetired}, false, 1},
 		{"past expiry with stale prepared key", 12 * time.Hour, 12*time.Hour + 23*time.Hour,
-			[]string{EventKeyActivated, EventKeyRetired, EventKeyActivated}, true, 2},
+			[]string{audit.TypeCAKeyActivated, audit.TypeCAKeyRetired, audit.TypeCAKeyActivated}, true, 2},
 		{"past expiry of both keys", 12 * time.Hour, 60 * time.Hour,
-			[]string{EventKeyRetired, EventKeyActivated, EventKeyRetired}, false, 1},
+			[]string{audit.TypeCAKeyRetired, audit.TypeCAKeyActivated, audit.TypeCAKeyRetired}, false, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +104,7 @@ func TestReplicasShareJournal(t *testing.T) {
 	}
 	wg.Wait()
 	events := append(e.auditor.take(), other.take()...)
-	if len(events) != 1 || !strings.HasPrefix(events[0], EventKeyActivated) {
+	if len(events) != 1 || !strings.HasPrefix(events[0], audit.TypeCAKeyActivated) {
 		t.Errorf("events %v, want one activation", events)
 	}
 	if err := c1.Reload(context.Background()); err != nil {

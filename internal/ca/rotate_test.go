@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 )
@@ -48,7 +49,7 @@ func TestRotationCycle(t *testing.T) {
 	if b == "" || b == a {
 		t.Fatalf("no prepared slot at half-life: %v", slotIDs(c))
 	}
-	assertEvents(t, e, EventKeyPrepared+" "+b)
+	assertEvents(t, e, audit.TypeCAKeyPrepared+" "+b)
 	assertBundle(t, c, 2, a, b)
 	rootB := rootOf(t, c, b)
 	longA := mint(t, c, 48*time.Hour) // capped at A's NotAfter
@@ -70,7 +71,7 @@ func TestRotationCycle(t *testing.T) {
 	jwtLateA := mintJWT(t, c)
 	now = e.at(20 * time.Hour)
 	rotate(t, c)
-	assertEvents(t, e, EventKeyActivated+" "+b)
+	assertEvents(t, e, audit.TypeCAKeyActivated+" "+b)
 	if ids := slotIDs(c); ids[statusActive] != b || ids[statusOld] != a {
 		t.Fatalf("slots after activation: %v", ids)
 	}
@@ -100,7 +101,7 @@ func TestRotationCycle(t *testing.T) {
 	if ids[statusActive] != b || ids[statusOld] != "" || cc == "" {
 		t.Fatalf("slots after A's end: %v", ids)
 	}
-	assertEvents(t, e, EventKeyRetired+" "+a, EventKeyPrepared+" "+cc)
+	assertEvents(t, e, audit.TypeCAKeyRetired+" "+a, audit.TypeCAKeyPrepared+" "+cc)
 	assertBundle(t, c, 3, b, cc)
 	if c.Bundle().HasX509Authority(rootA) {
 		t.Error("A's root is still in the bundle")

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 )
 
@@ -281,7 +282,7 @@ func TestConfigChangeReplacesActiveKey(t *testing.T) {
 	if ids[statusActive] == selfSigned || ids[statusOld] != selfSigned {
 		t.Fatalf("after adding an upstream: slots %v", ids)
 	}
-	assertEvents(t, e, EventKeyActivated+" "+ids[statusActive])
+	assertEvents(t, e, audit.TypeCAKeyActivated+" "+ids[statusActive])
 	if seqOf(t, c1.Bundle()) != 2 {
 		t.Errorf("sequence %d, want 2", seqOf(t, c1.Bundle()))
 	}

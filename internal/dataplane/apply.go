@@ -9,8 +9,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/revocation"
-	"github.com/kith-dev/kith/internal/sync/wire"
 )
 
 // Apply applies one feed message and publishes the result atomically. [View.Run]
@@ -128,7 +128,7 @@ func (v *View) applyRevocations(m *FeedMessage, next *snapshot) (*revocation.Set
 	}
 	var fresh *revocation.Set
 	for i, jws := range m.Revocations {
-		batch, err := wire.VerifyRevocations(jws, own.JWTBundle())
+		batch, err := agentproto.VerifyRevocations(jws, own.JWTBundle())
 		if err != nil {
 			v.logger.Warn("dataplane: revocation batch does not verify; ignored",
 				"version", m.Version, "batch", i, "error", err)
@@ -176,7 +176,7 @@ func parseJWKS(raw json.RawMessage) (*jose.JSONWebKeySet, error) {
 }
 
 // revocationEntries converts wire revocations, skipping unknown kinds.
-func revocationEntries(in []wire.Revocation) []revocation.Entry {
+func revocationEntries(in []agentproto.Revocation) []revocation.Entry {
 	out := make([]revocation.Entry, 0, len(in))
 	for _, r := range in {
 		k, err := revocation.ParseKind(r.Kind)

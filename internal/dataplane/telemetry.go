@@ -4,16 +4,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/kith-dev/kith/internal/callrecord"
 )
 
-// TelemetrySender posts batches of [CallRecord] to the agent's data-plane
-// socket (POST [TelemetryPath]). It is safe for concurrent use.
+// TelemetryPath is the path on the agent's data-plane socket that takes
+// call records from proxies: POST TelemetryPath with a batch of
+// callrecord.Record (a JSON array of at most callrecord.MaxBatch valid
+// records, at most [MaxTelemetryBody] bytes) is answered 202, or 400
+// (malformed or an invalid record), 413 (too large) or 503 (the agent's
+// buffer is shut).
+const TelemetryPath = "/v1/telemetry"
+
+// MaxTelemetryBody caps the body of one telemetry batch.
+const MaxTelemetryBody = 2 << 20
+
+// TelemetrySender posts batches of callrecord.Record to the agent's
+// data-plane socket (POST [TelemetryPath]). It is safe for concurrent use.
 type TelemetrySender struct {
 	client *http.Client
 }
@@ -35,12 +47,12 @@ func NewTelemetrySender(socketPath string) *TelemetrySender {
 	}}
 }
 
-// Send posts batch, in pieces of at most [MaxTelemetryBatch] records. It
+// Send posts batch, in pieces of at most callrecord.MaxBatch records. It
 // returns the transport's error, or an error naming the agent's status
 // when the agent refuses a piece (the rest are then not sent).
-func (s *TelemetrySender) Send(ctx context.Context, batch []CallRecord) error {
+func (s *TelemetrySender) Send(ctx context.Context, batch []callrecord.Record) error {
 	for len(batch) > 0 {
-		n := min(len(batch), MaxTelemetryBatch)
+		n := min(len(batch), callrecord.MaxBatch)
 		if err := s.post(ctx, batch[:n]); err != nil {
 			return err
 		}
@@ -49,7 +61,7 @@ func (s *TelemetrySender) Send(ctx context.Context, batch []CallRecord) error {
 	return nil
 }
 
-func (s *TelemetrySender) post(ctx context.Context, batch []CallRecord) error {
+func (s *TelemetrySender) post(ctx context.Context, batch []callrecord.Record) error {
 	body, err := json.Marshal(batch)
 	if err != nil {
 		return fmt.Errorf("telemetry: encode: %w", err)
@@ -73,6 +85,3 @@ func (s *TelemetrySender) post(ctx context.Context, batch []CallRecord) error {
 
 // Close releases the sender's idle connection.
 func (s *TelemetrySender) Close() { s.client.CloseIdleConnections() }
-
-// errRecordEmpty is returned by DecodeTelemetryBatch for an empty batch.
-var errRecordEmpty = errors.New("empty batch")

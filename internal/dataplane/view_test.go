@@ -17,7 +17,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // testBundle returns a bundle of td with one self-signed X.509 authority
@@ -43,10 +43,10 @@ func testBundle(t testing.TB, td spiffeid.TrustDomain) (*spiffebundle.Bundle, *e
 }
 
 // signBatch signs a revocation batch as the server does.
-func signBatch(t testing.TB, key *ecdsa.PrivateKey, kid string, b ksync.RevocationBatch) string {
+func signBatch(t testing.TB, key *ecdsa.PrivateKey, kid string, b agentproto.RevocationBatch) string {
 	t.Helper()
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
-		(&jose.SignerOptions{}).WithType(ksync.RevocationsType).WithHeader("kid", kid))
+		(&jose.SignerOptions{}).WithType(agentproto.RevocationsType).WithHeader("kid", kid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +71,9 @@ func TestApply(t *testing.T) {
 	fedRaw, _ := other.Marshal()
 	forger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	revokedAt := time.Now()
-	batch := func(full bool, value string) ksync.RevocationBatch {
-		return ksync.RevocationBatch{Revision: 1, Full: full, IssuedAt: revokedAt,
-			Entries: []ksync.Revocation{{Kind: "jti", Value: value, RevokedAt: revokedAt, Revision: 1}}}
+	batch := func(full bool, value string) agentproto.RevocationBatch {
+		return agentproto.RevocationBatch{Revision: 1, Full: full, IssuedAt: revokedAt,
+			Entries: []agentproto.Revocation{{Kind: "jti", Value: value, RevokedAt: revokedAt, Revision: 1}}}
 	}
 	var logs bytes.Buffer
 	v, err := New(Config{SocketPath: "unused", Logger: slog.New(slog.NewTextHandler(&logs, nil))})

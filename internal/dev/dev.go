@@ -24,7 +24,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/server"
 )
@@ -167,7 +167,7 @@ func adminClient(cfg Config, srv *server.Server) (*adminclient.Client, error) {
 // any SPIFFE-aware program the user runs gets an identity, and binds the
 // demo entries to the current user under it (closing registered then).
 func runAgent(ctx context.Context, cfg Config, srv *server.Server, registered chan<- struct{}) error {
-	actor := ledger.Actor{Kind: "system", ID: "kith-dev"}
+	actor := audit.Actor{Kind: "system", ID: "kith-dev"}
 	tok, err := srv.Nodes().CreateJoinToken(ctx, actor, 0)
 	if err != nil {
 		return fmt.Errorf("dev agent join token: %w", err)
@@ -200,7 +200,7 @@ func runAgent(ctx context.Context, cfg Config, srv *server.Server, registered ch
 // bindDemoEntries gives the demo entries to the current user's processes
 // under the dev agent (the demo services run in this process), creating
 // those that are missing.
-func bindDemoEntries(ctx context.Context, srv *server.Server, actor ledger.Actor, agentID spiffeid.ID, sels []string) error {
+func bindDemoEntries(ctx context.Context, srv *server.Server, actor audit.Actor, agentID spiffeid.ID, sels []string) error {
 	reg := srv.Registry()
 	for _, spec := range demoEntries() {
 		spec.SPIFFEID = "spiffe://" + srv.TrustDomain().Name() + spec.SPIFFEID
@@ -240,7 +240,7 @@ func seed(ctx context.Context, srv *server.Server) (int, error) {
 	if err != nil || len(existing) > 0 {
 		return 0, err
 	}
-	actor := ledger.Actor{Kind: "system", ID: "kith-dev"}
+	actor := audit.Actor{Kind: "system", ID: "kith-dev"}
 	for _, spec := range demoEntries() {
 		spec.SPIFFEID = "spiffe://" + srv.TrustDomain().Name() + spec.SPIFFEID
 		if _, err := reg.Create(ctx, actor, spec); err != nil {

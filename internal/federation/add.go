@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // Add federates with r.TrustDomain on behalf of actor. It fetches the
@@ -22,7 +21,7 @@ import (
 // [ErrExists] if the trust domain is already federated; an error matching
 // [ErrFetch] or [ErrBundleRejected] if the fetch fails, in which case a
 // failure event is recorded; otherwise a store or ledger error.
-func (m *Manager) Add(ctx context.Context, actor ledger.Actor, r Relationship, bootstrap []byte) (Status, error) {
+func (m *Manager) Add(ctx context.Context, actor audit.Actor, r Relationship, bootstrap []byte) (Status, error) {
 	if err := r.validate(m.own); err != nil {
 		return Status{}, err
 	}
@@ -52,7 +51,7 @@ func (m *Manager) Add(ctx context.Context, actor ledger.Actor, r Relationship, b
 	fetched, err := m.fetch(ctx, r, auth)
 	if err != nil {
 		err = fmt.Errorf("federation: add %q: %w", td, err)
-		aerr := m.audit(ctx, eventAdded, "create", actor, r, ledger.OutcomeFailure, nil, err, nil)
+		aerr := m.audit(ctx, audit.TypeFederationAdded, "create", actor, r, audit.OutcomeFailure, nil, err, nil)
 		return Status{}, errors.Join(err, aerr)
 	}
 
@@ -71,7 +70,7 @@ func (m *Manager) Add(ctx context.Context, actor ledger.Actor, r Relationship, b
 	if err := m.store.PutFederation(ctx, rec); err != nil {
 		return Status{}, fmt.Errorf("federation: add %q: store: %w", td, err)
 	}
-	if err := m.audit(ctx, eventAdded, "create", actor, r, ledger.OutcomeSuccess, fetched, nil, nil); err != nil {
+	if err := m.audit(ctx, audit.TypeFederationAdded, "create", actor, r, audit.OutcomeSuccess, fetched, nil, nil); err != nil {
 		// The action fails with its audit: undo the store write.
 		if derr := m.store.DeleteFederation(ctx, rec.TrustDomain); derr != nil {
 			m.logger.Error("federation: cannot undo add after audit failure",

@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -133,7 +132,7 @@ func TestAddHTTPSSPIFFE(t *testing.T) {
 			t.Errorf("stored record (-want +got):\n%s", diff)
 		}
 		ev := f.audit.last(t)
-		if ev.Type != "federation.added" || ev.Outcome != ledger.OutcomeSuccess || ev.Actor != admin || ev.Target != "foreign.test" {
+		if ev.Type != "federation.added" || ev.Outcome != audit.OutcomeSuccess || ev.Actor != admin || ev.Target != "foreign.test" {
 			t.Errorf("audit event = %+v, want a successful federation.added by admin for foreign.test", ev)
 		}
 	})
@@ -172,7 +171,7 @@ func TestAddHTTPSSPIFFE(t *testing.T) {
 			if _, err := f.m.GetBundleForTrustDomain(foreignTD); !errors.Is(err, ErrNotFound) {
 				t.Errorf("GetBundleForTrustDomain error = %v, want ErrNotFound", err)
 			}
-			if ev := f.audit.last(t); ev.Type != "federation.added" || ev.Outcome != ledger.OutcomeFailure {
+			if ev := f.audit.last(t); ev.Type != "federation.added" || ev.Outcome != audit.OutcomeFailure {
 				t.Errorf("audit event = %s/%s, want federation.added/failure", ev.Type, ev.Outcome)
 			}
 		})

@@ -5,23 +5,14 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
-
-	"github.com/kith-dev/kith/internal/ledger"
-)
-
-// Audit event types recorded by the Manager.
-const (
-	eventAdded         = "federation.added"
-	eventRemoved       = "federation.removed"
-	eventRefreshed     = "federation.bundle.refreshed"
-	eventRefreshFailed = "federation.refresh.failed"
 )
 
 // audit records one event about rel. bundle, when not nil, adds its
 // sequence number and authority counts to the details; cause, when not
 // nil, becomes the reason.
-func (m *Manager) audit(ctx context.Context, typ, action string, actor ledger.Actor, rel Relationship, outcome ledger.Outcome, bundle *spiffebundle.Bundle, cause error, extra map[string]string) error {
+func (m *Manager) audit(ctx context.Context, typ, action string, actor audit.Actor, rel Relationship, outcome audit.Outcome, bundle *spiffebundle.Bundle, cause error, extra map[string]string) error {
 	details := map[string]string{
 		"endpoint_url": rel.BundleEndpointURL,
 		"profile":      string(rel.Profile),
@@ -37,7 +28,7 @@ func (m *Manager) audit(ctx context.Context, typ, action string, actor ledger.Ac
 	for k, v := range extra {
 		details[k] = v
 	}
-	ev := ledger.Event{
+	ev := audit.Event{
 		Time:    m.clock(),
 		Type:    typ,
 		Actor:   actor,

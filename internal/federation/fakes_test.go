@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -80,14 +80,14 @@ func (s *memStore) len() int {
 // memAuditor records events and announces each on a channel.
 type memAuditor struct {
 	mu     sync.Mutex
-	events []ledger.Event
+	events []audit.Event
 	fail   error
-	ch     chan ledger.Event
+	ch     chan audit.Event
 }
 
-func newMemAuditor() *memAuditor { return &memAuditor{ch: make(chan ledger.Event, 100)} }
+func newMemAuditor() *memAuditor { return &memAuditor{ch: make(chan audit.Event, 100)} }
 
-func (a *memAuditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
+func (a *memAuditor) Record(_ context.Context, ev audit.Event) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fail != nil {
@@ -119,7 +119,7 @@ func (a *memAuditor) types() []string {
 }
 
 // last returns the last event recorded, failing the test if there is none.
-func (a *memAuditor) last(t testing.TB) ledger.Event {
+func (a *memAuditor) last(t testing.TB) audit.Event {
 	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -131,7 +131,7 @@ func (a *memAuditor) last(t testing.TB) ledger.Event {
 
 // wait returns the next event of type typ announced, skipping others, or
 // fails the test after a few seconds.
-func (a *memAuditor) wait(t testing.TB, typ string) ledger.Event {
+func (a *memAuditor) wait(t testing.TB, typ string) audit.Event {
 	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
@@ -142,7 +142,7 @@ func (a *memAuditor) wait(t testing.TB, typ string) ledger.Event {
 			}
 		case <-timeout:
 			t.Fatalf("no %q event within 5s; recorded: %v", typ, a.types())
-			return ledger.Event{}
+			return audit.Event{}
 		}
 	}
 }

@@ -13,17 +13,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 var (
 	ownTD      = spiffeid.RequireTrustDomainFromString("kith.test")
 	foreignTD  = spiffeid.RequireTrustDomainFromString("foreign.test")
 	endpointID = spiffeid.RequireFromString("spiffe://foreign.test/bundle-endpoint")
-	admin      = ledger.Actor{Kind: "admin", ID: "admin-1"}
+	admin      = audit.Actor{Kind: "admin", ID: "admin-1"}
 )
 
 // endpoint is a bundle endpoint on loopback whose certificate and bundle

@@ -7,10 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // Refresh fetches the bundle of td now, whether due or not, and returns the
@@ -121,7 +120,7 @@ func (m *Manager) refreshed(ctx context.Context, e *entry, s state, fetched *spi
 	}
 	m.logger.Info("federation: bundle refreshed", "trust_domain", s.rel.TrustDomain.String(),
 		"sequence", st.Sequence, "x509_authorities", st.X509Authorities, "jwt_authorities", st.JWTAuthorities)
-	if err := m.audit(ctx, eventRefreshed, "refresh", ledger.SystemActor(), s.rel, ledger.OutcomeSuccess, s.bundle, nil, extra); err != nil {
+	if err := m.audit(ctx, audit.TypeFederationBundleRefreshed, "refresh", audit.SystemActor(), s.rel, audit.OutcomeSuccess, s.bundle, nil, extra); err != nil {
 		// The bundle stays in effect: refusing a foreign rotation over a
 		// ledger outage would break calls. The caller sees the error.
 		return st, err
@@ -156,7 +155,7 @@ func (m *Manager) refreshFailed(ctx context.Context, e *entry, s state, cause er
 	m.logger.Warn("federation: bundle refresh failed", "trust_domain", s.rel.TrustDomain.String(),
 		"failures", s.failures, "next_refresh", s.nextRefresh, "error", cause)
 	extra := map[string]string{"failures": strconv.Itoa(s.failures)}
-	aerr := m.audit(ctx, eventRefreshFailed, "refresh", ledger.SystemActor(), s.rel, ledger.OutcomeFailure, s.bundle, cause, extra)
+	aerr := m.audit(ctx, audit.TypeFederationRefreshFailed, "refresh", audit.SystemActor(), s.rel, audit.OutcomeFailure, s.bundle, cause, extra)
 	return s.status(), errors.Join(err, aerr)
 }
 

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 func TestRefreshAfterRootRotation(t *testing.T) {
@@ -59,7 +58,7 @@ func TestRefreshAfterRootRotation(t *testing.T) {
 			if st.Sequence != 3 || st.LastError != "" {
 				t.Errorf("status = %+v, want sequence 3 and no error", st)
 			}
-			if ev := f.audit.last(t); ev.Type != "federation.bundle.refreshed" || ev.Actor != ledger.SystemActor() ||
+			if ev := f.audit.last(t); ev.Type != "federation.bundle.refreshed" || ev.Actor != audit.SystemActor() ||
 				ev.Details["previous_sequence"] != "2" || ev.Details["sequence"] != "3" {
 				t.Errorf("audit event = %+v, want federation.bundle.refreshed from 2 to 3 by the system", ev)
 			}
@@ -117,7 +116,7 @@ func TestRefreshRefusesBadBundles(t *testing.T) {
 			if st.LastError == "" || rec.LastError == "" {
 				t.Errorf("LastError = %q, stored %q; want both set", st.LastError, rec.LastError)
 			}
-			if ev := f.audit.last(t); ev.Type != "federation.refresh.failed" || ev.Outcome != ledger.OutcomeFailure {
+			if ev := f.audit.last(t); ev.Type != "federation.refresh.failed" || ev.Outcome != audit.OutcomeFailure {
 				t.Errorf("audit event = %s/%s, want federation.refresh.failed/failure", ev.Type, ev.Outcome)
 			}
 		})

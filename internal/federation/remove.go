@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 // Remove ends the federation with td on behalf of actor: it deletes the
@@ -17,7 +16,7 @@ import (
 // Errors: [ErrNotFound] if td is neither held nor stored; otherwise a store
 // or ledger error, in which case the relationship is kept (the store record
 // is put back if the audit fails).
-func (m *Manager) Remove(ctx context.Context, actor ledger.Actor, td spiffeid.TrustDomain) error {
+func (m *Manager) Remove(ctx context.Context, actor audit.Actor, td spiffeid.TrustDomain) error {
 	// addMu keeps a concurrent Add of td from landing half-way through.
 	m.addMu.Lock()
 	defer m.addMu.Unlock()
@@ -51,7 +50,7 @@ func (m *Manager) Remove(ctx context.Context, actor ledger.Actor, td spiffeid.Tr
 			return fmt.Errorf("federation: remove %q: %w", td, err)
 		}
 	}
-	if err := m.audit(ctx, eventRemoved, "delete", actor, rel, ledger.OutcomeSuccess, nil, nil, nil); err != nil {
+	if err := m.audit(ctx, audit.TypeFederationRemoved, "delete", actor, rel, audit.OutcomeSuccess, nil, nil, nil); err != nil {
 		if stored {
 			if perr := m.store.PutFederation(ctx, rec); perr != nil {
 				m.logger.Error("federation: cannot undo remove after audit failure",

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 func TestRemove(t *testing.T) {
@@ -24,7 +24,7 @@ func TestRemove(t *testing.T) {
 	if got, _ := f.m.List(t.Context()); len(got) != 0 {
 		t.Errorf("List = %v, want empty", got)
 	}
-	if ev := f.audit.last(t); ev.Type != "federation.removed" || ev.Actor != admin || ev.Outcome != ledger.OutcomeSuccess {
+	if ev := f.audit.last(t); ev.Type != "federation.removed" || ev.Actor != admin || ev.Outcome != audit.OutcomeSuccess {
 		t.Errorf("audit event = %+v, want a successful federation.removed by admin", ev)
 	}
 	if _, err := f.m.Refresh(t.Context(), foreignTD); !errors.Is(err, ErrNotFound) {

@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,21 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
 
 // benchEvent is an event of a realistic size (about 500 bytes of entry).
-func benchEvent() ledger.Event {
-	return ledger.Event{
+func benchEvent() audit.Event {
+	return audit.Event{
 		Type: "call.decided",
-		Actor: ledger.Actor{Kind: "workload", ID: "spiffe://example.org/ns/billing/sa/invoicer", CredentialID: "jti-0b6f2c4e",
+		Actor: audit.Actor{Kind: "workload", ID: "spiffe://example.org/ns/billing/sa/invoicer", CredentialID: "jti-0b6f2c4e",
 			CredentialType: "jwt_svid", Owner: "team-billing", BusinessFunction: "invoicing"},
 		Target:    "spiffe://example.org/ns/payments/sa/ledger-api",
 		Action:    "call",
-		Outcome:   ledger.OutcomeSuccess,
-		Policy:    &ledger.Policy{Revision: 1234, Rule: "billing-may-post-invoices"},
-		Trust:     &ledger.Trust{Score: 93},
+		Outcome:   audit.OutcomeSuccess,
+		Policy:    &audit.Policy{Revision: 1234, Rule: "billing-may-post-invoices"},
+		Trust:     &audit.Trust{Score: 93},
 		RequestID: "req-5f1c9a7e",
 		TraceID:   "4bf92f3577b34da6a3ce929d0e0e4736",
 		Details:   map[string]string{"method": "POST", "path": "/v1/invoices", "status": "201"},
@@ -197,27 +197,6 @@ func BenchmarkInclusionProof(b *testing.B) {
 		for b.Loop() {
 			i := rng.Uint64N(n - 1000)
 			if _, err := l.Entries(b.Context(), i, i+1000); err != nil && !errors.Is(err, ledger.ErrOutOfRange) {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkMarshal measures the canonical encoding of an event of a
-// realistic size, against encoding/json's encoding of the same event.
-func BenchmarkMarshal(b *testing.B) {
-	ev := benchEvent()
-	ev.Time = time.Date(2026, 11, 28, 1, 2, 3, 456789000, time.UTC)
-	b.Run("ledger", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := ledger.Marshal(ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := json.Marshal(ev); err != nil {
 				b.Fatal(err)
 			}
 		}

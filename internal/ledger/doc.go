@@ -1,7 +1,9 @@
 // Package ledger is Kith's tamper-evident audit log: every change of state
 // (an entry created, an SVID minted, a CA key rotated, a failed admin
-// login) is handed to [Ledger.Record] as a structured [Event] and appended
-// to a Merkle tree log in the style of Certificate Transparency.
+// login) is handed to [Ledger.Record] as a structured [audit.Event] and
+// appended to a Merkle tree log in the style of Certificate Transparency.
+// What an event is, its canonical encoding and the event types are
+// package audit's.
 //
 // Each event becomes one entry: its canonical JSON, with the entry's own
 // index as the first field, hashed into the tree as in RFC 6962 / RFC 9162.

@@ -23,7 +23,7 @@ const maxIndexLen = len(entryPrefix) + 20 + 1
 type Entry struct {
 	// Index is the entry's position in the log, from 0.
 	Index uint64
-	// Data is the exact leaf data: the canonical JSON of an [Event] with
+	// Data is the exact leaf data: the canonical JSON of an [audit.Event] with
 	// the entry's index inserted as its first field, {"index":N,...}.
 	Data []byte
 	// LeafHash is the stored RFC 6962 leaf hash of Data (for a verifier,

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 // TruncatedDetail is the Details key of an event whose text the ledger
@@ -20,8 +22,8 @@ const TruncatedDetail = "ledger.truncated"
 // failure is never left unrecorded, because a caller or an attacker made
 // its description long; Time, Type, Action and Outcome keep their meaning
 // (they are cut only if absurdly long themselves).
-func fit(ev Event) (Event, []byte, error) {
-	body, err := Marshal(ev)
+func fit(ev audit.Event) (audit.Event, []byte, error) {
+	body, err := audit.Marshal(ev)
 	if err != nil || len(body)+maxIndexLen <= MaxEntrySize {
 		return ev, body, err
 	}
@@ -29,7 +31,7 @@ func fit(ev Event) (Event, []byte, error) {
 	for limit := 4096; limit >= 8; limit /= 2 {
 		c := clipEvent(ev, limit)
 		c.Details[TruncatedDetail] = fmt.Sprintf("encoded event of %d bytes shortened", original)
-		if body, err = Marshal(c); err != nil {
+		if body, err = audit.Marshal(c); err != nil {
 			return ev, nil, err
 		}
 		if len(body)+maxIndexLen <= MaxEntrySize {
@@ -41,11 +43,11 @@ func fit(ev Event) (Event, []byte, error) {
 
 // clipEvent returns a copy of ev with every string cut to at most limit
 // bytes (on a character boundary), at most limit/16 details and signals.
-func clipEvent(ev Event, limit int) Event {
+func clipEvent(ev audit.Event, limit int) audit.Event {
 	c := func(s string) string { return clipString(s, limit) }
 	out := ev
 	out.Type, out.Target, out.Action, out.Reason = c(ev.Type), c(ev.Target), c(ev.Action), c(ev.Reason)
-	out.Outcome = Outcome(c(string(ev.Outcome)))
+	out.Outcome = audit.Outcome(c(string(ev.Outcome)))
 	out.RequestID, out.TraceID = c(ev.RequestID), c(ev.TraceID)
 	a := &out.Actor
 	a.Kind, a.ID, a.CredentialID, a.CredentialType = c(a.Kind), c(a.ID), c(a.CredentialID), c(a.CredentialType)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 )
 
@@ -98,59 +99,6 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// FuzzMarshal checks that the hand-written canonical encoding of events
-// is, byte for byte, what encoding/json gives, errors included: entries
-// already in logs were encoded by encoding/json, and adoption re-encodes
-// events.
-func FuzzMarshal(f *testing.F) {
-	f.Add("call.decided", "spiffe://example.org/ns/a/sa/b", "", "<script>&\"\\\u2028\x00\xff", "k", "v", int64(1234), 93, int64(1700000000123456), uint8(0xff))
-	f.Add("", "", "x", "", "", "", int64(-5), -1, int64(-62135596800000000-1), uint8(0))
-	f.Add("é\t\n", "id", "signal", "reason\r", "b", "a", int64(0), 0, int64(253402300800000000), uint8(0x55))
-	f.Fuzz(func(t *testing.T, typ, id, signal, text, key, value string, revision int64, score int, micros int64, mask uint8) {
-		on := func(bit int) bool { return mask&(1<<bit) != 0 }
-		ev := ledger.Event{
-			Time:    time.UnixMicro(micros).UTC(),
-			Type:    typ,
-			Actor:   ledger.Actor{Kind: text, ID: id},
-			Action:  signal,
-			Outcome: ledger.Outcome(text),
-		}
-		if on(0) {
-			ev.Actor.CredentialID, ev.Actor.CredentialType, ev.Actor.Owner = text, key, value
-			ev.Actor.BusinessFunction, ev.Actor.RemoteAddr = id, typ
-		}
-		if on(1) {
-			ev.Target, ev.Reason, ev.RequestID, ev.TraceID = id, text, key, value
-		}
-		if on(2) {
-			ev.Policy = &ledger.Policy{Revision: revision}
-			if on(3) {
-				ev.Policy.Rule = text
-			}
-		}
-		if on(4) {
-			ev.Trust = &ledger.Trust{Score: score}
-			if on(5) {
-				ev.Trust.Signals = []string{signal, text}
-			}
-		}
-		if on(6) {
-			ev.Details = map[string]string{key: value, value: text, "": typ}
-		}
-		if on(7) {
-			ev.Time = ev.Time.In(time.FixedZone("", int(revision%100_000)))
-		}
-		got, err := ledger.Marshal(ev)
-		want, wantErr := json.Marshal(ev)
-		if (err != nil) != (wantErr != nil) {
-			t.Fatalf("Marshal error %v, encoding/json error %v", err, wantErr)
-		}
-		if err == nil && !bytes.Equal(got, want) {
-			t.Fatalf("Marshal:\n%s\nencoding/json:\n%s", got, want)
-		}
-	})
-}
-
 // FuzzFit checks that fit leaves an event that fits alone and shortens
 // any other, of any text, to an entry within the limit.
 func FuzzFit(f *testing.F) {
@@ -158,12 +106,12 @@ func FuzzFit(f *testing.F) {
 	f.Add("a", "b", "c", 1, uint16(0))
 	f.Fuzz(func(t *testing.T, text, reason, key string, repeat int, keys uint16) {
 		repeat = min(max(repeat, 0), 70_000/max(len(text)+len(reason)+len(key), 1))
-		ev := ledger.Event{Time: time.Unix(1700000000, 0).UTC(), Type: "t", Actor: ledger.Actor{Kind: "workload", ID: strings.Repeat(text, repeat)},
-			Action: "a", Outcome: ledger.OutcomeSuccess, Reason: strings.Repeat(reason, repeat), Details: map[string]string{}}
+		ev := audit.Event{Time: time.Unix(1700000000, 0).UTC(), Type: "t", Actor: audit.Actor{Kind: "workload", ID: strings.Repeat(text, repeat)},
+			Action: "a", Outcome: audit.OutcomeSuccess, Reason: strings.Repeat(reason, repeat), Details: map[string]string{}}
 		for i := range int(keys % 4096) {
 			ev.Details[fmt.Sprint(key, i)] = strings.Repeat(key, repeat%64)
 		}
-		want, err := ledger.Marshal(ev)
+		want, err := audit.Marshal(ev)
 		if err != nil {
 			return
 		}

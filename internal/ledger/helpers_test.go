@@ -10,6 +10,7 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/internal/store/storetest"
@@ -102,19 +103,19 @@ func testLedger(t testing.TB) (*ledger.Ledger, *store.Store, *ledger.Signer) {
 }
 
 // testEvent returns a valid event numbered n.
-func testEvent(n int) ledger.Event {
-	return ledger.Event{
+func testEvent(n int) audit.Event {
+	return audit.Event{
 		Type:    "entry.created",
-		Actor:   ledger.Actor{Kind: "admin", ID: "admin-alice", CredentialID: "cred-1", CredentialType: "admin_token"},
+		Actor:   audit.Actor{Kind: "admin", ID: "admin-alice", CredentialID: "cred-1", CredentialType: "admin_token"},
 		Target:  "entry-" + strconv.Itoa(n),
 		Action:  "create",
-		Outcome: ledger.OutcomeSuccess,
+		Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"n": strconv.Itoa(n)},
 	}
 }
 
 // mustRecord records ev and returns its index.
-func mustRecord(t testing.TB, l *ledger.Ledger, ev ledger.Event) int64 {
+func mustRecord(t testing.TB, l *ledger.Ledger, ev audit.Event) int64 {
 	t.Helper()
 	i, err := l.Record(t.Context(), ev)
 	if err != nil {

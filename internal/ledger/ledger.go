@@ -14,6 +14,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -187,6 +188,12 @@ func (l *Ledger) Origin() string { return l.origin }
 // Verifier returns the verifier of the log's checkpoint signatures.
 func (l *Ledger) Verifier() note.Verifier { return l.verifier }
 
+// IndexedEvent is an event read back from the log with its index.
+type IndexedEvent struct {
+	Index int64
+	Event audit.Event
+}
+
 // Query returns stored events matching f, oldest first, with their
 // indexes. It returns an error if the store fails or holds an entry that
 // is not an event.
@@ -197,7 +204,7 @@ func (l *Ledger) Query(ctx context.Context, f store.EventFilter) ([]IndexedEvent
 	}
 	out := make([]IndexedEvent, 0, len(rows))
 	for _, r := range rows {
-		var ev Event
+		var ev audit.Event
 		if err := json.Unmarshal(r.Body, &ev); err != nil {
 			return nil, fmt.Errorf("ledger: event %d: %w", r.Index, err)
 		}

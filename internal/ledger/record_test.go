@@ -14,22 +14,23 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
 
 func TestRecordEncoding(t *testing.T) {
 	l, _, _ := testLedger(t)
-	ev := ledger.Event{
+	ev := audit.Event{
 		Time: time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("X", 3600)),
 		Type: "call.decided",
-		Actor: ledger.Actor{Kind: "workload", ID: "spiffe://example.org/billing", CredentialID: "jti-7",
+		Actor: audit.Actor{Kind: "workload", ID: "spiffe://example.org/billing", CredentialID: "jti-7",
 			CredentialType: "jwt_svid", Owner: "team-billing", BusinessFunction: "invoicing", RemoteAddr: "10.0.0.7:4431"},
 		Target:    "spiffe://example.org/ledger-api",
 		Action:    "call",
-		Outcome:   ledger.OutcomeDenied,
-		Policy:    &ledger.Policy{Revision: 42, Rule: "deny-after-hours"},
-		Trust:     &ledger.Trust{Score: 37, Signals: []string{"anomaly.rate", "caep.credential-change"}},
+		Outcome:   audit.OutcomeDenied,
+		Policy:    &audit.Policy{Revision: 42, Rule: "deny-after-hours"},
+		Trust:     &audit.Trust{Score: 37, Signals: []string{"anomaly.rate", "caep.credential-change"}},
 		Reason:    "outside business hours <& >",
 		RequestID: "req-1",
 		TraceID:   "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -79,13 +80,13 @@ func TestRecordErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		ctx     context.Context
-		ev      ledger.Event
+		ev      audit.Event
 		wantErr error // nil: any error
 		ok      bool
 	}{
-		{"no type", t.Context(), func() ledger.Event { e := testEvent(0); e.Type = ""; return e }(), nil, false},
-		{"no action", t.Context(), func() ledger.Event { e := testEvent(0); e.Action = ""; return e }(), nil, false},
-		{"no outcome", t.Context(), func() ledger.Event { e := testEvent(0); e.Outcome = ""; return e }(), nil, false},
+		{"no type", t.Context(), func() audit.Event { e := testEvent(0); e.Type = ""; return e }(), nil, false},
+		{"no action", t.Context(), func() audit.Event { e := testEvent(0); e.Action = ""; return e }(), nil, false},
+		{"no outcome", t.Context(), func() audit.Event { e := testEvent(0); e.Outcome = ""; return e }(), nil, false},
 		{"too large, shortened", t.Context(), big, nil, true},
 		{"cancelled", cancelled, testEvent(0), context.Canceled, false},
 		{"just under the limit", t.Context(), nearlyBig, nil, true},
@@ -120,13 +121,13 @@ func TestRecordShortensLargeEvents(t *testing.T) {
 	for i := range 20_000 {
 		details[fmt.Sprint("key-", i)] = "value"
 	}
-	tests := map[string]func(e *ledger.Event){
-		"reason":        func(e *ledger.Event) { e.Reason = huge },
-		"target":        func(e *ledger.Event) { e.Target = huge },
-		"many details":  func(e *ledger.Event) { e.Details = details },
-		"detail values": func(e *ledger.Event) { e.Details = map[string]string{"a": huge, "b": huge} },
-		"signals":       func(e *ledger.Event) { e.Trust = &ledger.Trust{Score: 1, Signals: []string{huge, huge, huge}} },
-		"actor":         func(e *ledger.Event) { e.Actor.ID, e.Actor.Owner = huge, huge },
+	tests := map[string]func(e *audit.Event){
+		"reason":        func(e *audit.Event) { e.Reason = huge },
+		"target":        func(e *audit.Event) { e.Target = huge },
+		"many details":  func(e *audit.Event) { e.Details = details },
+		"detail values": func(e *audit.Event) { e.Details = map[string]string{"a": huge, "b": huge} },
+		"signals":       func(e *audit.Event) { e.Trust = &audit.Trust{Score: 1, Signals: []string{huge, huge, huge}} },
+		"actor":         func(e *audit.Event) { e.Actor.ID, e.Actor.Owner = huge, huge },
 	}
 	for name, edit := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -310,7 +311,7 @@ func TestReopen(t *testing.T) {
 func TestAdoptLegacyEvents(t *testing.T) {
 	s := openStore(t, sqliteURL(t))
 	for i := range 3 {
-		body, err := ledger.Marshal(testEvent(i))
+		body, err := audit.Marshal(testEvent(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +325,7 @@ func TestAdoptLegacyEvents(t *testing.T) {
 		t.Errorf("first Record: index %d, want 3", i)
 	}
 	// A stray AppendEvent while the ledger runs is adopted too.
-	body, _ := ledger.Marshal(testEvent(4))
+	body, _ := audit.Marshal(testEvent(4))
 	if err := s.AppendEvent(t.Context(), &store.Event{Type: "entry.created", Body: body}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -68,7 +69,7 @@ type request struct {
 // then hands over to a waiting caller, so Record needs no background
 // goroutine and no caller waits for more than its own batch and the one
 // before.
-func (l *Ledger) Record(ctx context.Context, ev Event) (int64, error) {
+func (l *Ledger) Record(ctx context.Context, ev audit.Event) (int64, error) {
 	r, err := l.newRequest(ctx, &ev)
 	if err != nil {
 		return 0, err
@@ -94,7 +95,7 @@ func (l *Ledger) Record(ctx context.Context, ev Event) (int64, error) {
 // first. Each event is checked and completed as [Ledger.Record] does; an
 // invalid one fails the whole call before anything is queued. A caller
 // that retries a failed RecordAll thus never records an event twice.
-func (l *Ledger) RecordAll(ctx context.Context, evs []Event) (int64, error) {
+func (l *Ledger) RecordAll(ctx context.Context, evs []audit.Event) (int64, error) {
 	if len(evs) == 0 {
 		return 0, errors.New("ledger: no events to record")
 	}
@@ -116,7 +117,7 @@ func (l *Ledger) RecordAll(ctx context.Context, evs []Event) (int64, error) {
 
 // newRequest checks ev, completes its time, shortens it if it would not
 // fit an entry, and returns the request that records it.
-func (l *Ledger) newRequest(ctx context.Context, ev *Event) (*request, error) {
+func (l *Ledger) newRequest(ctx context.Context, ev *audit.Event) (*request, error) {
 	if ev.Type == "" || ev.Action == "" || ev.Outcome == "" {
 		return nil, fmt.Errorf("ledger: event needs type, action and outcome (got %q, %q, %q)", ev.Type, ev.Action, ev.Outcome)
 	}
@@ -388,7 +389,7 @@ type EventAppender interface {
 // checkpoint interval while [Ledger.Run] runs; until then it is stored
 // and listed but no checkpoint covers it. ev is checked and completed as
 // [Ledger.Record] does; the error is the check's or tx's.
-func (l *Ledger) RecordTx(ctx context.Context, tx EventAppender, ev Event) error {
+func (l *Ledger) RecordTx(ctx context.Context, tx EventAppender, ev audit.Event) error {
 	r, err := l.newRequest(ctx, &ev)
 	if err != nil {
 		return err
@@ -414,7 +415,7 @@ func (l *Ledger) Adopt(ctx context.Context) error {
 // TxAuditor records events in a caller's store transaction; *Ledger is
 // one.
 type TxAuditor interface {
-	RecordTx(ctx context.Context, tx EventAppender, ev Event) error
+	RecordTx(ctx context.Context, tx EventAppender, ev audit.Event) error
 	Adopt(ctx context.Context) error
 }
 
@@ -430,7 +431,7 @@ type TxStore interface {
 // the change's: the ledger's Run loop adopts within a checkpoint
 // interval). It returns write's error unchanged, or the recording's or
 // the store's.
-func WriteAudited(ctx context.Context, st TxStore, a TxAuditor, write func(tx *store.Tx) (Event, error)) error {
+func WriteAudited(ctx context.Context, st TxStore, a TxAuditor, write func(tx *store.Tx) (audit.Event, error)) error {
 	err := st.Tx(ctx, func(tx *store.Tx) error {
 		ev, err := write(tx)
 		if err != nil {

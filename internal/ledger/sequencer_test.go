@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -119,8 +120,8 @@ func TestRecordAll(t *testing.T) {
 	s := &failStore{Store: openStore(t, sqliteURL(t))}
 	signer := newSigner(t)
 	l := newLedger(t, s, signer, nil)
-	group := func(name string, n int) []ledger.Event {
-		evs := make([]ledger.Event, n)
+	group := func(name string, n int) []audit.Event {
+		evs := make([]audit.Event, n)
 		for i := range evs {
 			evs[i] = testEvent(i)
 			evs[i].Target = name
@@ -209,7 +210,7 @@ func TestRecordAllCancelledWhileQueued(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	wg.Go(func() {
-		_, err := l.RecordAll(ctx, []ledger.Event{testEvent(1), testEvent(2), testEvent(3)})
+		_, err := l.RecordAll(ctx, []audit.Event{testEvent(1), testEvent(2), testEvent(3)})
 		errc <- err
 	})
 	cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -141,11 +142,11 @@ func (l *Ledger) adopt(ctx context.Context, st store.LedgerState) error {
 		if r.Index != st.Size+int64(i) || r.LeafHash != nil {
 			return fmt.Errorf("ledger: adopt event %d: unexpected row %d: %w", st.Size+int64(i), r.Index, store.ErrConflict)
 		}
-		var ev Event
+		var ev audit.Event
 		if err := json.Unmarshal(r.Body, &ev); err != nil {
 			return fmt.Errorf("ledger: adopt event %d: not an event: %w", r.Index, err)
 		}
-		body, err := Marshal(ev)
+		body, err := audit.Marshal(ev)
 		if err != nil {
 			return err
 		}

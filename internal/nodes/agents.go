@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/store"
@@ -71,7 +72,7 @@ type Eviction struct {
 // way (the agent then stays marked live, its identity already revoked)
 // can be repeated, as can evicting an evicted agent. It returns
 // [ErrAgentNotFound], or the store's, revocation set's or ledger's error.
-func (s *Service) Evict(ctx context.Context, actor ledger.Actor, id string) (*Eviction, error) {
+func (s *Service) Evict(ctx context.Context, actor audit.Actor, id string) (*Eviction, error) {
 	now := s.now()
 	rec, err := s.cfg.Store.GetAgent(ctx, id)
 	switch {
@@ -95,17 +96,17 @@ func (s *Service) Evict(ctx context.Context, actor ledger.Actor, id string) (*Ev
 	if err != nil {
 		return nil, fmt.Errorf("nodes: evict %s: %w", id, err)
 	}
-	err = ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
+	err = ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (audit.Event, error) {
 		switch r, err := tx.EvictAgent(ctx, id, now); {
 		case err == nil:
 			rec = r
 		case errors.Is(err, store.ErrConflict):
 			// Evicted before: the revocations were repeated.
 		default:
-			return ledger.Event{}, err
+			return audit.Event{}, err
 		}
-		return ledger.Event{
-			Type: "agent.evicted", Actor: actor, Target: agent.ID, Action: "evict", Outcome: ledger.OutcomeSuccess,
+		return audit.Event{
+			Type: audit.TypeAgentEvicted, Actor: actor, Target: agent.ID, Action: "evict", Outcome: audit.OutcomeSuccess,
 			Details: map[string]string{"spiffe_id": agent.SPIFFEID.String(), "revoked_svids": strconv.Itoa(n)},
 		}, nil
 	})

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -98,7 +98,7 @@ type Attestation struct {
 // CA's error for a bad CSR (ca.ErrInvalidCSR, ca.ErrUnsupportedKey) or no
 // signing key (ca.ErrUnavailable), or the store's or ledger's error.
 func (s *Service) Attest(ctx context.Context, req AttestRequest) (*Attestation, error) {
-	actor := ledger.Actor{Kind: "agent", ID: "unattested", CredentialType: "join_token", RemoteAddr: req.RemoteAddr}
+	actor := audit.Actor{Kind: "agent", ID: "unattested", CredentialType: "join_token", RemoteAddr: req.RemoteAddr}
 	tokenID, err := s.checkJoinToken(ctx, req.JoinToken)
 	actor.CredentialID = tokenID
 	if err != nil {
@@ -137,8 +137,8 @@ func (s *Service) Attest(ctx context.Context, req AttestRequest) (*Attestation, 
 		return nil, err
 	}
 	actor.ID = spiffeID.String()
-	if err := s.record(ctx, ledger.Event{
-		Type: "agent.attested", Actor: actor, Target: agentID, Action: "attest", Outcome: ledger.OutcomeSuccess,
+	if err := s.record(ctx, audit.Event{
+		Type: audit.TypeAgentAttested, Actor: actor, Target: agentID, Action: "attest", Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"join_token": tokenID, "spiffe_id": spiffeID.String(), "serial": rec.Serial,
 			"expires_at": svid.ExpiresAt.UTC().Format(time.RFC3339)},
 	}); err != nil {
@@ -193,7 +193,7 @@ func (s *Service) whyTokenRefused(ctx context.Context, id string) error {
 
 // refuseAttest records a refused attestation and returns cause, unless
 // cause is an internal failure, which is returned unrecorded.
-func (s *Service) refuseAttest(ctx context.Context, actor ledger.Actor, cause error) error {
+func (s *Service) refuseAttest(ctx context.Context, actor audit.Actor, cause error) error {
 	reason := ""
 	for _, known := range []error{ErrInvalidJoinToken, ErrJoinTokenUsed, ErrJoinTokenExpired, ca.ErrInvalidCSR, ca.ErrUnsupportedKey} {
 		if errors.Is(cause, known) {
@@ -204,9 +204,9 @@ func (s *Service) refuseAttest(ctx context.Context, actor ledger.Actor, cause er
 	if reason == "" {
 		return cause
 	}
-	_ = s.record(ctx, ledger.Event{
-		Type: "agent.attested", Actor: actor, Target: actor.CredentialID, Action: "attest",
-		Outcome: ledger.OutcomeDenied, Reason: reason,
+	_ = s.record(ctx, audit.Event{
+		Type: audit.TypeAgentAttested, Actor: actor, Target: actor.CredentialID, Action: "attest",
+		Outcome: audit.OutcomeDenied, Reason: reason,
 	})
 	s.cfg.Logger.InfoContext(ctx, "agent attestation refused", "join_token", actor.CredentialID, "reason", reason)
 	return cause

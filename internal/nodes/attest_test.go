@@ -13,8 +13,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
 )
 
@@ -49,11 +49,11 @@ func TestAttest(t *testing.T) {
 	if got.JoinTokenID != tok.ID || got.SerialNumber != att.SVID.SerialNumber.Text(16) {
 		t.Errorf("agent = %+v, want token %s and serial %x", got, tok.ID, att.SVID.SerialNumber)
 	}
-	evs := e.audit.Find("agent.attested", ledger.OutcomeSuccess)
+	evs := e.audit.Find("agent.attested", audit.OutcomeSuccess)
 	if len(evs) != 1 || evs[0].Target != att.Agent.ID || evs[0].Details["join_token"] != tok.ID || evs[0].Actor.RemoteAddr != "10.0.0.1:5" {
 		t.Errorf("ledger events = %+v", evs)
 	}
-	if len(e.audit.Find("agent.join_token.created", ledger.OutcomeSuccess)) != 1 {
+	if len(e.audit.Find("agent.join_token.created", audit.OutcomeSuccess)) != 1 {
 		t.Error("token creation not recorded")
 	}
 }
@@ -88,12 +88,12 @@ func TestAttestRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := len(e.audit.Find("agent.attested", ledger.OutcomeDenied))
+			before := len(e.audit.Find("agent.attested", audit.OutcomeDenied))
 			_, err := e.svc.Attest(t.Context(), nodes.AttestRequest{JoinToken: tc.token, CSR: tc.csr})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Attest: %v, want %v", err, tc.want)
 			}
-			evs := e.audit.Find("agent.attested", ledger.OutcomeDenied)
+			evs := e.audit.Find("agent.attested", audit.OutcomeDenied)
 			if len(evs) != before+1 || evs[len(evs)-1].Reason != tc.reason {
 				t.Errorf("recorded refusals = %+v, want one more with reason %q", evs[before:], tc.reason)
 			}
@@ -130,7 +130,7 @@ func TestAttestConcurrentUse(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d attestations won with one token, want exactly 1", wins)
 	}
-	if got := len(e.audit.Find("agent.attested", ledger.OutcomeDenied)); got != n-1 {
+	if got := len(e.audit.Find("agent.attested", audit.OutcomeDenied)); got != n-1 {
 		t.Errorf("%d refusals recorded, want %d", got, n-1)
 	}
 	agents, _, err := e.svc.List(t.Context(), "", 0)

@@ -9,7 +9,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -21,7 +21,7 @@ type Caller struct {
 	// Leaf is the X509-SVID the agent presented.
 	Leaf *x509.Certificate
 	// Actor names the agent in audit events.
-	Actor ledger.Actor
+	Actor audit.Actor
 }
 
 // Authenticate verifies the certificate chain an agent presented over
@@ -36,15 +36,15 @@ type Caller struct {
 func (s *Service) Authenticate(ctx context.Context, chain []*x509.Certificate, remoteAddr string) (*Caller, error) {
 	c, err := s.authenticate(ctx, chain, remoteAddr)
 	if err != nil && (errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrEvicted)) {
-		actor := ledger.Actor{Kind: "agent", ID: "unauthenticated", CredentialType: "x509_svid", RemoteAddr: remoteAddr}
+		actor := audit.Actor{Kind: "agent", ID: "unauthenticated", CredentialType: "x509_svid", RemoteAddr: remoteAddr}
 		if len(chain) > 0 {
 			if id, idErr := x509svid.IDFromCert(chain[0]); idErr == nil {
 				actor.ID = id.String()
 			}
 			actor.CredentialID = chain[0].SerialNumber.Text(16)
 		}
-		_ = s.record(ctx, ledger.Event{Type: "agent.authenticated", Actor: actor, Action: "authenticate",
-			Outcome: ledger.OutcomeDenied, Reason: err.Error()})
+		_ = s.record(ctx, audit.Event{Type: audit.TypeAgentAuthenticated, Actor: actor, Action: "authenticate",
+			Outcome: audit.OutcomeDenied, Reason: err.Error()})
 	}
 	return c, err
 }
@@ -82,7 +82,7 @@ func (s *Service) authenticate(ctx context.Context, chain []*x509.Certificate, r
 		s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, id.String(), leaf.NotBefore) {
 		return nil, fmt.Errorf("%w: the SVID of agent %s is revoked", ErrUnauthenticated, agentID)
 	}
-	return &Caller{Agent: agent, Leaf: leaf, Actor: ledger.Actor{
+	return &Caller{Agent: agent, Leaf: leaf, Actor: audit.Actor{
 		Kind: "agent", ID: id.String(), CredentialID: serial, CredentialType: "x509_svid", RemoteAddr: remoteAddr,
 	}}, nil
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/revocation"
 )
@@ -75,7 +75,7 @@ func TestAuthenticateRecordsRefusals(t *testing.T) {
 	if _, err := e.svc.Authenticate(t.Context(), nil, "10.1.1.2:7"); !errors.Is(err, nodes.ErrUnauthenticated) {
 		t.Fatal(err)
 	}
-	evs := e.audit.Find("agent.authenticated", ledger.OutcomeDenied)
+	evs := e.audit.Find("agent.authenticated", audit.OutcomeDenied)
 	if len(evs) != 2 || evs[0].Actor.ID != c.Agent.SPIFFEID.String() || evs[0].Actor.RemoteAddr != "10.1.1.1:7" ||
 		evs[1].Actor.ID != "unauthenticated" {
 		t.Errorf("recorded refusals: %+v", evs)

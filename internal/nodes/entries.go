@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
 )
@@ -35,12 +35,12 @@ const statusRetries = 3
 //
 // It returns registry.ErrNotFound, or the revocation set's or ledger's
 // error.
-func (s *Service) RevokeEntry(ctx context.Context, actor ledger.Actor, id string) (*EntryRevocation, error) {
+func (s *Service) RevokeEntry(ctx context.Context, actor audit.Actor, id string) (*EntryRevocation, error) {
 	e, err := s.cfg.Entries.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.revokeEntry(ctx, actor, e, "entry.revoked", "revoke", "entry revoked")
+	return s.revokeEntry(ctx, actor, e, audit.TypeEntryRevoked, "revoke", "entry revoked")
 }
 
 // QuarantineEntry sets the entry's status to quarantined, so that no
@@ -51,12 +51,12 @@ func (s *Service) RevokeEntry(ctx context.Context, actor ledger.Actor, id string
 //
 // It returns registry.ErrNotFound, registry.ErrConflict if the entry kept
 // changing under it, or the registry's, revocation set's or ledger's error.
-func (s *Service) QuarantineEntry(ctx context.Context, actor ledger.Actor, id string) (*EntryRevocation, error) {
+func (s *Service) QuarantineEntry(ctx context.Context, actor audit.Actor, id string) (*EntryRevocation, error) {
 	e, err := s.setStatus(ctx, actor, id, registry.StatusQuarantined)
 	if err != nil {
 		return nil, err
 	}
-	return s.revokeEntry(ctx, actor, e, "entry.quarantined", "quarantine", "entry quarantined")
+	return s.revokeEntry(ctx, actor, e, audit.TypeEntryQuarantined, "quarantine", "entry quarantined")
 }
 
 // ReleaseEntry sets a quarantined or disabled entry's status back to
@@ -65,13 +65,13 @@ func (s *Service) QuarantineEntry(ctx context.Context, actor ledger.Actor, id st
 //
 // It returns registry.ErrNotFound, registry.ErrConflict if the entry kept
 // changing under it, or the registry's or ledger's error.
-func (s *Service) ReleaseEntry(ctx context.Context, actor ledger.Actor, id string) (registry.Entry, error) {
+func (s *Service) ReleaseEntry(ctx context.Context, actor audit.Actor, id string) (registry.Entry, error) {
 	e, err := s.setStatus(ctx, actor, id, registry.StatusActive)
 	if err != nil {
 		return registry.Entry{}, err
 	}
-	if err := s.record(ctx, ledger.Event{
-		Type: "entry.released", Actor: actor, Target: e.ID, Action: "release", Outcome: ledger.OutcomeSuccess,
+	if err := s.record(ctx, audit.Event{
+		Type: audit.TypeEntryReleased, Actor: actor, Target: e.ID, Action: "release", Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"spiffe_id": e.SPIFFEID.String()},
 	}); err != nil {
 		return registry.Entry{}, err
@@ -81,7 +81,7 @@ func (s *Service) ReleaseEntry(ctx context.Context, actor ledger.Actor, id strin
 
 // setStatus changes the entry's status through the registry, retrying a
 // few times if the entry changed between read and write.
-func (s *Service) setStatus(ctx context.Context, actor ledger.Actor, id string, st registry.Status) (registry.Entry, error) {
+func (s *Service) setStatus(ctx context.Context, actor audit.Actor, id string, st registry.Status) (registry.Entry, error) {
 	var err error
 	for range statusRetries {
 		var e registry.Entry
@@ -103,7 +103,7 @@ func (s *Service) setStatus(ctx context.Context, actor ledger.Actor, id string, 
 	return registry.Entry{}, err
 }
 
-func (s *Service) revokeEntry(ctx context.Context, actor ledger.Actor, e registry.Entry, typ, action, reason string) (*EntryRevocation, error) {
+func (s *Service) revokeEntry(ctx context.Context, actor audit.Actor, e registry.Entry, typ, action, reason string) (*EntryRevocation, error) {
 	now := s.now()
 	defer s.cfg.Changed()
 	rev, err := s.cfg.Revocations.Revoke(ctx, revocation.Entry{
@@ -113,8 +113,8 @@ func (s *Service) revokeEntry(ctx context.Context, actor ledger.Actor, e registr
 	if err != nil {
 		return nil, fmt.Errorf("nodes: revoke entry %s: %w", e.ID, err)
 	}
-	if err := s.record(ctx, ledger.Event{
-		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: ledger.OutcomeSuccess,
+	if err := s.record(ctx, audit.Event{
+		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"spiffe_id": e.SPIFFEID.String(), "revoked_at": rev.RevokedAt.UTC().Format(time.RFC3339),
 			"status": string(e.Status)},
 	}); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
@@ -58,7 +58,7 @@ func TestEvict(t *testing.T) {
 	if _, err := e.svc.Authenticate(t.Context(), []*x509.Certificate{bystander.Leaf}, ""); err != nil {
 		t.Errorf("the other agent is refused: %v", err)
 	}
-	if evs := e.audit.Find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 || evs[0].Details["revoked_svids"] != "2" {
+	if evs := e.audit.Find("agent.evicted", audit.OutcomeSuccess); len(evs) != 1 || evs[0].Details["revoked_svids"] != "2" {
 		t.Errorf("ledger: %+v", evs)
 	}
 
@@ -142,7 +142,7 @@ func TestEntryActions(t *testing.T) {
 		t.Errorf("released entry: %v", err)
 	}
 	for _, typ := range []string{"entry.revoked", "entry.quarantined", "entry.released"} {
-		if n := len(e.audit.Find(typ, ledger.OutcomeSuccess)); n != 1 {
+		if n := len(e.audit.Find(typ, audit.OutcomeSuccess)); n != 1 {
 			t.Errorf("%d %s events, want 1", n, typ)
 		}
 	}
@@ -179,7 +179,7 @@ func TestEvictNeedsItsAuditEvent(t *testing.T) {
 	if err != nil || !ev.Agent.Evicted() {
 		t.Fatalf("repeated Evict = %+v, %v", ev, err)
 	}
-	if evs := e.audit.Find("agent.evicted", ledger.OutcomeSuccess); len(evs) != 1 {
+	if evs := e.audit.Find("agent.evicted", audit.OutcomeSuccess); len(evs) != 1 {
 		t.Errorf("%d agent.evicted events, want 1", len(evs))
 	}
 }

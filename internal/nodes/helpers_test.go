@@ -14,8 +14,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/registry"
@@ -59,7 +59,7 @@ type env struct {
 	mu      sync.Mutex
 }
 
-var admin = ledger.Actor{Kind: "admin", ID: "admin:test"}
+var admin = audit.Actor{Kind: "admin", ID: "admin:test"}
 
 func newEnv(t testing.TB) *env {
 	t.Helper()

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/store"
@@ -39,8 +39,8 @@ func (s *Service) Renew(ctx context.Context, c *Caller, csr []byte) (*ca.X509SVI
 	case err != nil:
 		return nil, fmt.Errorf("nodes: renew %s: %w", c.Agent.ID, err)
 	}
-	if err := s.record(ctx, ledger.Event{
-		Type: "agent.renewed", Actor: c.Actor, Target: c.Agent.ID, Action: "renew", Outcome: ledger.OutcomeSuccess,
+	if err := s.record(ctx, audit.Event{
+		Type: audit.TypeAgentRenewed, Actor: c.Actor, Target: c.Agent.ID, Action: "renew", Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"serial": serial, "expires_at": svid.ExpiresAt.UTC().Format(time.RFC3339)},
 	}); err != nil {
 		return nil, err
@@ -109,8 +109,8 @@ func (s *Service) MintX509SVIDs(ctx context.Context, c *Caller, reqs []X509Reque
 			SPIFFEID: res.SPIFFEID, IssuedAt: s.now(), ExpiresAt: res.SVID.ExpiresAt}); err != nil {
 			return nil, fmt.Errorf("nodes: record svid of entry %s: %w", e.ID, err)
 		}
-		if err := s.record(ctx, ledger.Event{
-			Type: "svid.x509.minted", Actor: c.Actor, Target: res.SPIFFEID, Action: "mint", Outcome: ledger.OutcomeSuccess,
+		if err := s.record(ctx, audit.Event{
+			Type: "svid.x509.minted", Actor: c.Actor, Target: res.SPIFFEID, Action: "mint", Outcome: audit.OutcomeSuccess,
 			Details: map[string]string{"entry_id": e.ID, "serial": serial, "expires_at": res.SVID.ExpiresAt.UTC().Format(time.RFC3339)},
 		}); err != nil {
 			return nil, err
@@ -134,7 +134,7 @@ func (s *Service) MintJWTSVID(ctx context.Context, c *Caller, entryID string, au
 	}
 	e, err := s.servable(ctx, c, entryID)
 	if err != nil {
-		s.refuseSVID(ctx, c, "svid.jwt.minted", entryID, err)
+		s.refuseSVID(ctx, c, audit.TypeSVIDJWTMinted, entryID, err)
 		return "", time.Time{}, err
 	}
 	if s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, e.SPIFFEID.String(), s.cfg.Clock()) {
@@ -144,8 +144,8 @@ func (s *Service) MintJWTSVID(ctx context.Context, c *Caller, entryID string, au
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("nodes: mint jwt-svid for entry %s: %w", e.ID, err)
 	}
-	if err := s.record(ctx, ledger.Event{
-		Type: "svid.jwt.minted", Actor: c.Actor, Target: e.SPIFFEID.String(), Action: "mint", Outcome: ledger.OutcomeSuccess,
+	if err := s.record(ctx, audit.Event{
+		Type: audit.TypeSVIDJWTMinted, Actor: c.Actor, Target: e.SPIFFEID.String(), Action: "mint", Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{"entry_id": e.ID, "audience": strings.Join(audience, " "),
 			"expires_at": exp.UTC().Format(time.RFC3339)},
 	}); err != nil {
@@ -185,8 +185,8 @@ func (s *Service) refuseSVID(ctx context.Context, c *Caller, typ, entryID string
 	if !itemError(cause) {
 		return
 	}
-	_ = s.record(ctx, ledger.Event{
-		Type: typ, Actor: c.Actor, Target: entryID, Action: "mint", Outcome: ledger.OutcomeDenied, Reason: cause.Error(),
+	_ = s.record(ctx, audit.Event{
+		Type: typ, Actor: c.Actor, Target: entryID, Action: "mint", Outcome: audit.OutcomeDenied, Reason: cause.Error(),
 	})
 }
 

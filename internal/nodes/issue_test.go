@@ -9,8 +9,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -83,10 +83,10 @@ func TestMintX509SVIDsRespectsParentAndStatus(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("recorded SVIDs = %+v, %v; want 2", recs, err)
 	}
-	if n := len(e.audit.Find("svid.x509.minted", ledger.OutcomeSuccess)); n != 2 {
+	if n := len(e.audit.Find("svid.x509.minted", audit.OutcomeSuccess)); n != 2 {
 		t.Errorf("%d mintings recorded, want 2", n)
 	}
-	if n := len(e.audit.Find("svid.x509.minted", ledger.OutcomeDenied)); n != 5 {
+	if n := len(e.audit.Find("svid.x509.minted", audit.OutcomeDenied)); n != 5 {
 		t.Errorf("%d refusals recorded, want 5", n)
 	}
 

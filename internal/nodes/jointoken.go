@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -84,7 +85,7 @@ func secretHash(secret string) []byte {
 // "agent.join_token.created". It returns an error wrapping
 // [ErrInvalidRequest] for a ttl outside 1m to [MaxJoinTokenTTL], or the
 // store's or ledger's error.
-func (s *Service) CreateJoinToken(ctx context.Context, actor ledger.Actor, ttl time.Duration) (*JoinToken, error) {
+func (s *Service) CreateJoinToken(ctx context.Context, actor audit.Actor, ttl time.Duration) (*JoinToken, error) {
 	if ttl == 0 {
 		ttl = DefaultJoinTokenTTL
 	}
@@ -99,12 +100,12 @@ func (s *Service) CreateJoinToken(ctx context.Context, actor ledger.Actor, ttl t
 	secret := base64.RawURLEncoding.EncodeToString(secretBytes[:])
 	now := s.now()
 	rec := store.JoinToken{ID: id, Hash: secretHash(secret), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	err := ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
+	err := ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (audit.Event, error) {
 		if err := tx.CreateJoinToken(ctx, rec); err != nil {
-			return ledger.Event{}, fmt.Errorf("nodes: store join token: %w", err)
+			return audit.Event{}, fmt.Errorf("nodes: store join token: %w", err)
 		}
-		return ledger.Event{
-			Type: "agent.join_token.created", Actor: actor, Target: id, Action: "create", Outcome: ledger.OutcomeSuccess,
+		return audit.Event{
+			Type: audit.TypeAgentJoinTokenCreated, Actor: actor, Target: id, Action: "create", Outcome: audit.OutcomeSuccess,
 			Details: map[string]string{"expires_at": rec.ExpiresAt.Format(time.RFC3339)},
 		}, nil
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
@@ -67,7 +68,7 @@ type CA interface {
 // implements it.
 type Entries interface {
 	Get(ctx context.Context, id string) (registry.Entry, error)
-	Update(ctx context.Context, actor ledger.Actor, id string, spec registry.Spec) (registry.Entry, error)
+	Update(ctx context.Context, actor audit.Actor, id string, spec registry.Spec) (registry.Entry, error)
 }
 
 // Revocations is the revocation set; *revocation.Set implements it.
@@ -78,7 +79,7 @@ type Revocations interface {
 
 // Auditor records audit events; the ledger implements it.
 type Auditor interface {
-	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	Record(ctx context.Context, ev audit.Event) (int64, error)
 	ledger.TxAuditor
 }
 
@@ -211,12 +212,12 @@ func (s *Service) prune(ctx context.Context) {
 // record writes ev to the ledger. For a success the ledger's error is
 // returned, as a credential must not be handed out unrecorded; for a
 // refusal it is only logged, since the caller already fails.
-func (s *Service) record(ctx context.Context, ev ledger.Event) error {
+func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	_, err := s.cfg.Auditor.Record(ctx, ev)
 	if err == nil {
 		return nil
 	}
-	if ev.Outcome != ledger.OutcomeSuccess {
+	if ev.Outcome != audit.OutcomeSuccess {
 		s.cfg.Logger.ErrorContext(ctx, "nodes: record refusal", "type", ev.Type, "error", err)
 		return nil
 	}

@@ -9,15 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
-)
-
-// Audit event types of the token service.
-const (
-	eventIssued     = "oauth.token.issued"
-	eventRefused    = "oauth.token.refused"
-	eventRevoked    = "oauth.token.revoked"
-	eventIntrospect = "oauth.introspection.refused"
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 // Limits of the audit queue.
@@ -33,7 +25,7 @@ const (
 // auditKey is what coalesced events have in common: all but the token ID.
 type auditKey struct {
 	typ, action string
-	outcome     ledger.Outcome
+	outcome     audit.Outcome
 	clientID    string
 	entryID     string
 	method      string
@@ -91,7 +83,7 @@ type auditQueue struct {
 
 // recorder is the part of [Auditor] the queue uses.
 type recorder interface {
-	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	Record(ctx context.Context, ev audit.Event) (int64, error)
 }
 
 func newAuditQueue(a recorder, clock func() time.Time, logger *slog.Logger) *auditQueue {
@@ -293,7 +285,7 @@ func (q *auditQueue) requeue(order []auditKey, pending map[auditKey]*auditBatch)
 }
 
 // event builds the ledger event of a batch.
-func (k auditKey) event(b *auditBatch) ledger.Event {
+func (k auditKey) event(b *auditBatch) audit.Event {
 	reason := k.reason
 	d := map[string]string{}
 	set := func(name, v string) {
@@ -313,9 +305,9 @@ func (k auditKey) event(b *auditBatch) ledger.Event {
 		d["count"] = strconv.Itoa(b.count)
 		d["last"] = b.last.UTC().Format(time.RFC3339Nano)
 	}
-	return ledger.Event{
+	return audit.Event{
 		Time: b.first, Type: k.typ, Action: k.action, Outcome: k.outcome, Reason: reason,
-		Actor:   ledger.Actor{Kind: "client", ID: k.clientID, CredentialID: k.credID, CredentialType: k.method, RemoteAddr: k.source},
+		Actor:   audit.Actor{Kind: "client", ID: k.clientID, CredentialID: k.credID, CredentialType: k.method, RemoteAddr: k.source},
 		Target:  k.entryID,
 		Details: d,
 	}
@@ -323,7 +315,7 @@ func (k auditKey) event(b *auditBatch) ledger.Event {
 
 // record is for the rare events that are written at once, such as a
 // revocation: the action is not complete until the ledger has it.
-func (q *auditQueue) record(ctx context.Context, ev ledger.Event) error {
+func (q *auditQueue) record(ctx context.Context, ev audit.Event) error {
 	if _, err := q.auditor.Record(ctx, ev); err != nil {
 		return fmt.Errorf("oauth: record %s: %w", ev.Type, err)
 	}

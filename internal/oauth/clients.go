@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
@@ -25,11 +26,11 @@ import (
 // scope beyond the entry's max scopes, an audience that is not an absolute
 // URI, a malformed key, keys on a client that does not use them), or an
 // error if the store or the ledger fails.
-func (s *Service) CreateClient(ctx context.Context, actor ledger.Actor, spec ClientSpec) (Client, Secret, error) {
+func (s *Service) CreateClient(ctx context.Context, actor audit.Actor, spec ClientSpec) (Client, Secret, error) {
 	now := s.clock().UTC().Truncate(time.Microsecond)
 	cl, err := s.validateSpec(ctx, spec, now)
 	if err != nil {
-		s.auditFailure(ctx, actor, "oauth.client.created", "create", spec.EntryID, err)
+		s.auditFailure(ctx, actor, audit.TypeOAuthClientCreated, "create", spec.EntryID, err)
 		return Client{}, Secret{}, err
 	}
 	if cl.ID, err = newClientID(); err != nil {
@@ -42,7 +43,7 @@ func (s *Service) CreateClient(ctx context.Context, actor ledger.Actor, spec Cli
 		}
 	}
 	rec := cl.toStore()
-	ev := adminEvent(actor, "oauth.client.created", "create", string(cl.ID), map[string]string{
+	ev := adminEvent(actor, audit.TypeOAuthClientCreated, "create", string(cl.ID), map[string]string{
 		"entry_id": cl.EntryID, "auth_method": string(cl.AuthMethod), "scope": strings.Join(cl.Scopes, " "),
 		"audience": strings.Join(cl.Audiences, " "),
 	})
@@ -174,8 +175,8 @@ func (s *Service) ListClients(ctx context.Context, f ClientFilter) ([]Client, st
 // DeleteClient removes the client and revokes every token issued to it.
 // It returns an error wrapping [ErrNotFound], or the store's, the
 // revocation set's or the ledger's error.
-func (s *Service) DeleteClient(ctx context.Context, actor ledger.Actor, id ClientID) error {
-	ev := adminEvent(actor, "oauth.client.deleted", "delete", string(id), nil)
+func (s *Service) DeleteClient(ctx context.Context, actor audit.Actor, id ClientID) error {
+	ev := adminEvent(actor, audit.TypeOAuthClientDeleted, "delete", string(id), nil)
 	if err := s.write(ctx, ev, func(tx *store.Tx) error { return tx.DeleteOAuthClient(ctx, string(id)) }); err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (s *Service) DeleteClient(ctx context.Context, actor ledger.Actor, id Clien
 // RevokeTokens revokes every token issued to the client so far; tokens it
 // obtains afterwards are valid. It returns an error wrapping [ErrNotFound],
 // or the revocation set's or the ledger's error.
-func (s *Service) RevokeTokens(ctx context.Context, actor ledger.Actor, id ClientID, reason string) error {
+func (s *Service) RevokeTokens(ctx context.Context, actor audit.Actor, id ClientID, reason string) error {
 	if _, err := s.GetClient(ctx, id); err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func (s *Service) RevokeTokens(ctx context.Context, actor ledger.Actor, id Clien
 	if err := s.revokeClient(ctx, id, truncateReason(reason)); err != nil {
 		return err
 	}
-	ev := adminEvent(actor, "oauth.client.tokens_revoked", "revoke", string(id), map[string]string{"reason": truncateReason(reason)})
+	ev := adminEvent(actor, audit.TypeOAuthClientTokensRevoked, "revoke", string(id), map[string]string{"reason": truncateReason(reason)})
 	if _, err := s.cfg.Auditor.Record(ctx, ev); err != nil {
 		return fmt.Errorf("oauth: record %s: %w", ev.Type, err)
 	}
@@ -227,15 +228,15 @@ func mapStoreErr(err error) error {
 }
 
 // adminEvent is the event of a successful client management action.
-func adminEvent(actor ledger.Actor, typ, action, target string, details map[string]string) ledger.Event {
-	return ledger.Event{Type: typ, Actor: actor, Target: truncate(target), Action: action, Outcome: ledger.OutcomeSuccess, Details: details}
+func adminEvent(actor audit.Actor, typ, action, target string, details map[string]string) audit.Event {
+	return audit.Event{Type: typ, Actor: actor, Target: truncate(target), Action: action, Outcome: audit.OutcomeSuccess, Details: details}
 }
 
 // write runs fn, a client change, in a store transaction with ev, its
 // audit event (see ledger.WriteAudited). It returns fn's error mapped to
 // the package's sentinels, or the ledger's.
-func (s *Service) write(ctx context.Context, ev ledger.Event, fn func(tx *store.Tx) error) error {
-	return ledger.WriteAudited(ctx, s.cfg.Clients, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
+func (s *Service) write(ctx context.Context, ev audit.Event, fn func(tx *store.Tx) error) error {
+	return ledger.WriteAudited(ctx, s.cfg.Clients, s.cfg.Auditor, func(tx *store.Tx) (audit.Event, error) {
 		if err := fn(tx); err != nil {
 			return ev, mapStoreErr(err)
 		}
@@ -245,9 +246,9 @@ func (s *Service) write(ctx context.Context, ev ledger.Event, fn func(tx *store.
 
 // auditFailure records a client management action that failed (whose
 // recording error is not returned: the caller fails already).
-func (s *Service) auditFailure(ctx context.Context, actor ledger.Actor, typ, action, target string, cause error) {
+func (s *Service) auditFailure(ctx context.Context, actor audit.Actor, typ, action, target string, cause error) {
 	ev := adminEvent(actor, typ, action, target, nil)
-	ev.Outcome, ev.Reason = ledger.OutcomeFailure, "internal error"
+	ev.Outcome, ev.Reason = audit.OutcomeFailure, "internal error"
 	var ve *ValidationError
 	if errors.As(cause, &ve) || errors.Is(cause, ErrNotFound) || errors.Is(cause, ErrConflict) {
 		ev.Reason = cause.Error()

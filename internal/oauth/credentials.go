@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -19,7 +19,7 @@ const maxUpdateAttempts = 5
 // event typ of the action (its details from the changed client) in one
 // transaction, retrying when another writer got there first. A failure
 // is recorded as such.
-func (s *Service) update(ctx context.Context, actor ledger.Actor, id ClientID, typ, action string,
+func (s *Service) update(ctx context.Context, actor audit.Actor, id ClientID, typ, action string,
 	change func(c *clientRecord, now time.Time) error, details func(c *clientRecord) map[string]string) (*clientRecord, error) {
 	cl, err := s.tryUpdate(ctx, actor, id, typ, action, change, details)
 	if err != nil {
@@ -29,7 +29,7 @@ func (s *Service) update(ctx context.Context, actor ledger.Actor, id ClientID, t
 	return cl, nil
 }
 
-func (s *Service) tryUpdate(ctx context.Context, actor ledger.Actor, id ClientID, typ, action string,
+func (s *Service) tryUpdate(ctx context.Context, actor audit.Actor, id ClientID, typ, action string,
 	change func(c *clientRecord, now time.Time) error, details func(c *clientRecord) map[string]string) (*clientRecord, error) {
 	for attempt := 0; ; attempt++ {
 		rec, err := s.cfg.Clients.GetOAuthClient(ctx, string(id))
@@ -65,12 +65,12 @@ func (s *Service) tryUpdate(ctx context.Context, actor ledger.Actor, id ClientID
 // at the next rotation after that. It returns an error wrapping
 // [ErrNotFound], a *ValidationError for a client without secrets or a
 // negative overlap, or the store's or the ledger's error.
-func (s *Service) RotateSecret(ctx context.Context, actor ledger.Actor, id ClientID, overlap time.Duration) (Client, Secret, error) {
+func (s *Service) RotateSecret(ctx context.Context, actor audit.Actor, id ClientID, overlap time.Duration) (Client, Secret, error) {
 	if overlap < 0 || overlap > MaxSecretOverlap {
 		return Client{}, Secret{}, invalidField("overlap", "must be between 0 and %v", MaxSecretOverlap)
 	}
 	var secret Secret
-	cl, err := s.update(ctx, actor, id, "oauth.client.secret_rotated", "rotate", func(c *clientRecord, now time.Time) error {
+	cl, err := s.update(ctx, actor, id, audit.TypeOAuthClientSecretRotated, "rotate", func(c *clientRecord, now time.Time) error {
 		if !c.AuthMethod.usesSecret() {
 			return invalidField("auth_method", "a %s client has no secret", c.AuthMethod)
 		}
@@ -108,9 +108,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor ledger.Actor, id Clien
 // an error wrapping [ErrNotFound], [ErrConflict] if the client has a key
 // with the same kid, a *ValidationError for a bad key or a client of
 // another method, or the store's or the ledger's error.
-func (s *Service) AddKey(ctx context.Context, actor ledger.Actor, id ClientID, jwk []byte) (Client, error) {
+func (s *Service) AddKey(ctx context.Context, actor audit.Actor, id ClientID, jwk []byte) (Client, error) {
 	var kid string
-	cl, err := s.update(ctx, actor, id, "oauth.client.key_added", "update", func(c *clientRecord, now time.Time) error {
+	cl, err := s.update(ctx, actor, id, audit.TypeOAuthClientKeyAdded, "update", func(c *clientRecord, now time.Time) error {
 		if c.AuthMethod != AuthPrivateKeyJWT {
 			return invalidField("auth_method", "only private_key_jwt clients have keys")
 		}
@@ -129,8 +129,8 @@ func (s *Service) AddKey(ctx context.Context, actor ledger.Actor, id ClientID, j
 // RemoveKey removes the key kid from a client. Assertions signed with it
 // are refused from then on. It returns an error wrapping [ErrNotFound] if
 // there is no such client or key, or the store's or the ledger's error.
-func (s *Service) RemoveKey(ctx context.Context, actor ledger.Actor, id ClientID, kid string) (Client, error) {
-	cl, err := s.update(ctx, actor, id, "oauth.client.key_removed", "update", func(c *clientRecord, now time.Time) error {
+func (s *Service) RemoveKey(ctx context.Context, actor audit.Actor, id ClientID, kid string) (Client, error) {
+	cl, err := s.update(ctx, actor, id, audit.TypeOAuthClientKeyRemoved, "update", func(c *clientRecord, now time.Time) error {
 		i := slices.IndexFunc(c.Keys, func(k KeyInfo) bool { return k.KeyID == kid })
 		if i < 0 {
 			return fmt.Errorf("key %q: %w", truncate(kid), ErrNotFound)

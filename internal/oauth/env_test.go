@@ -22,8 +22,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/oauth/oauthtest"
 	"github.com/kith-dev/kith/internal/registry"
@@ -37,7 +37,7 @@ const issuer = "https://kith.test"
 var (
 	td  = spiffeid.RequireTrustDomainFromString("kith.test")
 	t0  = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
-	adm = ledger.Actor{Kind: "admin", ID: "admin:test"}
+	adm = audit.Actor{Kind: "admin", ID: "admin:test"}
 )
 
 // env is a token service over a real SQLite store, registry, CA and

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 func TestClaimsJSONMatchesEncodingJSON(t *testing.T) {
@@ -55,10 +54,10 @@ func TestClaimsJSONMatchesEncodingJSON(t *testing.T) {
 type failingAuditor struct {
 	mu     sync.Mutex
 	fail   bool
-	events []ledger.Event
+	events []audit.Event
 }
 
-func (a *failingAuditor) Record(_ context.Context, ev ledger.Event) (int64, error) {
+func (a *failingAuditor) Record(_ context.Context, ev audit.Event) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fail {
@@ -72,7 +71,7 @@ func TestAuditQueueCoalesces(t *testing.T) {
 	a := &failingAuditor{}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	q := newAuditQueue(a, func() time.Time { return now }, nil)
-	k := auditKey{typ: eventIssued, action: "issue", outcome: ledger.OutcomeSuccess, clientID: "c1", scope: "s"}
+	k := auditKey{typ: audit.TypeOAuthTokenIssued, action: "issue", outcome: audit.OutcomeSuccess, clientID: "c1", scope: "s"}
 	for i := range maxJTIsPerEvent + 10 {
 		if err := q.add(k, "jti"+string(rune('a'+i%26))); err != nil {
 			t.Fatal(err)
@@ -118,14 +117,14 @@ func TestAuditQueueBacklogRefuses(t *testing.T) {
 	a := &failingAuditor{fail: true}
 	q := newAuditQueue(a, time.Now, nil)
 	for i := range maxPendingAudit {
-		if err := q.add(auditKey{typ: eventIssued, clientID: "c"}, ""); err != nil {
+		if err := q.add(auditKey{typ: audit.TypeOAuthTokenIssued, clientID: "c"}, ""); err != nil {
 			t.Fatalf("add %d: %v", i, err)
 		}
 	}
 	if !q.full() {
 		t.Error("full() is false at the limit")
 	}
-	if err := q.add(auditKey{typ: eventIssued}, ""); !errors.Is(err, errAuditBacklog) {
+	if err := q.add(auditKey{typ: audit.TypeOAuthTokenIssued}, ""); !errors.Is(err, errAuditBacklog) {
 		t.Errorf("add beyond the limit: %v, want errAuditBacklog", err)
 	}
 }
@@ -138,7 +137,7 @@ func TestAuditQueueDurable(t *testing.T) {
 	a := &failingAuditor{}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	q := newAuditQueue(a, func() time.Time { return now }, slog.New(slog.DiscardHandler))
-	k := auditKey{typ: eventIssued, action: "issue", outcome: ledger.OutcomeSuccess, clientID: "c1", scope: "s"}
+	k := auditKey{typ: audit.TypeOAuthTokenIssued, action: "issue", outcome: audit.OutcomeSuccess, clientID: "c1", scope: "s"}
 
 	var wg sync.WaitGroup
 	for i := range 50 {

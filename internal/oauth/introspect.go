@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/revocation"
 )
 
@@ -46,7 +46,7 @@ func (s *Service) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ri := &reqInfo{source: sourceKey(r), grant: "introspection"}
 	out, err := s.introspect(r, ri, now)
 	if err != nil {
-		s.refused(ri, eventIntrospect, "introspect", err)
+		s.refused(ri, audit.TypeOAuthIntrospectionRefused, "introspect", err)
 		s.writeError(w, r, err)
 		return
 	}
@@ -112,7 +112,7 @@ func (s *Service) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	now := s.clock()
 	ri := &reqInfo{source: sourceKey(r), grant: "revocation"}
 	if err := s.revoke(r, ri, now); err != nil {
-		s.refused(ri, eventRevoked, "revoke", err)
+		s.refused(ri, audit.TypeOAuthTokenRevoked, "revoke", err)
 		s.writeError(w, r, err)
 		return
 	}
@@ -146,6 +146,6 @@ func (s *Service) revoke(r *http.Request, ri *reqInfo, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	k := ri.key(eventRevoked, "revoke", ledger.OutcomeSuccess, "revoked by its client")
+	k := ri.key(audit.TypeOAuthTokenRevoked, "revoke", audit.OutcomeSuccess, "revoked by its client")
 	return s.audit.record(r.Context(), k.event(&auditBatch{first: now, last: now, count: 1, jtis: []string{c.JTI}}))
 }

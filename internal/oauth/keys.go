@@ -19,8 +19,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -166,12 +166,12 @@ func (k *keyring) step(ctx context.Context) error {
 
 // plan changes doc as rotation requires at the current time and returns
 // the audit events of the changes (none if nothing changed).
-func (k *keyring) plan(doc *keyDoc) ([]ledger.Event, error) {
+func (k *keyring) plan(doc *keyDoc) ([]audit.Event, error) {
 	now := k.clock().UTC()
-	var events []ledger.Event
-	event := func(action, kid string) {
-		events = append(events, ledger.Event{Time: now, Type: "oauth.key." + action, Actor: ledger.SystemActor(),
-			Target: kid, Action: "rotate", Outcome: ledger.OutcomeSuccess})
+	var events []audit.Event
+	event := func(typ, kid string) {
+		events = append(events, audit.Event{Time: now, Type: typ, Actor: audit.SystemActor(),
+			Target: kid, Action: "rotate", Outcome: audit.OutcomeSuccess})
 	}
 	if len(doc.SealedNonceKey) == 0 {
 		nk := make([]byte, 32)
@@ -183,12 +183,12 @@ func (k *keyring) plan(doc *keyDoc) ([]ledger.Event, error) {
 			return nil, fmt.Errorf("oauth: seal nonce key: %w", err)
 		}
 		doc.SealedNonceKey = sealed
-		event("nonce_key_created", "dpop-nonce")
+		event(audit.TypeOAuthNonceKeyCreated, "dpop-nonce")
 	}
 	doc.Keys = slices.DeleteFunc(doc.Keys, func(r keyRecord) bool {
 		drop := r.Status == keyRetired && now.After(r.RetiredAt.Add(k.times.tail))
 		if drop {
-			event("dropped", r.KID)
+			event(audit.TypeOAuthKeyDropped, r.KID)
 		}
 		return drop
 	})
@@ -197,7 +197,7 @@ func (k *keyring) plan(doc *keyDoc) ([]ledger.Event, error) {
 	switch {
 	case active < 0 && prepared >= 0:
 		doc.Keys[prepared].Status, doc.Keys[prepared].ActivatedAt = keyActive, now
-		event("activated", doc.Keys[prepared].KID)
+		event(audit.TypeOAuthKeyActivated, doc.Keys[prepared].KID)
 	case active < 0:
 		// The first key signs at once: nobody can hold an older JWKS.
 		rec, err := k.newKey(now, keyActive)
@@ -205,20 +205,20 @@ func (k *keyring) plan(doc *keyDoc) ([]ledger.Event, error) {
 			return nil, err
 		}
 		doc.Keys = append(doc.Keys, rec)
-		event("activated", rec.KID)
+		event(audit.TypeOAuthKeyActivated, rec.KID)
 	case prepared < 0 && !now.Before(doc.Keys[active].ActivatedAt.Add(k.times.rotation-k.times.lead)):
 		rec, err := k.newKey(now, keyPrepared)
 		if err != nil {
 			return nil, err
 		}
 		doc.Keys = append(doc.Keys, rec)
-		event("prepared", rec.KID)
+		event(audit.TypeOAuthKeyPrepared, rec.KID)
 	case prepared >= 0 && !now.Before(doc.Keys[prepared].CreatedAt.Add(k.times.lead)) &&
 		!now.Before(doc.Keys[active].ActivatedAt.Add(k.times.rotation)):
 		doc.Keys[active].Status, doc.Keys[active].RetiredAt = keyRetired, now
 		doc.Keys[prepared].Status, doc.Keys[prepared].ActivatedAt = keyActive, now
-		event("retired", doc.Keys[active].KID)
-		event("activated", doc.Keys[prepared].KID)
+		event(audit.TypeOAuthKeyRetired, doc.Keys[active].KID)
+		event(audit.TypeOAuthKeyActivated, doc.Keys[prepared].KID)
 	}
 	return events, nil
 }

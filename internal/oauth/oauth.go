@@ -36,6 +36,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
@@ -83,7 +84,7 @@ type Revocations interface {
 
 // Auditor records audit events; the ledger implements it.
 type Auditor interface {
-	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	Record(ctx context.Context, ev audit.Event) (int64, error)
 	// A client change is recorded in the change's transaction.
 	ledger.TxAuditor
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 // reqInfo is what the audit trail records of a token request, filled in as
@@ -23,7 +23,7 @@ type reqInfo struct {
 }
 
 // key returns the audit key of an event about the request.
-func (ri *reqInfo) key(typ, action string, outcome ledger.Outcome, reason string) auditKey {
+func (ri *reqInfo) key(typ, action string, outcome audit.Outcome, reason string) auditKey {
 	k := auditKey{typ: typ, action: action, outcome: outcome, clientID: truncate(ri.clientID),
 		grant: ri.grant, reason: reason, source: ri.source}
 	if a := ri.auth; a != nil {
@@ -78,7 +78,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	ri := &reqInfo{source: sourceKey(r)}
 	resp, err := s.token(r, ri, now)
 	if err != nil {
-		s.refused(ri, eventRefused, "issue", err)
+		s.refused(ri, audit.TypeOAuthTokenRefused, "issue", err)
 		s.writeError(w, r, err)
 		return
 	}
@@ -255,7 +255,7 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 	if resp.accessToken, err = key.sign(c.appendJSON(make([]byte, 0, 512))); err != nil {
 		return nil, err
 	}
-	k := ri.key(eventIssued, "issue", ledger.OutcomeSuccess, "")
+	k := ri.key(audit.TypeOAuthTokenIssued, "issue", audit.OutcomeSuccess, "")
 	k.scope, k.audience, k.acr, k.binding = c.Scope, strings.Join(g.audience, " "), g.acr, strings.Join(binding, " ")
 	if g.act != nil {
 		k.reason = "on behalf of " + g.subject
@@ -273,12 +273,12 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 
 // refused queues the audit event of a refused request.
 func (s *Service) refused(ri *reqInfo, typ, action string, err error) {
-	outcome, reason := ledger.OutcomeDenied, "internal error"
+	outcome, reason := audit.OutcomeDenied, "internal error"
 	var pe *protocolError
 	if errors.As(err, &pe) {
 		reason = pe.code + ": " + truncateReason(pe.reason())
 	} else {
-		outcome = ledger.OutcomeFailure
+		outcome = audit.OutcomeFailure
 	}
 	// A refusal that cannot be queued is dropped: the request fails
 	// anyway, and a full queue is itself logged by the flusher.

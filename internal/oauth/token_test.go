@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
 )
@@ -57,7 +57,7 @@ func TestClientSecret(t *testing.T) {
 			}
 			ev := evs[0]
 			if ev.Actor.ID != string(cl.ID) || ev.Target != e.entry.ID || ev.Details["auth_method"] != string(tc.method) ||
-				ev.Details["scope"] != "orders:read orders:write" || ev.Details["jti"] != c.ID || ev.Outcome != ledger.OutcomeSuccess {
+				ev.Details["scope"] != "orders:read orders:write" || ev.Details["jti"] != c.ID || ev.Outcome != audit.OutcomeSuccess {
 				t.Errorf("issuance event = %+v", ev)
 			}
 			checkNoSecret(t, e, sec)
@@ -101,7 +101,7 @@ func TestIssuanceRefusedWhenLedgerFails(t *testing.T) {
 func checkNoSecret(t testing.TB, e *env, sec oauth.Secret) {
 	t.Helper()
 	for _, ev := range e.audit.All() {
-		b, _ := ledger.Marshal(ev)
+		b, _ := audit.Marshal(ev)
 		if strings.Contains(string(b), sec.Reveal()) || strings.Contains(string(b), sec.Reveal()[8:30]) {
 			t.Errorf("event %s holds the secret", ev.Type)
 		}
@@ -233,7 +233,7 @@ func TestErrors(t *testing.T) {
 	var n int
 	for _, ev := range e.audit.OfType("oauth.token.refused") {
 		n += max(1, atoi(ev.Details["count"]))
-		if ev.Outcome != ledger.OutcomeDenied || ev.Reason == "" {
+		if ev.Outcome != audit.OutcomeDenied || ev.Reason == "" {
 			t.Errorf("refusal event %+v lacks outcome or reason", ev)
 		}
 	}

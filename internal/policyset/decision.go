@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/policy"
 )
 
@@ -13,14 +13,14 @@ import (
 // unless allowed), the policy revision and rule, the trust state, and the
 // request's method, host and path. Headers, token claims and scopes stay
 // out of the ledger.
-func DecisionEvent(r *policy.Record) ledger.Event {
-	outcome := ledger.OutcomeSuccess
+func DecisionEvent(r *policy.Record) audit.Event {
+	outcome := audit.OutcomeSuccess
 	if !r.Result.Allowed {
-		outcome = ledger.OutcomeDenied
+		outcome = audit.OutcomeDenied
 	}
-	actor := ledger.Actor{Kind: "workload", ID: r.Input.Caller.SPIFFEID}
+	actor := audit.Actor{Kind: "workload", ID: r.Input.Caller.SPIFFEID}
 	if actor.ID == "" {
-		actor = ledger.Actor{Kind: "client", ID: r.Input.Caller.ClientID}
+		actor = audit.Actor{Kind: "client", ID: r.Input.Caller.ClientID}
 	}
 	details := map[string]string{
 		"decision_id": r.DecisionID,
@@ -48,15 +48,15 @@ func DecisionEvent(r *policy.Record) ledger.Event {
 	if rl := r.Result.Obligations.RateLimit; rl != nil {
 		details["rate_limit"] = strconv.FormatFloat(rl.RPS, 'g', -1, 64) + "/s burst " + strconv.Itoa(rl.Burst)
 	}
-	return ledger.Event{
+	return audit.Event{
 		Time:    r.Timestamp,
-		Type:    "policy.decision",
+		Type:    audit.TypePolicyDecision,
 		Actor:   actor,
 		Target:  r.Input.Target,
 		Action:  "call",
 		Outcome: outcome,
-		Policy:  &ledger.Policy{Revision: r.Revision, Rule: r.Result.Rule.String()},
-		Trust:   &ledger.Trust{Score: r.Input.Trust.Score, Signals: r.Input.Trust.Signals},
+		Policy:  &audit.Policy{Revision: r.Revision, Rule: r.Result.Rule.String()},
+		Trust:   &audit.Trust{Score: r.Input.Trust.Score, Signals: r.Input.Trust.Signals},
 		Reason:  r.Result.Reason,
 		Details: details,
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/policy"
 )
 
@@ -21,12 +21,12 @@ func TestDecisionEvent(t *testing.T) {
 		Result: policy.RecordResult{Action: policy.ActionStepUp, Rule: rule, Reason: "needs mfa"},
 		DryRun: &policy.RecordResult{Action: policy.ActionDeny}}
 	ev := DecisionEvent(&r)
-	if ev.Type != "policy.decision" || ev.Outcome != ledger.OutcomeDenied || ev.Actor.ID != partner ||
+	if ev.Type != "policy.decision" || ev.Outcome != audit.OutcomeDenied || ev.Actor.ID != partner ||
 		ev.Policy.Revision != 7 || ev.Policy.Rule != rule.String() || ev.Trust.Signals[0] != "caep.x" ||
 		ev.Details["decision_id"] != r.DecisionID || ev.Details["action"] != "step_up" || ev.Details["dry_run_action"] != "deny" {
 		t.Errorf("event = %+v", ev)
 	}
-	eb, err := ledger.Marshal(ev)
+	eb, err := audit.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestDecisionEvent(t *testing.T) {
 		t.Errorf("ledger event carries headers: %s", eb)
 	}
 	r.Result.Allowed, r.Input.Caller = true, policy.Caller{ClientID: "c1"}
-	if ev := DecisionEvent(&r); ev.Outcome != ledger.OutcomeSuccess || ev.Actor != (ledger.Actor{Kind: "client", ID: "c1"}) {
+	if ev := DecisionEvent(&r); ev.Outcome != audit.OutcomeSuccess || ev.Actor != (audit.Actor{Kind: "client", ID: "c1"}) {
 		t.Errorf("allowed client call: outcome %v, actor %+v", ev.Outcome, ev.Actor)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/store"
@@ -37,7 +38,7 @@ type Store interface {
 // go through Record; a revision's event through RecordTx in the
 // revision's transaction, then Adopt.
 type Auditor interface {
-	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	Record(ctx context.Context, ev audit.Event) (int64, error)
 	ledger.TxAuditor
 }
 
@@ -143,7 +144,7 @@ const maxTries = 5
 // document returns an [policy.ErrorList] and stores nothing. It returns an error
 // wrapping store.ErrConflict if other writers kept winning the race, and
 // an error if the ledger refused the event (the revision is stored then).
-func (s *Service) Apply(ctx context.Context, actor ledger.Actor, docs []policy.Document) (*ApplyResult, error) {
+func (s *Service) Apply(ctx context.Context, actor audit.Actor, docs []policy.Document) (*ApplyResult, error) {
 	if _, err := policy.Compile(docs, policy.CompileOptions{}); err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (s *Service) Apply(ctx context.Context, actor ledger.Actor, docs []policy.D
 // Delete removes the policy called name from the set as a new revision.
 // It returns [ErrNotFound] if there is no such policy, and the errors of
 // [Service.Apply].
-func (s *Service) Delete(ctx context.Context, actor ledger.Actor, name string) (*ApplyResult, error) {
+func (s *Service) Delete(ctx context.Context, actor audit.Actor, name string) (*ApplyResult, error) {
 	return s.change(ctx, actor, "delete", func(cur []policy.Document) ([]policy.Document, []policy.Change, error) {
 		i := slices.IndexFunc(cur, func(d policy.Document) bool { return d.Name == name })
 		if i < 0 {
@@ -176,7 +177,7 @@ func (s *Service) Delete(ctx context.Context, actor ledger.Actor, name string) (
 
 // change writes the set edit makes of the current one as a new revision,
 // retrying when another writer got there first.
-func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
+func (s *Service) change(ctx context.Context, actor audit.Actor, verb string,
 	edit func(cur []policy.Document) ([]policy.Document, []policy.Change, error)) (*ApplyResult, error) {
 	for try := 0; ; try++ {
 		cur, err := s.Current(ctx)
@@ -200,9 +201,9 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 		}
 		ps := &store.PolicySet{Revision: cur.Revision + 1, Documents: data, Actor: actor.ID,
 			Summary: summary(changes), CreatedAt: s.cfg.Clock()}
-		err = ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (ledger.Event, error) {
+		err = ledger.WriteAudited(ctx, s.cfg.Store, s.cfg.Auditor, func(tx *store.Tx) (audit.Event, error) {
 			if err := tx.PutPolicySet(ctx, ps); err != nil {
-				return ledger.Event{}, err
+				return audit.Event{}, err
 			}
 			return auditEvent(actor, verb, ps, changes, set.Len()), nil
 		})
@@ -221,7 +222,7 @@ func (s *Service) change(ctx context.Context, actor ledger.Actor, verb string,
 
 // auditEvent is the ledger event of revision ps of the set, made by
 // actor with verb ("apply" or "delete"); n is the number of policies.
-func auditEvent(actor ledger.Actor, verb string, ps *store.PolicySet, changes []policy.Change, n int) ledger.Event {
+func auditEvent(actor audit.Actor, verb string, ps *store.PolicySet, changes []policy.Change, n int) audit.Event {
 	sum := sha256.Sum256(ps.Documents)
 	details := map[string]string{"sha256": hex.EncodeToString(sum[:]), "policies": strconv.Itoa(n)}
 	for _, kind := range []string{policy.ChangeCreated, policy.ChangeUpdated, policy.ChangeDeleted} {
@@ -235,13 +236,13 @@ func auditEvent(actor ledger.Actor, verb string, ps *store.PolicySet, changes []
 			details[kind] = joinNames(names, ",", maxAuditNames)
 		}
 	}
-	typ := "policy.applied"
+	typ := audit.TypePolicyApplied
 	if verb == "delete" {
-		typ = "policy.deleted"
+		typ = audit.TypePolicyDeleted
 	}
-	return ledger.Event{
+	return audit.Event{
 		Time: ps.CreatedAt, Type: typ, Actor: actor, Target: "policy-set", Action: verb,
-		Outcome: ledger.OutcomeSuccess, Policy: &ledger.Policy{Revision: ps.Revision},
+		Outcome: audit.OutcomeSuccess, Policy: &audit.Policy{Revision: ps.Revision},
 		Reason: ps.Summary, Details: details,
 	}
 }

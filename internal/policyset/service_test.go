@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/policy"
@@ -43,9 +44,9 @@ func parseDocs(t *testing.T, src string) []policy.Document {
 }
 
 func TestServiceLifecycle(t *testing.T) {
-	svc, audit, changed := newService(t)
+	svc, events, changed := newService(t)
 	ctx := t.Context()
-	admin := ledger.Actor{Kind: "admin", ID: "admin-1"}
+	admin := audit.Actor{Kind: "admin", ID: "admin-1"}
 	a := "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n"
 	b := "name: b\ntarget: spiffe://example.org/b\nrules:\n  - action: deny\n"
 	a2 := "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: audit\n"
@@ -97,7 +98,7 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("Changed called %d times, want 3 (once per revision)", n)
 	}
 	var types []string
-	for _, ev := range audit.All() {
+	for _, ev := range events.All() {
 		types = append(types, ev.Type+"@"+ev.Details["policies"])
 		if ev.Actor != admin || ev.Policy == nil || ev.Details["sha256"] == "" {
 			t.Errorf("event %+v lacks actor, revision or digest", ev)
@@ -106,8 +107,8 @@ func TestServiceLifecycle(t *testing.T) {
 	if want := []string{"policy.applied@2", "policy.applied@2", "policy.deleted@1"}; !cmp.Equal(types, want) {
 		t.Errorf("ledger events %v, want %v", types, want)
 	}
-	if audit.All()[1].Details["updated"] != "a" || audit.All()[1].Policy.Revision != 2 {
-		t.Errorf("update event = %+v", audit.All()[1])
+	if events.All()[1].Details["updated"] != "a" || events.All()[1].Policy.Revision != 2 {
+		t.Errorf("update event = %+v", events.All()[1])
 	}
 	d, rev, err := svc.Get(ctx, "a")
 	if err != nil || rev != 3 || d.Rules[0].Action != policy.ActionAudit {
@@ -119,14 +120,14 @@ func TestServiceLifecycle(t *testing.T) {
 }
 
 func TestServiceRefusesInvalidPolicies(t *testing.T) {
-	svc, audit, _ := newService(t)
-	_, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, []policy.Document{{Name: "p", Target: "spiffe://example.org/a", Rules: []policy.Rule{{When: "nope"}}}})
+	svc, events, _ := newService(t)
+	_, err := svc.Apply(t.Context(), audit.Actor{ID: "x"}, []policy.Document{{Name: "p", Target: "spiffe://example.org/a", Rules: []policy.Rule{{When: "nope"}}}})
 	var list policy.ErrorList
 	if !errors.As(err, &list) || !strings.Contains(err.Error(), "rules[0].when") {
 		t.Fatalf("Apply of an invalid policy: %v, want an ErrorList naming rules[0].when", err)
 	}
-	if cur, _ := svc.Current(t.Context()); cur.Revision != 0 || len(audit.All()) != 0 {
-		t.Errorf("an invalid apply stored revision %d and %d events", cur.Revision, len(audit.All()))
+	if cur, _ := svc.Current(t.Context()); cur.Revision != 0 || len(events.All()) != 0 {
+		t.Errorf("an invalid apply stored revision %d and %d events", cur.Revision, len(events.All()))
 	}
 }
 
@@ -140,7 +141,7 @@ func TestServiceConcurrentApply(t *testing.T) {
 		wg.Go(func() {
 			name := string(rune('a' + i))
 			docs := []policy.Document{{Name: name, Target: "spiffe://example.org/" + name}}
-			if _, err := svc.Apply(t.Context(), ledger.Actor{ID: "x"}, docs); err != nil {
+			if _, err := svc.Apply(t.Context(), audit.Actor{ID: "x"}, docs); err != nil {
 				t.Errorf("Apply %s: %v", name, err)
 			}
 		})
@@ -156,21 +157,21 @@ func TestServiceConcurrentApply(t *testing.T) {
 // names records an event that fits a ledger entry, naming as many
 // policies as fit and counting the rest.
 func TestServiceAuditOfLargeSet(t *testing.T) {
-	svc, audit, _ := newService(t)
+	svc, events, _ := newService(t)
 	var b strings.Builder
 	const n = 1500
 	for i := range n {
 		fmt.Fprintf(&b, "---\nname: %s-%04d\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n", strings.Repeat("p", 120), i)
 	}
-	res, err := svc.Apply(t.Context(), ledger.Actor{Kind: "admin", ID: "admin-1"}, parseDocs(t, b.String()))
+	res, err := svc.Apply(t.Context(), audit.Actor{Kind: "admin", ID: "admin-1"}, parseDocs(t, b.String()))
 	if err != nil || len(res.Changes) != n {
 		t.Fatalf("Apply of %d policies: %v", n, err)
 	}
-	if len(audit.All()) != 1 {
-		t.Fatalf("%d events recorded, want 1", len(audit.All()))
+	if len(events.All()) != 1 {
+		t.Fatalf("%d events recorded, want 1", len(events.All()))
 	}
-	ev := audit.All()[0]
-	data, err := ledger.Marshal(ev)
+	ev := events.All()[0]
+	data, err := audit.Marshal(ev)
 	if err != nil || len(data)+32 > ledger.MaxEntrySize {
 		t.Fatalf("the event takes %d bytes (%v); the ledger holds at most %d", len(data), err, ledger.MaxEntrySize)
 	}
@@ -186,9 +187,9 @@ func TestServiceAuditOfLargeSet(t *testing.T) {
 // TestServiceAuditFailureStoresNothing: when the revision's audit event
 // cannot be written, the revision is not stored either.
 func TestServiceAuditFailureStoresNothing(t *testing.T) {
-	svc, audit, changed := newService(t)
-	audit.Fail(errors.New("ledger down"))
-	_, err := svc.Apply(t.Context(), ledger.Actor{Kind: "admin", ID: "admin-1"},
+	svc, events, changed := newService(t)
+	events.Fail(errors.New("ledger down"))
+	_, err := svc.Apply(t.Context(), audit.Actor{Kind: "admin", ID: "admin-1"},
 		parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n"))
 	if err == nil || !strings.Contains(err.Error(), "ledger down") {
 		t.Fatalf("Apply = %v, want the ledger's error", err)

@@ -23,5 +23,7 @@
 //     `kith dev`.
 //
 // The package verifies and decides nothing itself (package enforce does)
-// and does no network or disk I/O per call beyond the forwarded call.
+// and does no network or disk I/O per call beyond the forwarded call. Its
+// call records are package callrecord's [callrecord.Record]. It links no
+// part of the server and no database (deps_test.go pins this).
 package proxy

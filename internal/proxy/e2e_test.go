@@ -30,9 +30,9 @@ import (
 
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy"
 	"github.com/kith-dev/kith/internal/registry"
@@ -111,7 +111,7 @@ func newE2EEnv(t *testing.T) *e2eEnv {
 		t.Fatal(err)
 	}
 
-	jt, err := e.srv.Nodes().CreateJoinToken(t.Context(), ledger.Actor{Kind: "system", ID: "e2e-test"}, time.Hour)
+	jt, err := e.srv.Nodes().CreateJoinToken(t.Context(), audit.Actor{Kind: "system", ID: "e2e-test"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func newE2EEnv(t *testing.T) *e2eEnv {
 func (e *e2eEnv) register(t *testing.T, path string) spiffeid.ID {
 	t.Helper()
 	id := spiffeid.RequireFromPath(e.srv.TrustDomain(), path)
-	_, err := e.srv.Registry().Create(t.Context(), ledger.Actor{Kind: "system", ID: "e2e-test"}, registry.Spec{
+	_, err := e.srv.Registry().Create(t.Context(), audit.Actor{Kind: "system", ID: "e2e-test"}, registry.Spec{
 		SPIFFEID: id.String(), ParentID: e.agent.SPIFFEID().String(),
 		Selectors: []string{"unix:uid:" + strconv.Itoa(os.Getuid())}, Owner: "e2e"})
 	if err != nil {

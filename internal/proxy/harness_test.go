@@ -16,6 +16,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy"
@@ -48,20 +49,20 @@ func policies() []policy.Document {
 // recorder keeps the records of a Telemetry.
 type recorder struct {
 	mu   sync.Mutex
-	recs []proxy.Record
+	recs []callrecord.Record
 }
 
-func (r *recorder) Record(rec proxy.Record) {
+func (r *recorder) Record(rec callrecord.Record) {
 	r.mu.Lock()
 	r.recs = append(r.recs, rec)
 	r.mu.Unlock()
 }
 
-func (r *recorder) last() proxy.Record {
+func (r *recorder) last() callrecord.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.recs) == 0 {
-		return proxy.Record{}
+		return callrecord.Record{}
 	}
 	return r.recs[len(r.recs)-1]
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/enforce"
 )
 
@@ -179,12 +180,12 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, forward func(w htt
 	if cw.status == 0 {
 		cw.status = http.StatusOK // what net/http sends for a silent handler
 	}
-	rec := Record{Time: start, Direction: "inbound", Target: g.target, Method: r.Method, Path: r.URL.Path,
-		Status: cw.status, BytesOut: cw.n, Latency: time.Since(start)}
+	rec := callrecord.Record{Time: start, Direction: "inbound", Target: g.target, Method: r.Method, Path: r.URL.Path,
+		Status: cw.status, BytesOut: cw.n, LatencyMicros: time.Since(start).Microseconds()}
 	if body != nil {
 		rec.BytesIn = body.count()
 	}
-	rec.fill(res)
+	fillRecord(&rec, res)
 	g.Telemetry.Observe(r.Context(), rec)
 	return res
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/internal/authn"
+	"github.com/kith-dev/kith/internal/callrecord"
 )
 
 // TokenTransport attaches access tokens to requests sent through base;
@@ -138,8 +139,8 @@ func (p *Outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.Telemetry == nil {
 		return
 	}
-	rec := Record{Time: start, Direction: "outbound", Target: p.cfg.DestinationID.String(), Method: r.Method, Path: r.URL.Path,
-		Status: cw.status, BytesOut: cw.n, Latency: time.Since(start)}
+	rec := callrecord.Record{Time: start, Direction: "outbound", Target: p.cfg.DestinationID.String(), Method: r.Method, Path: r.URL.Path,
+		Status: cw.status, BytesOut: cw.n, LatencyMicros: time.Since(start).Microseconds()}
 	if body != nil {
 		rec.BytesIn = body.count()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/enforce"
 )
 
@@ -107,10 +108,10 @@ func (p *TCP) handle(ctx context.Context, c *tls.Conn) {
 		return
 	}
 	res := p.cfg.Enforcer.CheckConn(c.ConnectionState().PeerCertificates)
-	rec := Record{Time: start, Direction: "tcp", Target: p.cfg.Enforcer.Target().String(), Method: "CONNECT"}
+	rec := callrecord.Record{Time: start, Direction: "tcp", Target: p.cfg.Enforcer.Target().String(), Method: "CONNECT"}
 	defer func() {
-		rec.fill(res)
-		rec.Latency = time.Since(start)
+		fillRecord(&rec, res)
+		rec.LatencyMicros = time.Since(start).Microseconds()
 		p.cfg.Telemetry.Observe(ctx, rec)
 	}()
 	if !res.Allowed() {

@@ -12,34 +12,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/enforce"
 )
 
-// Record is what the proxy records about one call.
-type Record struct {
-	Time           time.Time     `json:"time"`
-	Direction      string        `json:"direction"` // "inbound", "outbound" or "tcp"
-	Caller         string        `json:"caller,omitempty"`
-	ClientID       string        `json:"client_id,omitempty"`
-	CredentialID   string        `json:"credential_id,omitempty"`
-	CredentialType string        `json:"credential_type,omitempty"`
-	Target         string        `json:"target"`
-	Method         string        `json:"method,omitempty"`
-	Route          string        `json:"route,omitempty"` // the path template, when known
-	Path           string        `json:"path,omitempty"`
-	Status         int           `json:"status"`
-	BytesIn        int64         `json:"bytes_in"`
-	BytesOut       int64         `json:"bytes_out"`
-	Latency        time.Duration `json:"latency"`
-	Decision       string        `json:"decision"`
-	PolicyRevision int64         `json:"policy_revision,omitempty"`
-	Rule           string        `json:"rule,omitempty"`
-	Reason         string        `json:"reason,omitempty"`
-	TrustScore     int           `json:"trust_score"`
-}
-
-// fill copies what res says about the call into rec.
-func (rec *Record) fill(res *enforce.Result) {
+// fillRecord copies what res says about the call into rec.
+func fillRecord(rec *callrecord.Record, res *enforce.Result) {
 	if !res.Caller.SPIFFEID.IsZero() {
 		rec.Caller = res.Caller.SPIFFEID.String()
 	}
@@ -51,16 +29,17 @@ func (rec *Record) fill(res *enforce.Result) {
 }
 
 // Recorder takes call records in-process, such as the behaviour engine.
-// Record must not block: it is called on the request path.
+// Record must not block: it is called on the request path. The record is
+// as the proxy made it, its text not clipped to the record's limits.
 type Recorder interface {
-	Record(rec Record)
+	Record(rec callrecord.Record)
 }
 
 // Uploader sends batches of records to the server (for the ledger and
 // governance). It is called from [Telemetry.Run], never on the request
 // path.
 type Uploader interface {
-	Upload(ctx context.Context, batch []Record) error
+	Upload(ctx context.Context, batch []callrecord.Record) error
 }
 
 // TelemetryConfig configures [Telemetry]. Zero values are documented
@@ -87,7 +66,7 @@ type Telemetry struct {
 	cfg      TelemetryConfig
 	log      *slog.Logger
 	registry *prometheus.Registry
-	queue    chan Record
+	queue    chan callrecord.Record
 
 	requests *prometheus.CounterVec
 	actions  *prometheus.CounterVec
@@ -113,7 +92,7 @@ func NewTelemetry(cfg TelemetryConfig) (*Telemetry, error) {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Uploader != nil {
-		t.queue = make(chan Record, cfg.QueueSize)
+		t.queue = make(chan callrecord.Record, cfg.QueueSize)
 	}
 	t.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kith_proxy_requests_total", Help: "Calls handled, by direction and HTTP status."}, []string{"direction", "code"})
 	t.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kith_proxy_decisions_total", Help: "Policy decisions, by action."}, []string{"action"})
@@ -138,7 +117,7 @@ func (t *Telemetry) Handler() http.Handler {
 func (t *Telemetry) Registry() *prometheus.Registry { return t.registry }
 
 // Observe records rec: metrics, access log, Recorder and upload queue.
-func (t *Telemetry) Observe(ctx context.Context, rec Record) {
+func (t *Telemetry) Observe(ctx context.Context, rec callrecord.Record) {
 	if t == nil {
 		return
 	}
@@ -148,13 +127,13 @@ func (t *Telemetry) Observe(ctx context.Context, rec Record) {
 	} else if rec.Decision != "" {
 		t.actions.WithLabelValues(rec.Decision).Inc()
 	}
-	t.latency.WithLabelValues(rec.Direction).Observe(rec.Latency.Seconds())
+	t.latency.WithLabelValues(rec.Direction).Observe(rec.Latency().Seconds())
 	if t.log.Enabled(ctx, slog.LevelInfo) {
 		t.log.LogAttrs(ctx, slog.LevelInfo, "call", slog.String("dir", rec.Direction), slog.String("caller", rec.Caller),
 			slog.String("client_id", rec.ClientID), slog.String("cred", rec.CredentialType), slog.String("cred_id", rec.CredentialID),
 			slog.String("target", rec.Target), slog.String("method", rec.Method), slog.String("path", rec.Path),
 			slog.Int("status", rec.Status), slog.Int64("in", rec.BytesIn), slog.Int64("out", rec.BytesOut),
-			slog.Duration("latency", rec.Latency), slog.String("decision", rec.Decision), slog.String("rule", rec.Rule),
+			slog.Duration("latency", rec.Latency()), slog.String("decision", rec.Decision), slog.String("rule", rec.Rule),
 			slog.String("reason", rec.Reason), slog.Int("trust", rec.TrustScore))
 	}
 	if t.cfg.Recorder != nil {
@@ -179,7 +158,7 @@ func (t *Telemetry) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(t.cfg.FlushInterval)
 	defer tick.Stop()
-	batch := make([]Record, 0, t.cfg.BatchSize)
+	batch := make([]callrecord.Record, 0, t.cfg.BatchSize)
 	flush := func(ctx context.Context) {
 		if len(batch) == 0 {
 			return
@@ -187,7 +166,7 @@ func (t *Telemetry) Run(ctx context.Context) error {
 		if err := t.cfg.Uploader.Upload(ctx, batch); err != nil && !errors.Is(err, context.Canceled) {
 			t.log.Warn("telemetry upload failed", "records", len(batch), "err", err)
 		}
-		batch = make([]Record, 0, t.cfg.BatchSize)
+		batch = make([]callrecord.Record, 0, t.cfg.BatchSize)
 	}
 	for {
 		select {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
@@ -73,16 +74,16 @@ func TestEndToEndTelemetry(t *testing.T) {
 		evs, err = e.srv.Ledger().Query(context.Background(), store.EventFilter{Type: "call.decided", After: -1})
 		return err == nil && len(evs) == 2
 	})
-	got := map[string]ledger.Event{}
+	got := map[string]audit.Event{}
 	for _, ev := range evs {
 		got[ev.Event.Action] = ev.Event
 	}
 	ok, denied := got["GET /charge/7"], got["GET /refund/7"]
-	if ok.Outcome != ledger.OutcomeSuccess || ok.Actor.ID != ordersID.String() || ok.Actor.CredentialType == "" ||
+	if ok.Outcome != audit.OutcomeSuccess || ok.Actor.ID != ordersID.String() || ok.Actor.CredentialType == "" ||
 		ok.Target != paymentsID.String() || ok.Details["status"] != "200" || ok.Policy == nil || ok.Policy.Rule == "" {
 		t.Errorf("allowed call recorded as %s", mustJSON(t, ok))
 	}
-	if denied.Outcome != ledger.OutcomeDenied || denied.Actor.ID != ordersID.String() || denied.Details["status"] != "403" {
+	if denied.Outcome != audit.OutcomeDenied || denied.Actor.ID != ordersID.String() || denied.Details["status"] != "403" {
 		t.Errorf("denied call recorded as %s", mustJSON(t, denied))
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/dataplane"
 )
 
@@ -19,31 +20,17 @@ func NewAgentUploader(socketPath string) *AgentUploader {
 	return &AgentUploader{sender: dataplane.NewTelemetrySender(socketPath)}
 }
 
-// Upload implements [Uploader]. It returns the error of
+// Upload implements [Uploader]: it sends the records clipped to their
+// limits (callrecord.Record.Clipped), so that one long or oddly encoded
+// path does not get a whole batch refused. It returns the error of
 // dataplane.TelemetrySender.Send.
-func (u *AgentUploader) Upload(ctx context.Context, batch []Record) error {
-	out := make([]dataplane.CallRecord, len(batch))
+func (u *AgentUploader) Upload(ctx context.Context, batch []callrecord.Record) error {
+	out := make([]callrecord.Record, len(batch))
 	for i := range batch {
-		out[i] = batch[i].wire()
+		out[i] = batch[i].Clipped()
 	}
 	return u.sender.Send(ctx, out)
 }
 
 // Close releases the uploader's idle connection.
 func (u *AgentUploader) Close() { u.sender.Close() }
-
-// wire returns rec in its wire form, its free-text fields clipped so that
-// the record passes dataplane.CallRecord.Validate: one long or oddly
-// encoded path must not get a whole batch refused.
-func (rec *Record) wire() dataplane.CallRecord {
-	text := func(s string) string { return dataplane.ClipText(s, dataplane.MaxRecordTextLen) }
-	id := func(s string) string { return dataplane.ClipText(s, dataplane.MaxRecordIDLen) }
-	return dataplane.CallRecord{
-		Time: rec.Time, Direction: rec.Direction, Caller: rec.Caller, ClientID: id(rec.ClientID),
-		CredentialID: id(rec.CredentialID), CredentialType: text(rec.CredentialType), Target: rec.Target,
-		Method: text(rec.Method), Route: text(rec.Route), Path: text(rec.Path), Status: rec.Status,
-		BytesIn: rec.BytesIn, BytesOut: rec.BytesOut, LatencyMicros: rec.Latency.Microseconds(),
-		Decision: rec.Decision, PolicyRevision: rec.PolicyRevision, Rule: text(rec.Rule), Reason: text(rec.Reason),
-		TrustScore: rec.TrustScore,
-	}
-}

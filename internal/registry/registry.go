@@ -18,6 +18,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -34,7 +35,7 @@ type Store interface {
 // event goes through RecordTx in the change's transaction, and Adopt is
 // called once it commits; a refused change's event through Record.
 type Auditor interface {
-	Record(ctx context.Context, ev ledger.Event) (int64, error)
+	Record(ctx context.Context, ev audit.Event) (int64, error)
 	ledger.TxAuditor
 }
 
@@ -77,10 +78,10 @@ func New(cfg Config) (*Registry, error) {
 // Create validates spec and stores it as a new entry. It returns a
 // *ValidationError for bad input and ErrConflict if an entry with the same
 // SPIFFE ID, parent and selectors exists.
-func (r *Registry) Create(ctx context.Context, actor ledger.Actor, spec Spec) (Entry, error) {
+func (r *Registry) Create(ctx context.Context, actor audit.Actor, spec Spec) (Entry, error) {
 	e, err := spec.validate(r.td)
 	if err != nil {
-		r.auditFailure(ctx, actor, "entry.created", "create", spec.SPIFFEID, err)
+		r.auditFailure(ctx, actor, audit.TypeEntryCreated, "create", spec.SPIFFEID, err)
 		return Entry{}, err
 	}
 	if e.ID, err = newID(); err != nil {
@@ -89,15 +90,15 @@ func (r *Registry) Create(ctx context.Context, actor ledger.Actor, spec Spec) (E
 	now := r.clock().UTC().Truncate(time.Microsecond)
 	e.CreatedAt, e.UpdatedAt = now, now
 	rec := e.toRecord()
-	err = r.change(ctx, func(tx *store.Tx) (ledger.Event, error) {
+	err = r.change(ctx, func(tx *store.Tx) (audit.Event, error) {
 		if err := tx.CreateEntry(ctx, &rec); err != nil {
-			return ledger.Event{}, mapStoreErr(err)
+			return audit.Event{}, mapStoreErr(err)
 		}
 		e.Revision = rec.Revision
-		return successEvent(actor, "entry.created", "create", e), nil
+		return successEvent(actor, audit.TypeEntryCreated, "create", e), nil
 	})
 	if err != nil {
-		r.auditFailure(ctx, actor, "entry.created", "create", spec.SPIFFEID, err)
+		r.auditFailure(ctx, actor, audit.TypeEntryCreated, "create", spec.SPIFFEID, err)
 		return Entry{}, err
 	}
 	return e, nil
@@ -160,45 +161,45 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Entry, string, error) 
 // revision the caller read; if the entry changed since, Update returns
 // ErrConflict. It returns ErrNotFound, a *ValidationError, or ErrConflict
 // for a duplicate.
-func (r *Registry) Update(ctx context.Context, actor ledger.Actor, id string, spec Spec) (Entry, error) {
+func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spec Spec) (Entry, error) {
 	cur, err := r.Get(ctx, id)
 	if err != nil {
 		return Entry{}, err
 	}
 	e, err := spec.validate(r.td)
 	if err != nil {
-		r.auditFailure(ctx, actor, "entry.updated", "update", id, err)
+		r.auditFailure(ctx, actor, audit.TypeEntryUpdated, "update", id, err)
 		return Entry{}, err
 	}
 	e.ID, e.CreatedAt = cur.ID, cur.CreatedAt
 	e.UpdatedAt = r.clock().UTC().Truncate(time.Microsecond)
 	e.Revision = spec.Revision
 	rec := e.toRecord()
-	err = r.change(ctx, func(tx *store.Tx) (ledger.Event, error) {
+	err = r.change(ctx, func(tx *store.Tx) (audit.Event, error) {
 		if err := tx.UpdateEntry(ctx, &rec); err != nil {
-			return ledger.Event{}, mapStoreErr(err)
+			return audit.Event{}, mapStoreErr(err)
 		}
 		e.Revision = rec.Revision
-		return successEvent(actor, "entry.updated", "update", e), nil
+		return successEvent(actor, audit.TypeEntryUpdated, "update", e), nil
 	})
 	if err != nil {
-		r.auditFailure(ctx, actor, "entry.updated", "update", id, err)
+		r.auditFailure(ctx, actor, audit.TypeEntryUpdated, "update", id, err)
 		return Entry{}, err
 	}
 	return e, nil
 }
 
 // Delete removes the entry, or returns ErrNotFound.
-func (r *Registry) Delete(ctx context.Context, actor ledger.Actor, id string) error {
+func (r *Registry) Delete(ctx context.Context, actor audit.Actor, id string) error {
 	cur, err := r.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	return r.change(ctx, func(tx *store.Tx) (ledger.Event, error) {
+	return r.change(ctx, func(tx *store.Tx) (audit.Event, error) {
 		if err := tx.DeleteEntry(ctx, id); err != nil {
-			return ledger.Event{}, mapStoreErr(err)
+			return audit.Event{}, mapStoreErr(err)
 		}
-		return successEvent(actor, "entry.deleted", "delete", cur), nil
+		return successEvent(actor, audit.TypeEntryDeleted, "delete", cur), nil
 	})
 }
 
@@ -211,14 +212,14 @@ func (r *Registry) FindBySPIFFEID(ctx context.Context, id spiffeid.ID) ([]Entry,
 
 // change runs write in a store transaction with the event it returns
 // (see ledger.WriteAudited).
-func (r *Registry) change(ctx context.Context, write func(tx *store.Tx) (ledger.Event, error)) error {
+func (r *Registry) change(ctx context.Context, write func(tx *store.Tx) (audit.Event, error)) error {
 	return ledger.WriteAudited(ctx, r.store, r.audit, write)
 }
 
 // successEvent is the event of a change made to e.
-func successEvent(actor ledger.Actor, typ, action string, e Entry) ledger.Event {
-	return ledger.Event{
-		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: ledger.OutcomeSuccess,
+func successEvent(actor audit.Actor, typ, action string, e Entry) audit.Event {
+	return audit.Event{
+		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: audit.OutcomeSuccess,
 		Details: map[string]string{
 			"spiffe_id": e.SPIFFEID.String(),
 			"status":    string(e.Status),
@@ -229,7 +230,7 @@ func successEvent(actor ledger.Actor, typ, action string, e Entry) ledger.Event 
 
 // auditFailure records a refused change. A failure to record is not
 // returned: the caller is already failing with the original error.
-func (r *Registry) auditFailure(ctx context.Context, actor ledger.Actor, typ, action, target string, cause error) {
+func (r *Registry) auditFailure(ctx context.Context, actor audit.Actor, typ, action, target string, cause error) {
 	reason := "internal error"
 	var ve *ValidationError
 	switch {
@@ -238,9 +239,9 @@ func (r *Registry) auditFailure(ctx context.Context, actor ledger.Actor, typ, ac
 	case errors.Is(cause, ErrConflict), errors.Is(cause, ErrNotFound):
 		reason = cause.Error()
 	}
-	_, _ = r.audit.Record(ctx, ledger.Event{
+	_, _ = r.audit.Record(ctx, audit.Event{
 		Type: typ, Actor: actor, Target: truncate(target), Action: action,
-		Outcome: ledger.OutcomeFailure, Reason: reason,
+		Outcome: audit.OutcomeFailure, Reason: reason,
 	})
 }
 

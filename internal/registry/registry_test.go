@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -54,7 +54,7 @@ func openStore(t testing.TB) *store.Store {
 	return st
 }
 
-var admin = ledger.Actor{Kind: "admin", ID: "admin-1"}
+var admin = audit.Actor{Kind: "admin", ID: "admin-1"}
 
 func validSpec() Spec {
 	return Spec{

@@ -8,13 +8,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/revocation/revocationstore"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/synchub"
 )
 
 // agentPlane is the server side of node agents: attestation and agent
@@ -22,7 +24,7 @@ import (
 // revocation set they both write and read.
 type agentPlane struct {
 	nodes       *nodes.Service
-	hub         *ksync.Hub
+	hub         *synchub.Hub
 	revocations *revocation.Set
 	// announce asks announceChanges to tell the other replicas.
 	announce chan struct{}
@@ -69,7 +71,7 @@ func (s *Server) watchChanges(ctx context.Context) error {
 // registry, the federation manager and the metrics are built. It returns
 // an error naming the part that failed.
 func (s *Server) buildNodes(ctx context.Context) error {
-	hub, err := ksync.New(ctx, ksync.Config{
+	hub, err := synchub.New(ctx, synchub.Config{
 		Entries: s.store, Tombstones: s.store, Revocations: s.store,
 		Signer: s.ca, Bundle: s.ca, Federated: s.fed, TokenKeys: lateTokenKeys{s},
 		Clock: s.clock, Logger: s.logger,
@@ -144,12 +146,12 @@ type registryAuditor struct{ s *Server }
 
 // Record implements registry.Auditor: the registry records refused
 // changes with it.
-func (a registryAuditor) Record(ctx context.Context, ev ledger.Event) (int64, error) {
+func (a registryAuditor) Record(ctx context.Context, ev audit.Event) (int64, error) {
 	return a.s.ledger.Record(ctx, ev)
 }
 
 // RecordTx implements registry.Auditor.
-func (a registryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, ev ledger.Event) error {
+func (a registryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, ev audit.Event) error {
 	return a.s.ledger.RecordTx(ctx, tx, ev)
 }
 
@@ -172,15 +174,15 @@ type agentRoute struct {
 	stream bool
 }
 
-// agentRoutes lists the agent API (see package sync for the protocol).
+// agentRoutes lists the agent API (see package agentproto for the protocol).
 func (s *Server) agentRoutes() []agentRoute {
 	return []agentRoute{
-		{"POST /agent/v1/attest", s.agentHandler(s.agentAttest), false},
-		{"POST /agent/v1/renew", s.agentAuthed(s.agentRenew), false},
-		{"POST /agent/v1/svids/x509", s.agentAuthed(s.agentX509SVIDs), false},
-		{"POST /agent/v1/svids/jwt", s.agentAuthed(s.agentJWTSVID), false},
-		{"POST /agent/v1/telemetry", s.agentAuthed(s.agentTelemetry), false},
-		{"GET /agent/v1/sync", s.agentAuthed(s.agentSync), true},
+		{"POST " + agentproto.AttestPath, s.agentHandler(s.agentAttest), false},
+		{"POST " + agentproto.RenewPath, s.agentAuthed(s.agentRenew), false},
+		{"POST " + agentproto.X509SVIDsPath, s.agentAuthed(s.agentX509SVIDs), false},
+		{"POST " + agentproto.JWTSVIDPath, s.agentAuthed(s.agentJWTSVID), false},
+		{"POST " + agentproto.TelemetryPath, s.agentAuthed(s.agentTelemetry), false},
+		{"GET " + agentproto.SyncPath, s.agentAuthed(s.agentSync), true},
 	}
 }
 
@@ -236,7 +238,7 @@ func nodesError(err error) error {
 		return &problemError{status: http.StatusServiceUnavailable, title: "Service Unavailable", detail: nodes.ErrRevokedRecently.Error()}
 	case errors.Is(err, nodes.ErrInvalidRequest):
 		return &problemError{status: http.StatusBadRequest, title: "Bad Request", detail: err.Error()}
-	case errors.Is(err, ksync.ErrClosed):
+	case errors.Is(err, synchub.ErrClosed):
 		return &problemError{status: http.StatusServiceUnavailable, title: "Service Unavailable", detail: "the server is shutting down"}
 	case errors.Is(err, registry.ErrConflict):
 		return &problemError{status: http.StatusConflict, title: "Conflict", detail: "the entry kept changing; try again"}

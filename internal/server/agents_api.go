@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/api"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/nodes"
 )
 
@@ -22,7 +22,7 @@ func agentToAPI(a nodes.Agent) api.Agent {
 }
 
 // createJoinToken is POST /v1/agents/join-tokens.
-func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.JoinTokenCreate
 	if r.ContentLength != 0 { // an empty body asks for the default TTL
 		if err := decodeJSON(r, &in); err != nil {
@@ -37,7 +37,7 @@ func (s *Server) createJoinToken(w http.ResponseWriter, r *http.Request, actor l
 }
 
 // listAgents is GET /v1/agents?after=ID&limit=N.
-func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	limit, err := queryInt(r, "limit")
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, _ ledger.Act
 }
 
 // getAgent is GET /v1/agents/{id}.
-func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	a, err := s.agents.nodes.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nodesError(err)
@@ -63,7 +63,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, _ ledger.Actor
 }
 
 // evictAgent is POST /v1/agents/{id}/evict.
-func (s *Server) evictAgent(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) evictAgent(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	ev, err := s.agents.nodes.Evict(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return nodesError(err)
@@ -72,7 +72,7 @@ func (s *Server) evictAgent(w http.ResponseWriter, r *http.Request, actor ledger
 }
 
 // revokeEntry is POST /v1/entries/{id}/revoke.
-func (s *Server) revokeEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) revokeEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	rev, err := s.agents.nodes.RevokeEntry(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return nodesError(err)
@@ -81,7 +81,7 @@ func (s *Server) revokeEntry(w http.ResponseWriter, r *http.Request, actor ledge
 }
 
 // quarantineEntry is POST /v1/entries/{id}/quarantine.
-func (s *Server) quarantineEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) quarantineEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	rev, err := s.agents.nodes.QuarantineEntry(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return nodesError(err)
@@ -90,7 +90,7 @@ func (s *Server) quarantineEntry(w http.ResponseWriter, r *http.Request, actor l
 }
 
 // releaseEntry is POST /v1/entries/{id}/release.
-func (s *Server) releaseEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) releaseEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	e, err := s.agents.nodes.ReleaseEntry(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return nodesError(err)

@@ -26,9 +26,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/nodes"
-	ksync "github.com/kith-dev/kith/internal/sync"
 )
 
 // BenchmarkRevocationFanout measures the time from `kith entry revoke`
@@ -61,7 +61,7 @@ func BenchmarkRevocationFanout(b *testing.B) {
 				if m.Revocations == "" {
 					continue
 				}
-				batch, err := ksync.VerifyRevocations(m.Revocations, jwtBundle)
+				batch, err := agentproto.VerifyRevocations(m.Revocations, jwtBundle)
 				if err != nil {
 					b.Error(err)
 					return
@@ -157,7 +157,7 @@ func idleStreams(b *testing.B, n int, window time.Duration) {
 	for _, c := range ts.CA().X509Authorities() {
 		f.Roots = append(f.Roots, c.Raw)
 	}
-	admin := ledger.Actor{Kind: "admin", ID: "admin:bench"}
+	admin := audit.Actor{Kind: "admin", ID: "admin:bench"}
 	for range n {
 		tok, err := ts.agents.nodes.CreateJoinToken(b.Context(), admin, time.Hour)
 		if err != nil {
@@ -291,7 +291,7 @@ func TestAgentFleetHelper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set(protocolHeader, ksync.ProtocolVersion)
+		req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
 		firsts.Add(1)
 		go func() {
 			resp, err := client.Do(req)

@@ -7,13 +7,10 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/nodes"
-	ksync "github.com/kith-dev/kith/internal/sync"
 )
-
-// protocolHeader carries the agent protocol version.
-const protocolHeader = "Kith-Agent-Protocol"
 
 // agentHandler checks the protocol version, runs h and maps its error.
 func (s *Server) agentHandler(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
@@ -44,9 +41,9 @@ func (s *Server) agentAuthed(h func(w http.ResponseWriter, r *http.Request, c *n
 }
 
 func checkProtocol(r *http.Request) error {
-	if v := r.Header.Get(protocolHeader); v != ksync.ProtocolVersion {
+	if v := r.Header.Get(agentproto.ProtocolHeader); v != agentproto.ProtocolVersion {
 		return badRequest("", "this server speaks agent protocol %q; send it in the %s header (got %q)",
-			ksync.ProtocolVersion, protocolHeader, v)
+			agentproto.ProtocolVersion, agentproto.ProtocolHeader, v)
 	}
 	return nil
 }
@@ -80,8 +77,8 @@ func decodeAgentJSON(body []byte, v any) error {
 }
 
 // parseAttest parses and checks the untrusted body of an attestation.
-func parseAttest(body []byte) (*ksync.AttestRequest, error) {
-	var in ksync.AttestRequest
+func parseAttest(body []byte) (*agentproto.AttestRequest, error) {
+	var in agentproto.AttestRequest
 	if err := decodeAgentJSON(body, &in); err != nil {
 		return nil, err
 	}
@@ -117,14 +114,14 @@ func (s *Server) agentAttest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("marshal bundle: %w", err)
 	}
-	return writeJSON(w, http.StatusOK, ksync.AttestResponse{
+	return writeJSON(w, http.StatusOK, agentproto.AttestResponse{
 		AgentID: att.Agent.ID, SPIFFEID: att.Agent.SPIFFEID.String(), SVID: chainDER(att.SVID), Bundle: bundle,
 	})
 }
 
 // agentRenew is POST /agent/v1/renew: a new SVID for the agent itself.
 func (s *Server) agentRenew(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
-	var in ksync.RenewRequest
+	var in agentproto.RenewRequest
 	if err := decodeAgentBody(r, &in); err != nil {
 		return err
 	}
@@ -132,13 +129,13 @@ func (s *Server) agentRenew(w http.ResponseWriter, r *http.Request, c *nodes.Cal
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, ksync.RenewResponse{SVID: chainDER(svid)})
+	return writeJSON(w, http.StatusOK, agentproto.RenewResponse{SVID: chainDER(svid)})
 }
 
 // agentX509SVIDs is POST /agent/v1/svids/x509: workload X509-SVIDs, each
 // granted or refused on its own.
 func (s *Server) agentX509SVIDs(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
-	var in ksync.X509SVIDRequest
+	var in agentproto.X509SVIDRequest
 	if err := decodeAgentBody(r, &in); err != nil {
 		return err
 	}
@@ -150,13 +147,13 @@ func (s *Server) agentX509SVIDs(w http.ResponseWriter, r *http.Request, c *nodes
 	if err != nil {
 		return err
 	}
-	out := ksync.X509SVIDResponse{SVIDs: []ksync.X509SVID{}}
+	out := agentproto.X509SVIDResponse{SVIDs: []agentproto.X509SVID{}}
 	for _, it := range res {
 		if it.Err != nil {
-			out.Errors = append(out.Errors, ksync.ItemError{EntryID: it.EntryID, Message: itemMessage(it.Err)})
+			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: it.EntryID, Message: itemMessage(it.Err)})
 			continue
 		}
-		out.SVIDs = append(out.SVIDs, ksync.X509SVID{EntryID: it.EntryID, SPIFFEID: it.SPIFFEID,
+		out.SVIDs = append(out.SVIDs, agentproto.X509SVID{EntryID: it.EntryID, SPIFFEID: it.SPIFFEID,
 			Chain: chainDER(it.SVID), ExpiresAt: it.SVID.ExpiresAt})
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -164,7 +161,7 @@ func (s *Server) agentX509SVIDs(w http.ResponseWriter, r *http.Request, c *nodes
 
 // agentJWTSVID is POST /agent/v1/svids/jwt.
 func (s *Server) agentJWTSVID(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
-	var in ksync.JWTSVIDRequest
+	var in agentproto.JWTSVIDRequest
 	if err := decodeAgentBody(r, &in); err != nil {
 		return err
 	}
@@ -172,7 +169,7 @@ func (s *Server) agentJWTSVID(w http.ResponseWriter, r *http.Request, c *nodes.C
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, ksync.JWTSVIDResponse{Token: tok, ExpiresAt: exp})
+	return writeJSON(w, http.StatusOK, agentproto.JWTSVIDResponse{Token: tok, ExpiresAt: exp})
 }
 
 // decodeAgentBody reads and decodes an agent request body into v.

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/dataplane"
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/ledger"
 )
 
@@ -55,7 +56,7 @@ func FuzzParseTelemetry(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{}`))
 	// Every text field at its limit, of characters JSON escapes six-fold.
-	ctl, ctlID := strings.Repeat(`\u0001`, dataplane.MaxRecordTextLen), strings.Repeat(`\u0001`, dataplane.MaxRecordIDLen)
+	ctl, ctlID := strings.Repeat(`\u0001`, callrecord.MaxTextLen), strings.Repeat(`\u0001`, callrecord.MaxIDLen)
 	f.Add([]byte(`[{"time":"2026-11-28T11:59:00Z","direction":"inbound","target":"spiffe://example.org/b","client_id":"` + ctlID +
 		`","credential_id":"` + ctlID + `","credential_type":"` + ctl + `","method":"` + ctl + `","route":"` + ctl + `","path":"` + ctl +
 		`","decision":"` + ctl + `","rule":"` + ctl + `","reason":"` + ctl + `"}]`))
@@ -69,8 +70,8 @@ func FuzzParseTelemetry(f *testing.F) {
 			return
 		}
 		for i := range batch {
-			ev := callEvent(&batch[i], "spiffe://example.org/kith/agent/a1", "req-1")
-			data, err := ledger.Marshal(ev)
+			ev := batch[i].Event("spiffe://example.org/kith/agent/a1", "req-1")
+			data, err := audit.Marshal(ev)
 			if err != nil {
 				t.Fatalf("record %d accepted, but its event does not encode: %v", i, err)
 			}

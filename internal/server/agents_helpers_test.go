@@ -20,8 +20,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/store"
-	ksync "github.com/kith-dev/kith/internal/sync"
 )
 
 // testAgent is an attested agent that talks to the server over mutual TLS.
@@ -73,7 +73,7 @@ func agentRequest(t testing.TB, client *http.Client, addr, method, path string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(protocolHeader, ksync.ProtocolVersion)
+	req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
@@ -93,9 +93,9 @@ func agentRequest(t testing.TB, client *http.Client, addr, method, path string, 
 func (ts *testServer) attestAgent(t testing.TB) *testAgent {
 	t.Helper()
 	key, csr := newCSRKey(t)
-	var out ksync.AttestResponse
+	var out agentproto.AttestResponse
 	code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest",
-		ksync.AttestRequest{JoinToken: ts.joinToken(t), CSR: csr}, &out)
+		agentproto.AttestRequest{JoinToken: ts.joinToken(t), CSR: csr}, &out)
 	if code != http.StatusOK {
 		t.Fatalf("attest: %d %s", code, raw)
 	}
@@ -126,7 +126,7 @@ func (a *testAgent) do(t testing.TB, ts *testServer, method, path string, body, 
 
 // syncStream is an open GET /agent/v1/sync.
 type syncStream struct {
-	msgs   chan ksync.Message
+	msgs   chan agentproto.Message
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -152,7 +152,7 @@ func (a *testAgent) trySync(t testing.TB, ts *testServer, rev, revocs int64) (*s
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(protocolHeader, ksync.ProtocolVersion)
+	req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		cancel()
@@ -163,7 +163,7 @@ func (a *testAgent) trySync(t testing.TB, ts *testServer, rev, revocs int64) (*s
 		cancel()
 		return nil, resp.StatusCode
 	}
-	s := &syncStream{msgs: make(chan ksync.Message, 100), cancel: cancel, done: make(chan struct{})}
+	s := &syncStream{msgs: make(chan agentproto.Message, 100), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		defer close(s.msgs)
@@ -171,7 +171,7 @@ func (a *testAgent) trySync(t testing.TB, ts *testServer, rev, revocs int64) (*s
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(nil, 32<<20)
 		for sc.Scan() {
-			var m ksync.Message
+			var m agentproto.Message
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				t.Errorf("sync line %q: %v", sc.Bytes(), err)
 				return
@@ -191,7 +191,7 @@ func (s *syncStream) close() {
 
 // next returns the next message that is not a heartbeat, failing t after
 // 5 seconds or at the end of the stream.
-func (s *syncStream) next(t testing.TB) ksync.Message {
+func (s *syncStream) next(t testing.TB) agentproto.Message {
 	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
@@ -232,7 +232,7 @@ func (ts *testServer) events(t testing.TB, typ, outcome string) []store.Event {
 }
 
 // entryIDs returns the IDs of entries.
-func entryIDs(entries []ksync.Entry) []string {
+func entryIDs(entries []agentproto.Entry) []string {
 	var out []string
 	for _, e := range entries {
 		out = append(out, e.ID)

@@ -8,12 +8,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/nodes"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/synchub"
 )
 
 // agentSync is GET /agent/v1/sync?revision=R&revocations=V: the agent's
-// long-lived stream of newline-delimited JSON messages (see package sync).
+// long-lived stream of newline-delimited JSON messages (see package agentproto).
 // Errors found before the first message are answered with a problem;
 // after it, the stream just ends and the agent reconnects.
 func (s *Server) agentSync(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
@@ -31,8 +32,8 @@ func (s *Server) agentSync(w http.ResponseWriter, r *http.Request, c *nodes.Call
 	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	nw := &ndjsonWriter{w: w, rc: rc, timeout: ksync.DefaultWriteTimeout}
-	err = s.agents.hub.Stream(r.Context(), ksync.Subscription{
+	nw := &ndjsonWriter{w: w, rc: rc, timeout: synchub.DefaultWriteTimeout}
+	err = s.agents.hub.Stream(r.Context(), synchub.Subscription{
 		Agent: c.Agent.SPIFFEID, IssuedAt: c.Leaf.NotBefore, Revision: rev, Revocations: revocs,
 	}, nw)
 	if !nw.started {
@@ -40,8 +41,8 @@ func (s *Server) agentSync(w http.ResponseWriter, r *http.Request, c *nodes.Call
 	}
 	switch {
 	case err == nil:
-	case errors.Is(err, ksync.ErrClosed):
-	case errors.Is(err, ksync.ErrSlowConsumer):
+	case errors.Is(err, synchub.ErrClosed):
+	case errors.Is(err, synchub.ErrSlowConsumer):
 		s.logger.Info("agent stream closed: the agent fell behind", "agent_id", c.Agent.ID)
 	default:
 		s.logger.Debug("agent stream ended", "agent_id", c.Agent.ID, "error", err)
@@ -73,8 +74,8 @@ type ndjsonWriter struct {
 	buf     bytes.Buffer
 }
 
-// WriteMessage implements sync.MessageWriter.
-func (n *ndjsonWriter) WriteMessage(m *ksync.Message) error {
+// WriteMessage implements synchub.MessageWriter.
+func (n *ndjsonWriter) WriteMessage(m *agentproto.Message) error {
 	n.buf.Reset()
 	if err := json.NewEncoder(&n.buf).Encode(m); err != nil {
 		return err
@@ -84,7 +85,7 @@ func (n *ndjsonWriter) WriteMessage(m *ksync.Message) error {
 	}
 	if !n.started {
 		h := n.w.Header()
-		h.Set("Content-Type", "application/x-ndjson")
+		h.Set("Content-Type", agentproto.SyncContentType)
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		n.w.WriteHeader(http.StatusOK)

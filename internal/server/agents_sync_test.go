@@ -14,7 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 
 	"github.com/kith-dev/kith/api"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 func TestAgentSyncStream(t *testing.T) {
@@ -110,11 +110,11 @@ func TestAgentSyncRevocationsAndEviction(t *testing.T) {
 	ts := startServer(t, "example.org")
 	a, b := ts.attestAgent(t), ts.attestAgent(t)
 	e := ts.createEntryAPI(t, "web", "")
-	item := func() ksync.X509SVIDRequest {
+	item := func() agentproto.X509SVIDRequest {
 		_, csr := newCSRKey(t)
-		return ksync.X509SVIDRequest{Requests: []ksync.X509SVIDRequestItem{{EntryID: e.ID, CSR: csr}}}
+		return agentproto.X509SVIDRequest{Requests: []agentproto.X509SVIDRequestItem{{EntryID: e.ID, CSR: csr}}}
 	}
-	var issued ksync.X509SVIDResponse
+	var issued agentproto.X509SVIDResponse
 	if code, raw := b.do(t, ts, "POST", "/agent/v1/svids/x509", item(), &issued); code != http.StatusOK || len(issued.SVIDs) != 1 {
 		t.Fatalf("svids for b: %d %s", code, raw)
 	}
@@ -123,7 +123,7 @@ func TestAgentSyncRevocationsAndEviction(t *testing.T) {
 	first := sa.next(t)
 	sb.next(t)
 	jwtBundle := jwtbundle.FromJWTAuthorities(ts.TrustDomain(), ts.CA().Bundle().JWTAuthorities())
-	if batch, err := ksync.VerifyRevocations(first.Revocations, jwtBundle); err != nil || !batch.Full {
+	if batch, err := agentproto.VerifyRevocations(first.Revocations, jwtBundle); err != nil || !batch.Full {
 		t.Fatalf("first batch: %+v, %v", batch, err)
 	}
 
@@ -137,7 +137,7 @@ func TestAgentSyncRevocationsAndEviction(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("%s: the revocation took %v", name, d)
 		}
-		batch, err := ksync.VerifyRevocations(m.Revocations, jwtBundle)
+		batch, err := agentproto.VerifyRevocations(m.Revocations, jwtBundle)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -159,7 +159,7 @@ func TestAgentSyncRevocationsAndEviction(t *testing.T) {
 		}
 	}
 	m := sa.next(t)
-	batch, err := ksync.VerifyRevocations(m.Revocations, jwtBundle)
+	batch, err := agentproto.VerifyRevocations(m.Revocations, jwtBundle)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,77 +1,59 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/kith-dev/kith/internal/dataplane"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/nodes"
 )
 
-// callDecidedEvent is the ledger event type of a call a proxy decided on.
-const callDecidedEvent = "call.decided"
-
-// maxTelemetrySkew is how far in the future a record's time may be.
-const maxTelemetrySkew = 5 * time.Minute
-
-// telemetryResponse answers a telemetry batch.
-type telemetryResponse struct {
-	// Recorded is the number of records written to the ledger.
-	Recorded int `json:"recorded"`
-	// Refused is the number of invalid records left out.
-	Refused int `json:"refused,omitempty"`
-	// Duplicates is the number of records left out because this server
-	// recorded them from an earlier send of the batch.
-	Duplicates int `json:"duplicates,omitempty"`
-}
-
-// agentTelemetry is POST /agent/v1/telemetry: a JSON array of call records
-// (dataplane.CallRecord) from the proxies of the calling agent's node, each
-// recorded as a "call.decided" ledger event. A batch that is not such an
-// array is refused whole (400). An invalid record is left out and counted,
-// the rest recorded: a batch merges the records of several proxies, and
-// one proxy's bad record must not erase the others' (the agent refuses
-// invalid records at its socket already, so this takes an agent of
-// another version or a broken one); the refusal itself is recorded as a
-// "telemetry.refused" event. A batch is recorded in one ledger commit:
-// one the ledger fails is answered 500 with nothing recorded, and may be
-// sent again. A batch sent again after its answer was lost is recognised
-// by its sequence numbers (dataplane.TelemetryBatchHeader): the records
-// this server recorded already are left out and counted as duplicates.
+// agentTelemetry is POST /agent/v1/telemetry: a batch of call records
+// (package callrecord) from the proxies of the calling agent's node, each
+// recorded as an audit.TypeCallDecided ledger event. A batch that is not
+// such an array is refused whole (400). An invalid record is left out and
+// counted, the rest recorded (callrecord.Accept): a batch merges the
+// records of several proxies, and one proxy's bad record must not erase
+// the others' (the agent refuses invalid records at its socket already, so
+// this takes an agent of another version or a broken one); the refusal
+// itself is recorded as an audit.TypeTelemetryRefused event. A batch is
+// recorded in one ledger commit: one the ledger fails is answered 500 with
+// nothing recorded, and may be sent again. A batch sent again after its
+// answer was lost is recognised by its sequence numbers
+// (callrecord.BatchHeader): the records this server recorded already are
+// left out and counted as duplicates. The records committed, and only
+// those, then go to Config.CallObserver.
 func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
 	body, err := readAgentBody(r)
 	if err != nil {
 		return err
 	}
-	raw, err := dataplane.DecodeCallRecords(body)
+	raw, err := callrecord.DecodeRecords(body)
 	if err != nil {
 		return badRequest("", "%v", err)
 	}
-	id, numbered := dataplane.ParseTelemetryBatch(r.Header.Get(dataplane.TelemetryBatchHeader), len(raw))
+	id, numbered := callrecord.ParseBatchID(r.Header.Get(callrecord.BatchHeader), len(raw))
 	dup := 0
 	if numbered {
 		dup = s.telemetry.recorded(c.Agent.ID, id)
 	}
-	batch, refused := checkTelemetry(raw[dup:], dup, s.clock())
+	batch, refused := callrecord.Accept(raw[dup:], dup, s.clock())
 	reporter := c.Agent.SPIFFEID.String()
 	reqID := requestID(r.Context())
-	evs := make([]ledger.Event, 0, len(batch)+1)
+	evs := make([]audit.Event, 0, len(batch)+1)
 	for i := range batch {
-		evs = append(evs, callEvent(&batch[i], reporter, reqID))
+		evs = append(evs, batch[i].Event(reporter, reqID))
 	}
 	if len(refused) > 0 {
 		s.logger.WarnContext(r.Context(), "telemetry: invalid records left out", "agent", reporter,
 			"refused", len(refused), "first", refused[0])
-		evs = append(evs, ledger.Event{Type: telemetryRefusedEvent,
-			Actor:  ledger.Actor{Kind: "agent", ID: reporter, CredentialType: "x509_svid"},
-			Action: "upload", Outcome: ledger.OutcomeFailure, RequestID: reqID,
-			Reason:  fmt.Sprintf("%d invalid call records left out; first: %s", len(refused), refused[0]),
-			Details: map[string]string{"refused": strconv.Itoa(len(refused)), "recorded": strconv.Itoa(len(batch))}})
+		evs = append(evs, callrecord.RefusedEvent(reporter, reqID, refused, len(batch)))
 	}
 	// One commit for the whole batch: if it fails, nothing was recorded
 	// and the agent's retry records each call once.
@@ -83,10 +65,31 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	if numbered {
 		s.telemetry.mark(c.Agent.ID, id)
 	}
+	if s.cfg.CallObserver != nil && len(batch) > 0 {
+		s.cfg.CallObserver.ObserveCalls(c.Agent.SPIFFEID, batch)
+	}
 	s.metrics.telemetry.WithLabelValues("recorded").Add(float64(len(batch)))
 	s.metrics.telemetry.WithLabelValues("refused").Add(float64(len(refused)))
 	s.metrics.telemetry.WithLabelValues("duplicate").Add(float64(dup))
-	return writeJSON(w, http.StatusOK, telemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
+	return writeJSON(w, http.StatusOK, agentproto.TelemetryResponse{Recorded: len(batch), Refused: len(refused), Duplicates: dup})
+}
+
+// CallObserver is told of the call records the server committed to the
+// audit ledger: the seam for consumers of what proxies and the SDK
+// middleware decided, such as the behavioural-trust engine. ObserveCalls
+// is called once per telemetry upload of the agent whose SPIFFE ID is
+// agent, after the upload's ledger commit, with exactly the records that
+// commit recorded as call.decided events, in order: never with records
+// left out as invalid or as duplicates of an earlier send, never for an
+// upload that recorded none or whose commit failed. Another replica
+// serving the agent's retry after a lost answer may record, and so pass
+// on, a record twice.
+//
+// ObserveCalls runs on the agent's request and must not block: queue the
+// records and return (dropping, and counting, what does not fit). records
+// is the observer's to keep: the server does not touch it afterwards.
+type CallObserver interface {
+	ObserveCalls(agent spiffeid.ID, records []callrecord.Record)
 }
 
 // telemetryMarks remembers, per agent, the end of the last batch this
@@ -95,12 +98,12 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 // recorded again.
 type telemetryMarks struct {
 	mu sync.Mutex
-	m  map[string]dataplane.TelemetryBatch // by agent ID
+	m  map[string]callrecord.BatchID // by agent ID
 }
 
 // recorded returns how many of the first records of batch id the server
 // has recorded already.
-func (t *telemetryMarks) recorded(agent string, id dataplane.TelemetryBatch) int {
+func (t *telemetryMarks) recorded(agent string, id callrecord.BatchID) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	last, ok := t.m[agent]
@@ -111,97 +114,25 @@ func (t *telemetryMarks) recorded(agent string, id dataplane.TelemetryBatch) int
 }
 
 // mark notes that batch id of agent is recorded.
-func (t *telemetryMarks) mark(agent string, id dataplane.TelemetryBatch) {
+func (t *telemetryMarks) mark(agent string, id callrecord.BatchID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[string]dataplane.TelemetryBatch{}
+		t.m = map[string]callrecord.BatchID{}
 	}
 	if last, ok := t.m[agent]; !ok || last.Run != id.Run || last.End < id.End {
 		t.m[agent] = id
 	}
 }
 
-// telemetryRefusedEvent is the ledger event type of call records an agent
-// uploaded that the server left out as invalid.
-const telemetryRefusedEvent = "telemetry.refused"
-
 // parseTelemetry decodes the untrusted body of a telemetry batch and
-// checks its records (see checkTelemetry); a body that is not a batch is
-// a 400 problem.
-func parseTelemetry(body []byte, now time.Time) (valid []dataplane.CallRecord, refused []string, err error) {
-	batch, err := dataplane.DecodeCallRecords(body)
+// checks its records (see callrecord.Accept); a body that is not a batch
+// is a 400 problem.
+func parseTelemetry(body []byte, now time.Time) (valid []callrecord.Record, refused []string, err error) {
+	batch, err := callrecord.DecodeRecords(body)
 	if err != nil {
 		return nil, nil, badRequest("", "%v", err)
 	}
-	valid, refused = checkTelemetry(batch, 0, now)
+	valid, refused = callrecord.Accept(batch, 0, now)
 	return valid, refused, nil
-}
-
-// checkTelemetry returns the valid records of batch, and for each invalid
-// one why, as text safe to log; offset is the position of batch[0] in the
-// agent's batch, for the messages.
-func checkTelemetry(batch []dataplane.CallRecord, offset int, now time.Time) (valid []dataplane.CallRecord, refused []string) {
-	valid = batch[:0]
-	for i := range batch {
-		rec := &batch[i]
-		err := rec.Validate()
-		if err == nil && rec.Time.After(now.Add(maxTelemetrySkew)) {
-			err = errors.New("time is in the future")
-		}
-		if err != nil {
-			refused = append(refused, fmt.Sprintf("record %d: %v", offset+i, err))
-			continue
-		}
-		valid = append(valid, *rec)
-	}
-	return valid, refused
-}
-
-// callEvent returns the ledger event of rec, reported by the agent whose
-// SPIFFE ID is reporter.
-func callEvent(rec *dataplane.CallRecord, reporter, reqID string) ledger.Event {
-	actor := ledger.Actor{Kind: "workload", ID: rec.Caller, CredentialID: rec.CredentialID, CredentialType: rec.CredentialType}
-	if rec.Caller == "" && rec.ClientID != "" {
-		actor.Kind, actor.ID = "client", rec.ClientID
-	}
-	outcome := ledger.OutcomeSuccess
-	if rec.Reason != "" { // the proxy refused the call
-		outcome = ledger.OutcomeDenied
-	}
-	route := rec.Route
-	if route == "" {
-		route = rec.Path
-	}
-	action := rec.Method
-	if route != "" {
-		action += " " + route
-	}
-	if action == "" {
-		action = "call"
-	}
-	ev := ledger.Event{
-		Time: rec.Time, Type: callDecidedEvent, Actor: actor, Target: rec.Target, Action: action,
-		Outcome: outcome, Reason: rec.Reason, RequestID: reqID,
-		Trust: &ledger.Trust{Score: rec.TrustScore},
-		Details: map[string]string{
-			"direction":   rec.Direction,
-			"decision":    rec.Decision,
-			"status":      strconv.Itoa(rec.Status),
-			"bytes_in":    strconv.FormatInt(rec.BytesIn, 10),
-			"bytes_out":   strconv.FormatInt(rec.BytesOut, 10),
-			"latency_us":  strconv.FormatInt(rec.LatencyMicros, 10),
-			"reported_by": reporter,
-		},
-	}
-	if rec.PolicyRevision != 0 || rec.Rule != "" {
-		ev.Policy = &ledger.Policy{Revision: rec.PolicyRevision, Rule: rec.Rule}
-	}
-	if rec.ClientID != "" {
-		ev.Details["client_id"] = rec.ClientID
-	}
-	if rec.Path != "" && rec.Path != route {
-		ev.Details["path"] = rec.Path
-	}
-	return ev
 }

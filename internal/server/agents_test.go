@@ -13,7 +13,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/api"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 func TestAgentAttestation(t *testing.T) {
@@ -23,8 +23,8 @@ func TestAgentAttestation(t *testing.T) {
 		t.Fatalf("join token %q lacks its prefix", tok)
 	}
 	_, csr := newCSRKey(t)
-	var out ksync.AttestResponse
-	if code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest", ksync.AttestRequest{JoinToken: tok, CSR: csr}, &out); code != http.StatusOK {
+	var out agentproto.AttestResponse
+	if code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest", agentproto.AttestRequest{JoinToken: tok, CSR: csr}, &out); code != http.StatusOK {
 		t.Fatalf("attest: %d %s", code, raw)
 	}
 	bundle := x509bundle.FromX509Authorities(ts.TrustDomain(), ts.CA().Bundle().X509Authorities())
@@ -41,7 +41,7 @@ func TestAgentAttestation(t *testing.T) {
 
 	// The token is single use, and refusals are recorded.
 	_, csr2 := newCSRKey(t)
-	code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest", ksync.AttestRequest{JoinToken: tok, CSR: csr2}, nil)
+	code, raw := agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest", agentproto.AttestRequest{JoinToken: tok, CSR: csr2}, nil)
 	if code != http.StatusForbidden || !strings.Contains(string(raw), "join token already used") {
 		t.Errorf("reused token: %d %s, want 403 naming the reuse", code, raw)
 	}
@@ -72,9 +72,9 @@ func TestAgentAttestRefusals(t *testing.T) {
 		{"other protocol", `{"join_token":"x","csr":"AA=="}`, "2", http.StatusBadRequest},
 		{"not JSON", `hello`, "1", http.StatusBadRequest},
 		{"no token", `{"csr":"AA=="}`, "1", http.StatusBadRequest},
-		{"malformed token", mustJSONString(t, ksync.AttestRequest{JoinToken: "nope", CSR: csr}), "1", http.StatusUnauthorized},
-		{"unknown token", mustJSONString(t, ksync.AttestRequest{JoinToken: "kith_jt_000000000000_" + strings.Repeat("A", 43), CSR: csr}), "1", http.StatusUnauthorized},
-		{"bad CSR", mustJSONString(t, ksync.AttestRequest{JoinToken: ts.joinToken(t), CSR: []byte("junk")}), "1", http.StatusBadRequest},
+		{"malformed token", mustJSONString(t, agentproto.AttestRequest{JoinToken: "nope", CSR: csr}), "1", http.StatusUnauthorized},
+		{"unknown token", mustJSONString(t, agentproto.AttestRequest{JoinToken: "kith_jt_000000000000_" + strings.Repeat("A", 43), CSR: csr}), "1", http.StatusUnauthorized},
+		{"bad CSR", mustJSONString(t, agentproto.AttestRequest{JoinToken: ts.joinToken(t), CSR: []byte("junk")}), "1", http.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestAgentAttestRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.protocol != "" {
-				req.Header.Set(protocolHeader, tc.protocol)
+				req.Header.Set(agentproto.ProtocolHeader, tc.protocol)
 			}
 			resp, err := ts.client.Do(req)
 			if err != nil {
@@ -112,7 +112,7 @@ func TestAgentJoinTokenRace(t *testing.T) {
 	for i := range n {
 		_, csr := newCSRKey(t)
 		wg.Go(func() {
-			codes[i], _ = agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest", ksync.AttestRequest{JoinToken: tok, CSR: csr}, nil)
+			codes[i], _ = agentRequest(t, ts.client, ts.Addr(), "POST", "/agent/v1/attest", agentproto.AttestRequest{JoinToken: tok, CSR: csr}, nil)
 		})
 	}
 	wg.Wait()
@@ -163,8 +163,8 @@ func TestAgentAPIIsMTLSOnly(t *testing.T) {
 	for _, c := range clients {
 		t.Run(c.name, func(t *testing.T) {
 			_, renewCSR := newCSRKey(t)
-			var out ksync.RenewResponse
-			code, raw := agentRequest(t, c.client, ts.Addr(), "POST", "/agent/v1/renew", ksync.RenewRequest{CSR: renewCSR}, &out)
+			var out agentproto.RenewResponse
+			code, raw := agentRequest(t, c.client, ts.Addr(), "POST", "/agent/v1/renew", agentproto.RenewRequest{CSR: renewCSR}, &out)
 			if code != c.want {
 				t.Errorf("renew: %d %s, want %d", code, raw, c.want)
 			}
@@ -175,7 +175,7 @@ func TestAgentAPIIsMTLSOnly(t *testing.T) {
 				}
 			}
 			req, _ := http.NewRequest("GET", "https://"+ts.Addr()+"/agent/v1/sync", nil)
-			req.Header.Set(protocolHeader, ksync.ProtocolVersion)
+			req.Header.Set(agentproto.ProtocolHeader, agentproto.ProtocolVersion)
 			if c.want == http.StatusOK {
 				return // the stream itself is tested elsewhere
 			}
@@ -201,12 +201,12 @@ func TestAgentSVIDBatchRespectsParentAndStatus(t *testing.T) {
 	if code := ts.do(t, "POST", "/v1/entries/"+quarantined.ID+"/quarantine", ts.token, nil, nil); code != http.StatusOK {
 		t.Fatalf("quarantine: %d", code)
 	}
-	item := func(id string) ksync.X509SVIDRequestItem {
+	item := func(id string) agentproto.X509SVIDRequestItem {
 		_, csr := newCSRKey(t)
-		return ksync.X509SVIDRequestItem{EntryID: id, CSR: csr}
+		return agentproto.X509SVIDRequestItem{EntryID: id, CSR: csr}
 	}
-	var out ksync.X509SVIDResponse
-	code, raw := me.do(t, ts, "POST", "/agent/v1/svids/x509", ksync.X509SVIDRequest{Requests: []ksync.X509SVIDRequestItem{
+	var out agentproto.X509SVIDResponse
+	code, raw := me.do(t, ts, "POST", "/agent/v1/svids/x509", agentproto.X509SVIDRequest{Requests: []agentproto.X509SVIDRequestItem{
 		item(mine.ID), item(anyAgent.ID), item(foreign.ID), item(quarantined.ID), item("nope"),
 	}}, &out)
 	if code != http.StatusOK {
@@ -219,7 +219,7 @@ func TestAgentSVIDBatchRespectsParentAndStatus(t *testing.T) {
 	if d := cmp.Diff([]string{"spiffe://example.org/mine", "spiffe://example.org/any"}, granted); d != "" {
 		t.Errorf("granted (-want +got):\n%s", d)
 	}
-	wantErrs := []ksync.ItemError{
+	wantErrs := []agentproto.ItemError{
 		{EntryID: foreign.ID, Message: "unknown entry, or not served by this agent"},
 		{EntryID: quarantined.ID, Message: "entry " + quarantined.ID + " is quarantined"},
 		{EntryID: "nope", Message: "unknown entry, or not served by this agent"},
@@ -228,14 +228,14 @@ func TestAgentSVIDBatchRespectsParentAndStatus(t *testing.T) {
 		t.Errorf("refusals (-want +got):\n%s", d)
 	}
 
-	var jwt ksync.JWTSVIDResponse
-	if code, raw := me.do(t, ts, "POST", "/agent/v1/svids/jwt", ksync.JWTSVIDRequest{EntryID: mine.ID, Audience: []string{"api"}}, &jwt); code != http.StatusOK || jwt.Token == "" {
+	var jwt agentproto.JWTSVIDResponse
+	if code, raw := me.do(t, ts, "POST", "/agent/v1/svids/jwt", agentproto.JWTSVIDRequest{EntryID: mine.ID, Audience: []string{"api"}}, &jwt); code != http.StatusOK || jwt.Token == "" {
 		t.Errorf("jwt for own entry: %d %s", code, raw)
 	}
-	if code, _ := me.do(t, ts, "POST", "/agent/v1/svids/jwt", ksync.JWTSVIDRequest{EntryID: foreign.ID, Audience: []string{"api"}}, nil); code != http.StatusForbidden {
+	if code, _ := me.do(t, ts, "POST", "/agent/v1/svids/jwt", agentproto.JWTSVIDRequest{EntryID: foreign.ID, Audience: []string{"api"}}, nil); code != http.StatusForbidden {
 		t.Errorf("jwt for a foreign entry: %d, want 403", code)
 	}
-	if code, _ := me.do(t, ts, "POST", "/agent/v1/svids/jwt", ksync.JWTSVIDRequest{EntryID: mine.ID}, nil); code != http.StatusBadRequest {
+	if code, _ := me.do(t, ts, "POST", "/agent/v1/svids/jwt", agentproto.JWTSVIDRequest{EntryID: mine.ID}, nil); code != http.StatusBadRequest {
 		t.Errorf("jwt without audience: %d, want 400", code)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/api"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/registry"
 )
 
@@ -28,7 +28,7 @@ func specFromAPI(a api.Entry) registry.Spec {
 	}
 }
 
-func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	limit, err := queryInt(r, "limit")
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, _ ledger.Ac
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) createEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) createEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.Entry
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -61,7 +61,7 @@ func (s *Server) createEntry(w http.ResponseWriter, r *http.Request, actor ledge
 	return writeJSON(w, http.StatusCreated, entryToAPI(e))
 }
 
-func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	e, err := s.registry.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, _ ledger.Actor
 	return writeJSON(w, http.StatusOK, entryToAPI(e))
 }
 
-func (s *Server) updateEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) updateEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.Entry
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (s *Server) updateEntry(w http.ResponseWriter, r *http.Request, actor ledge
 	return writeJSON(w, http.StatusOK, entryToAPI(e))
 }
 
-func (s *Server) deleteEntry(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) deleteEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	if err := s.registry.Delete(r.Context(), actor, r.PathValue("id")); err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/api"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -45,7 +45,7 @@ func eventFilter(r *http.Request) (store.EventFilter, error) {
 	return f, nil
 }
 
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	f, err := eventFilter(r)
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ ledger.Act
 // exportEvents streams every matching event for auditors, as JSON Lines
 // (format=jsonl, the default: one {"index":…,"event":…} object a line) or
 // CSV (format=csv, with a header row).
-func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	f, err := eventFilter(r)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, _ ledger.A
 		}
 		for _, row := range rows {
 			if format == "csv" {
-				var ev ledger.Event
+				var ev audit.Event
 				if err := json.Unmarshal(row.Body, &ev); err != nil {
 					s.logger.Error("export events: decode", "index", row.Index, "error", err)
 					panic(http.ErrAbortHandler)

@@ -6,8 +6,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/federation"
-	"github.com/kith-dev/kith/internal/ledger"
 )
 
 func (s *Server) federationToAPI(st federation.Status) api.Federation {
@@ -39,7 +39,7 @@ func pathTrustDomain(r *http.Request) (spiffeid.TrustDomain, error) {
 	return td, nil
 }
 
-func (s *Server) listFederations(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) listFederations(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	sts, err := s.fed.List(r.Context())
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Server) listFederations(w http.ResponseWriter, r *http.Request, _ ledge
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) addFederation(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) addFederation(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.FederationCreate
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -76,7 +76,7 @@ func (s *Server) addFederation(w http.ResponseWriter, r *http.Request, actor led
 	return writeJSON(w, http.StatusCreated, s.federationToAPI(st))
 }
 
-func (s *Server) getFederation(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) getFederation(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	td, err := pathTrustDomain(r)
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func (s *Server) getFederation(w http.ResponseWriter, r *http.Request, _ ledger.
 	return federation.ErrNotFound
 }
 
-func (s *Server) removeFederation(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) removeFederation(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	td, err := pathTrustDomain(r)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func (s *Server) removeFederation(w http.ResponseWriter, r *http.Request, actor 
 	return nil
 }
 
-func (s *Server) refreshFederation(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) refreshFederation(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	td, err := pathTrustDomain(r)
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func (s *Server) refreshFederation(w http.ResponseWriter, r *http.Request, _ led
 	return writeJSON(w, http.StatusOK, s.federationToAPI(st))
 }
 
-func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	raw, err := s.ca.Bundle().Marshal()
 	if err != nil {
 		return err

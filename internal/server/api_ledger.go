@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 )
 
@@ -51,11 +52,11 @@ func ledgerError(err error) error {
 	return err
 }
 
-func (s *Server) ledgerKeyRoute(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerKeyRoute(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	return writeJSON(w, http.StatusOK, api.LedgerKey{Origin: s.ledger.Origin(), VerifierKey: s.ledgerKey})
 }
 
-func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	// The stored note as it is, unchecked: verifiers judge it.
 	note, err := s.ledger.Source().Checkpoint(r.Context())
 	if err != nil {
@@ -67,7 +68,7 @@ func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request, _ ledg
 	return err
 }
 
-func (s *Server) ledgerCheckpoints(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerCheckpoints(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	after, err := queryUint(r, "after_size", false)
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func (s *Server) ledgerCheckpoints(w http.ResponseWriter, r *http.Request, _ led
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) ledgerEntries(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerEntries(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	start, err := queryUint(r, "start", true)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (s *Server) ledgerEntries(w http.ResponseWriter, r *http.Request, _ ledger.
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) ledgerInclusion(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerInclusion(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	index, err := queryUint(r, "index", true)
 	if err != nil {
 		return err
@@ -129,7 +130,7 @@ func (s *Server) ledgerInclusion(w http.ResponseWriter, r *http.Request, _ ledge
 	return writeJSON(w, http.StatusOK, api.Proof{Hashes: p})
 }
 
-func (s *Server) ledgerConsistency(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerConsistency(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	from, err := queryUint(r, "from", true)
 	if err != nil {
 		return err
@@ -145,7 +146,7 @@ func (s *Server) ledgerConsistency(w http.ResponseWriter, r *http.Request, _ led
 	return writeJSON(w, http.StatusOK, api.Proof{Hashes: p})
 }
 
-func (s *Server) ledgerEvidence(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) ledgerEvidence(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	index, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
 	if err != nil {
 		return badRequest("index", "index must be a non-negative integer")

@@ -11,8 +11,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
 )
 
@@ -46,7 +46,7 @@ func (s *Server) svidSubject(r *http.Request, raw string) (spiffeid.ID, error) {
 	return id, nil
 }
 
-func (s *Server) mintX509SVID(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) mintX509SVID(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.X509SVIDMint
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -72,24 +72,24 @@ func (s *Server) mintX509SVID(w http.ResponseWriter, r *http.Request, actor ledg
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) mintJWTSVID(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) mintJWTSVID(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.JWTSVIDMint
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
 	id, err := s.svidSubject(r, in.SPIFFEID)
 	if err != nil {
-		return s.auditMint(r, actor, "svid.jwt.minted", in.SPIFFEID, nil, err)
+		return s.auditMint(r, actor, audit.TypeSVIDJWTMinted, in.SPIFFEID, nil, err)
 	}
 	if len(in.Audience) == 0 {
 		return badRequest("audience", "a JWT-SVID needs at least one audience")
 	}
 	tok, exp, err := s.ca.MintJWTSVID(r.Context(), ca.JWTParams{SPIFFEID: id, Audience: in.Audience, TTL: time.Duration(in.TTL)})
 	if err != nil {
-		return s.auditMint(r, actor, "svid.jwt.minted", in.SPIFFEID, nil, mintError(err))
+		return s.auditMint(r, actor, audit.TypeSVIDJWTMinted, in.SPIFFEID, nil, mintError(err))
 	}
 	s.metrics.svidsMinted.WithLabelValues("jwt").Inc()
-	if err := s.auditMint(r, actor, "svid.jwt.minted", id.String(), map[string]string{
+	if err := s.auditMint(r, actor, audit.TypeSVIDJWTMinted, id.String(), map[string]string{
 		"audience": strings.Join(in.Audience, " "), "expires_at": exp.UTC().Format(time.RFC3339),
 		"ttl_seconds": strconv.Itoa(int(exp.Sub(s.clock()).Seconds())),
 	}, nil); err != nil {
@@ -115,11 +115,11 @@ func mintError(err error) error {
 
 // auditMint records a minting and returns cause (or the ledger's error when
 // a success could not be recorded).
-func (s *Server) auditMint(r *http.Request, actor ledger.Actor, typ, target string, details map[string]string, cause error) error {
-	ev := ledger.Event{Type: typ, Actor: actor, Target: target, Action: "mint",
-		Outcome: ledger.OutcomeSuccess, RequestID: requestID(r.Context()), Details: details}
+func (s *Server) auditMint(r *http.Request, actor audit.Actor, typ, target string, details map[string]string, cause error) error {
+	ev := audit.Event{Type: typ, Actor: actor, Target: target, Action: "mint",
+		Outcome: audit.OutcomeSuccess, RequestID: requestID(r.Context()), Details: details}
 	if cause != nil {
-		ev.Outcome = ledger.OutcomeFailure
+		ev.Outcome = audit.OutcomeFailure
 		ev.Reason = "refused"
 		var pe *problemError
 		if errors.As(cause, &pe) {

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -103,9 +103,9 @@ func (s *Server) bootstrapAdmin(ctx context.Context) (*AdminToken, error) {
 		}
 		return nil, fmt.Errorf("store admin credential: %w", err)
 	}
-	if _, err := s.ledger.Record(ctx, ledger.Event{
-		Type: "admin.credential.created", Actor: ledger.SystemActor(), Target: cred.ID,
-		Action: "create", Outcome: ledger.OutcomeSuccess, Reason: "first start",
+	if _, err := s.ledger.Record(ctx, audit.Event{
+		Type: audit.TypeAdminCredentialCreated, Actor: audit.SystemActor(), Target: cred.ID,
+		Action: "create", Outcome: audit.OutcomeSuccess, Reason: "first start",
 	}); err != nil {
 		return nil, err
 	}
@@ -123,8 +123,8 @@ func errUnauthenticated() error {
 
 // authenticateAdmin checks the request's bearer token and returns the
 // admin actor, or errUnauthenticated. Failures are recorded in the ledger.
-func (s *Server) authenticateAdmin(r *http.Request) (ledger.Actor, error) {
-	actor := ledger.Actor{Kind: "admin", CredentialType: "admin_token", RemoteAddr: r.RemoteAddr}
+func (s *Server) authenticateAdmin(r *http.Request) (audit.Actor, error) {
+	actor := audit.Actor{Kind: "admin", CredentialType: "admin_token", RemoteAddr: r.RemoteAddr}
 	tok, ok := bearerToken(r)
 	id, secret, ok2 := parseAdminToken(tok)
 	if !ok || !ok2 {
@@ -155,15 +155,15 @@ func (s *Server) authenticateAdmin(r *http.Request) (ledger.Actor, error) {
 // quotes: the request is an unauthenticated caller's.
 const maxAuditTarget = 512
 
-func (s *Server) adminAuthFailed(r *http.Request, actor ledger.Actor, reason string) {
+func (s *Server) adminAuthFailed(r *http.Request, actor audit.Actor, reason string) {
 	s.metrics.authFailures.Inc()
 	target := r.Method + " " + r.URL.Path
 	if len(target) > maxAuditTarget { // the caller's own text: keep it short
 		target = strings.ToValidUTF8(target[:maxAuditTarget], "") + "…"
 	}
-	if _, err := s.ledger.Record(r.Context(), ledger.Event{
-		Type: "admin.auth.failed", Actor: actor, Target: target,
-		Action: "authenticate", Outcome: ledger.OutcomeDenied, Reason: reason,
+	if _, err := s.ledger.Record(r.Context(), audit.Event{
+		Type: audit.TypeAdminAuthFailed, Actor: actor, Target: target,
+		Action: "authenticate", Outcome: audit.OutcomeDenied, Reason: reason,
 		RequestID: requestID(r.Context()),
 	}); err != nil {
 		s.logger.Error("record failed admin login", "error", err)

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/federation"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
 )
@@ -26,7 +26,7 @@ import (
 // route in adminRoutes requires the admin credential.
 type route struct {
 	pattern string
-	handle  func(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error
+	handle  func(w http.ResponseWriter, r *http.Request, actor audit.Actor) error
 }
 
 // adminRoutes lists every admin route. Tests walk this list to prove that
@@ -84,7 +84,7 @@ func (s *Server) bundleHandler() http.Handler {
 }
 
 // admin authenticates the request, then runs h and maps its error.
-func (s *Server) admin(h func(http.ResponseWriter, *http.Request, ledger.Actor) error) http.Handler {
+func (s *Server) admin(h func(http.ResponseWriter, *http.Request, audit.Actor) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, err := s.authenticateAdmin(r)
 		if err == nil {

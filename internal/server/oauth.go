@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/api"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/revocation"
 )
@@ -158,7 +158,7 @@ func clientError(err error) error {
 	return err
 }
 
-func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	limit, err := queryInt(r, "limit")
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ ledger.Ac
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) createClient(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.ClientCreate
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -191,7 +191,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, actor ledg
 	return writeJSON(w, http.StatusCreated, api.ClientSecret{Client: clientToAPI(c), Secret: sec.Reveal()})
 }
 
-func (s *Server) getClient(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) getClient(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	c, err := s.oauth.svc.GetClient(r.Context(), oauth.ClientID(r.PathValue("id")))
 	if err != nil {
 		return clientError(err)
@@ -199,7 +199,7 @@ func (s *Server) getClient(w http.ResponseWriter, r *http.Request, _ ledger.Acto
 	return writeJSON(w, http.StatusOK, clientToAPI(c))
 }
 
-func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	if err := s.oauth.svc.DeleteClient(r.Context(), actor, oauth.ClientID(r.PathValue("id"))); err != nil {
 		return clientError(err)
 	}
@@ -207,7 +207,7 @@ func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, actor ledg
 	return nil
 }
 
-func (s *Server) rotateClientSecret(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) rotateClientSecret(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.SecretRotate
 	if r.ContentLength != 0 {
 		if err := decodeJSON(r, &in); err != nil {
@@ -225,7 +225,7 @@ func (s *Server) rotateClientSecret(w http.ResponseWriter, r *http.Request, acto
 	return writeJSON(w, http.StatusOK, api.ClientSecret{Client: clientToAPI(c), Secret: sec.Reveal()})
 }
 
-func (s *Server) addClientKey(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) addClientKey(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var jwk json.RawMessage
 	if err := decodeJSON(r, &jwk); err != nil {
 		return err
@@ -237,7 +237,7 @@ func (s *Server) addClientKey(w http.ResponseWriter, r *http.Request, actor ledg
 	return writeJSON(w, http.StatusCreated, clientToAPI(c))
 }
 
-func (s *Server) removeClientKey(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) removeClientKey(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	c, err := s.oauth.svc.RemoveKey(r.Context(), actor, oauth.ClientID(r.PathValue("id")), r.PathValue("kid"))
 	if err != nil {
 		return clientError(err)
@@ -245,7 +245,7 @@ func (s *Server) removeClientKey(w http.ResponseWriter, r *http.Request, actor l
 	return writeJSON(w, http.StatusOK, clientToAPI(c))
 }
 
-func (s *Server) revokeClientTokens(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) revokeClientTokens(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.ClientTokensRevoke
 	if r.ContentLength != 0 {
 		if err := decodeJSON(r, &in); err != nil {

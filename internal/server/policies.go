@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/kith-dev/kith/api"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/policyset"
 	"github.com/kith-dev/kith/internal/store"
@@ -39,7 +39,7 @@ func (s *Server) policyRoutes() []route {
 	}
 }
 
-func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	cur, err := s.policies.Current(r.Context())
 	if err != nil {
 		return err
@@ -56,7 +56,7 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, _ ledger.A
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ ledger.Actor) error {
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {
 	d, rev, err := s.policies.Get(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return policyError(err)
@@ -68,7 +68,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ ledger.Acto
 	return writeJSON(w, http.StatusOK, api.Policy{Revision: rev, Policy: b})
 }
 
-func (s *Server) applyPolicies(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) applyPolicies(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	var in api.PolicyApply
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -91,7 +91,7 @@ func (s *Server) applyPolicies(w http.ResponseWriter, r *http.Request, actor led
 	return writeJSON(w, http.StatusOK, applyResultToAPI(res))
 }
 
-func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request, actor ledger.Actor) error {
+func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
 	res, err := s.policies.Delete(r.Context(), actor, r.PathValue("name"))
 	if err != nil {
 		return policyError(err)

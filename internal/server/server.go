@@ -98,6 +98,10 @@ type Config struct {
 	Witnesses     []WitnessConfig
 	WitnessQuorum int
 
+	// CallObserver, if set, is told of every call record the server
+	// committed to the ledger (see [CallObserver]); nil means none.
+	CallObserver CallObserver
+
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now.

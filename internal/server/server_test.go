@@ -27,7 +27,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/api"
-	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/audit"
 )
 
 // testServer is a running in-process server and an HTTPS client that
@@ -175,7 +175,7 @@ func TestAdminAuthFailureLongPath(t *testing.T) {
 	if len(events.Events) != 1 {
 		t.Fatalf("%d failed logins recorded, want 1", len(events.Events))
 	}
-	var ev ledger.Event
+	var ev audit.Event
 	if err := json.Unmarshal(events.Events[0].Event, &ev); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/callrecord"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy/proxytest"
@@ -33,10 +34,10 @@ import (
 // telemetrySink holds the call records a fake agent received.
 type telemetrySink struct {
 	mu      sync.Mutex
-	records []dataplane.CallRecord
+	records []callrecord.Record
 }
 
-func (s *telemetrySink) all() []dataplane.CallRecord {
+func (s *telemetrySink) all() []callrecord.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.records)
@@ -70,7 +71,7 @@ func fakeAgent(t testing.TB, msg *dataplane.FeedMessage) (string, *telemetrySink
 	})
 	sink := &telemetrySink{}
 	mux.HandleFunc("POST "+dataplane.TelemetryPath, func(w http.ResponseWriter, r *http.Request) {
-		var batch []dataplane.CallRecord
+		var batch []callrecord.Record
 		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -59,7 +59,7 @@ func (j *Journal) PutBlob(_ context.Context, name string, data []byte, expect in
 type NopAuditor struct{}
 
 // Record accepts ev.
-func (NopAuditor) Record(context.Context, ledger.Event) (int64, error) { return 0, nil }
+func (NopAuditor) Record(context.Context, audit.Event) (int64, error) { return 0, nil }
 
 // New returns a CA for td on a fresh [Journal], with a random
 // key-encryption key and a [NopAuditor]; opts may change the rest of its

@@ -5,9 +5,11 @@ package ledgertest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 )
 
@@ -17,17 +19,22 @@ import (
 // value is ready.
 type Events struct {
 	mu     sync.Mutex
-	events []ledger.Event
+	events []audit.Event
 	fail   error // Record's and RecordTx's error, when set
 	failTx error // RecordTx's error, when set
 }
 
-// Record keeps ev, or returns the error set with Fail.
-func (e *Events) Record(_ context.Context, ev ledger.Event) (int64, error) {
+// Record keeps ev, or returns the error set with Fail. It refuses an
+// event whose type is not in audit.Types, so that a producer's tests fail
+// when it writes an event type the vocabulary does not document.
+func (e *Events) Record(_ context.Context, ev audit.Event) (int64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.fail != nil {
 		return 0, e.fail
+	}
+	if !audit.KnownType(ev.Type) {
+		return 0, fmt.Errorf("ledgertest: event type %q is not in audit.Types", ev.Type)
 	}
 	e.events = append(e.events, ev)
 	return int64(len(e.events) - 1), nil
@@ -36,7 +43,7 @@ func (e *Events) Record(_ context.Context, ev ledger.Event) (int64, error) {
 // RecordTx keeps ev as Record does, ignoring the transaction, or returns
 // the error set with FailTx or Fail (making the caller's transaction
 // roll back).
-func (e *Events) RecordTx(ctx context.Context, _ ledger.EventAppender, ev ledger.Event) error {
+func (e *Events) RecordTx(ctx context.Context, _ ledger.EventAppender, ev audit.Event) error {
 	e.mu.Lock()
 	err := e.failTx
 	e.mu.Unlock()
@@ -68,17 +75,17 @@ func (e *Events) FailTx(err error) {
 }
 
 // All returns every recorded event.
-func (e *Events) All() []ledger.Event {
+func (e *Events) All() []audit.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.events)
 }
 
 // OfType returns the recorded events of type typ.
-func (e *Events) OfType(typ string) []ledger.Event {
+func (e *Events) OfType(typ string) []audit.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []ledger.Event
+	var out []audit.Event
 	for _, ev := range e.events {
 		if ev.Type == typ {
 			out = append(out, ev)
@@ -88,8 +95,8 @@ func (e *Events) OfType(typ string) []ledger.Event {
 }
 
 // Find returns the recorded events of type typ with the given outcome.
-func (e *Events) Find(typ string, outcome ledger.Outcome) []ledger.Event {
-	var out []ledger.Event
+func (e *Events) Find(typ string, outcome audit.Outcome) []audit.Event {
+	var out []audit.Event
 	for _, ev := range e.OfType(typ) {
 		if ev.Outcome == outcome {
 			out = append(out, ev)

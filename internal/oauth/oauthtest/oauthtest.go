@@ -20,8 +20,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
-	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/ledger/ledgertest"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/registry"
@@ -34,7 +34,7 @@ import (
 var TrustDomain = spiffeid.RequireTrustDomainFromString("kith.test")
 
 // Admin is the actor of the environment's management calls.
-var Admin = ledger.Actor{Kind: "admin", ID: "admin:test"}
+var Admin = audit.Actor{Kind: "admin", ID: "admin:test"}
 
 // Clock is a settable clock, safe for concurrent use.
 type Clock struct {

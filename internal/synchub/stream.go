@@ -1,4 +1,4 @@
-package sync
+package synchub
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // Subscription is what an authenticated agent asks of its stream.
@@ -28,14 +30,14 @@ type Subscription struct {
 // MessageWriter writes one message to an agent's stream and flushes it.
 // It must give up after a bounded time when the agent does not read.
 type MessageWriter interface {
-	WriteMessage(m *Message) error
+	WriteMessage(m *agentproto.Message) error
 }
 
 // subscriber is one connected stream.
 type subscriber struct {
 	agent    string // SPIFFE ID
 	issuedAt int64  // Unix seconds
-	q        chan *Message
+	q        chan *agentproto.Message
 	done     chan struct{} // closed when the hub drops the stream
 	// reason says why done was closed: errEvicted or ErrSlowConsumer. It
 	// is written before done is closed.
@@ -57,7 +59,7 @@ var errEvicted = errors.New("sync: agent identity revoked")
 // or of reading the catch-up from the store.
 func (h *Hub) Stream(ctx context.Context, sub Subscription, w MessageWriter) error {
 	s := &subscriber{agent: sub.Agent.String(), issuedAt: sub.IssuedAt.Unix(),
-		q: make(chan *Message, h.cfg.QueueSize), done: make(chan struct{})}
+		q: make(chan *agentproto.Message, h.cfg.QueueSize), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -84,7 +86,7 @@ func (h *Hub) Stream(ctx context.Context, sub Subscription, w MessageWriter) err
 			return nil
 		case <-s.done:
 			if s.reason == errEvicted {
-				if err := w.WriteMessage(&Message{Revision: last, Evicted: true}); err != nil {
+				if err := w.WriteMessage(&agentproto.Message{Revision: last, Evicted: true}); err != nil {
 					return fmt.Errorf("sync: write eviction: %w", err)
 				}
 				return nil
@@ -114,7 +116,7 @@ func (h *Hub) Stream(ctx context.Context, sub Subscription, w MessageWriter) err
 				}
 			}
 			last = max(last, rev)
-			if err := w.WriteMessage(&Message{Revision: last, Heartbeat: true}); err != nil {
+			if err := w.WriteMessage(&agentproto.Message{Revision: last, Heartbeat: true}); err != nil {
 				return fmt.Errorf("sync: write heartbeat: %w", err)
 			}
 		}
@@ -173,7 +175,7 @@ func (h *Hub) drop(s *subscriber, reason error) {
 
 // send queues m for s without waiting; a full queue drops s. h.mu must be
 // held.
-func (h *Hub) send(s *subscriber, m *Message) {
+func (h *Hub) send(s *subscriber, m *agentproto.Message) {
 	select {
 	case s.q <- m:
 		h.sent.Add(1)

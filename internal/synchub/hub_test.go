@@ -1,4 +1,4 @@
-package sync_test
+package synchub_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/store"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/synchub"
 )
 
 func TestStreamStartsWithFullState(t *testing.T) {
@@ -26,7 +26,7 @@ func TestStreamStartsWithFullState(t *testing.T) {
 	e.hub.Notify()
 	waitRev(t, e, 3)
 
-	s := e.open(t, ksync.Subscription{Agent: a}, nil)
+	s := e.open(t, synchub.Subscription{Agent: a}, nil)
 	first := s.next(t)
 	if !first.Full || first.Revision != 3 {
 		t.Errorf("first message: full=%v revision=%d, want full at 3", first.Full, first.Revision)
@@ -48,8 +48,8 @@ func TestStreamSendsOnlyWhatConcernsTheAgent(t *testing.T) {
 	checkLeaks(t)
 	e := newEnv(t)
 	a, b := agentID(1), agentID(2)
-	sa := e.open(t, ksync.Subscription{Agent: a}, nil)
-	sb := e.open(t, ksync.Subscription{Agent: b}, nil)
+	sa := e.open(t, synchub.Subscription{Agent: a}, nil)
+	sb := e.open(t, synchub.Subscription{Agent: b}, nil)
 	sa.next(t)
 	sb.next(t)
 
@@ -96,7 +96,7 @@ func TestResumeSendsOnlyTheDelta(t *testing.T) {
 	e.hub.Notify()
 	waitRev(t, e, 8)
 
-	first := e.open(t, ksync.Subscription{Agent: a, Revision: agentRev, Revocations: agentRevocs}, nil).next(t)
+	first := e.open(t, synchub.Subscription{Agent: a, Revision: agentRev, Revocations: agentRevocs}, nil).next(t)
 	if first.Full {
 		t.Fatal("a resume got the full state")
 	}
@@ -120,7 +120,7 @@ func TestResumeSendsOnlyTheDelta(t *testing.T) {
 	_ = kept
 
 	// Nothing changed: the resume carries no entries and no revocations.
-	idle := e.open(t, ksync.Subscription{Agent: a, Revision: 8, Revocations: 2}, nil).next(t)
+	idle := e.open(t, synchub.Subscription{Agent: a, Revision: 8, Revocations: 2}, nil).next(t)
 	if idle.Full || len(idle.Entries) != 0 || len(idle.Deleted) != 0 || idle.Revocations != "" {
 		t.Errorf("resume at the current revision = %+v, want nothing but the bundle", idle)
 	}
@@ -153,7 +153,7 @@ func TestResumeTooOldGetsFullState(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := e.open(t, ksync.Subscription{Agent: a, Revision: tc.rev}, nil).next(t)
+			m := e.open(t, synchub.Subscription{Agent: a, Revision: tc.rev}, nil).next(t)
 			if m.Full != tc.full {
 				t.Errorf("Full = %v, want %v", m.Full, tc.full)
 			}
@@ -169,8 +169,8 @@ func TestMovedEntryLeavesOldParent(t *testing.T) {
 	e := newEnv(t)
 	a, b := agentID(1), agentID(2)
 	en := e.createEntry(t, "mover", a)
-	sa := e.open(t, ksync.Subscription{Agent: a}, nil)
-	sb := e.open(t, ksync.Subscription{Agent: b}, nil)
+	sa := e.open(t, synchub.Subscription{Agent: a}, nil)
+	sb := e.open(t, synchub.Subscription{Agent: b}, nil)
 	if m := sa.next(t); cmp.Diff([]string{"mover"}, ids(m.Entries)) != "" {
 		t.Fatalf("a starts with %v", ids(m.Entries))
 	}
@@ -194,8 +194,8 @@ func TestRevocationsArePushed(t *testing.T) {
 	checkLeaks(t)
 	e := newEnv(t)
 	a, b := agentID(1), agentID(2)
-	sa := e.open(t, ksync.Subscription{Agent: a, IssuedAt: time.Now().Add(-time.Minute)}, nil)
-	sb := e.open(t, ksync.Subscription{Agent: b, IssuedAt: time.Now().Add(-time.Minute)}, nil)
+	sa := e.open(t, synchub.Subscription{Agent: a, IssuedAt: time.Now().Add(-time.Minute)}, nil)
+	sb := e.open(t, synchub.Subscription{Agent: b, IssuedAt: time.Now().Add(-time.Minute)}, nil)
 	sa.next(t)
 	sb.next(t)
 
@@ -233,8 +233,8 @@ func TestRevocationsArePushed(t *testing.T) {
 
 func TestBundleChangesArePushed(t *testing.T) {
 	checkLeaks(t)
-	e := newEnv(t, func(c *ksync.Config) { c.PollInterval = 10 * time.Millisecond })
-	s := e.open(t, ksync.Subscription{Agent: agentID(1)}, nil)
+	e := newEnv(t, func(c *synchub.Config) { c.PollInterval = 10 * time.Millisecond })
+	s := e.open(t, synchub.Subscription{Agent: agentID(1)}, nil)
 	s.next(t)
 	e.bundles.setOwn(2)
 	m := s.next(t)
@@ -256,11 +256,11 @@ func TestBundleChangesArePushed(t *testing.T) {
 
 func TestHeartbeats(t *testing.T) {
 	checkLeaks(t)
-	e := newEnv(t, func(c *ksync.Config) { c.HeartbeatInterval = 20 * time.Millisecond })
+	e := newEnv(t, func(c *synchub.Config) { c.HeartbeatInterval = 20 * time.Millisecond })
 	e.createEntry(t, "e1", spiffeid.ID{})
 	e.hub.Notify()
 	waitRev(t, e, 1)
-	s := e.open(t, ksync.Subscription{Agent: agentID(1), Revision: 1}, nil)
+	s := e.open(t, synchub.Subscription{Agent: agentID(1), Revision: 1}, nil)
 	s.next(t)
 	for range 3 {
 		m := s.next(t)
@@ -272,10 +272,10 @@ func TestHeartbeats(t *testing.T) {
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	checkLeaks(t)
-	e := newEnv(t, func(c *ksync.Config) { c.QueueSize = 2 })
+	e := newEnv(t, func(c *synchub.Config) { c.QueueSize = 2 })
 	block := make(chan struct{})
-	slow := e.open(t, ksync.Subscription{Agent: agentID(1)}, block)
-	fast := e.open(t, ksync.Subscription{Agent: agentID(2)}, nil)
+	slow := e.open(t, synchub.Subscription{Agent: agentID(1)}, block)
+	fast := e.open(t, synchub.Subscription{Agent: agentID(2)}, nil)
 	slow.next(t)
 	fast.next(t)
 	const changes = 6
@@ -290,7 +290,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 		t.Errorf("stats = %+v, want the slow stream dropped and the fast one kept", st)
 	}
 	close(block) // let the write the slow stream was stuck in finish
-	if err := <-slow.err; !errors.Is(err, ksync.ErrSlowConsumer) {
+	if err := <-slow.err; !errors.Is(err, synchub.ErrSlowConsumer) {
 		t.Errorf("slow Stream: %v, want ErrSlowConsumer", err)
 	}
 }
@@ -298,14 +298,14 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 func TestStreamsEndWhenTheHubStops(t *testing.T) {
 	checkLeaks(t)
 	e := newEnv(t)
-	s := e.open(t, ksync.Subscription{Agent: agentID(1)}, nil)
+	s := e.open(t, synchub.Subscription{Agent: agentID(1)}, nil)
 	s.next(t)
 	e.cancel()
-	if err := <-s.err; !errors.Is(err, ksync.ErrClosed) {
+	if err := <-s.err; !errors.Is(err, synchub.ErrClosed) {
 		t.Errorf("Stream after the hub stopped: %v, want ErrClosed", err)
 	}
 	e.wg.Wait()
-	if err := e.hub.Stream(t.Context(), ksync.Subscription{Agent: agentID(2)}, s); !errors.Is(err, ksync.ErrClosed) {
+	if err := e.hub.Stream(t.Context(), synchub.Subscription{Agent: agentID(2)}, s); !errors.Is(err, synchub.ErrClosed) {
 		t.Errorf("new Stream on a stopped hub: %v, want ErrClosed", err)
 	}
 }

@@ -1,4 +1,4 @@
-package sync_test
+package synchub_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/synchub"
 )
 
 // TestFanOutCostFollowsTheAgentsConcerned connects 200 agents and shows
@@ -24,7 +24,7 @@ func TestFanOutCostFollowsTheAgentsConcerned(t *testing.T) {
 	waitRev(t, e, 200)
 	streams := make([]*stream, agents)
 	for i := range agents {
-		streams[i] = e.open(t, ksync.Subscription{Agent: agentID(i)}, nil)
+		streams[i] = e.open(t, synchub.Subscription{Agent: agentID(i)}, nil)
 	}
 	for _, s := range streams {
 		if m := s.next(t); !m.Full || len(m.Entries) != 0 {

@@ -1,11 +1,4 @@
-// Package wire holds the parts of the sync protocol's wire format that the
-// data plane reads: the signed revocation batch and its verification. It
-// imports only the standard library, go-spiffe and [signeddoc], so that
-// proxies and agents verify batches without linking the server side of
-// package sync (the hub, the store, the CA).
-//
-// Package sync re-exports these names; server-side code uses them there.
-package wire
+package agentproto
 
 import (
 	"encoding/json"

@@ -1,10 +1,11 @@
-package sync
+package synchub
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -14,7 +15,7 @@ type snapshot struct {
 	rev, revocRev int64
 	bundle        json.RawMessage
 	federated     map[string]json.RawMessage
-	policies      *PolicySet
+	policies      *agentproto.PolicySet
 	tokenKeys     tokenKeys
 }
 
@@ -27,8 +28,8 @@ const pageLimit = 1000
 // are read as they are now, so a change the queue also brings may arrive
 // twice; applying an entry twice does no harm. Revocations are read up to
 // the snapshot, the queue bringing the rest.
-func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*Message, error) {
-	m := &Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated, Policies: at.policies}
+func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*agentproto.Message, error) {
+	m := &agentproto.Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated, Policies: at.policies}
 	at.tokenKeys.fill(m)
 	parents := []string{sub.Agent.String(), ""}
 	full, err := h.needsFull(ctx, sub.Revision)
@@ -43,7 +44,7 @@ func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*Mess
 		return nil, err
 	}
 	if m.Full && m.Entries == nil {
-		m.Entries = []Entry{}
+		m.Entries = []agentproto.Entry{}
 	}
 	if !full {
 		tombs, err := h.readTombstones(ctx, store.ChangeFilter{After: after, Parents: parents})
@@ -98,12 +99,12 @@ func (h *Hub) catchUpRevocations(ctx context.Context, rev, upTo int64) (string, 
 	if !full && len(entries) == 0 {
 		return "", nil
 	}
-	return h.signBatch(RevocationBatch{Revision: upTo, Full: full, Entries: entries})
+	return h.signBatch(agentproto.RevocationBatch{Revision: upTo, Full: full, Entries: entries})
 }
 
 // readEntries reads every entry change f selects, page by page.
-func (h *Hub) readEntries(ctx context.Context, f store.ChangeFilter) ([]Entry, error) {
-	var out []Entry
+func (h *Hub) readEntries(ctx context.Context, f store.ChangeFilter) ([]agentproto.Entry, error) {
+	var out []agentproto.Entry
 	f.Limit = pageLimit
 	for {
 		page, err := h.cfg.Entries.ListEntryChanges(ctx, f)
@@ -139,7 +140,7 @@ func (h *Hub) readTombstones(ctx context.Context, f store.ChangeFilter) ([]store
 
 // deletedIDs returns the IDs of tombs that are not in entries: an entry
 // that left a parent and came back is current, not deleted.
-func deletedIDs(tombs []store.EntryTombstone, entries []Entry) []string {
+func deletedIDs(tombs []store.EntryTombstone, entries []agentproto.Entry) []string {
 	if len(tombs) == 0 {
 		return nil
 	}
@@ -158,8 +159,8 @@ func deletedIDs(tombs []store.EntryTombstone, entries []Entry) []string {
 }
 
 // entryToWire converts a stored entry.
-func entryToWire(e store.Entry) Entry {
-	return Entry{
+func entryToWire(e store.Entry) agentproto.Entry {
+	return agentproto.Entry{
 		ID: e.ID, SPIFFEID: e.SPIFFEID, ParentID: e.ParentID, Selectors: e.Selectors,
 		X509SVIDTTL: int64(e.X509SVIDTTL.Seconds()), JWTSVIDTTL: int64(e.JWTSVIDTTL.Seconds()),
 		Status: e.Status, Revision: e.Revision,

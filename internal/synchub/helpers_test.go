@@ -1,4 +1,4 @@
-package sync_test
+package synchub_test
 
 import (
 	"context"
@@ -8,15 +8,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/store"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/synchub"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
@@ -46,17 +47,17 @@ func (signer) SignDocument(typ string, payload []byte) (string, error) {
 	return typ + "." + base64.RawURLEncoding.EncodeToString(payload), nil
 }
 
-func decodeBatch(t testing.TB, jws string) ksync.RevocationBatch {
+func decodeBatch(t testing.TB, jws string) agentproto.RevocationBatch {
 	t.Helper()
 	typ, payload, ok := strings.Cut(jws, ".")
-	if !ok || typ != ksync.RevocationsType {
-		t.Fatalf("revocations %q: not a %s document", jws, ksync.RevocationsType)
+	if !ok || typ != agentproto.RevocationsType {
+		t.Fatalf("revocations %q: not a %s document", jws, agentproto.RevocationsType)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b ksync.RevocationBatch
+	var b agentproto.RevocationBatch
 	if err := json.Unmarshal(raw, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func decodeBatch(t testing.TB, jws string) ksync.RevocationBatch {
 
 // bundles is a settable own bundle and federated bundles.
 type bundles struct {
-	mu        gosync.Mutex
+	mu        sync.Mutex
 	own       *spiffebundle.Bundle
 	changed   chan struct{}
 	federated []*spiffebundle.Bundle
@@ -119,25 +120,25 @@ func (b *bundles) setFederated(names ...string) {
 // env is a running Hub on a SQLite store.
 type env struct {
 	store   *store.Store
-	hub     *ksync.Hub
+	hub     *synchub.Hub
 	bundles *bundles
 	cancel  context.CancelFunc
-	wg      gosync.WaitGroup
+	wg      sync.WaitGroup
 }
 
-func newEnv(t testing.TB, mutate ...func(*ksync.Config)) *env {
+func newEnv(t testing.TB, mutate ...func(*synchub.Config)) *env {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{URL: filepath.Join(t.TempDir(), "kith.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{store: st, bundles: newBundles()}
-	cfg := ksync.Config{Entries: st, Tombstones: st, Revocations: st, Signer: signer{}, Bundle: e.bundles,
+	cfg := synchub.Config{Entries: st, Tombstones: st, Revocations: st, Signer: signer{}, Bundle: e.bundles,
 		Federated: e.bundles, PollInterval: time.Hour}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	if e.hub, err = ksync.New(t.Context(), cfg); err != nil {
+	if e.hub, err = synchub.New(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,7 +176,7 @@ func (e *env) createEntry(t testing.TB, name string, parent spiffeid.ID) store.E
 
 // stream is an agent's stream whose messages arrive on msgs.
 type stream struct {
-	msgs chan *ksync.Message
+	msgs chan *agentproto.Message
 	// block, if set, is received from before each write but the first.
 	block  chan struct{}
 	writes int
@@ -183,7 +184,7 @@ type stream struct {
 	cancel context.CancelFunc
 }
 
-func (s *stream) WriteMessage(m *ksync.Message) error {
+func (s *stream) WriteMessage(m *agentproto.Message) error {
 	s.writes++
 	if s.block != nil && s.writes > 1 {
 		<-s.block
@@ -193,17 +194,17 @@ func (s *stream) WriteMessage(m *ksync.Message) error {
 }
 
 // open starts a stream for sub; it ends with the test.
-func (e *env) open(t testing.TB, sub ksync.Subscription, block chan struct{}) *stream {
+func (e *env) open(t testing.TB, sub synchub.Subscription, block chan struct{}) *stream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &stream{msgs: make(chan *ksync.Message, 1000), block: block, err: make(chan error, 1), cancel: cancel}
+	s := &stream{msgs: make(chan *agentproto.Message, 1000), block: block, err: make(chan error, 1), cancel: cancel}
 	e.wg.Go(func() { s.err <- e.hub.Stream(ctx, sub, s) })
 	t.Cleanup(cancel)
 	return s
 }
 
 // next returns the stream's next message, failing t after 5 seconds.
-func (s *stream) next(t testing.TB) *ksync.Message {
+func (s *stream) next(t testing.TB) *agentproto.Message {
 	t.Helper()
 	select {
 	case m := <-s.msgs:
@@ -225,7 +226,7 @@ func (s *stream) none(t testing.TB) {
 }
 
 // ids returns the IDs of entries.
-func ids(entries []ksync.Entry) []string {
+func ids(entries []agentproto.Entry) []string {
 	var out []string
 	for _, e := range entries {
 		out = append(out, e.ID)

@@ -1,4 +1,4 @@
-package sync
+package synchub
 
 import (
 	"context"
@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -91,7 +92,7 @@ type Config struct {
 	// means [DefaultPollInterval].
 	PollInterval time.Duration
 	// HeartbeatInterval is the longest a stream stays silent; zero means
-	// [HeartbeatInterval].
+	// [agentproto.HeartbeatInterval].
 	HeartbeatInterval time.Duration
 	// QueueSize is how many messages may wait for one agent; an agent that
 	// falls further behind is disconnected. Zero means [DefaultQueueSize].
@@ -135,13 +136,13 @@ type Hub struct {
 	// and Run goes unseen.
 	caChanged <-chan struct{}
 
-	mu        gosync.Mutex
+	mu        sync.Mutex
 	rev       int64 // registry revision fanned out
 	revocRev  int64 // revocation revision fanned out
 	bundle    json.RawMessage
 	federated map[string]json.RawMessage
-	policies  *PolicySet // latest fanned out; nil for none
-	tokenKeys tokenKeys  // latest fanned out
+	policies  *agentproto.PolicySet // latest fanned out; nil for none
+	tokenKeys tokenKeys             // latest fanned out
 	byAgent   map[string]map[*subscriber]struct{}
 	subs      map[*subscriber]struct{}
 	closed    bool // Run returned
@@ -170,7 +171,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("sync: config: %w", err)
 	}
 	setDefault(&cfg.PollInterval, DefaultPollInterval)
-	setDefault(&cfg.HeartbeatInterval, HeartbeatInterval)
+	setDefault(&cfg.HeartbeatInterval, agentproto.HeartbeatInterval)
 	setDefault(&cfg.TombstoneRetention, DefaultTombstoneRetention)
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize

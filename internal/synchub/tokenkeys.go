@@ -1,8 +1,10 @@
-package sync
+package synchub
 
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // TokenKeySource is the token service's published signing keys;
@@ -39,7 +41,7 @@ func (h *Hub) readTokenKeys(held tokenKeys) (tokenKeys, bool) {
 }
 
 // fill sets the key set's fields of m, if there is a key set.
-func (k tokenKeys) fill(m *Message) {
+func (k tokenKeys) fill(m *agentproto.Message) {
 	if k.jwks != nil {
 		m.TokenKeys, m.TokenIssuer = k.jwks, k.issuer
 	}

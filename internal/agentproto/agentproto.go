@@ -1,48 +1,110 @@
-// Package sync is the change stream between the control plane and its
-// agents: the wire types both sides speak, and (server side) the hub that
-// fans changes out to connected agents and lets a reconnecting agent resume
-// from the revision it last saw.
+// Package agentproto is the protocol between the Kith server and its node
+// agents: the routes, headers, request and response bodies, the sync
+// stream's messages and how to read them, and the signed revocation batch
+// with its verification. Both sides import it: the server's hub (package
+// synchub) writes what the agent (package agent) reads.
+//
+// It must stay light: only the standard library, go-spiffe and package
+// signeddoc. It must not import the store, the ledger, the CA, the server
+// or the agent, so that agents, proxies and the SDK link no database; a
+// test (deps_test.go) pins it.
 //
 // # Protocol
 //
-// Everything runs over the server's HTTPS listener, under /agent/v1.
+// Everything runs over the server's HTTPS listener, under [PathPrefix].
+// Every request carries [ProtocolVersion] in the [ProtocolHeader] header.
 //
-//   - POST /agent/v1/attest (no client certificate): an [AttestRequest]
+//   - POST [AttestPath] (no client certificate): an [AttestRequest]
 //     with a one-time join token and a CSR; the answer, an
 //     [AttestResponse], carries the agent's X509-SVID
 //     (spiffe://<td>/kith/agent/<id>) and the trust bundle. From then on
 //     the agent authenticates with that SVID over mutual TLS only.
-//   - POST /agent/v1/renew: a [RenewRequest] renews the agent's own SVID.
-//   - POST /agent/v1/svids/x509: an [X509SVIDRequest] asks for workload
+//   - POST [RenewPath]: a [RenewRequest] renews the agent's own SVID.
+//   - POST [X509SVIDsPath]: an [X509SVIDRequest] asks for workload
 //     SVIDs for entries this agent may serve (parent is this agent, or
 //     empty); the private keys stay on the agent.
-//   - POST /agent/v1/svids/jwt: a [JWTSVIDRequest] asks for a JWT-SVID.
-//   - GET /agent/v1/sync?revision=R&revocations=V: a long-lived response
-//     of newline-delimited JSON [Message] values. The first message brings
-//     the agent from (R, V) to the server's current state: only what
-//     changed after R and V, or the full state (Full) when R is 0 or too
-//     old to resume from. Later messages carry each change as it happens;
-//     a Heartbeat message at least every [HeartbeatInterval] lets both
-//     sides detect a dead connection.
+//   - POST [JWTSVIDPath]: a [JWTSVIDRequest] asks for a JWT-SVID.
+//   - GET [SyncPath]?revision=R&revocations=V: a long-lived response
+//     of newline-delimited JSON [Message] values ([SyncContentType]; read
+//     them with a [MessageReader]). The first message brings the agent
+//     from (R, V) to the server's current state: only what changed after
+//     R and V, or the full state (Full) when R is 0 or too old to resume
+//     from. Later messages carry each change as it happens; a Heartbeat
+//     message at least every [HeartbeatInterval] lets both sides detect a
+//     dead connection.
+//   - POST [TelemetryPath]: the call records of the proxies on the
+//     agent's node, for the server's audit ledger. The body is a JSON
+//     array of call records (package callrecord; at most 1024, within
+//     the server's 4 MiB body limit), the answer 200 with a
+//     [TelemetryResponse]. A body that is not such an array is refused
+//     whole with 400 (413 when too large); an invalid record (or one
+//     timed more than five minutes ahead of the server's clock) is left
+//     out and counted as Refused, the others recorded. The server records
+//     a batch in one ledger commit: a 5xx answer means nothing was
+//     recorded, and the agent sends the batch again. The agent numbers
+//     its records and names each batch in the Kith-Telemetry-Batch header,
+//     "RUN FIRST END": RUN is a random token of the agent process, and the
+//     records carry its sequence numbers FIRST to END-1. A batch sent
+//     again keeps its numbers, so that the server can leave out the
+//     records it recorded already (counted as Duplicates) when the answer
+//     to the first send was lost; a batch without the header is recorded
+//     as sent. An agent drops a batch the server refuses with 4xx (other
+//     than 408 and 429) and retries others.
 //
 // Errors are application/problem+json bodies with 4xx/5xx statuses. An
 // evicted agent's requests are refused with 403, and its open stream ends
 // with a Message whose Evicted is true.
-package sync
+package agentproto
 
 import (
 	"encoding/json"
 	"time"
-
-	"github.com/kith-dev/kith/internal/sync/wire"
 )
 
-// ProtocolVersion is sent by agents in the Kith-Agent-Protocol header; the
+// ProtocolVersion is sent by agents in the [ProtocolHeader] header; the
 // server refuses versions it does not speak with 400.
 const ProtocolVersion = "1"
 
+// ProtocolHeader is the request header that carries [ProtocolVersion].
+const ProtocolHeader = "Kith-Agent-Protocol"
+
 // HeartbeatInterval is the longest a sync stream stays silent.
 const HeartbeatInterval = 15 * time.Second
+
+// PathPrefix is the path under which the server serves the agent API.
+const PathPrefix = "/agent/v1"
+
+// The routes of the agent API; see the package documentation.
+const (
+	// AttestPath takes an [AttestRequest] (POST).
+	AttestPath = PathPrefix + "/attest"
+	// RenewPath takes a [RenewRequest] (POST).
+	RenewPath = PathPrefix + "/renew"
+	// X509SVIDsPath takes an [X509SVIDRequest] (POST).
+	X509SVIDsPath = PathPrefix + "/svids/x509"
+	// JWTSVIDPath takes a [JWTSVIDRequest] (POST).
+	JWTSVIDPath = PathPrefix + "/svids/jwt"
+	// SyncPath is the sync stream of [Message] values (GET).
+	SyncPath = PathPrefix + "/sync"
+	// TelemetryPath takes a batch of call records (POST); the answer is a
+	// [TelemetryResponse].
+	TelemetryPath = PathPrefix + "/telemetry"
+)
+
+// SyncContentType is the media type of the sync stream.
+const SyncContentType = "application/x-ndjson"
+
+// TelemetryResponse answers a batch of call records posted to
+// [TelemetryPath].
+type TelemetryResponse struct {
+	// Recorded is the number of records written to the ledger.
+	Recorded int `json:"recorded"`
+	// Refused is the number of invalid records left out.
+	Refused int `json:"refused,omitempty"`
+	// Duplicates is the number of records left out because the server
+	// recorded them from an earlier send of the batch.
+	Duplicates int `json:"duplicates,omitempty"`
+}
 
 // AttestRequest is the body of POST /agent/v1/attest.
 type AttestRequest struct {
@@ -189,10 +251,3 @@ type Entry struct {
 	Status   string `json:"status"`
 	Revision int64  `json:"revision"`
 }
-
-// RevocationBatch is the signed payload of Message.Revocations; see
-// [wire.RevocationBatch].
-type RevocationBatch = wire.RevocationBatch
-
-// Revocation is one revocation set entry; see [wire.Revocation].
-type Revocation = wire.Revocation

@@ -1,4 +1,4 @@
-package sync
+package synchub
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -72,13 +73,13 @@ type changes struct {
 	rev, revocRev int64
 	entries       []store.Entry
 	tombs         []store.EntryTombstone
-	revocations   []Revocation
+	revocations   []agentproto.Revocation
 	revocationJWS string
 	bundle        json.RawMessage // nil: unchanged
 	federated     map[string]json.RawMessage
 	fedChanged    map[string]json.RawMessage
 	fedRemoved    []string
-	policies      *PolicySet // nil: unchanged
+	policies      *agentproto.PolicySet // nil: unchanged
 	tokenKeys     tokenKeys
 	keysChanged   bool
 }
@@ -132,7 +133,7 @@ func (h *Hub) collect(ctx context.Context, bundleChanged bool) (*changes, error)
 			return nil, err
 		}
 		if len(c.revocations) > 0 {
-			if c.revocationJWS, err = h.signBatch(RevocationBatch{Revision: rcur, Entries: c.revocations}); err != nil {
+			if c.revocationJWS, err = h.signBatch(agentproto.RevocationBatch{Revision: rcur, Entries: c.revocations}); err != nil {
 				return nil, err
 			}
 		}
@@ -191,7 +192,7 @@ func (h *Hub) readStoreEntries(ctx context.Context, f store.ChangeFilter) ([]sto
 // parentChanges are the entry changes that concern the agents of one
 // parent.
 type parentChanges struct {
-	entries []Entry
+	entries []agentproto.Entry
 	tombs   []store.EntryTombstone
 }
 
@@ -222,9 +223,9 @@ func (h *Hub) fanOutEntries(c *changes) {
 		g.tombs = append(g.tombs, t)
 	}
 	common := groups[""]
-	var commonMsg *Message
+	var commonMsg *agentproto.Message
 	if common != nil {
-		commonMsg = &Message{Revision: c.rev, Entries: common.entries, Deleted: deletedIDs(common.tombs, common.entries)}
+		commonMsg = &agentproto.Message{Revision: c.rev, Entries: common.entries, Deleted: deletedIDs(common.tombs, common.entries)}
 	}
 	for parent, g := range groups {
 		if parent == "" {
@@ -234,10 +235,10 @@ func (h *Hub) fanOutEntries(c *changes) {
 		if len(subs) == 0 {
 			continue
 		}
-		m := &Message{Revision: c.rev, Entries: g.entries, Deleted: deletedIDs(g.tombs, g.entries)}
+		m := &agentproto.Message{Revision: c.rev, Entries: g.entries, Deleted: deletedIDs(g.tombs, g.entries)}
 		if common != nil {
 			entries := append(slices.Clip(g.entries), common.entries...)
-			m = &Message{Revision: c.rev, Entries: entries, Deleted: deletedIDs(append(slices.Clip(g.tombs), common.tombs...), entries)}
+			m = &agentproto.Message{Revision: c.rev, Entries: entries, Deleted: deletedIDs(append(slices.Clip(g.tombs), common.tombs...), entries)}
 		}
 		for s := range subs {
 			h.send(s, m)
@@ -258,7 +259,7 @@ func (h *Hub) fanOutEntries(c *changes) {
 // revoked. h.mu must be held.
 func (h *Hub) fanOutGlobal(c *changes) {
 	if c.bundle != nil || c.revocationJWS != "" || len(c.fedChanged) > 0 || len(c.fedRemoved) > 0 || c.policies != nil || c.keysChanged {
-		m := &Message{Revision: c.rev, Bundle: c.bundle, Federated: c.fedChanged,
+		m := &agentproto.Message{Revision: c.rev, Bundle: c.bundle, Federated: c.fedChanged,
 			FederatedRemoved: c.fedRemoved, Revocations: c.revocationJWS, Policies: c.policies}
 		if c.keysChanged {
 			c.tokenKeys.fill(m)

@@ -1,4 +1,4 @@
-package ledger
+package audit
 
 import (
 	"encoding/json"
@@ -97,18 +97,12 @@ type Event struct {
 // such as CA key rotation.
 func SystemActor() Actor { return Actor{Kind: "system", ID: "kith"} }
 
-// IndexedEvent is an event read back from the log with its index.
-type IndexedEvent struct {
-	Index int64
-	Event Event
-}
-
 // Marshal returns the canonical JSON encoding of ev: struct fields in
 // declaration order, empty optional fields left out, map keys sorted, no
 // insignificant space, HTML-significant characters escaped, times in
-// RFC 3339 UTC. It is the entry of ev without its leading index (see
-// [Entry]). It returns an error only if ev cannot be encoded (a time
-// outside years 0 to 9999).
+// RFC 3339 UTC. It is the ledger entry of ev without its leading index.
+// It returns an error only if ev cannot be encoded (a time outside years
+// 0 to 9999).
 //
 // The encoding is the one encoding/json gives ev, byte for byte
 // (FuzzMarshal checks it); it is written out by hand because at tens of
@@ -119,7 +113,7 @@ func Marshal(ev Event) ([]byte, error) {
 	b = append(b, `{"time":"`...)
 	b, err := ev.Time.AppendText(b)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: encode event: time: %w", err)
+		return nil, fmt.Errorf("audit: encode event: time: %w", err)
 	}
 	b = append(b, '"')
 	b = appendField(b, "type", ev.Type, false)

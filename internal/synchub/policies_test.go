@@ -1,10 +1,11 @@
-package sync_test
+package synchub_test
 
 import (
 	"testing"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/store"
-	ksync "github.com/kith-dev/kith/internal/sync"
+	"github.com/kith-dev/kith/internal/synchub"
 )
 
 // putPolicies writes revision rev of the policy set.
@@ -16,7 +17,7 @@ func (e *env) putPolicies(t testing.TB, rev int64, docs string) {
 }
 
 // withPolicies makes the hub read policies from its store.
-func withPolicies(c *ksync.Config) { c.Policies = c.Entries.(*store.Store) }
+func withPolicies(c *synchub.Config) { c.Policies = c.Entries.(*store.Store) }
 
 func TestPoliciesInFirstMessageAndOnEachRevision(t *testing.T) {
 	checkLeaks(t)
@@ -24,7 +25,7 @@ func TestPoliciesInFirstMessageAndOnEachRevision(t *testing.T) {
 	a := agentID(1)
 
 	// Before any revision, the first message carries no policies.
-	s0 := e.open(t, ksync.Subscription{Agent: a}, nil)
+	s0 := e.open(t, synchub.Subscription{Agent: a}, nil)
 	if m := s0.next(t); m.Policies != nil {
 		t.Errorf("first message before any policy set: Policies = %+v, want nil", m.Policies)
 	}
@@ -38,7 +39,7 @@ func TestPoliciesInFirstMessageAndOnEachRevision(t *testing.T) {
 
 	// A stream that connects later gets the current set in its first
 	// message.
-	s1 := e.open(t, ksync.Subscription{Agent: agentID(2)}, nil)
+	s1 := e.open(t, synchub.Subscription{Agent: agentID(2)}, nil)
 	if m := s1.next(t); m.Policies == nil || m.Policies.Revision != 1 {
 		t.Errorf("first message of a later stream: Policies = %+v, want revision 1", m.Policies)
 	}
@@ -54,7 +55,7 @@ func TestPoliciesInFirstMessageAndOnEachRevision(t *testing.T) {
 	e.putPolicies(t, 2, `[]`)
 	e.hub.Notify()
 	for name, s := range map[string]*stream{"s0": s0, "s1": s1} {
-		var got *ksync.PolicySet
+		var got *agentproto.PolicySet
 		for got == nil {
 			got = s.next(t).Policies
 		}
@@ -68,7 +69,7 @@ func TestNoPoliciesWithoutSource(t *testing.T) {
 	checkLeaks(t)
 	e := newEnv(t)
 	e.putPolicies(t, 1, `[]`)
-	s := e.open(t, ksync.Subscription{Agent: agentID(1)}, nil)
+	s := e.open(t, synchub.Subscription{Agent: agentID(1)}, nil)
 	if m := s.next(t); m.Policies != nil {
 		t.Errorf("hub without a PolicySource sent %+v", m.Policies)
 	}

@@ -1,10 +1,11 @@
-package sync
+package synchub
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -18,7 +19,7 @@ type PolicySource interface {
 
 // readPolicies returns the latest policy set for the wire, or nil when
 // there is no source or no revision yet.
-func (h *Hub) readPolicies(ctx context.Context) (*PolicySet, error) {
+func (h *Hub) readPolicies(ctx context.Context) (*agentproto.PolicySet, error) {
 	if h.cfg.Policies == nil {
 		return nil, nil
 	}
@@ -29,7 +30,7 @@ func (h *Hub) readPolicies(ctx context.Context) (*PolicySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: read policies: %w", err)
 	}
-	return &PolicySet{Revision: ps.Revision, Documents: ps.Documents}, nil
+	return &agentproto.PolicySet{Revision: ps.Revision, Documents: ps.Documents}, nil
 }
 
 // collectPolicies sets c.policies when the policy set changed since the
