@@ -49,7 +49,9 @@ type TelemetryConfig struct {
 	Logger *slog.Logger
 	// Recorder, if set, receives every record.
 	Recorder Recorder
-	// Uploader, if set, receives records in batches while Run runs.
+	// Uploader, if set, receives the records of decided calls (those
+	// with a Decision: inbound and TCP, not outbound) in batches while
+	// Run runs.
 	Uploader Uploader
 	// BatchSize is the most records per upload; 256 when zero.
 	BatchSize int
@@ -139,7 +141,10 @@ func (t *Telemetry) Observe(ctx context.Context, rec callrecord.Record) {
 	if t.cfg.Recorder != nil {
 		t.cfg.Recorder.Record(rec)
 	}
-	if t.queue != nil {
+	// Only decided calls go to the ledger: an outbound call was decided
+	// by the destination's proxy, which records it; uploading this side's
+	// undecided record would make the agent refuse the whole batch.
+	if t.queue != nil && rec.Decision != "" {
 		select {
 		case t.queue <- rec:
 		default:
