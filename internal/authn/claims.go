@@ -53,7 +53,7 @@ const MaxActors = 16
 type rawClaims struct {
 	Iss      string   `json:"iss"`
 	Sub      string   `json:"sub"`
-	Aud      audience `json:"aud"`
+	Aud      Audience `json:"aud"`
 	Exp      int64    `json:"exp"`
 	Iat      int64    `json:"iat"`
 	JTI      string   `json:"jti"`
@@ -73,14 +73,16 @@ type rawActor struct {
 	Act      *rawActor `json:"act"`
 }
 
-// audience is the aud claim: one string or an array of strings.
-type audience []string
+// Audience is the aud claim of a JWT (RFC 7519 §4.1.3), which JSON
+// carries as one string or an array of strings.
+type Audience []string
 
-// UnmarshalJSON accepts a string or an array of strings.
-func (a *audience) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON accepts a string or an array of strings, and returns an
+// error for anything else.
+func (a *Audience) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
+		*a = Audience{one}
 		return nil
 	}
 	var many []string
