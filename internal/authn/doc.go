@@ -33,5 +33,5 @@
 // revocation set are handed to it through small interfaces, held in memory
 // by their owners (the SDK's KeySource fetching a JWKS is the SDK's). It
 // links only the standard library, go-jose and go-spiffe, since the public
-// SDK links it.
+// SDK links it (sdk/oauth's TestDeps pins that).
 package authn

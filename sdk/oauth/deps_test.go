@@ -9,8 +9,9 @@ import (
 // TestDeps pins what the SDK may import, directly or not: the standard
 // library, go-jose, go-spiffe's SVID, ID, bundle and TLS configuration
 // types, and internal/authn, the verification checks the SDK is the public
-// face of (itself pinned to those). A service that verifies tokens must not
-// pull in Kith's server, gRPC or a database driver.
+// face of (so this test pins authn's dependencies too). A service that
+// verifies tokens must not pull in Kith's server, gRPC or a database
+// driver.
 func TestDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 // TestDeps keeps Kith's server side out of the workload package: it may
 // pull in go-spiffe and gRPC, and internal/authn (the light verification
-// checks sdk/oauth is the public face of, pinned by its own TestDeps),
+// checks sdk/oauth is the public face of, pinned by sdk/oauth's TestDeps),
 // never Kith's other internal packages or a database driver.
 func TestDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
