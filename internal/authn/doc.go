@@ -8,13 +8,13 @@
 // applies the same rules and a fix lands once.
 //
 // One file per check:
-//   - x509.go: [VerifyX509SVID] and [CheckX509SVID] verify a chain against
-//     the bundles and the revocation set (a chain whose leaf serial number
-//     is revoked, or whose SPIFFE ID was revoked at or after the leaf's
-//     NotBefore, is refused though unexpired); [Authorizer] adds that to
-//     go-spiffe's TLS verification.
-//   - peer.go: [X509Verifier] verifies TLS peers and remembers the chains
-//     it verified.
+//   - x509.go: X509-SVID chains against the bundles, and [CheckX509SVID]
+//     against the revocation set (a chain whose leaf serial number is
+//     revoked, or whose SPIFFE ID was revoked at or after the leaf's
+//     NotBefore, is refused though unexpired); [Authorizer] adds the
+//     latter to go-spiffe's TLS verification.
+//   - peer.go: [X509Verifier] verifies TLS peers with both and remembers
+//     the chains it verified.
 //   - jwtsvid.go: [ValidateJWTSVID] and [VerifyJWTSVID] verify JWT-SVIDs.
 //   - token.go and claims.go: [TokenVerifier] verifies access tokens (RFC
 //     9068) into [Claims], remembering the tokens it verified.

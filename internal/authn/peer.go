@@ -88,9 +88,11 @@ func NewX509Verifier(cfg X509Config) (*X509Verifier, error) {
 }
 
 // Verify verifies certs, a peer's certificate chain leaf first as TLS
-// presents it, as an X509-SVID at now, as [VerifyX509SVID] does, and
-// returns the peer. A chain whose leaf was verified before is not verified
-// again while its verification is remembered (see [X509Config]).
+// presents it, as an X509-SVID at now: against the X.509 bundle of its
+// trust domain in Bundles (own or federated), then against the revocation
+// set (see [CheckX509SVID]), and returns the peer. A chain whose leaf was
+// verified before is not verified again while its verification is
+// remembered (see [X509Config]).
 //
 // It returns an error wrapping [ErrNoX509SVID] for an empty chain,
 // [ErrUntrustedDomain] for a peer of a trust domain without a bundle (or

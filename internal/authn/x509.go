@@ -13,8 +13,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
-// Errors of [VerifyX509SVID] and [X509Verifier.Verify]; test for them
-// with errors.Is.
+// Errors of [X509Verifier.Verify]; test for them with errors.Is.
 var (
 	// ErrNoX509SVID: the peer presented no certificate.
 	ErrNoX509SVID = errors.New("authn: no X509-SVID presented")
@@ -27,30 +26,11 @@ var (
 	ErrInvalidX509SVID = errors.New("authn: invalid X509-SVID")
 )
 
-// VerifyX509SVID verifies certs, a peer's certificate chain leaf first as
-// TLS presents it, as an X509-SVID at time now: against the X.509 bundle
-// of its trust domain in bundles (own or federated) and then against the
-// revocation set (nil skips it, see [CheckX509SVID]). It returns the
-// peer's SPIFFE ID. [X509Verifier] does the same and remembers what it
-// verified.
-//
-// It returns an error wrapping [ErrNoX509SVID] for an empty chain,
-// [ErrUntrustedDomain] when no bundle is known for the peer's trust
-// domain, [ErrInvalidX509SVID] for a chain that does not verify, or
-// [ErrRevoked] for a revoked one.
-func VerifyX509SVID(certs []*x509.Certificate, bundles x509bundle.Source, revoked RevocationChecker, now time.Time) (spiffeid.ID, error) {
-	id, err := verifyChain(certs, bundles, spiffeid.TrustDomain{}, now)
-	if err != nil {
-		return spiffeid.ID{}, err
-	}
-	if err := CheckX509SVID(revoked, id, certs[0]); err != nil {
-		return spiffeid.ID{}, err
-	}
-	return id, nil
-}
-
-// verifyChain is [VerifyX509SVID] without the revocation set; a non-zero
-// only refuses the SPIFFE IDs of other trust domains.
+// verifyChain verifies certs, a peer's certificate chain leaf first as
+// TLS presents it, as an X509-SVID at time now against the X.509 bundle of
+// its trust domain in bundles (own or federated), and returns the peer's
+// SPIFFE ID. A non-zero only refuses the SPIFFE IDs of other trust
+// domains. It does not consult the revocation set.
 func verifyChain(certs []*x509.Certificate, bundles x509bundle.Source, only spiffeid.TrustDomain, now time.Time) (spiffeid.ID, error) {
 	if len(certs) == 0 {
 		return spiffeid.ID{}, ErrNoX509SVID
