@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Claims are the verified claims of an access token (RFC 9068). They may
-// be shared by every call presenting the same token: callers must not
-// modify them.
+// Claims are the verified claims of an access token (RFC 9068). Those of
+// a [TokenVerifier] with a cache are shared by every call presenting the
+// same token: callers must not modify them.
 type Claims struct {
 	Issuer   string
 	Subject  string // the SPIFFE ID of the workload the token is about

@@ -11,8 +11,6 @@ import "github.com/kith-dev/kith/internal/authn"
 // token) and Actor, the chain of services acting for Subject for a token
 // obtained by token exchange (RFC 8693 act claim; nil otherwise).
 // [Claims.HasScope] reports whether the token grants a scope.
-//
-// The claims a [Verifier] returns must not be modified.
 type Claims = authn.Claims
 
 // Actor is one link of a delegation chain: the service that acts
