@@ -3,6 +3,7 @@ package authn
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -27,6 +28,9 @@ var jwtAlgorithms = []jose.SignatureAlgorithm{
 	jose.PS256, jose.PS384, jose.PS512,
 }
 
+// jwtLeeway is the clock skew tolerated on a JWT-SVID's exp, nbf and iat.
+const jwtLeeway = time.Minute
+
 // JWTSVID is a verified JWT-SVID.
 type JWTSVID struct {
 	// ID is the subject.
@@ -37,16 +41,15 @@ type JWTSVID struct {
 	IssuedAt time.Time
 	// Expiry is the exp claim.
 	Expiry time.Time
-	// Claims are all the claims of the token.
+	// JTI is the jti claim; empty when absent.
+	JTI string
+	// Claims are all the claims of the token; nil when [VerifyJWTSVID]
+	// was not asked for them.
 	Claims map[string]any
 }
 
-// ValidateJWTSVID verifies token as a JWT-SVID for audience at time now: the
-// signature against the JWT authority of the subject's trust domain in
-// bundles (found by the "kid" header), the typ header (absent, "JWT" or
-// "JOSE"), exp and nbf (with one minute of leeway) and the audience. Then it
-// consults revoked (nil skips it): the token is refused if its jti, or its
-// subject with a cut-off at or after its iat, is revoked.
+// ValidateJWTSVID verifies token as a JWT-SVID for audience at time now, as
+// [VerifyJWTSVID] does, and returns it with all its claims.
 //
 // It returns an error wrapping [ErrInvalidJWTSVID] for a token that does
 // not verify, or [ErrRevoked] for a revoked one.
@@ -58,16 +61,6 @@ func ValidateJWTSVID(token, audience string, bundles jwtbundle.Source, revoked R
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidJWTSVID, err)
 	}
-	if len(tok.Headers) != 1 {
-		return nil, fmt.Errorf("%w: want one signature", ErrInvalidJWTSVID)
-	}
-	h := tok.Headers[0]
-	if typ, ok := h.ExtraHeaders[jose.HeaderType]; ok && typ != "JWT" && typ != "JOSE" {
-		return nil, fmt.Errorf("%w: header typ %v", ErrInvalidJWTSVID, typ)
-	}
-	if h.KeyID == "" {
-		return nil, fmt.Errorf("%w: header has no key ID", ErrInvalidJWTSVID)
-	}
 	var unverified jwt.Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", ErrInvalidJWTSVID, err)
@@ -76,33 +69,84 @@ func ValidateJWTSVID(token, audience string, bundles jwtbundle.Source, revoked R
 	if err != nil {
 		return nil, fmt.Errorf("%w: subject: %v", ErrInvalidJWTSVID, err)
 	}
+	return VerifyJWTSVID(tok, id, func(a string) bool { return a == audience }, bundles, revoked, now, true)
+}
+
+// VerifyJWTSVID verifies tok, a JWT-SVID parsed by go-jose, whose subject
+// the caller read from its unverified claims as id, for an audience
+// accepts at time now: one signature with an algorithm of the JWT-SVID
+// specification, by the JWT authority of id's trust domain in bundles
+// (found by the "kid" header); the typ header (absent, "JWT" or "JOSE");
+// the subject; exp (required) and nbf and iat, with one minute of leeway;
+// and an aud value accepts. Then it consults revoked (nil skips it, see
+// [CheckJWTSVID]). With allClaims, JWTSVID.Claims holds every claim of
+// the token.
+//
+// It returns an error wrapping [ErrInvalidJWTSVID] for a token that does
+// not verify, or [ErrRevoked] for a revoked one.
+func VerifyJWTSVID(tok *jwt.JSONWebToken, id spiffeid.ID, accepts func(aud string) bool, bundles jwtbundle.Source, revoked RevocationChecker, now time.Time, allClaims bool) (*JWTSVID, error) {
+	if len(tok.Headers) != 1 {
+		return nil, fmt.Errorf("%w: want one signature", ErrInvalidJWTSVID)
+	}
+	h := tok.Headers[0]
+	if !slices.Contains(jwtAlgorithms, jose.SignatureAlgorithm(h.Algorithm)) {
+		return nil, fmt.Errorf("%w: algorithm %q", ErrInvalidJWTSVID, clip(h.Algorithm))
+	}
+	if typ, ok := h.ExtraHeaders[jose.HeaderType]; ok && typ != "JWT" && typ != "JOSE" {
+		return nil, fmt.Errorf("%w: header typ %v", ErrInvalidJWTSVID, typ)
+	}
+	if h.KeyID == "" {
+		return nil, fmt.Errorf("%w: header has no key ID", ErrInvalidJWTSVID)
+	}
 	b, err := bundles.GetJWTBundleForTrustDomain(id.TrustDomain())
 	if err != nil {
 		return nil, fmt.Errorf("%w: no bundle for trust domain %q", ErrInvalidJWTSVID, id.TrustDomain())
 	}
 	key, ok := b.FindJWTAuthority(h.KeyID)
 	if !ok {
-		return nil, fmt.Errorf("%w: no JWT authority %q in the bundle of %q", ErrInvalidJWTSVID, h.KeyID, id.TrustDomain())
+		return nil, fmt.Errorf("%w: no JWT authority %q in the bundle of %q", ErrInvalidJWTSVID, clip(h.KeyID), id.TrustDomain())
 	}
-	var claims jwt.Claims
-	all := map[string]any{}
-	if err := tok.Claims(key, &claims, &all); err != nil {
+	var std jwt.Claims
+	var all map[string]any
+	if allClaims {
+		all = map[string]any{}
+		err = tok.Claims(key, &std, &all)
+	} else {
+		err = tok.Claims(key, &std)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrInvalidJWTSVID, err)
 	}
-	if claims.Expiry == nil {
-		return nil, fmt.Errorf("%w: no exp claim", ErrInvalidJWTSVID)
+	if err := checkJWTSVIDClaims(&std, id, accepts, now); err != nil {
+		return nil, err
 	}
-	if err := claims.Validate(jwt.Expected{AnyAudience: jwt.Audience{audience}, Time: now}); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidJWTSVID, err)
+	out := &JWTSVID{ID: id, Audience: std.Audience, Expiry: std.Expiry.Time().UTC(), JTI: std.ID, Claims: all}
+	if std.IssuedAt != nil {
+		out.IssuedAt = std.IssuedAt.Time().UTC()
 	}
-	out := &JWTSVID{ID: id, Audience: claims.Audience, Expiry: claims.Expiry.Time().UTC(), Claims: all}
-	if claims.IssuedAt != nil {
-		out.IssuedAt = claims.IssuedAt.Time().UTC()
-	}
-	if err := CheckJWTSVID(revoked, out.ID, claims.ID, out.IssuedAt); err != nil {
+	if err := CheckJWTSVID(revoked, out.ID, out.JTI, out.IssuedAt); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkJWTSVIDClaims checks the verified claims c of a JWT-SVID of id.
+func checkJWTSVIDClaims(c *jwt.Claims, id spiffeid.ID, accepts func(string) bool, now time.Time) error {
+	switch {
+	case c.Subject != id.String():
+		return fmt.Errorf("%w: subject is not %s", ErrInvalidJWTSVID, id)
+	case c.Expiry == nil:
+		return fmt.Errorf("%w: no exp claim", ErrInvalidJWTSVID)
+	case !slices.ContainsFunc(c.Audience, accepts):
+		return fmt.Errorf("%w: not issued for this audience", ErrInvalidJWTSVID)
+	case !now.Before(c.Expiry.Time().Add(jwtLeeway)):
+		return fmt.Errorf("%w: expired", ErrInvalidJWTSVID)
+	case c.NotBefore != nil && now.Add(jwtLeeway).Before(c.NotBefore.Time()):
+		return fmt.Errorf("%w: not yet valid", ErrInvalidJWTSVID)
+	case c.IssuedAt != nil && now.Add(jwtLeeway).Before(c.IssuedAt.Time()):
+		return fmt.Errorf("%w: issued in the future", ErrInvalidJWTSVID)
+	}
+	return nil
 }
 
 // CheckJWTSVID reports whether a JWT-SVID of id with the given jti (empty

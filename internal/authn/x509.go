@@ -7,23 +7,48 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
-// ErrRevoked is returned (wrapped) for a credential the revocation set
-// withdrew before its expiry.
-var ErrRevoked = errors.New("authn: credential revoked")
+// Errors of [X509Verifier.Verify]; test for them with errors.Is.
+var (
+	// ErrNoX509SVID: the peer presented no certificate.
+	ErrNoX509SVID = errors.New("authn: no X509-SVID presented")
+	// ErrUntrustedDomain: the bundle source holds no bundle for the
+	// trust domain of the peer's SPIFFE ID, or the verifier accepts only
+	// another trust domain.
+	ErrUntrustedDomain = errors.New("authn: trust domain not trusted")
+	// ErrInvalidX509SVID: the chain is not an X509-SVID or does not verify
+	// against its trust domain's bundle at the given time.
+	ErrInvalidX509SVID = errors.New("authn: invalid X509-SVID")
+)
 
-// RevocationChecker answers whether a credential is revoked. kind is the
-// wire name of the revocation kind ("jti", "client_id", "x509_serial",
-// "spiffe_id"), value the credential's value of that kind, and issuedAt
-// when the credential was issued: a revocation covers credentials issued at
-// or before its cut-off. *revocation.Set and the agent's cache satisfy it.
-// Implementations must be safe for concurrent use and fast: it is called on
-// every handshake.
-type RevocationChecker interface {
-	IsRevoked(kind, value string, issuedAt time.Time) bool
+// verifyChain verifies certs, a peer's certificate chain leaf first as
+// TLS presents it, as an X509-SVID at time now against the X.509 bundle of
+// its trust domain in bundles (own or federated), and returns the peer's
+// SPIFFE ID. A non-zero only refuses the SPIFFE IDs of other trust
+// domains. It does not consult the revocation set.
+func verifyChain(certs []*x509.Certificate, bundles x509bundle.Source, only spiffeid.TrustDomain, now time.Time) (spiffeid.ID, error) {
+	if len(certs) == 0 {
+		return spiffeid.ID{}, ErrNoX509SVID
+	}
+	id, err := x509svid.IDFromCert(certs[0])
+	if err != nil {
+		return spiffeid.ID{}, fmt.Errorf("%w: %v", ErrInvalidX509SVID, err)
+	}
+	if !only.IsZero() && id.TrustDomain() != only {
+		return spiffeid.ID{}, fmt.Errorf("%w: %s is not %s", ErrUntrustedDomain, id.TrustDomain(), only)
+	}
+	if _, err := bundles.GetX509BundleForTrustDomain(id.TrustDomain()); err != nil {
+		return spiffeid.ID{}, fmt.Errorf("%w: %s", ErrUntrustedDomain, id.TrustDomain())
+	}
+	if _, _, err := x509svid.Verify(certs, bundles, x509svid.WithTime(now)); err != nil {
+		return spiffeid.ID{}, fmt.Errorf("%w: %v", ErrInvalidX509SVID, err)
+	}
+	return id, nil
 }
 
 // Authorizer returns a go-spiffe TLS authorizer that refuses a peer whose
@@ -58,15 +83,39 @@ func CheckX509SVID(revoked RevocationChecker, id spiffeid.ID, leaf *x509.Certifi
 	if revoked == nil || leaf == nil {
 		return nil
 	}
-	issued := leaf.NotBefore
-	if s := leaf.SerialNumber; s != nil {
-		text := s.Text(16)
-		if revoked.IsRevoked("x509_serial", text, issued) {
-			return fmt.Errorf("%w: certificate serial %s", ErrRevoked, text)
-		}
-		if padded := hex.EncodeToString(s.Bytes()); padded != text && revoked.IsRevoked("x509_serial", padded, issued) {
-			return fmt.Errorf("%w: certificate serial %s", ErrRevoked, padded)
-		}
+	return serialNamesOf(leaf).check(revoked, id, leaf.NotBefore)
+}
+
+// serialNames are the two spellings of a certificate's serial number the
+// revocation set may hold. [X509Verifier] keeps them with a verified
+// chain, so that asking about the chain again allocates nothing.
+type serialNames struct {
+	text   string // lower-case hex without leading zeros
+	padded string // hex of the DER bytes, when it differs from text
+}
+
+func serialNamesOf(leaf *x509.Certificate) serialNames {
+	if leaf.SerialNumber == nil {
+		return serialNames{}
+	}
+	s := serialNames{text: leaf.SerialNumber.Text(16)}
+	if padded := hex.EncodeToString(leaf.SerialNumber.Bytes()); padded != s.text {
+		s.padded = padded
+	}
+	return s
+}
+
+// check is [CheckX509SVID] for a leaf of id with serial s issued at
+// issued.
+func (s serialNames) check(revoked RevocationChecker, id spiffeid.ID, issued time.Time) error {
+	if revoked == nil {
+		return nil
+	}
+	if s.text != "" && revoked.IsRevoked("x509_serial", s.text, issued) {
+		return fmt.Errorf("%w: certificate serial %s", ErrRevoked, s.text)
+	}
+	if s.padded != "" && revoked.IsRevoked("x509_serial", s.padded, issued) {
+		return fmt.Errorf("%w: certificate serial %s", ErrRevoked, s.padded)
 	}
 	if !id.IsZero() && revoked.IsRevoked("spiffe_id", id.String(), issued) {
 		return fmt.Errorf("%w: SPIFFE ID %s", ErrRevoked, id)

@@ -16,9 +16,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/revocation"
-	sdkoauth "github.com/kith-dev/kith/sdk/oauth"
 )
 
 // ErrNoBundle is returned by the bundle getters of a [View] for a trust
@@ -170,8 +170,8 @@ func (v *View) PolicyEngine() *policy.Engine { return v.engine }
 func (v *View) TokenKeys() *jose.JSONWebKeySet { return v.cur.Load().tokenKeys }
 
 // Key returns the token service's public key with the given key ID, or
-// an error wrapping sdk/oauth's ErrUnknownKey. It makes the View a
-// KeySource of the sdk/oauth verifier.
+// an error wrapping authn.ErrUnknownKey. It makes the View an
+// authn.KeySource, the token keys of the enforcer.
 func (v *View) Key(_ context.Context, kid string) (crypto.PublicKey, error) {
 	if ks := v.cur.Load().tokenKeys; ks != nil {
 		for _, k := range ks.Key(kid) {
@@ -180,5 +180,5 @@ func (v *View) Key(_ context.Context, kid string) (crypto.PublicKey, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("%w: %q", sdkoauth.ErrUnknownKey, kid)
+	return nil, fmt.Errorf("%w: %q", authn.ErrUnknownKey, kid)
 }

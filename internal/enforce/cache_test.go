@@ -17,11 +17,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy/proxytest"
 	"github.com/kith-dev/kith/internal/revocation"
-	"github.com/kith-dev/kith/sdk/oauth"
 )
 
 var (
@@ -49,7 +49,7 @@ func (c *clock) Add(d time.Duration) {
 
 // countingKeys counts the token signatures verified (one key lookup each).
 type countingKeys struct {
-	oauth.KeySource
+	authn.KeySource
 	n atomic.Int64
 }
 

@@ -2,9 +2,10 @@
 // proxy and the SDK middleware: given a call's TLS peer chain, its request
 // line and headers and the protected target, [Enforcer.Check] verifies the
 // caller's X509-SVID against the trust bundles (own and federated) and the
-// revocation set (package authn), verifies any access token presented with
-// the Bearer or DPoP scheme and its binding (sdk/oauth), decides with the
-// policy engine, applies per-caller rate limits, and returns a [Result]: who
+// revocation set, verifies any access token presented with the Bearer or
+// DPoP scheme and its binding (both with package authn, remembering the
+// signatures it verified for [Config.CacheTTL]), decides with the policy
+// engine, applies per-caller rate limits, and returns a [Result]: who
 // called with which credential, the decision and, for a refused call, the
 // HTTP status, headers and RFC 9457 problem body to answer with.
 //

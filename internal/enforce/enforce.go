@@ -1,7 +1,6 @@
 package enforce
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/policy"
-	"github.com/kith-dev/kith/sdk/oauth"
 )
 
 // Revocations answers whether a credential is revoked; see
@@ -59,7 +57,7 @@ type Config struct {
 	Issuers IssuerSource
 	// Keys gives the issuer's token-signing keys; required with Issuer or
 	// Issuers.
-	Keys oauth.KeySource
+	Keys authn.KeySource
 	// Trust gives callers' trust states; nil gives every caller the zero
 	// state (score 0).
 	Trust TrustSource
@@ -88,32 +86,31 @@ type Config struct {
 	MaxCacheEntries int
 }
 
-// peerEntry is a verified X509-SVID chain.
-type peerEntry struct {
-	id     spiffeid.ID
-	serial string
-}
-
 // IssuerSource gives the token service's current issuer ("" for none).
 type IssuerSource interface {
 	Issuer() string
 }
 
-// issuerVerifier is the token verifier of one issuer.
+// issuerVerifier is the token verifier of one issuer, with the tokens it
+// verified and the DPoP proofs it saw.
 type issuerVerifier struct {
 	issuer string
-	v      *oauth.Verifier // nil when issuer is ""
+	v      *authn.TokenVerifier // nil when issuer is ""
 }
+
+// tokenLeeway is the clock skew tolerated on tokens' exp and iat and on
+// DPoP proofs' iat.
+const tokenLeeway = time.Minute
 
 // Enforcer verifies and decides calls to one target. It is safe for
 // concurrent use.
 type Enforcer struct {
 	cfg      Config
 	target   string
+	peers    *authn.X509Verifier
 	verifier atomic.Pointer[issuerVerifier]
 	limits   *limiter
-	peers    *verifiedCache[peerEntry]     // nil when caching is off
-	tokens   *verifiedCache[*oauth.Claims] // nil when caching is off
+	cacheMax int // MaxCacheEntries, 0 when caching is off
 }
 
 // New returns an Enforcer for cfg. It returns an error when a required
@@ -141,8 +138,13 @@ func New(cfg Config) (*Enforcer, error) {
 	}
 	e := &Enforcer{cfg: cfg, target: cfg.Target.String(), limits: newLimiter(cfg.MaxRateLimitKeys)}
 	if cfg.CacheTTL > 0 {
-		e.peers = newVerifiedCache[peerEntry](cfg.MaxCacheEntries)
-		e.tokens = newVerifiedCache[*oauth.Claims](cfg.MaxCacheEntries)
+		e.cacheMax = cfg.MaxCacheEntries
+	}
+	var err error
+	e.peers, err = authn.NewX509Verifier(authn.X509Config{Bundles: cfg.Bundles, Revocations: cfg.Revocations,
+		MaxCacheEntries: e.cacheMax, CacheTTL: cfg.CacheTTL})
+	if err != nil {
+		return nil, fmt.Errorf("enforce: %w", err)
 	}
 	if _, err := e.tokenVerifier(); err != nil {
 		return nil, err
@@ -151,7 +153,8 @@ func New(cfg Config) (*Enforcer, error) {
 }
 
 // tokenVerifier returns the verifier of the current issuer (nil when
-// there is none), building it when the issuer changed.
+// there is none), building it when the issuer changed: a token verified
+// under an earlier issuer is verified again.
 func (e *Enforcer) tokenVerifier() (*issuerVerifier, error) {
 	iss := e.cfg.Issuer
 	if e.cfg.Issuers != nil {
@@ -162,9 +165,10 @@ func (e *Enforcer) tokenVerifier() (*issuerVerifier, error) {
 	}
 	next := &issuerVerifier{issuer: iss}
 	if iss != "" {
-		v, err := oauth.NewVerifier(oauth.VerifierConfig{
+		v, err := authn.NewTokenVerifier(authn.TokenConfig{
 			Issuer: iss, Audience: e.target, Keys: e.cfg.Keys, Revocations: e.cfg.Revocations,
-			URL: e.cfg.URL, Clock: e.cfg.Clock,
+			ExpiryLeeway: tokenLeeway, IssuedAtLeeway: tokenLeeway, DPoPWindow: tokenLeeway,
+			MaxCacheEntries: e.cacheMax, CacheTTL: e.cfg.CacheTTL,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("enforce: %w", err)
@@ -235,40 +239,12 @@ func (e *Enforcer) verifyPeer(res *Result, peer []*x509.Certificate, now time.Ti
 	if len(peer) == 0 && e.cfg.AllowNoClientCert {
 		return true
 	}
-	var key [sha256.Size]byte
-	if e.peers != nil && len(peer) > 0 {
-		key = sha256.Sum256(peer[0].Raw)
-		if p, ok := e.peers.get(key, now); ok {
-			err := authn.CheckX509SVID(e.cfg.Revocations, p.id, peer[0])
-			if err == nil {
-				if _, berr := e.cfg.Bundles.GetX509BundleForTrustDomain(p.id.TrustDomain()); berr != nil {
-					err = fmt.Errorf("%w: %s", authn.ErrUntrustedDomain, p.id.TrustDomain())
-				}
-			}
-			if err != nil {
-				return e.refusePeer(res, err)
-			}
-			res.Caller.SPIFFEID = p.id
-			res.Credential = Credential{ID: p.serial, Type: CredX509SVID}
-			return true
-		}
-	}
-	id, err := authn.VerifyX509SVID(peer, e.cfg.Bundles, e.cfg.Revocations, now)
+	p, err := e.peers.Verify(peer, now)
 	if err != nil {
 		return e.refusePeer(res, err)
 	}
-	serial := peer[0].SerialNumber.Text(16)
-	if e.peers != nil {
-		until := now.Add(e.cfg.CacheTTL)
-		for _, c := range peer {
-			if c.NotAfter.Before(until) {
-				until = c.NotAfter
-			}
-		}
-		e.peers.put(key, peerEntry{id: id, serial: serial}, until, now)
-	}
-	res.Caller.SPIFFEID = id
-	res.Credential = Credential{ID: serial, Type: CredX509SVID}
+	res.Caller.SPIFFEID = p.ID
+	res.Credential = Credential{ID: p.Serial, Type: CredX509SVID}
 	return true
 }
 
@@ -288,6 +264,12 @@ func (e *Enforcer) refusePeer(res *Result, err error) bool {
 }
 
 // verifyToken verifies r's access token into res and tok, or refuses res.
+// A token whose signature, issuer and audience were verified before is not
+// verified again (see [Config.CacheTTL]), but on every call it must be
+// within its lifetime and not revoked (jti, client, subject, actors), and
+// its binding is checked in full: the call must come over its
+// certificate, or carry a fresh DPoP proof of its key for this request,
+// never seen before.
 func (e *Enforcer) verifyToken(res *Result, r *http.Request, now time.Time, tok *policy.Token) bool {
 	iv, err := e.tokenVerifier()
 	if err != nil {
@@ -298,19 +280,23 @@ func (e *Enforcer) verifyToken(res *Result, r *http.Request, now time.Time, tok 
 		res.refuse(ReasonInvalidToken, errors.New("this target accepts no access tokens"), nil, 0)
 		return false
 	}
-	c, err := e.cachedToken(iv, r, now)
+	raw, p, err := authn.Presented(r, e.cfg.URL)
+	var c *authn.Claims
+	if err == nil {
+		c, err = iv.v.Verify(r.Context(), raw, p, now)
+	}
 	if err != nil {
 		reason := ReasonInvalidToken
 		switch {
-		case errors.Is(err, oauth.ErrNoToken):
+		case errors.Is(err, authn.ErrNoToken):
 			reason = ReasonNoToken
-		case errors.Is(err, oauth.ErrExpired):
+		case errors.Is(err, authn.ErrTokenExpired):
 			reason = ReasonExpiredToken
-		case errors.Is(err, oauth.ErrRevoked):
+		case errors.Is(err, authn.ErrTokenRevoked):
 			reason = ReasonRevokedToken
-		case errors.Is(err, oauth.ErrBinding):
+		case errors.Is(err, authn.ErrBinding):
 			reason = ReasonTokenBinding
-		case errors.Is(err, oauth.ErrInvalidToken), errors.Is(err, oauth.ErrUnknownKey):
+		case errors.Is(err, authn.ErrInvalidToken), errors.Is(err, authn.ErrUnknownKey):
 		default:
 			reason = ReasonUnavailable
 		}

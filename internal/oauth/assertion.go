@@ -11,7 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/authn"
 )
 
 // maxAssertionBytes bounds a client assertion.
@@ -136,50 +136,29 @@ func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint 
 	return s.authorize(ctx, cl, AuthPrivateKeyJWT, key.KeyID, nil)
 }
 
-// jwtSVIDAlgs are the algorithms a JWT-SVID may use (JWT-SVID spec §3).
-var jwtSVIDAlgs = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"}
-
-// authJWTSVID verifies a JWT-SVID against the trust domain's JWT
-// authorities and finds the jwt_svid client of its SPIFFE ID. A JWT-SVID is
-// a reusable bearer credential until it expires, so its jti is not
-// checked for replay; its audience must name this server.
+// authJWTSVID verifies a JWT-SVID of the trust domain with package authn
+// (signature by a JWT authority of the trust domain's bundle, audience
+// naming this server, lifetime) and finds the jwt_svid client of its
+// SPIFFE ID; then asks the revocation set about its jti and SPIFFE ID. A
+// JWT-SVID is a reusable bearer credential until it expires, so its jti is
+// not checked for replay.
 func (s *Service) authJWTSVID(ctx context.Context, clientID string, a *assertion, endpoint string, now time.Time) (*authResult, error) {
 	if a.svid.TrustDomain() != s.cfg.TrustDomain {
 		return nil, invalidClient(fmt.Errorf("JWT-SVID of foreign trust domain %s", a.svid.TrustDomain()))
 	}
-	if !slices.Contains(jwtSVIDAlgs, a.tok.Headers[0].Algorithm) {
-		return nil, invalidClient(fmt.Errorf("JWT-SVID alg %s", a.tok.Headers[0].Algorithm))
-	}
-	if a.kid == "" {
-		return nil, invalidClient(errors.New("JWT-SVID has no kid"))
-	}
-	key, ok := s.bundles.get().FindJWTAuthority(a.kid)
-	if !ok {
-		return nil, invalidClient(fmt.Errorf("JWT-SVID kid %q is not a JWT authority", truncate(a.kid)))
-	}
-	var claims assertionClaims
-	if err := a.tok.Claims(key, &claims); err != nil {
-		return nil, invalidClient(errors.New("JWT-SVID signature does not verify"))
-	}
-	if err := s.checkAssertionClaims(claims, endpoint, now); err != nil {
-		return nil, err
+	accepted := func(aud string) bool { return s.acceptedAudience(aud, endpoint) }
+	svid, err := authn.VerifyJWTSVID(a.tok, a.svid, accepted, s.bundles, nil, now, false)
+	if err != nil {
+		return nil, invalidClient(err)
 	}
 	cl, err := s.clientForSPIFFEID(ctx, clientID, a.svid, AuthJWTSVID)
 	if err != nil {
 		return nil, err
 	}
-	if rev := s.cfg.Revocations; rev.Revoked(revocation.KindSPIFFEID, a.svid.String(), issuedAt(claims, now)) {
-		return nil, invalidClient(errors.New("the JWT-SVID's SPIFFE ID is revoked"))
+	if err := authn.CheckJWTSVID(s.revs, svid.ID, svid.JTI, svid.IssuedAt); err != nil {
+		return nil, invalidClient(err)
 	}
 	return s.authorize(ctx, cl, AuthJWTSVID, "jwt-svid:"+a.kid, nil)
-}
-
-// issuedAt returns the assertion's iat, or now when it has none.
-func issuedAt(c assertionClaims, now time.Time) time.Time {
-	if c.IssuedAt == nil {
-		return now
-	}
-	return c.IssuedAt.Time()
 }
 
 // checkAssertionClaims checks the audience and the time claims of a

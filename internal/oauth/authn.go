@@ -105,7 +105,7 @@ func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCer
 		return s.authAssertion(ctx, c.clientID, c.assertion, endpoint, now)
 	case peer != nil:
 		res, err = s.authTLS(ctx, c.clientID, peer)
-		return res, firstNonEmpty(c.clientID, peer.id.String()), err
+		return res, firstNonEmpty(c.clientID, peer.ID.String()), err
 	}
 	return nil, c.clientID, invalidClient(errors.New("no client credentials"))
 }
@@ -142,11 +142,11 @@ func (s *Service) authSecret(ctx context.Context, id, secret string, method Auth
 // authTLS identifies a tls_client_auth client by the SPIFFE ID of its
 // verified X509-SVID.
 func (s *Service) authTLS(ctx context.Context, id string, peer *peerCert) (*authResult, error) {
-	cl, err := s.clientForSPIFFEID(ctx, id, peer.id, AuthTLSClient)
+	cl, err := s.clientForSPIFFEID(ctx, id, peer.ID, AuthTLSClient)
 	if err != nil {
 		return nil, err
 	}
-	return s.authorize(ctx, cl, AuthTLSClient, peer.serial, peer)
+	return s.authorize(ctx, cl, AuthTLSClient, peer.Serial, peer)
 }
 
 // clientForSPIFFEID finds the client with method m bound to an entry of

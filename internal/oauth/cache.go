@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/registry"
@@ -174,15 +176,19 @@ func (c *clientCache) forget(id ClientID) {
 const bundleTTL = time.Second
 
 // bundleCache holds the trust domain's bundle for a second at a time:
-// (*ca.CA).Bundle returns a fresh copy on every call.
+// (*ca.CA).Bundle returns a fresh copy on every call. It serves it to
+// package authn's verifiers as an X.509 and a JWT bundle source of the
+// trust domain alone, without copying the authorities on every call.
 type bundleCache struct {
 	src   Bundles
 	td    spiffeid.TrustDomain
 	clock func() time.Time
 
-	mu sync.Mutex
-	b  *spiffebundle.Bundle
-	at time.Time
+	mu   sync.Mutex
+	b    *spiffebundle.Bundle
+	x509 *x509bundle.Bundle
+	jwt  *jwtbundle.Bundle
+	at   time.Time
 }
 
 func newBundleCache(src Bundles, td spiffeid.TrustDomain, clock func() time.Time) *bundleCache {
@@ -191,11 +197,46 @@ func newBundleCache(src Bundles, td spiffeid.TrustDomain, clock func() time.Time
 
 // get returns the current bundle. Callers must not modify it.
 func (c *bundleCache) get() *spiffebundle.Bundle {
+	b, _, _ := c.current()
+	return b
+}
+
+// current returns the current bundle and its X.509 and JWT parts.
+func (c *bundleCache) current() (*spiffebundle.Bundle, *x509bundle.Bundle, *jwtbundle.Bundle) {
 	now := c.clock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.b == nil || now.Sub(c.at) >= bundleTTL || now.Before(c.at) {
 		c.b, c.at = c.src.Bundle(), now
+		c.x509, c.jwt = c.b.X509Bundle(), c.b.JWTBundle()
 	}
-	return c.b
+	return c.b, c.x509, c.jwt
+}
+
+// version returns the sequence number of the current bundle.
+func (c *bundleCache) version() uint64 {
+	seq, _ := c.get().SequenceNumber()
+	return seq
+}
+
+// GetX509BundleForTrustDomain returns the X.509 authorities of the trust
+// domain, or an error for any other trust domain. It makes the cache an
+// x509bundle.Source. The bundle must not be modified.
+func (c *bundleCache) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	if td != c.td {
+		return nil, fmt.Errorf("no X.509 bundle for trust domain %q", td)
+	}
+	_, x, _ := c.current()
+	return x, nil
+}
+
+// GetJWTBundleForTrustDomain returns the JWT authorities of the trust
+// domain, or an error for any other trust domain. It makes the cache a
+// jwtbundle.Source. The bundle must not be modified.
+func (c *bundleCache) GetJWTBundleForTrustDomain(td spiffeid.TrustDomain) (*jwtbundle.Bundle, error) {
+	if td != c.td {
+		return nil, fmt.Errorf("no JWT bundle for trust domain %q", td)
+	}
+	_, _, j := c.current()
+	return j, nil
 }

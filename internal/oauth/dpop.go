@@ -5,90 +5,24 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/kith-dev/kith/internal/authn"
 )
 
-// dpopType is the JWS typ of a DPoP proof (RFC 9449 §4.2).
-const dpopType = "dpop+jwt"
+// dpopProof is a DPoP proof whose signature verified with its own key;
+// its JKT binds the token issued with it.
+type dpopProof = authn.DPoPProof
 
-// maxDPoPBytes bounds a DPoP proof.
-const maxDPoPBytes = 8 << 10
-
-// maxDPoPJTI bounds a proof's jti.
-const maxDPoPJTI = 256
-
-// dpopClaims are the claims of a DPoP proof.
-type dpopClaims struct {
-	JTI      string           `json:"jti"`
-	HTM      string           `json:"htm"`
-	HTU      string           `json:"htu"`
-	IssuedAt *jwt.NumericDate `json:"iat"`
-	Nonce    string           `json:"nonce,omitempty"`
-	ATH      string           `json:"ath,omitempty"`
-}
-
-// dpopProof is a DPoP proof whose signature verified with its own key.
-type dpopProof struct {
-	jkt    string // the RFC 7638 thumbprint of the proof's key: cnf.jkt
-	claims dpopClaims
-}
-
-// parseDPoPProof parses a DPoP proof and verifies its signature with the
-// public key in its header (RFC 9449 §4.3, checks 1 to 7 and 11). It does
-// not check htm, htu, iat, the nonce or replay: the caller knows the
-// request and the time.
-func parseDPoPProof(raw string) (*dpopProof, error) {
-	if len(raw) > maxDPoPBytes {
-		return nil, errors.New("proof too long")
-	}
-	jws, err := jose.ParseSignedCompact(raw, signingAlgs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errors.New("proof is not a signed JWT with an accepted algorithm")
-	}
-	h := jws.Signatures[0].Header
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != dpopType {
-		return nil, fmt.Errorf("proof typ is %q, not %s", truncate(typ), dpopType)
-	}
-	jwk := h.JSONWebKey
-	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
-		return nil, errors.New("proof header lacks a valid public jwk")
-	}
-	payload, err := jws.Verify(jwk)
-	if err != nil {
-		return nil, errors.New("proof signature does not verify with its jwk")
-	}
-	var p dpopProof
-	if err := json.Unmarshal(payload, &p.claims); err != nil {
-		return nil, fmt.Errorf("proof claims: %v", err)
-	}
-	c := p.claims
-	switch {
-	case c.JTI == "" || len(c.JTI) > maxDPoPJTI:
-		return nil, errors.New("proof jti missing or too long")
-	case c.HTM == "" || c.HTU == "":
-		return nil, errors.New("proof lacks htm or htu")
-	case c.IssuedAt == nil:
-		return nil, errors.New("proof lacks iat")
-	}
-	if p.jkt, err = thumbprint(jwk.Key); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// checkDPoP verifies the request's DPoP proof for endpoint (a path such
-// as PathToken), if it sent one: nil without a DPoP header. Errors are
-// invalid_dpop_proof or use_dpop_nonce.
-func (s *Service) checkDPoP(r *http.Request, endpoint string, now time.Time) (*dpopProof, error) {
+// checkDPoP verifies the request's DPoP proof for the token endpoint, if
+// it sent one: nil without a DPoP header. The proof's signature, htm, htu
+// and iat (within the configured window) are checked by package authn,
+// then the nonce if the service requires one, then its replay in the
+// replay cache. Errors are invalid_dpop_proof or use_dpop_nonce, or
+// errReplayFull.
+func (s *Service) checkDPoP(r *http.Request, now time.Time) (*dpopProof, error) {
 	hs := r.Header.Values("DPoP")
 	switch len(hs) {
 	case 0:
@@ -97,67 +31,32 @@ func (s *Service) checkDPoP(r *http.Request, endpoint string, now time.Time) (*d
 	default:
 		return nil, invalidDPoP(errors.New("several DPoP headers"))
 	}
-	p, err := parseDPoPProof(hs[0])
+	p, err := authn.ParseDPoPProof(hs[0])
 	if err != nil {
 		return nil, invalidDPoP(err)
 	}
-	c := p.claims
-	if c.HTM != r.Method {
-		return nil, invalidDPoP(fmt.Errorf("htm %q is not %s", truncate(c.HTM), r.Method))
+	if err := p.Check(authn.DPoPRequest{Method: r.Method, URLs: s.tokenURLs}, now, s.cfg.DPoPWindow); err != nil {
+		return nil, invalidDPoP(err)
 	}
-	if !s.matchesHTU(c.HTU, endpoint) {
-		return nil, invalidDPoP(fmt.Errorf("htu %q is not this endpoint", truncate(c.HTU)))
-	}
-	iat := c.IssuedAt.Time()
-	if d := now.Sub(iat); d > s.cfg.DPoPWindow || d < -s.cfg.DPoPWindow {
-		return nil, invalidDPoP(fmt.Errorf("iat is %v from now", d.Round(time.Second)))
-	}
-	if s.cfg.RequireDPoPNonce && !s.nonces.valid(c.Nonce, now) {
+	if s.cfg.RequireDPoPNonce && !s.nonces.valid(p.Nonce, now) {
 		return nil, &protocolError{code: codeUseDPoPNonce, desc: "use the DPoP-Nonce this response carries",
 			dpopNonce: s.nonces.current(now)}
 	}
-	first, err := s.replay.firstUse("dpop\x00"+p.jkt+"\x00"+c.JTI, iat.Add(s.cfg.DPoPWindow), now)
-	if err != nil {
+	if err := p.FirstUse(dpopReplay{s.replay}, now, s.cfg.DPoPWindow); err != nil {
+		if errors.Is(err, authn.ErrInvalidDPoPProof) {
+			return nil, invalidDPoP(err)
+		}
 		return nil, err
-	}
-	if !first {
-		return nil, invalidDPoP(errors.New("proof jti replayed"))
 	}
 	return p, nil
 }
 
-// matchesHTU reports whether htu names endpoint under one of the base
-// URLs, comparing scheme and host case-insensitively, ignoring a default
-// port, the query and the fragment (RFC 9449 §4.3).
-func (s *Service) matchesHTU(htu, endpoint string) bool {
-	got, ok := normalizeURL(htu)
-	if !ok {
-		return false
-	}
-	for _, base := range s.baseURLs {
-		if want, ok := normalizeURL(base + endpoint); ok && want == got {
-			return true
-		}
-	}
-	return false
-}
+// dpopReplay is the replay cache as authn's ReplayStore of DPoP proofs.
+type dpopReplay struct{ c *replayCache }
 
-// normalizeURL returns scheme://host[:port]/path of an absolute URL, in
-// lower case but for the path, without a default port.
-func normalizeURL(raw string) (string, bool) {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil {
-		return "", false
-	}
-	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	if (scheme == "https" && strings.HasSuffix(host, ":443")) || (scheme == "http" && strings.HasSuffix(host, ":80")) {
-		host = host[:strings.LastIndexByte(host, ':')]
-	}
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	return scheme + "://" + host + path, true
+// FirstUse implements authn.ReplayStore; its error is errReplayFull.
+func (d dpopReplay) FirstUse(key string, expires, now time.Time) (bool, error) {
+	return d.c.firstUse(key, expires, now)
 }
 
 // nonceWindow is how long one DPoP nonce is handed out; a nonce is

@@ -1,9 +1,12 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/kith-dev/kith/internal/authn"
 )
 
 // exchange grants a delegated token (RFC 8693): the authenticated client,
@@ -14,29 +17,26 @@ import (
 // the subject token and the actor both hold, and never outlives the
 // subject token. The subject token must have been issued for the actor:
 // its aud names the actor's SPIFFE ID or client ID.
-func (s *Service) exchange(auth *authResult, req *tokenRequest, now time.Time) (*grant, error) {
-	sub, err := s.parseAccessToken(req.subject, now)
-	if errors.Is(err, errExpired) {
+func (s *Service) exchange(ctx context.Context, auth *authResult, req *tokenRequest, now time.Time) (*grant, error) {
+	sub, err := s.tokens.Parse(ctx, req.subject, now)
+	if errors.Is(err, authn.ErrTokenExpired) && !errors.Is(err, authn.ErrTokenNotYetValid) {
 		return nil, invalidGrant("the subject token has expired")
 	}
 	if err != nil {
 		return nil, &protocolError{code: codeInvalidGrant, desc: "the subject token is not an access token of this server", cause: err}
 	}
-	if s.revoked(sub) {
+	if s.tokens.CheckRevocation(sub) != nil {
 		return nil, invalidGrant("the subject token is revoked")
 	}
 	self := []string{auth.entry.SPIFFEID.String(), string(auth.client.ID)}
 	if !slices.ContainsFunc(sub.Audience, func(a string) bool { return slices.Contains(self, a) }) {
 		return nil, invalidGrant("the subject token was not issued for this client: its aud must name the client's SPIFFE ID or client ID")
 	}
-	if depth := sub.Act.depth() + 1; depth > s.cfg.MaxDelegationDepth {
+	act := actorOf(sub.Actor)
+	if depth := act.depth() + 1; depth > s.cfg.MaxDelegationDepth {
 		return nil, invalidGrant("the delegation chain would be %d actors deep; at most %d are allowed", depth, s.cfg.MaxDelegationDepth)
 	}
-	var subScopes []string
-	if sub.Scope != "" {
-		subScopes = splitScope(sub.Scope)
-	}
-	allowed := intersect(intersect(subScopes, auth.client.Scopes), auth.entry.MaxScopes)
+	allowed := intersect(intersect(sub.Scopes, auth.client.Scopes), auth.entry.MaxScopes)
 	scopes, err := narrowScopes(req.scope, allowed)
 	if err != nil {
 		return nil, err
@@ -57,25 +57,9 @@ func (s *Service) exchange(auth *authResult, req *tokenRequest, now time.Time) (
 		subject:   sub.Subject,
 		scopes:    scopes,
 		audience:  aud,
-		act:       &actor{Subject: auth.entry.SPIFFEID.String(), ClientID: string(auth.client.ID), Act: sub.Act},
+		act:       &actor{Subject: auth.entry.SPIFFEID.String(), ClientID: string(auth.client.ID), Act: act},
 		acr:       acr,
-		notAfter:  time.Unix(sub.Expiry, 0),
+		notAfter:  sub.Expiry,
 		exchanged: true,
 	}, nil
-}
-
-// splitScope splits a scope claim on spaces.
-func splitScope(s string) []string {
-	var out []string
-	for start := 0; start <= len(s); {
-		end := start
-		for end < len(s) && s[end] != ' ' {
-			end++
-		}
-		if end > start {
-			out = append(out, s[start:end])
-		}
-		start = end + 1
-	}
-	return out
 }

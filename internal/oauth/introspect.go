@@ -1,22 +1,33 @@
 package oauth
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/revocation"
 )
 
-// Revocation kinds the service consults.
+// Revocation kinds the service writes.
 const (
 	kindJTI    = revocation.KindJTI
 	kindClient = revocation.KindClientID
-	kindSPIFFE = revocation.KindSPIFFEID
 )
+
+// revocationKinds is the revocation set as package authn asks it, by the
+// kinds' wire names.
+type revocationKinds struct{ Revocations }
+
+// IsRevoked reports whether the set revokes the credential of kind (a
+// wire name; an unknown one is never revoked) and value issued at
+// issuedAt.
+func (r revocationKinds) IsRevoked(kind, value string, issuedAt time.Time) bool {
+	k, err := revocation.ParseKind(kind)
+	return err == nil && r.Revoked(k, value, issuedAt)
+}
 
 // introspection is the answer of the introspection endpoint (RFC 7662
 // §2.2).
@@ -62,8 +73,8 @@ func (s *Service) introspect(r *http.Request, ri *reqInfo, now time.Time) (*intr
 	if raw == "" {
 		return nil, invalidRequest("token is required")
 	}
-	c, err := s.parseAccessToken(raw, now)
-	if err != nil || s.revoked(c) {
+	c, err := s.tokens.Parse(r.Context(), raw, now)
+	if err != nil || s.tokens.CheckRevocation(c) != nil {
 		return &introspection{}, nil
 	}
 	self := []string{auth.entry.SPIFFEID.String(), string(auth.client.ID)}
@@ -78,10 +89,11 @@ func (s *Service) introspect(r *http.Request, ri *reqInfo, now time.Time) (*intr
 		return &introspection{}, nil
 	}
 	out := &introspection{
-		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry, Iat: c.IssuedAt,
-		Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, ACR: c.ACR, Cnf: c.Cnf, Act: c.Act,
+		Active: true, Scope: strings.Join(c.Scopes, " "), ClientID: c.ClientID, TokenType: "Bearer",
+		Exp: c.Expiry.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.ID,
+		ACR: c.ACR, Cnf: confirmationOf(c), Act: actorOf(c.Actor),
 	}
-	if c.Cnf != nil && c.Cnf.JKT != "" {
+	if c.DPoPThumbprint != "" {
 		out.TokenType = "DPoP"
 	}
 	return out, nil
@@ -129,9 +141,9 @@ func (s *Service) revoke(r *http.Request, ri *reqInfo, now time.Time) error {
 	if raw == "" {
 		return invalidRequest("token is required")
 	}
-	c, err := s.parseAccessToken(raw, now)
+	c, err := s.tokens.Parse(r.Context(), raw, now)
 	if err != nil {
-		if !errors.Is(err, errNotOurs) && !errors.Is(err, errExpired) {
+		if !notOurs(err) {
 			return err
 		}
 		return nil
@@ -140,12 +152,12 @@ func (s *Service) revoke(r *http.Request, ri *reqInfo, now time.Time) error {
 		return oauthErr(codeUnauthorizedClient, "a client may revoke only the tokens issued to it")
 	}
 	_, err = s.cfg.Revocations.Revoke(r.Context(), revocation.Entry{
-		Kind: kindJTI, Value: c.JTI, RevokedAt: now, ExpiresAt: time.Unix(c.Expiry, 0).Add(clockSkew),
+		Kind: kindJTI, Value: c.ID, RevokedAt: now, ExpiresAt: c.Expiry.Add(clockSkew),
 		Reason: "revoked by its client",
 	})
 	if err != nil {
 		return err
 	}
 	k := ri.key(audit.TypeOAuthTokenRevoked, "revoke", audit.OutcomeSuccess, "revoked by its client")
-	return s.audit.record(r.Context(), k.event(&auditBatch{first: now, last: now, count: 1, jtis: []string{c.JTI}}))
+	return s.audit.record(r.Context(), k.event(&auditBatch{first: now, last: now, count: 1, jtis: []string{c.ID}}))
 }

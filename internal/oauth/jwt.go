@@ -1,19 +1,19 @@
 package oauth
 
 import (
+	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-jose/go-jose/v4"
+	"github.com/kith-dev/kith/internal/authn"
 )
 
 // accessTokenType is the JWS typ of access tokens (RFC 9068 §2.1).
@@ -59,23 +59,9 @@ func (a *actor) depth() int {
 	return n
 }
 
-// audience is the aud claim: one string or an array of strings.
-type audience []string
-
-// UnmarshalJSON accepts a string or an array of strings.
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("aud must be a string or an array of strings")
-	}
-	*a = many
-	return nil
-}
+// audience is the aud claim: one string or an array of strings (it is
+// written by appendJSON, and read by package authn).
+type audience = authn.Audience
 
 // appendJSON appends the claims as JSON: the same document encoding/json
 // would write, without reflection, since it runs for every token.
@@ -213,111 +199,61 @@ func newJTI() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// maxTokenBytes bounds the access tokens the service parses.
-const maxTokenBytes = 16 << 10
-
-// errNotOurs reports a token that is not a valid access token of this
-// server: malformed, of another type or issuer, or with a bad signature.
-var errNotOurs = errors.New("not an access token of this server")
-
-// parseAccessToken verifies raw as an access token of this service: its
-// typ, its ES256 signature by a published key, its issuer, and that it is
-// within its lifetime at now. It does not consult the revocation set.
-func (s *Service) parseAccessToken(raw string, now time.Time) (*accessClaims, error) {
-	if len(raw) > maxTokenBytes {
-		return nil, fmt.Errorf("%w: too long", errNotOurs)
-	}
-	if c, ok := s.verified.get(raw, s.keys); ok {
-		return checkAccessTimes(c, now)
-	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, fmt.Errorf("%w: malformed", errNotOurs)
-	}
-	h := jws.Signatures[0].Header
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != accessTokenType {
-		return nil, fmt.Errorf("%w: typ %q", errNotOurs, truncate(typ))
-	}
-	pub := s.keys.publicKey(h.KeyID)
-	if pub == nil {
-		return nil, fmt.Errorf("%w: unknown kid", errNotOurs)
-	}
-	payload, err := jws.Verify(pub)
-	if err != nil {
-		return nil, fmt.Errorf("%w: bad signature", errNotOurs)
-	}
-	var c accessClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", errNotOurs, err)
-	}
-	switch {
-	case c.Issuer != s.cfg.Issuer:
-		return nil, fmt.Errorf("%w: issuer %q", errNotOurs, truncate(c.Issuer))
-	case c.JTI == "" || c.ClientID == "" || c.Subject == "":
-		return nil, fmt.Errorf("%w: missing claims", errNotOurs)
-	}
-	if _, err := checkAccessTimes(&c, now); err != nil {
-		return nil, err
-	}
-	s.verified.put(raw, h.KeyID, &c)
-	return &c, nil
-}
-
-// checkAccessTimes returns c if it is neither expired nor issued in the
-// future at now.
-func checkAccessTimes(c *accessClaims, now time.Time) (*accessClaims, error) {
-	switch {
-	case now.Unix() >= c.Expiry:
-		return nil, errExpired
-	case c.IssuedAt > now.Add(clockSkew).Unix():
-		return nil, fmt.Errorf("%w: issued in the future", errNotOurs)
-	}
-	return c, nil
-}
-
-// maxVerified bounds the verified-token cache; a full cache is emptied.
+// maxVerified bounds the verified-token cache.
 const maxVerified = 10_000
 
-// verifiedTokens remembers the claims of access tokens whose signature
-// verified, keyed by the whole token, so that introspecting a token again
-// (a resource server introspects each call's token) skips the P-256
-// verification, the dearest step. Expiry is checked on every use, and an
-// entry is ignored once its signing key is no longer published;
-// revocation and client status are checked by the caller as always. The
-// claims are shared: callers must not modify them.
-type verifiedTokens struct {
-	mu sync.RWMutex
-	m  map[string]verifiedToken
+// newTokenVerifier returns the verifier of the service's own access
+// tokens, for introspection, revocation and token exchange: the ES256
+// signature by a published key, typ at+jwt, the issuer, jti, sub,
+// client_id and exp, and the lifetime (exp exactly, iat with clockSkew);
+// any audience, since the service introspects tokens for every resource.
+// It remembers the claims of the tokens it verified, so that introspecting
+// a token again (a resource server introspects each call's token) skips
+// the P-256 verification, the dearest step; expiry is checked on every
+// use, and a remembered token is verified again once its signing key is no
+// longer published.
+func newTokenVerifier(cfg Config, keys *keyring, revs authn.RevocationChecker) (*authn.TokenVerifier, error) {
+	return authn.NewTokenVerifier(authn.TokenConfig{
+		Issuer: cfg.Issuer, Keys: publishedKeys{keys}, Revocations: revs, IssuedAtLeeway: clockSkew,
+		MaxCacheEntries: maxVerified, KeyPublished: func(kid string) bool { return keys.publicKey(kid) != nil },
+	})
 }
 
-type verifiedToken struct {
-	kid    string
-	claims *accessClaims
-}
+// publishedKeys are the keys the service publishes, as the token
+// verifier's KeySource.
+type publishedKeys struct{ k *keyring }
 
-// get returns the cached claims of raw if its key is still published.
-func (v *verifiedTokens) get(raw string, keys *keyring) (*accessClaims, bool) {
-	v.mu.RLock()
-	e, ok := v.m[raw]
-	v.mu.RUnlock()
-	if !ok || keys.publicKey(e.kid) == nil {
-		return nil, false
+// Key returns the published key kid, or an error wrapping
+// authn.ErrUnknownKey.
+func (p publishedKeys) Key(_ context.Context, kid string) (crypto.PublicKey, error) {
+	if pub := p.k.publicKey(kid); pub != nil {
+		return pub, nil
 	}
-	return e.claims, true
+	return nil, fmt.Errorf("%w: %q", authn.ErrUnknownKey, truncate(kid))
 }
 
-// put remembers the claims of raw, signed with kid.
-func (v *verifiedTokens) put(raw, kid string, c *accessClaims) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.m == nil || len(v.m) >= maxVerified {
-		v.m = make(map[string]verifiedToken)
+// notOurs reports whether err refuses a token as not a valid, unexpired
+// access token of this service, rather than failing to check it.
+func notOurs(err error) bool {
+	return errors.Is(err, authn.ErrInvalidToken) || errors.Is(err, authn.ErrUnknownKey) || errors.Is(err, authn.ErrTokenExpired)
+}
+
+// actorOf returns the act claim of a verified delegation chain.
+func actorOf(a *authn.Actor) *actor {
+	if a == nil {
+		return nil
 	}
-	v.m[raw] = verifiedToken{kid: kid, claims: c}
+	return &actor{Subject: a.Subject, ClientID: a.ClientID, Act: actorOf(a.Actor)}
 }
 
-// errExpired reports a token past its exp.
-var errExpired = errors.New("token expired")
+// confirmationOf returns the cnf claim of verified claims, nil for a
+// bearer token.
+func confirmationOf(c *authn.Claims) *confirmation {
+	if c.CertThumbprint == "" && c.DPoPThumbprint == "" {
+		return nil
+	}
+	return &confirmation{X5T: c.CertThumbprint, JKT: c.DPoPThumbprint}
+}
 
 // clockSkew is the clock difference tolerated between Kith and its
 // clients when checking iat, nbf and exp.

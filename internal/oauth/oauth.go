@@ -19,8 +19,10 @@
 // is recorded in the ledger, never with a secret.
 //
 // The package does not decide what a token allows at a resource (package
-// policy does) and does not verify tokens for resource servers (the SDK
-// under sdk/oauth does).
+// policy does) and does not verify tokens for resource servers (package
+// authn does, for the proxy and the SDK). It verifies its callers (client
+// certificates, JWT-SVIDs, DPoP proofs, the tokens it introspects and
+// exchanges) with package authn too, the same checks as everywhere.
 package oauth
 
 import (
@@ -37,6 +39,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/registry"
@@ -283,16 +286,18 @@ type Service struct {
 	clock  func() time.Time
 	logger *slog.Logger
 
-	keys     *keyring
-	verified verifiedTokens
-	clients  *clientCache
-	bundles  *bundleCache
-	audit    *auditQueue
-	limits   *limiters
-	replay   *replayCache
-	nonces   *nonceSource
-	peers    peerVerifier
-	baseURLs []string // Issuer, then AltBaseURLs
+	keys      *keyring
+	tokens    *authn.TokenVerifier // of the service's own access tokens
+	clients   *clientCache
+	bundles   *bundleCache
+	audit     *auditQueue
+	limits    *limiters
+	replay    *replayCache
+	nonces    *nonceSource
+	peers     *authn.X509Verifier     // of client certificates
+	revs      authn.RevocationChecker // cfg.Revocations, for authn
+	baseURLs  []string                // Issuer, then AltBaseURLs
+	tokenURLs []string                // PathToken under each base URL
 }
 
 // New returns a Service for cfg. It loads the signing key journal and, on
@@ -322,6 +327,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.nonces = newNonceSource(s.keys, cfg.Clock)
+	s.revs = revocationKinds{cfg.Revocations}
+	for _, base := range s.baseURLs {
+		s.tokenURLs = append(s.tokenURLs, base+PathToken)
+	}
+	if s.peers, err = newPeerVerifier(cfg, s.bundles, s.revs); err != nil {
+		return nil, err
+	}
+	if s.tokens, err = newTokenVerifier(cfg, s.keys, s.revs); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -117,7 +117,7 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 	if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
 		return nil, rateLimited(retry)
 	}
-	proof, err := s.checkDPoP(r, PathToken, now)
+	proof, err := s.checkDPoP(r, now)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 	case grantClientCredentials:
 		g, err = s.clientCredentials(auth, req)
 	case grantTokenExchange:
-		g, err = s.exchange(auth, req, now)
+		g, err = s.exchange(r.Context(), auth, req, now)
 	}
 	if err != nil {
 		return nil, err
@@ -238,14 +238,14 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 	resp := &tokenResponse{tokenType: "Bearer", expiresIn: c.Expiry - c.IssuedAt, scope: c.Scope}
 	var binding []string
 	if auth.peer != nil {
-		c.Cnf = &confirmation{X5T: auth.peer.x5t}
+		c.Cnf = &confirmation{X5T: auth.peer.Thumbprint}
 		binding = append(binding, "x5t#S256")
 	}
 	if proof != nil {
 		if c.Cnf == nil {
 			c.Cnf = &confirmation{}
 		}
-		c.Cnf.JKT = proof.jkt
+		c.Cnf.JKT = proof.JKT
 		resp.tokenType = "DPoP"
 		binding = append(binding, "jkt")
 	}
@@ -291,22 +291,6 @@ func truncateReason(s string) string {
 		return s[:300] + "…"
 	}
 	return s
-}
-
-// revoked reports whether the revocation set revokes the token: its jti,
-// its client, its subject or any actor in its chain.
-func (s *Service) revoked(c *accessClaims) bool {
-	iat := time.Unix(c.IssuedAt, 0)
-	rev := s.cfg.Revocations
-	if rev.Revoked(kindJTI, c.JTI, iat) || rev.Revoked(kindClient, c.ClientID, iat) || rev.Revoked(kindSPIFFE, c.Subject, iat) {
-		return true
-	}
-	for a := c.Act; a != nil; a = a.Act {
-		if rev.Revoked(kindSPIFFE, a.Subject, iat) || (a.ClientID != "" && rev.Revoked(kindClient, a.ClientID, iat)) {
-			return true
-		}
-	}
-	return false
 }
 
 // clientLive reports whether the token's client exists and its entry is

@@ -20,10 +20,11 @@
 //	client := &http.Client{Transport: ts.Transport(nil)}
 //
 // A called service checks tokens with a [Verifier]: the ES256 signature
-// against the issuer's JWKS, the typ (at+jwt), issuer, audience and
-// lifetime, the revocation set if it is given one, and the binding of a
-// sender-constrained token to the caller's TLS certificate (cnf.x5t#S256)
-// or DPoP key (cnf.jkt). [Verifier.Middleware] does it for net/http.
+// against the issuer's JWKS, the typ (at+jwt), issuer, audience, required
+// claims and lifetime, the revocation set if it is given one, and the
+// binding of a sender-constrained token to the caller's TLS certificate
+// (cnf.x5t#S256) or DPoP key (cnf.jkt). [Verifier.Middleware] does it for
+// net/http. These are the very checks Kith's proxy and token service run.
 //
 //	v, err := oauth.NewVerifier(oauth.VerifierConfig{
 //		Issuer:   "https://kith.example.org",
@@ -33,8 +34,10 @@
 //	// in handler: claims := oauth.ClaimsFromContext(r.Context())
 //
 // This package is public and keeps its dependencies light: the standard
-// library, go-jose and go-spiffe's SVID types. It is the public face of
-// Kith's light internal packages (the token source is
-// internal/oauthclient's) and must not import any heavy one: no server,
-// store, gRPC or database driver.
+// library, go-jose and go-spiffe's SVID and bundle types. It is the public
+// face over Kith's light internal packages: internal/authn, where the
+// verification checks live, and internal/oauthclient, the token source.
+// It may link those and other light internal packages of that kind
+// (standard library, go-jose and go-spiffe only), never Kith's server,
+// store, agent or their dependencies; deps_test.go pins the list.
 package oauth

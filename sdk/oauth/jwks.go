@@ -11,10 +11,14 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/kith-dev/kith/internal/authn"
 )
 
-// KeySource gives the issuer's signing keys by key ID. It returns
-// [ErrUnknownKey] for a key ID it does not know.
+// KeySource gives the issuer's signing keys by key ID. It returns an
+// error wrapping [ErrUnknownKey] for a key ID it does not know; any other
+// error means the keys could not be read. It must be safe for concurrent
+// use.
 type KeySource interface {
 	Key(ctx context.Context, kid string) (crypto.PublicKey, error)
 }
@@ -97,11 +101,6 @@ func (s *jwksSource) fetch(ctx context.Context) (map[string]crypto.PublicKey, er
 type StaticKeys jose.JSONWebKeySet
 
 // Key implements [KeySource].
-func (s StaticKeys) Key(_ context.Context, kid string) (crypto.PublicKey, error) {
-	for _, k := range s.Keys {
-		if k.KeyID == kid && k.IsPublic() {
-			return k.Key, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+func (s StaticKeys) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	return authn.StaticKeys(s).Key(ctx, kid)
 }

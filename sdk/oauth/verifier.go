@@ -2,37 +2,31 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
+	"github.com/kith-dev/kith/internal/authn"
 )
 
 // Errors of [Verifier.Verify]; test for them with errors.Is.
 var (
 	// ErrNoToken: the request carries no access token.
-	ErrNoToken = errors.New("oauth: no access token")
+	ErrNoToken = authn.ErrNoToken
 	// ErrInvalidToken: the token is malformed, of another type, issuer or
-	// audience, or its signature does not verify.
-	ErrInvalidToken = errors.New("oauth: invalid access token")
+	// audience, lacks a required claim (jti, sub, client_id, exp), or its
+	// signature does not verify.
+	ErrInvalidToken = authn.ErrInvalidToken
 	// ErrExpired: the token is past its exp or not yet valid.
-	ErrExpired = errors.New("oauth: access token expired")
+	ErrExpired = authn.ErrTokenExpired
 	// ErrRevoked: the revocation set revokes the token.
-	ErrRevoked = errors.New("oauth: access token revoked")
+	ErrRevoked = authn.ErrTokenRevoked
 	// ErrBinding: the token is sender-constrained and the request does not
 	// prove possession of its certificate or DPoP key.
-	ErrBinding = errors.New("oauth: access token binding not proven")
+	ErrBinding = authn.ErrBinding
 	// ErrUnknownKey: no published key has the token's key ID.
-	ErrUnknownKey = errors.New("oauth: unknown signing key")
+	ErrUnknownKey = authn.ErrUnknownKey
 )
 
 // Revocations is the revocation set a verifier consults: credentials of a
@@ -68,16 +62,13 @@ type VerifierConfig struct {
 	Leeway time.Duration
 }
 
-// Verifier checks access tokens for a resource server. It is safe for
-// concurrent use.
+// Verifier checks access tokens for a resource server. It remembers the
+// DPoP proofs it accepted, in memory, to refuse their replay. It is safe
+// for concurrent use.
 type Verifier struct {
 	cfg    VerifierConfig
-	keys   KeySource
 	clock  func() time.Time
-	leeway time.Duration
-
-	mu   sync.Mutex
-	seen map[string]time.Time // DPoP proof jtis until their expiry
+	tokens *authn.TokenVerifier
 }
 
 // NewVerifier returns a Verifier for cfg. It returns an error if Issuer or
@@ -86,19 +77,27 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("oauth: VerifierConfig needs Issuer and Audience")
 	}
-	v := &Verifier{cfg: cfg, keys: cfg.Keys, clock: cfg.Clock, leeway: cfg.Leeway, seen: make(map[string]time.Time)}
+	v := &Verifier{cfg: cfg, clock: cfg.Clock}
 	if v.clock == nil {
 		v.clock = time.Now
 	}
-	if v.leeway == 0 {
-		v.leeway = time.Minute
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = time.Minute
 	}
-	if v.keys == nil {
+	var keys authn.KeySource = cfg.Keys
+	if keys == nil {
 		hc := cfg.HTTPClient
 		if hc == nil {
 			hc = http.DefaultClient
 		}
-		v.keys = &jwksSource{url: strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/jwks", hc: hc, clock: v.clock}
+		keys = &jwksSource{url: strings.TrimSuffix(cfg.Issuer, "/") + "/oauth2/jwks", hc: hc, clock: v.clock}
+	}
+	var err error
+	v.tokens, err = authn.NewTokenVerifier(authn.TokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: keys,
+		Revocations: cfg.Revocations, ExpiryLeeway: leeway, IssuedAtLeeway: leeway, DPoPWindow: leeway})
+	if err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -121,31 +120,7 @@ func (v *Verifier) Verify(r *http.Request) (*Claims, error) {
 // (Bearer or DPoP), the DPoP proof, method and URL, and the TLS client
 // certificate. It returns [ErrNoToken] when r carries no token.
 func (v *Verifier) Presented(r *http.Request) (string, Presentation, error) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || tok == "" {
-		return "", Presentation{}, ErrNoToken
-	}
-	var p Presentation
-	switch {
-	case strings.EqualFold(scheme, "Bearer"):
-	case strings.EqualFold(scheme, "DPoP"):
-		p.DPoP = true
-		if hs := r.Header.Values("DPoP"); len(hs) == 1 {
-			p.DPoPProof = hs[0]
-		}
-		p.Method = r.Method
-		if v.cfg.URL != nil {
-			p.URL = v.cfg.URL(r)
-		} else {
-			p.URL = "https://" + r.Host + r.URL.EscapedPath()
-		}
-	default:
-		return "", Presentation{}, ErrNoToken
-	}
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		p.ClientCert = r.TLS.PeerCertificates[0]
-	}
-	return strings.TrimSpace(tok), p, nil
+	return authn.Presented(r, v.cfg.URL)
 }
 
 // CheckBinding checks that token, whose claims c a previous
@@ -156,160 +131,19 @@ func (v *Verifier) Presented(r *http.Request) (string, Presentation, error) {
 // never its proof of possession. It returns an error wrapping
 // [ErrBinding].
 func (v *Verifier) CheckBinding(c *Claims, token string, p Presentation) error {
-	return v.checkBinding(c, token, p, v.clock())
+	return v.tokens.CheckBinding(c, token, p, v.clock())
 }
 
 // Presentation is how a token was presented: over which TLS client
-// certificate, and with which DPoP proof for which request.
-type Presentation struct {
-	ClientCert *x509.Certificate
-	DPoP       bool   // sent with the DPoP scheme
-	DPoPProof  string // the DPoP header
-	Method     string
-	URL        string
-}
+// certificate (ClientCert), and with which DPoP proof (DPoP: sent with the
+// DPoP scheme; DPoPProof: the DPoP header) for which request (Method,
+// URL).
+type Presentation = authn.Presentation
 
 // VerifyToken checks token as presented by p and returns its claims. It
 // returns the errors of [Verifier.Verify].
 func (v *Verifier) VerifyToken(ctx context.Context, token string, p Presentation) (*Claims, error) {
-	c, err := v.parse(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	now := v.clock()
-	if !now.Before(c.Expiry.Add(v.leeway)) || now.Add(v.leeway).Before(c.IssuedAt) {
-		return nil, ErrExpired
-	}
-	if v.revoked(c) {
-		return nil, ErrRevoked
-	}
-	if err := v.checkBinding(c, token, p, now); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// parse verifies the token's signature, typ, issuer and audience.
-func (v *Verifier) parse(ctx context.Context, token string) (*Claims, error) {
-	if len(token) > 16<<10 {
-		return nil, fmt.Errorf("%w: too long", ErrInvalidToken)
-	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, fmt.Errorf("%w: not an ES256 JWS", ErrInvalidToken)
-	}
-	h := jws.Signatures[0].Header
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, fmt.Errorf("%w: typ is not at+jwt", ErrInvalidToken)
-	}
-	key, err := v.keys.Key(ctx, h.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := jws.Verify(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
-	}
-	var raw rawClaims
-	if err := json.Unmarshal(payload, &raw); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
-	}
-	c := raw.claims()
-	switch {
-	case c.Issuer != v.cfg.Issuer:
-		return nil, fmt.Errorf("%w: issuer %q", ErrInvalidToken, c.Issuer)
-	case !slices.Contains(c.Audience, v.cfg.Audience):
-		return nil, fmt.Errorf("%w: not issued for %s", ErrInvalidToken, v.cfg.Audience)
-	case c.ID == "" || c.Expiry.IsZero():
-		return nil, fmt.Errorf("%w: missing jti or exp", ErrInvalidToken)
-	}
-	return c, nil
-}
-
-// revoked asks the revocation set about the token's jti, client, subject
-// and actors.
-func (v *Verifier) revoked(c *Claims) bool {
-	rv := v.cfg.Revocations
-	if rv == nil {
-		return false
-	}
-	if rv.IsRevoked("jti", c.ID, c.IssuedAt) || rv.IsRevoked("client_id", c.ClientID, c.IssuedAt) ||
-		rv.IsRevoked("spiffe_id", c.Subject, c.IssuedAt) {
-		return true
-	}
-	for a := c.Actor; a != nil; a = a.Actor {
-		if rv.IsRevoked("spiffe_id", a.Subject, c.IssuedAt) || (a.ClientID != "" && rv.IsRevoked("client_id", a.ClientID, c.IssuedAt)) {
-			return true
-		}
-	}
-	return false
-}
-
-// checkBinding checks a sender-constrained token's proof of possession
-// (RFC 8705 §3, RFC 9449 §7).
-func (v *Verifier) checkBinding(c *Claims, token string, p Presentation, now time.Time) error {
-	if c.CertThumbprint != "" {
-		if p.ClientCert == nil {
-			return fmt.Errorf("%w: the token is bound to a client certificate and none was presented", ErrBinding)
-		}
-		sum := sha256.Sum256(p.ClientCert.Raw)
-		if base64.RawURLEncoding.EncodeToString(sum[:]) != c.CertThumbprint {
-			return fmt.Errorf("%w: the token is bound to another client certificate", ErrBinding)
-		}
-	}
-	if c.DPoPThumbprint == "" {
-		if p.DPoP {
-			return fmt.Errorf("%w: the DPoP scheme with a token that is not DPoP-bound", ErrBinding)
-		}
-		return nil
-	}
-	if !p.DPoP || p.DPoPProof == "" {
-		return fmt.Errorf("%w: a DPoP-bound token needs the DPoP scheme and one DPoP proof", ErrBinding)
-	}
-	pc, jkt, err := verifyProof(p.DPoPProof)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBinding, err)
-	}
-	switch {
-	case jkt != c.DPoPThumbprint:
-		return fmt.Errorf("%w: the DPoP proof is signed by another key", ErrBinding)
-	case pc.HTM != p.Method || !sameURL(pc.HTU, p.URL):
-		return fmt.Errorf("%w: the DPoP proof is for another request", ErrBinding)
-	case pc.ATH != tokenHash(token):
-		return fmt.Errorf("%w: the DPoP proof is for another token", ErrBinding)
-	}
-	iat := pc.IssuedAt.Time()
-	if d := now.Sub(iat); d > v.leeway || d < -v.leeway {
-		return fmt.Errorf("%w: the DPoP proof is stale", ErrBinding)
-	}
-	if !v.firstUse(jkt+"\x00"+pc.JTI, iat.Add(v.leeway), now) {
-		return fmt.Errorf("%w: the DPoP proof was replayed", ErrBinding)
-	}
-	return nil
-}
-
-// maxSeen bounds the DPoP proofs remembered; when full, expired ones are
-// dropped and, if none has, new proofs are refused.
-const maxSeen = 1 << 20
-
-func (v *Verifier) firstUse(key string, until, now time.Time) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if exp, ok := v.seen[key]; ok && now.Before(exp) {
-		return false
-	}
-	if len(v.seen) >= maxSeen {
-		for k, exp := range v.seen {
-			if !now.Before(exp) {
-				delete(v.seen, k)
-			}
-		}
-		if len(v.seen) >= maxSeen {
-			return false
-		}
-	}
-	v.seen[key] = until
-	return true
+	return v.tokens.Verify(ctx, token, p, v.clock())
 }
 
 type claimsKey struct{}

@@ -23,11 +23,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ca/catest"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/revocation"
-	"github.com/kith-dev/kith/sdk/oauth"
 )
 
 // Issuer is the token issuer of the fixtures.
@@ -84,8 +84,8 @@ func New(tb testing.TB, policies ...policy.Document) *Env {
 func (e *Env) AddPartner() { e.Bundles.Add(e.PartnerCA.Bundle().X509Bundle()) }
 
 // Keys returns the token service's public keys.
-func (e *Env) Keys() oauth.StaticKeys {
-	return oauth.StaticKeys{Keys: []jose.JSONWebKey{{Key: e.tokenKey.Public(), KeyID: "tk1", Algorithm: "ES256", Use: "sig"}}}
+func (e *Env) Keys() authn.StaticKeys {
+	return authn.StaticKeys{Keys: []jose.JSONWebKey{{Key: e.tokenKey.Public(), KeyID: "tk1", Algorithm: "ES256", Use: "sig"}}}
 }
 
 // Revoke applies a revocation to Revocations.
