@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -134,7 +135,7 @@ func (v *TokenVerifier) Verify(ctx context.Context, token string, p Presentation
 }
 
 // Parse verifies token and returns its claims: its ES256 signature by a
-// key of Keys (found by the kid header), the typ header (at+jwt), the
+// key of Keys (found by the kid header), the typ header (at+jwt or application/at+jwt), the
 // issuer, the audience if one is configured, the presence of jti, sub,
 // client_id and exp, a delegation chain of at most [MaxActors], and its
 // lifetime at now (exp and iat, with the configured leeways). It neither
@@ -168,6 +169,13 @@ func (v *TokenVerifier) Parse(ctx context.Context, token string, now time.Time) 
 	return c, nil
 }
 
+// isAccessTokenType reports whether typ names an access token: "at+jwt"
+// or "application/at+jwt", as RFC 9068 §4 asks resource servers to
+// accept, compared as media types are (without regard to case).
+func isAccessTokenType(typ string) bool {
+	return strings.EqualFold(typ, accessTokenType) || strings.EqualFold(typ, "application/"+accessTokenType)
+}
+
 // verify checks the signature and the claims of token, not its lifetime,
 // and returns its claims and the key ID that signed it.
 func (v *TokenVerifier) verify(ctx context.Context, token string) (*Claims, string, error) {
@@ -176,7 +184,7 @@ func (v *TokenVerifier) verify(ctx context.Context, token string) (*Claims, stri
 		return nil, "", fmt.Errorf("%w: not an ES256 JWS", ErrInvalidToken)
 	}
 	h := jws.Signatures[0].Header
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != accessTokenType {
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !isAccessTokenType(typ) {
 		return nil, "", fmt.Errorf("%w: typ %q is not %s", ErrInvalidToken, clip(typ), accessTokenType)
 	}
 	key, err := v.cfg.Keys.Key(ctx, h.KeyID)

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/kith-dev/kith/internal/authn"
 )
 
 // algorithmFor returns the JWS algorithm for a public key.
@@ -55,17 +55,6 @@ func newDPoPSigner(key crypto.Signer) (*dpopSigner, error) {
 	return &dpopSigner{signer: s}, nil
 }
 
-// dpopClaims are the claims of a DPoP proof (RFC 9449 §4.2), as this
-// client signs them.
-type dpopClaims struct {
-	JTI      string           `json:"jti"`
-	HTM      string           `json:"htm"`
-	HTU      string           `json:"htu"`
-	IssuedAt *jwt.NumericDate `json:"iat"`
-	Nonce    string           `json:"nonce,omitempty"`
-	ATH      string           `json:"ath,omitempty"`
-}
-
 // proof signs a DPoP proof for a request; accessToken, when set, is bound
 // with ath.
 func (d *dpopSigner) proof(method, rawURL string, now time.Time, accessToken, nonce string) (string, error) {
@@ -73,18 +62,12 @@ func (d *dpopSigner) proof(method, rawURL string, now time.Time, accessToken, no
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", err
 	}
-	c := dpopClaims{JTI: base64.RawURLEncoding.EncodeToString(id[:]), HTM: method, HTU: stripQuery(rawURL),
+	c := authn.DPoPClaims{JTI: base64.RawURLEncoding.EncodeToString(id[:]), HTM: method, HTU: stripQuery(rawURL),
 		IssuedAt: jwt.NewNumericDate(now), Nonce: nonce}
 	if accessToken != "" {
-		c.ATH = tokenHash(accessToken)
+		c.ATH = authn.TokenHash(accessToken)
 	}
 	return jwt.Signed(d.signer).Claims(c).Serialize()
-}
-
-// tokenHash is the ath of an access token: base64url(SHA-256(token)).
-func tokenHash(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // stripQuery removes the query and fragment of a URL.

@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/kith-dev/kith/internal/authn"
 )
 
 func TestNewRefusesBadConfig(t *testing.T) {
@@ -85,15 +86,15 @@ func TestDPoPProof(t *testing.T) {
 	if err != nil {
 		t.Fatalf("proof does not verify with its own key: %v", err)
 	}
-	var got dpopClaims
+	var got authn.DPoPClaims
 	if err := json.Unmarshal(payload, &got); err != nil {
 		t.Fatal(err)
 	}
 	// The query and fragment are not part of htu; ath is
 	// base64url(SHA-256("the-token")), computed apart.
-	want := dpopClaims{HTM: "POST", HTU: "https://api.test/charge/1", Nonce: "n1",
+	want := authn.DPoPClaims{HTM: "POST", HTU: "https://api.test/charge/1", Nonce: "n1",
 		ATH: "wqc_z2HfvcrceaELozCy7162b8Cmc17Wm3lrs8l7l64"}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(dpopClaims{}, "JTI", "IssuedAt")); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(authn.DPoPClaims{}, "JTI", "IssuedAt")); diff != "" {
 		t.Errorf("claims (-want +got):\n%s", diff)
 	}
 	if got.JTI == "" || got.IssuedAt == nil || !got.IssuedAt.Time().Equal(now) {
