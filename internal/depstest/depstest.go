@@ -25,6 +25,25 @@ var ServerSide = []string{
 	"github.com/kith-dev/kith/internal/registry",
 }
 
+// Verification are the third-party packages that the light
+// verification and token-source code (internal/authn,
+// internal/oauthclient, the public sdk/oauth) may link: go-jose and
+// go-spiffe's ID, SVID, bundle and TLS configuration types, with the
+// internal helpers of go-spiffe they use. No gRPC, no Workload API client.
+var Verification = []string{
+	"github.com/go-jose/go-jose/v4",
+	"github.com/spiffe/go-spiffe/v2/spiffeid",
+	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid",
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid",
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle",
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle",
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig",
+	"github.com/spiffe/go-spiffe/v2/internal/cryptoutil",
+	"github.com/spiffe/go-spiffe/v2/internal/jwtutil",
+	"github.com/spiffe/go-spiffe/v2/internal/pemutil",
+	"github.com/spiffe/go-spiffe/v2/internal/x509util",
+}
+
 // SQLDrivers are the database drivers the store links.
 var SQLDrivers = []string{
 	"modernc.org/sqlite",

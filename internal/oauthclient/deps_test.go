@@ -7,23 +7,13 @@ import (
 )
 
 // TestDeps pins that the token source stays light enough for the SDK to
-// link: the standard library, go-jose, go-spiffe's SVID, bundle and TLS
-// configuration types, and internal/authn (whose DPoP claims and token
-// hash the signer shares with the verifier).
+// link: the standard library, depstest.Verification and internal/authn
+// (whose DPoP claims and token hash the signer shares with the verifier).
 func TestDeps(t *testing.T) {
-	depstest.Allow(t, depstest.Deps(t),
+	deps := depstest.Deps(t)
+	depstest.Allow(t, deps, append(depstest.Verification,
 		"github.com/kith-dev/kith/internal/oauthclient",
 		"github.com/kith-dev/kith/internal/authn",
-		"github.com/go-jose/go-jose/v4",
-		"github.com/spiffe/go-spiffe/v2/spiffeid",
-		"github.com/spiffe/go-spiffe/v2/svid/jwtsvid",
-		"github.com/spiffe/go-spiffe/v2/svid/x509svid",
-		"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle",
-		"github.com/spiffe/go-spiffe/v2/bundle/x509bundle",
-		"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig",
-		"github.com/spiffe/go-spiffe/v2/internal/cryptoutil",
-		"github.com/spiffe/go-spiffe/v2/internal/jwtutil",
-		"github.com/spiffe/go-spiffe/v2/internal/pemutil",
-		"github.com/spiffe/go-spiffe/v2/internal/x509util",
-	)
+	)...)
+	depstest.Forbid(t, deps, depstest.ServerSide, depstest.SQLDrivers)
 }
