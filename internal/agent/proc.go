@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // procReader reads what the attestor needs about a process from /proc.
@@ -72,64 +73,116 @@ func (p procFS) exePath(pid int32) (string, error) {
 }
 
 // exeHash opens /proc/<pid>/exe, which reaches the executable even if it
-// was replaced or deleted since, and hashes it, caching the digest by the
-// file's device, inode, modification time and size.
+// was replaced or deleted since, and hashes it, or takes the digest from
+// the cache (see hashCache).
 func (p procFS) exeHash(pid int32) (string, error) {
 	f, err := os.Open(filepath.Join(p.dir(pid), "exe"))
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	return p.hashes.sum(f)
+}
+
+// fileKey identifies one version of a file: its device and inode, its size,
+// and its modification and change times to the nanosecond. The owner of a
+// file can set its modification time (utimes) but not its change time,
+// which the kernel sets to the current time on every write, chmod, chown or
+// utimes.
+type fileKey struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // Unix nanoseconds
+}
+
+// keyOf returns the fileKey of fi, or false if the file system does not
+// report an inode and change time.
+func keyOf(fi os.FileInfo) (fileKey, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileKey{}, false
+	}
+	return fileKey{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(),
+		mtime: fi.ModTime().UnixNano(), ctime: st.Ctim.Nano()}, true
+}
+
+// maxHashCache caps the executables whose digest is cached.
+const maxHashCache = 256
+
+// racyWindow is how much older than the start of its hashing a file's
+// change time must be for its digest to be reused. File times come from a
+// coarse clock (a scheduler tick; whole seconds on some file systems, two
+// on FAT), so a write made just after a file was hashed could carry the
+// same change time as the version that was hashed; a write made later than
+// the window cannot. A digest of a file changed within the window is
+// recomputed on its next use (git's "racily clean" entries, the same way).
+const racyWindow = 3 * time.Second
+
+// hashCache remembers executable digests by fileKey, so that a busy
+// workload is not hashed again on every call. A digest is reused only for
+// the same version of the same file (see fileKey) and only if that version
+// was older than racyWindow when it was hashed; otherwise the file is
+// hashed again.
+type hashCache struct {
+	now func() time.Time // nil: time.Now; the file system's clock, not an injected one
+
+	mu sync.Mutex
+	m  map[fileKey]hashed
+}
+
+// hashed is a cached digest and when its hashing started.
+type hashed struct {
+	sum      string
+	hashedAt time.Time
+}
+
+func newHashCache() *hashCache { return &hashCache{m: map[fileKey]hashed{}} }
+
+// sum returns the SHA-256 of the open file f, in hex.
+func (c *hashCache) sum(f *os.File) (string, error) {
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	start := now() // before the stat: a write after it is later than start
 	fi, err := f.Stat()
 	if err != nil {
 		return "", err
 	}
-	key := fileKey{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		key.dev, key.ino = uint64(st.Dev), st.Ino
-	}
-	if sum, ok := p.hashes.get(key); ok {
-		return sum, nil
+	key, cacheable := keyOf(fi)
+	if cacheable {
+		if sum, ok := c.get(key); ok {
+			return sum, nil
+		}
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	p.hashes.put(key, sum)
+	if cacheable {
+		c.put(key, hashed{sum: sum, hashedAt: start})
+	}
 	return sum, nil
 }
 
-// fileKey identifies one version of a file.
-type fileKey struct {
-	dev, ino uint64
-	mtime    int64
-	size     int64
-}
-
-// maxHashCache caps the executables whose digest is cached.
-const maxHashCache = 256
-
-// hashCache remembers executable digests.
-type hashCache struct {
-	mu sync.Mutex
-	m  map[fileKey]string
-}
-
-func newHashCache() *hashCache { return &hashCache{m: map[fileKey]string{}} }
-
+// get returns the digest cached for k, if it was hashed more than
+// racyWindow after k's change time.
 func (c *hashCache) get(k fileKey) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.m[k]
-	return s, ok
+	e, ok := c.m[k]
+	if !ok || !time.Unix(0, k.ctime).Add(racyWindow).Before(e.hashedAt) {
+		return "", false
+	}
+	return e.sum, true
 }
 
-func (c *hashCache) put(k fileKey, sum string) {
+func (c *hashCache) put(k fileKey, e hashed) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= maxHashCache {
+	if _, ok := c.m[k]; !ok && len(c.m) >= maxHashCache {
 		clear(c.m)
 	}
-	c.m[k] = sum
+	c.m[k] = e
 }
