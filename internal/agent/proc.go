@@ -109,19 +109,27 @@ func keyOf(fi os.FileInfo) (fileKey, bool) {
 // maxHashCache caps the executables whose digest is cached.
 const maxHashCache = 256
 
-// racyWindow is how much older than the start of its hashing a file's
-// change time must be for its digest to be reused. File times come from a
-// coarse clock (a scheduler tick; whole seconds on some file systems, two
-// on FAT), so a write made just after a file was hashed could carry the
-// same change time as the version that was hashed; a write made later than
-// the window cannot. A digest of a file changed within the window is
-// recomputed on its next use (git's "racily clean" entries, the same way).
-const racyWindow = 3 * time.Second
+// racyWindow returns how much older than the start of its hashing a
+// file's change time must be for its digest to be reused. File times come
+// from a coarse clock (a scheduler tick, at most 10 ms) cut to the file
+// system's granularity (whole seconds on some, two on FAT), so a write
+// made just after a file was hashed could carry the same change time as
+// the version that was hashed; a write made later than the window cannot.
+// A change time with no fraction of a second may come from a file system
+// that keeps only seconds, and gets the long window. A digest of a file
+// changed within the window is recomputed on its next use (git's "racily
+// clean" entries, the same way).
+func racyWindow(ctime int64) time.Duration {
+	if ctime%int64(time.Second) == 0 {
+		return 3 * time.Second
+	}
+	return 100 * time.Millisecond
+}
 
 // hashCache remembers executable digests by fileKey, so that a busy
 // workload is not hashed again on every call. A digest is reused only for
 // the same version of the same file (see fileKey) and only if that version
-// was older than racyWindow when it was hashed; otherwise the file is
+// was older than its racyWindow when it was hashed; otherwise the file is
 // hashed again.
 type hashCache struct {
 	now func() time.Time // nil: time.Now; the file system's clock, not an injected one
@@ -172,7 +180,7 @@ func (c *hashCache) get(k fileKey) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
-	if !ok || !time.Unix(0, k.ctime).Add(racyWindow).Before(e.hashedAt) {
+	if !ok || !time.Unix(0, k.ctime).Add(racyWindow(k.ctime)).Before(e.hashedAt) {
 		return "", false
 	}
 	return e.sum, true
