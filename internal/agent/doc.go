@@ -25,7 +25,8 @@
 //     the socket's peer credentials (SO_PEERCRED) and described by
 //     selectors unix:uid:N, unix:gid:N, unix:user:NAME, unix:group:NAME,
 //     unix:path:/abs/exe and unix:sha256:HEX. An entry matches a process
-//     when all its selectors are among the process's.
+//     when all its selectors are among the process's. Every call, and
+//     every update of a stream, attests the caller again (see below).
 //   - The workload SVID cache: X509-SVIDs are minted lazily, only for
 //     entries some connected (or recently connected) workload matches,
 //     for keys the agent generates and never sends; each is renewed at half
@@ -34,6 +35,51 @@
 //     audience until half their lifetime.
 //   - Health (/healthz, /readyz) and Prometheus metrics on an optional
 //     address.
+//
+// # What attestation proves, and what it does not
+//
+// The uid and gid selectors come from the kernel's record of the process
+// that connected; no process can change them. The path and sha256
+// selectors describe the program a pid runs when it asks, read from /proc,
+// and a process can connect and then execute another program (same pid,
+// same start time), keeping the connection or handing it to a child. So
+// the agent gives a caller its path and sha256 selectors only if, at each
+// call and each update of a stream:
+//
+//   - the pid is still the process that connected (its start time is the
+//     one read when the connection was accepted), else it refuses
+//     (PermissionDenied);
+//   - it runs the executable (device and inode) it ran when the
+//     connection was accepted, else it refuses;
+//   - it holds the connection's socket in its descriptor table (the agent
+//     asks the kernel for the peer socket's inode with sock_diag, as
+//     `ss -x` does, and looks for it in /proc/PID/fd), else it refuses;
+//   - through a close-on-exec descriptor (/proc/PID/fdinfo), which cannot
+//     have survived an exec. A caller that holds the socket only without
+//     close-on-exec, or whose descriptors cannot be read (hidepid, a
+//     kernel without unix_diag), gets no path or sha256 selector, and a
+//     warning is logged when that leaves it without an identity. Client
+//     libraries open sockets close-on-exec (go-spiffe, gRPC, Rust, Python,
+//     libuv); a C program that calls socket() without SOCK_CLOEXEC cannot
+//     be selected by path or digest.
+//
+// Executable digests are cached by device, inode, size, modification and
+// change time (which no file owner can set), and only for files that had
+// not changed for a while when they were hashed; a file changed since is
+// hashed again.
+//
+// What remains is the class SPIRE documents for its unix attestor: path
+// and digest selectors do not separate programs that run as the same
+// user. A process of that uid can run the allowed program under its own
+// control and obtain the identity through it: ptrace (which Yama's default
+// ptrace_scope 1 allows a parent over its child), LD_PRELOAD and other
+// environment, seccomp user notification, writes to /proc/PID/mem. An
+// allowed program that marks inherited descriptors close-on-exec at start
+// also defeats the last check if the attacker's exec lands between its
+// connect and the agent's accept. Give workloads that must not share an
+// identity different uids (or containers), and use path and sha256 as a
+// further condition within a uid, not as the boundary; root on the node
+// can obtain every identity the node may hold.
 //
 // # What it must not do
 //

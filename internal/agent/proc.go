@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // procReader reads what the attestor needs about a process from /proc.
@@ -25,6 +27,21 @@ type procReader interface {
 	exePath(pid int32) (string, error)
 	// exeHash returns the SHA-256 of the process's executable, in hex.
 	exeHash(pid int32) (string, error)
+	// exeID returns the device and inode of the process's executable,
+	// which change when it executes another program.
+	exeID(pid int32) (fileID, error)
+	// socketHold says whether the process holds the socket of inode ino
+	// in its descriptor table, and whether it holds it close-on-exec.
+	socketHold(pid int32, ino uint64) (hold, error)
+}
+
+// fileID names a file: its device and inode. The zero fileID is unknown.
+type fileID struct{ dev, ino uint64 }
+
+// hold is how a process holds a socket.
+type hold struct {
+	held    bool // some descriptor of the process refers to it
+	cloexec bool // one such descriptor is close-on-exec
 }
 
 // procFS is the procReader of the real /proc (or another root, in tests).
@@ -70,6 +87,99 @@ func (p procFS) exePath(pid int32) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(path, " (deleted)"), nil
+}
+
+func (p procFS) exeID(pid int32) (fileID, error) {
+	fi, err := os.Stat(filepath.Join(p.dir(pid), "exe"))
+	if err != nil {
+		return fileID{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Ino == 0 {
+		return fileID{}, errors.New("no inode for the executable")
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
+
+// socketHold reads the process's descriptors in /proc/<pid>/fd and, for
+// those that link to socket:[ino], their flags in /proc/<pid>/fdinfo.
+// A descriptor is counted only if its fdinfo names the same inode, so
+// that a descriptor number closed and reused between the two reads is not
+// mistaken for the socket.
+func (p procFS) socketHold(pid int32, ino uint64) (hold, error) {
+	if ino == 0 {
+		return hold{}, errNoPeerSocket
+	}
+	fdDir := filepath.Join(p.dir(pid), "fd")
+	d, err := os.Open(fdDir)
+	if err != nil {
+		return hold{}, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return hold{}, err
+	}
+	want := "socket:[" + strconv.FormatUint(ino, 10) + "]"
+	var h hold
+	for _, name := range names {
+		if link, err := os.Readlink(filepath.Join(fdDir, name)); err != nil || link != want {
+			continue // closed since, or another file
+		}
+		data, err := os.ReadFile(filepath.Join(p.dir(pid), "fdinfo", name))
+		if err != nil {
+			continue // closed since
+		}
+		info, err := parseFDInfo(data)
+		if err != nil {
+			return hold{}, fmt.Errorf("fdinfo of descriptor %s: %w", name, err)
+		}
+		if info.ino != 0 && info.ino != ino {
+			continue // reused since
+		}
+		h.held = true
+		if info.flags&unix.O_CLOEXEC != 0 {
+			h.cloexec = true
+			break
+		}
+	}
+	return h, nil
+}
+
+// fdInfo is what parseFDInfo reads from /proc/<pid>/fdinfo/<fd>.
+type fdInfo struct {
+	flags uint64 // open flags, with O_CLOEXEC if the descriptor is close-on-exec
+	ino   uint64 // the file's inode; 0 on kernels older than 5.14, which omit it
+}
+
+// parseFDInfo parses the text of /proc/<pid>/fdinfo/<fd>: lines "key:
+// value", where flags is octal and ino decimal. It fails without a flags
+// line or with a malformed number.
+func parseFDInfo(data []byte) (fdInfo, error) {
+	var info fdInfo
+	var haveFlags bool
+	for line := range strings.Lines(string(data)) {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		var err error
+		switch key {
+		case "flags":
+			info.flags, err = strconv.ParseUint(value, 8, 64)
+			haveFlags = true
+		case "ino":
+			info.ino, err = strconv.ParseUint(value, 10, 64)
+		}
+		if err != nil {
+			return fdInfo{}, fmt.Errorf("malformed fdinfo %s: %w", key, err)
+		}
+	}
+	if !haveFlags {
+		return fdInfo{}, errors.New("malformed fdinfo: no flags")
+	}
+	return info, nil
 }
 
 // exeHash opens /proc/<pid>/exe, which reaches the executable even if it

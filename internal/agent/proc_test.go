@@ -3,12 +3,16 @@ package agent
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeProcRoot returns a /proc look-alike in which process 1's exe links to
@@ -124,6 +128,189 @@ func TestExeHashCachePoisoning(t *testing.T) {
 		if got, err := p.exeHash(1); err != nil || got != sha256Hex(m) {
 			t.Fatalf("exeHash after overwriting L with M = %q, %v; want M's digest %s (L's is %s)",
 				got, err, sha256Hex(m), sha256Hex(l))
+		}
+	})
+}
+
+// unixPair returns both ends of a Unix socket connection made through a
+// listener, as the Workload API's are.
+func unixPair(t *testing.T) (client, server *net.UnixConn) {
+	t.Helper()
+	lis, err := net.Listen("unix", filepath.Join(shortTempDir(t), "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	c, err := net.Dial("unix", lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := lis.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return c.(*net.UnixConn), s.(*net.UnixConn)
+}
+
+// fdOf runs f with the descriptor of c.
+func fdOf(t *testing.T, c syscall.Conn, f func(fd int)) {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Control(func(fd uintptr) { f(int(fd)) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSocketHold finds the client end of a connection from the server
+// end (sock_diag) and in this process's descriptors (/proc), with and
+// without close-on-exec.
+func TestSocketHold(t *testing.T) {
+	client, server := unixPair(t)
+	var want uint64
+	fdOf(t, client, func(fd int) {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		want = st.Ino
+	})
+	var peer uint64
+	var peerErr error
+	fdOf(t, server, func(fd int) { peer, peerErr = peerSocketInode(fd) })
+	if peerErr != nil || peer != want {
+		t.Fatalf("peerSocketInode = %d, %v; want the client's inode %d", peer, peerErr, want)
+	}
+
+	p := procFS{root: "/proc", hashes: newHashCache()}
+	pid := int32(selfPID())
+	check := func(what string, want hold) {
+		t.Helper()
+		if got, err := p.socketHold(pid, peer); err != nil || got != want {
+			t.Errorf("%s: socketHold = %+v, %v; want %+v", what, got, err, want)
+		}
+	}
+	check("held close-on-exec", hold{held: true, cloexec: true})
+	fdOf(t, client, func(fd int) {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	check("held only without close-on-exec", hold{held: true})
+	dup, err := client.File() // a close-on-exec duplicate
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("held both ways", hold{held: true, cloexec: true})
+	dup.Close()
+	client.Close()
+	check("closed", hold{})
+	if _, err := p.socketHold(pid, 0); err == nil {
+		t.Error("socketHold of an unknown socket succeeded; want an error")
+	}
+}
+
+func TestParseFDInfo(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		want    fdInfo
+		wantErr bool
+	}{
+		{"socket, close-on-exec", "pos:\t0\nflags:\t02000002\nmnt_id:\t8\nino:\t123456\n", fdInfo{flags: 0o2000002, ino: 123456}, false},
+		{"old kernel without ino", "pos:\t0\nflags:\t02\nmnt_id:\t8\n", fdInfo{flags: 0o2}, false},
+		{"no flags", "pos:\t0\nino:\t1\n", fdInfo{}, true},
+		{"flags not octal", "flags:\t0289\n", fdInfo{}, true},
+		{"ino not a number", "flags:\t02\nino:\tx\n", fdInfo{}, true},
+		{"empty", "", fdInfo{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFDInfo([]byte(tt.text))
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("parseFDInfo = %+v, %v; want %+v, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseFDInfo(f *testing.F) {
+	f.Add([]byte("pos:\t0\nflags:\t02000002\nmnt_id:\t8\nino:\t123456\n"))
+	f.Add([]byte("flags:\t02\n"))
+	f.Add([]byte("flags"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info, err := parseFDInfo(data)
+		if err != nil && info != (fdInfo{}) {
+			t.Errorf("parseFDInfo = %+v with error %v; want the zero value", info, err)
+		}
+	})
+}
+
+// diagAnswer builds a kernel answer about socket ino with the given
+// attributes.
+func diagAnswer(ino uint32, attrs ...[]byte) []byte {
+	body := make([]byte, unixDiagMsg)
+	body[0] = unix.AF_UNIX
+	binary.NativeEndian.PutUint32(body[4:], ino)
+	for _, a := range attrs {
+		body = append(body, a...)
+	}
+	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
+	binary.NativeEndian.PutUint32(msg[0:], uint32(unix.SizeofNlMsghdr+len(body)))
+	binary.NativeEndian.PutUint16(msg[4:], unix.SOCK_DIAG_BY_FAMILY)
+	return append(msg, body...)
+}
+
+// diagAttr encodes one netlink attribute holding a 32-bit value.
+func diagAttr(typ uint16, v uint32) []byte {
+	a := make([]byte, 8)
+	binary.NativeEndian.PutUint16(a[0:], 8)
+	binary.NativeEndian.PutUint16(a[2:], typ)
+	binary.NativeEndian.PutUint32(a[4:], v)
+	return a
+}
+
+func TestParseUnixDiagPeer(t *testing.T) {
+	errAnswer := make([]byte, unix.SizeofNlMsghdr+4)
+	binary.NativeEndian.PutUint32(errAnswer[0:], uint32(len(errAnswer)))
+	binary.NativeEndian.PutUint16(errAnswer[4:], unix.NLMSG_ERROR)
+	enoent := -int32(unix.ENOENT)
+	binary.NativeEndian.PutUint32(errAnswer[unix.SizeofNlMsghdr:], uint32(enoent))
+	tests := []struct {
+		name    string
+		answer  []byte
+		want    uint64
+		wantErr bool
+	}{
+		{"peer", diagAnswer(7, diagAttr(unixDiagPeer, 99)), 99, false},
+		{"peer after another attribute", diagAnswer(7, diagAttr(5, 1), diagAttr(unixDiagPeer, 99)), 99, false},
+		{"no peer", diagAnswer(7, diagAttr(5, 1)), 0, true},
+		{"another socket", diagAnswer(8, diagAttr(unixDiagPeer, 99)), 0, true},
+		{"error", errAnswer, 0, true},
+		{"truncated", diagAnswer(7, diagAttr(unixDiagPeer, 99))[:20], 0, true},
+		{"empty", nil, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseUnixDiagPeer(tt.answer, 7)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("parseUnixDiagPeer = %d, %v; want %d, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseUnixDiagPeer(f *testing.F) {
+	f.Add(diagAnswer(7, diagAttr(unixDiagPeer, 99)))
+	f.Add(diagAnswer(7, diagAttr(5, 1), diagAttr(unixDiagPeer, 99)))
+	f.Add(unixDiagRequest(7))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		if peer, err := parseUnixDiagPeer(answer, 7); (err == nil) == (peer == 0) {
+			t.Errorf("parseUnixDiagPeer = %d, %v; want a peer or an error", peer, err)
 		}
 	})
 }
