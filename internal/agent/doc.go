@@ -33,6 +33,22 @@
 //     its lifetime with ±10% jitter, and replaced at once when the
 //     revocation set covers it. JWT-SVIDs are cached per entry and
 //     audience until half their lifetime.
+//   - The X509-SVIDs and their keys are also kept in the data folder,
+//     sealed (AES-256-GCM, with a random key of its own in the folder,
+//     mode 0600), rewritten on every change, so that an agent restarted
+//     while the server is away serves them (and the persisted bundles)
+//     until they expire: static stability beyond SPIRE's, whose agent
+//     must reach its server to serve again after a restart. At start the
+//     agent refuses, logs and deletes a sealed file or key that group or
+//     others may access or that does not authenticate (tampered), and
+//     takes up only SVIDs that chain to the bundle it holds, have not
+//     expired, are not revoked, and whose entry its persisted state holds
+//     as active. Offline, SVIDs no workload fetches are kept rather than
+//     dropped after the idle timeout, since none could be minted again.
+//     The seal keeps the SVIDs from whoever reads a copy of the file alone
+//     (a backup, a misplaced file); whoever can read the whole folder (the
+//     agent's user, root) can open them, as they can use the agent's own
+//     key.
 //   - Health (/healthz, /readyz) and Prometheus metrics on an optional
 //     address.
 //
@@ -85,9 +101,9 @@
 //
 // The agent decides nothing about who may have which identity beyond
 // matching selectors against the entries the server sent it; the server
-// authorizes every SVID it signs. It never logs or sends private keys, never
-// writes workload keys to disk, and never accepts an identity for another
-// trust domain.
+// authorizes every SVID it signs. It never logs or sends private keys,
+// writes workload keys to disk only sealed, and never accepts an identity
+// for another trust domain.
 //
 // It links no part of the server and no database: it speaks to the server
 // through package agentproto only (deps_test.go pins this).
