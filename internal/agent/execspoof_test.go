@@ -249,6 +249,7 @@ func TestExecAfterConnect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("copies the test binary")
 	}
+	requireSockDiag(t)
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
@@ -294,6 +295,7 @@ func (p *execingProc) exeID(pid int32) (fileID, error) {
 // program, the next update ends the stream with PermissionDenied instead
 // of handing the new program the identity.
 func TestStreamEndsAfterExec(t *testing.T) {
+	requireSockDiag(t)
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	proc := &execingProc{procFS: procFS{root: "/proc", hashes: newHashCache()}}
