@@ -37,8 +37,8 @@ func (peerInfo) AuthType() string { return authType }
 // credentials to the connection as a peerInfo.
 type peerCredentials struct {
 	proc procReader
-	// noPeerSocket, if set, is told when the peer's socket inode cannot
-	// be learnt (the path and sha256 selectors are then left out).
+	// noPeerSocket, if set, is told when the kernel refuses to name the
+	// peer's socket (the path and sha256 selectors are then left out).
 	noPeerSocket func(error)
 }
 
@@ -68,7 +68,8 @@ func (pc peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
 		pid:            cred.Pid, uid: cred.Uid, gid: cred.Gid, sock: sock,
 	}
-	if sockErr != nil && pc.noPeerSocket != nil {
+	var errno unix.Errno
+	if errors.As(sockErr, &errno) && pc.noPeerSocket != nil { // not a peer that is already gone
 		pc.noPeerSocket(sockErr)
 	}
 	if cred.Pid > 0 { // each unknown if unreadable
