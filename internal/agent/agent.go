@@ -66,8 +66,12 @@ type Agent struct {
 	feedHeartbeat           time.Duration // zero: dataplane.HeartbeatInterval
 }
 
-// New validates cfg, creates the data folder (0700) and loads the identity
-// and cache it holds. It does no network I/O: attestation happens in Run.
+// New validates cfg, creates the data folder (0700) and loads the identity,
+// cache and workload SVIDs it holds. It does no network I/O: attestation
+// happens in Run. Persisted workload SVIDs that cannot be trusted (a file
+// group or others may access, one that does not authenticate, SVIDs
+// expired, revoked, or for entries no longer active) are logged and left
+// out; they never make New fail.
 //
 // It returns an error for an invalid Config, [ErrNoIdentity] when there is
 // neither a valid identity nor a join token, [ErrNoTrustBundle] when a first
@@ -120,9 +124,14 @@ func New(cfg Config) (*Agent, error) {
 			return nil, ErrNoTrustBundle
 		}
 	}
+	store, persisted := openSVIDStore(cfg.DataDir, a.logger)
 	a.svids = newSVIDCache(svidCacheConfig{
 		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics,
+		store: store, online: a.connected.Load,
 	})
+	if persisted != nil {
+		a.svids.restore(persisted)
+	}
 	a.jwts = newJWTCache(a, a.state, a.clock)
 	a.attestor = newWorkloadAttestor(procFS{root: "/proc", hashes: newHashCache()}, a.logger)
 	return a, nil

@@ -282,7 +282,8 @@ func (fs *fakeServer) mintX509(w http.ResponseWriter, r *http.Request) {
 			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: item.EntryID, Message: "not served"})
 			continue
 		}
-		svid, err := fs.ca.MintX509SVID(r.Context(), ca.X509Params{CSR: item.CSR, SPIFFEID: spiffeid.RequireFromString(e.SPIFFEID)})
+		svid, err := fs.ca.MintX509SVID(r.Context(), ca.X509Params{CSR: item.CSR, SPIFFEID: spiffeid.RequireFromString(e.SPIFFEID),
+			TTL: time.Duration(e.X509SVIDTTL) * time.Second})
 		if err != nil {
 			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: item.EntryID, Message: err.Error()})
 			continue

@@ -121,9 +121,19 @@ func newTestConfig(tb testing.TB, fs *fakeServer, clock *testClock) Config {
 // it is ready. The agent is stopped at cleanup.
 func startAgent(tb testing.TB, cfg Config) *runningAgent {
 	tb.Helper()
+	return startAgentWith(tb, cfg, nil)
+}
+
+// startAgentWith is startAgent, with prepare (if not nil) called on the
+// agent between New and Run.
+func startAgentWith(tb testing.TB, cfg Config, prepare func(*Agent)) *runningAgent {
+	tb.Helper()
 	a, err := New(cfg)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
+	}
+	if prepare != nil {
+		prepare(a)
 	}
 	a.backoffBase, a.backoffMax = 20*time.Millisecond, 200*time.Millisecond
 	a.heartbeatTimeout = 2 * time.Second

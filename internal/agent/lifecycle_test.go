@@ -248,6 +248,7 @@ func TestFileModes(t *testing.T) {
 		{filepath.Join(cfg.DataDir, keyFileName), 0o600},
 		{filepath.Join(cfg.DataDir, svidFileName), 0o600},
 		{filepath.Join(cfg.DataDir, stateFileName), 0o600},
+		{filepath.Join(cfg.DataDir, sealKeyFileName), 0o600},
 		{filepath.Dir(cfg.SocketPath), os.ModeDir | 0o755},
 		{cfg.SocketPath, os.ModeSocket | 0o777},
 	}
