@@ -236,23 +236,30 @@ func ids(entries []ksync.Entry) []string {
 // waitStreams waits until the hub has n streams.
 func (e *env) waitStreams(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.hub.Stats().Streams != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub has %d streams, want %d", e.hub.Stats().Streams, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitStats(t, e.hub, fmt.Sprintf("%d streams", n), func(st ksync.Stats) bool { return st.Streams == n })
 }
 
 // waitRev waits until the hub has fanned out revision rev.
 func waitRev(t testing.TB, e *env, rev int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.hub.Stats().Revision < rev {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub stuck at revision %d, want %d", e.hub.Stats().Revision, rev)
+	waitStats(t, e.hub, fmt.Sprintf("revision %d fanned out", rev), func(st ksync.Stats) bool { return st.Revision >= rev })
+}
+
+// waitStats waits until cond holds for h's Stats, looking again at each
+// change the hub signals, and fails t if it does not within 10s.
+func waitStats(t testing.TB, h *ksync.Hub, what string, cond func(ksync.Stats) bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		changed := h.StatsChanged()
+		st := h.Stats()
+		if cond(st) {
+			return
 		}
-		time.Sleep(time.Millisecond)
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s: hub stats %+v", what, st)
+		}
 	}
 }
