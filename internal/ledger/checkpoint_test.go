@@ -273,7 +273,7 @@ func TestPublishRefuses(t *testing.T) {
 
 // TestRun runs the publishing loop in a synctest bubble, whose fake clock
 // moves only when every goroutine waits: Run publishes at once, then at
-// the next tick for a log that grew.
+// the next tick for a log that grew, and signals the round.
 func TestRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const interval = 5 * time.Millisecond
@@ -288,10 +288,16 @@ func TestRun(t *testing.T) {
 		for i := 1; i < 10; i++ {
 			mustRecord(t, l, testEvent(i))
 		}
+		changed := l.CheckpointChanged()
 		time.Sleep(interval) // the fake clock: one tick
 		synctest.Wait()
 		if cp := latestCheckpoint(t, l); cp.Size != 10 {
 			t.Errorf("checkpoint size %d, want 10", cp.Size)
+		}
+		select {
+		case <-changed:
+		default:
+			t.Error("CheckpointChanged not closed after a publishing round")
 		}
 	})
 }

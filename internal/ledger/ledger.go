@@ -91,6 +91,11 @@ type Ledger struct {
 	// size each witness is known to hold.
 	pubMu       sync.Mutex
 	witnessSize []uint64
+
+	// rounds is closed after Run's next publishing round; nil while no
+	// one waits (see CheckpointChanged).
+	roundsMu sync.Mutex
+	rounds   chan struct{}
 }
 
 // New returns a Ledger on the tree persisted in cfg.Store. If the store

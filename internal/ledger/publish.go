@@ -39,11 +39,37 @@ func (l *Ledger) Run(ctx context.Context) error {
 			}
 			l.logger.LogAttrs(ctx, level, "ledger: checkpoint not published", slog.Any("error", err))
 		}
+		l.endRound()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		}
+	}
+}
+
+// CheckpointChanged returns a channel closed after the next publishing
+// round of [Ledger.Run], when [Ledger.Stats] and [Ledger.Checkpoint] show
+// its outcome; the round may or may not have published a checkpoint. A
+// caller waiting for a condition on the published checkpoint takes the
+// channel, checks the condition, and waits on the channel only if it does
+// not hold yet.
+func (l *Ledger) CheckpointChanged() <-chan struct{} {
+	l.roundsMu.Lock()
+	defer l.roundsMu.Unlock()
+	if l.rounds == nil {
+		l.rounds = make(chan struct{})
+	}
+	return l.rounds
+}
+
+// endRound wakes the callers of CheckpointChanged.
+func (l *Ledger) endRound() {
+	l.roundsMu.Lock()
+	defer l.roundsMu.Unlock()
+	if l.rounds != nil {
+		close(l.rounds)
+		l.rounds = nil
 	}
 }
 
