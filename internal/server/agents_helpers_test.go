@@ -255,8 +255,7 @@ func serialOf(t testing.TB, der []byte) string {
 // receives nothing twice.
 func (ts *testServer) waitHub(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	caughtUp := func() bool {
 		rev, err := ts.store.Revision(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -265,12 +264,10 @@ func (ts *testServer) waitHub(t testing.TB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := ts.agents.hub.Stats(); st.Revision >= rev && st.RevocationRevision >= revocs {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sync hub did not catch up within 5s")
-		}
-		time.Sleep(time.Millisecond)
+		st := ts.agents.hub.Stats()
+		return st.Revision >= rev && st.RevocationRevision >= revocs
+	}
+	if !waitSignal(5*time.Second, ts.agents.hub.StatsChanged, caughtUp) {
+		t.Fatal("the sync hub did not catch up within 5s")
 	}
 }

@@ -110,6 +110,25 @@ func (ts *testServer) do(t testing.TB, method, path, token string, body any, out
 	return resp.StatusCode
 }
 
+// waitSignal waits until cond holds, checking it again each time the
+// channel that changed returns is closed (a part's "something changed"
+// signal, such as Hub.StatsChanged); it reports false if cond does not
+// hold within timeout.
+func waitSignal(timeout time.Duration, changed func() <-chan struct{}, cond func() bool) bool {
+	deadline := time.After(timeout)
+	for {
+		ch := changed()
+		if cond() {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 func TestEveryAdminRouteRequiresTheCredential(t *testing.T) {
 	ts := startServer(t, "example.org")
 	routes := ts.allAdminRoutes()
@@ -497,10 +516,8 @@ func TestLedgerMetrics(t *testing.T) {
 		return 0
 	}
 	size := float64(ts.Ledger().Stats().TreeSize)
-	deadline := time.Now().Add(5 * time.Second)
-	for value("kith_ledger_checkpoint_size") < size && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// For a publishing round that covers the tree; the check below reports.
+	waitSignal(5*time.Second, ts.Ledger().CheckpointChanged, func() bool { return value("kith_ledger_checkpoint_size") >= size })
 	if size < 2 || value("kith_ledger_tree_size") < size || value("kith_ledger_checkpoint_size") < size ||
 		value("kith_ledger_events_appended_total") < 2 || value("kith_ledger_commits_total") < 2 ||
 		value("kith_ledger_commit_seconds_total") <= 0 || value("kith_ledger_checkpoint_timestamp_seconds") <= 0 {
