@@ -273,7 +273,7 @@ func TestPublishRefuses(t *testing.T) {
 
 // TestRun runs the publishing loop in a synctest bubble, whose fake clock
 // moves only when every goroutine waits: Run publishes at once, then at
-// the next tick for a log that grew, and signals the round.
+// the next tick for a log that grew; Changed signals commits and rounds.
 func TestRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const interval = 5 * time.Millisecond
@@ -285,10 +285,16 @@ func TestRun(t *testing.T) {
 		if cp := latestCheckpoint(t, l); cp.Size != 1 {
 			t.Fatalf("checkpoint size %d at start, want 1", cp.Size)
 		}
+		changed := l.Changed()
 		for i := 1; i < 10; i++ {
 			mustRecord(t, l, testEvent(i))
 		}
-		changed := l.CheckpointChanged()
+		select {
+		case <-changed:
+		default:
+			t.Error("Changed not closed by a commit")
+		}
+		changed = l.Changed()
 		time.Sleep(interval) // the fake clock: one tick
 		synctest.Wait()
 		if cp := latestCheckpoint(t, l); cp.Size != 10 {
@@ -297,7 +303,7 @@ func TestRun(t *testing.T) {
 		select {
 		case <-changed:
 		default:
-			t.Error("CheckpointChanged not closed after a publishing round")
+			t.Error("Changed not closed after a publishing round")
 		}
 	})
 }

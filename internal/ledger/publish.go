@@ -39,7 +39,7 @@ func (l *Ledger) Run(ctx context.Context) error {
 			}
 			l.logger.LogAttrs(ctx, level, "ledger: checkpoint not published", slog.Any("error", err))
 		}
-		l.endRound()
+		l.noteChanged()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -48,28 +48,29 @@ func (l *Ledger) Run(ctx context.Context) error {
 	}
 }
 
-// CheckpointChanged returns a channel closed after the next publishing
-// round of [Ledger.Run], when [Ledger.Stats] and [Ledger.Checkpoint] show
-// its outcome; the round may or may not have published a checkpoint. A
-// caller waiting for a condition on the published checkpoint takes the
-// channel, checks the condition, and waits on the channel only if it does
-// not hold yet.
-func (l *Ledger) CheckpointChanged() <-chan struct{} {
-	l.roundsMu.Lock()
-	defer l.roundsMu.Unlock()
-	if l.rounds == nil {
-		l.rounds = make(chan struct{})
+// Changed returns a channel closed at the Ledger's next change: when it
+// learns that the tree grew (at its own commits, mostly), and after each
+// publishing round of [Ledger.Run], whether or not the round published a
+// checkpoint. [Ledger.Query], [Ledger.Stats] and [Ledger.Checkpoint] then
+// show the change. A caller waiting for a condition on the ledger takes
+// the channel, checks the condition, and waits on the channel only if it
+// does not hold yet.
+func (l *Ledger) Changed() <-chan struct{} {
+	l.changedMu.Lock()
+	defer l.changedMu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
 	}
-	return l.rounds
+	return l.changed
 }
 
-// endRound wakes the callers of CheckpointChanged.
-func (l *Ledger) endRound() {
-	l.roundsMu.Lock()
-	defer l.roundsMu.Unlock()
-	if l.rounds != nil {
-		close(l.rounds)
-		l.rounds = nil
+// noteChanged wakes the callers of Changed.
+func (l *Ledger) noteChanged() {
+	l.changedMu.Lock()
+	defer l.changedMu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
 	}
 }
 

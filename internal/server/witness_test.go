@@ -88,7 +88,7 @@ func TestLedgerWitnessedByAnotherParty(t *testing.T) {
 		}
 		return false
 	}
-	if !waitSignal(15*time.Second, ts.Ledger().CheckpointChanged, witnessed) {
+	if !waitSignal(15*time.Second, ts.Ledger().Changed, witnessed) {
 		t.Fatalf("no witnessed checkpoint: %v, %v", cp, err)
 	}
 	n, err := note.Open(cp.Note, note.VerifierList(logVerifier, wv))
