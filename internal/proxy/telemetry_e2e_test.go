@@ -69,7 +69,7 @@ func TestEndToEndTelemetry(t *testing.T) {
 	}
 
 	var evs []ledger.IndexedEvent
-	waitUntil(t, "two call.decided events in the ledger", func() bool {
+	waitUntil(t, "two call.decided events in the ledger", e.srv.Ledger().Changed, func() bool {
 		evs, err = e.srv.Ledger().Query(context.Background(), store.EventFilter{Type: "call.decided", After: -1})
 		return err == nil && len(evs) == 2
 	})
