@@ -97,16 +97,14 @@ func (e *env) startServer() {
 	e.t.Helper()
 	var srv *server.Server
 	var err error
-	for i := 0; i < 100; i++ { // a restarted server's port may linger
+	// A restarted server's port may linger.
+	poll(5*time.Second, func() bool {
 		srv, err = server.New(context.Background(), server.Config{
 			TrustDomain: "example.org", ListenAddr: e.addr, DataDir: e.dataDir, Clock: e.clock.Now, Logger: logger(e.t),
 			CATTL: 24 * time.Hour, X509SVIDTTL: 24 * time.Hour, JWTSVIDTTL: 24 * time.Hour,
 		})
-		if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil || !errors.Is(err, syscall.EADDRINUSE)
+	})
 	if err != nil {
 		e.t.Fatalf("server.New: %v", err)
 	}
@@ -180,14 +178,52 @@ func (e *env) createEntry(path string) *api.Entry {
 	return ent
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor waits until cond holds, checking it again each time the channel
+// that changed returns is ready: the change signal of what cond reads
+// (Agent.ChangedForTest, X509Source.Updated, View.Changed). It fails t
+// after 30s.
+func waitFor(t *testing.T, what string, changed func() <-chan struct{}, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	timeout := time.After(30 * time.Second)
+	for {
+		ch := changed()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// poll checks cond every 10ms until it holds (true) or timeout passes
+// (false). It is only for what signals nothing: goroutines of libraries
+// exiting after a close, the kernel freeing a port. Everything else waits
+// with waitFor.
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// waitRotationPass waits until a's SVID rotation task has completed a
+// whole pass begun after the call, so that it has seen the clock as it is
+// now.
+func waitRotationPass(t *testing.T, a *agent.Agent) {
+	t.Helper()
+	for range 2 { // the first pass to end may have begun before the call
+		select {
+		case <-a.RotationPassForTest():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the SVID rotation task did not run")
+		}
 	}
 }
 
@@ -243,7 +279,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := e.srv.CA().Rotate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the prepared key's root", func() bool { return roots() == 2 })
+		waitFor(t, "the prepared key's root", src.Updated, func() bool { return roots() == 2 })
 		var next *x509.Certificate
 		for _, c := range e.srv.CA().X509Authorities() {
 			if first.Certificates[0].CheckSignatureFrom(c) != nil {
@@ -251,7 +287,9 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		// Activation comes at 20h; an SVID renewed just before it by the old
-		// key is renewed again at half its remaining life, by 22h.
+		// key is renewed again at half its remaining life, by 22h. After
+		// each step, a whole pass of the agent's rotation task has seen the
+		// clock: the SVID it holds then is what the workload must receive.
 		for i, step := range []time.Duration{6 * time.Hour, time.Hour, time.Hour, time.Hour} {
 			if i > 0 {
 				cur, _ := src.GetX509SVID()
@@ -261,12 +299,13 @@ func TestEndToEnd(t *testing.T) {
 			if err := e.srv.CA().Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(3 * time.Second)
-			for time.Now().Before(deadline) {
-				if cur, _ := src.GetX509SVID(); cur.Certificates[0].CheckSignatureFrom(next) == nil {
-					return
-				}
-				time.Sleep(50 * time.Millisecond)
+			waitRotationPass(t, a)
+			if held := a.HeldSVIDForTest(ent.ID); held != nil && held.Certificates[0].CheckSignatureFrom(next) == nil {
+				waitFor(t, "the new key's SVID at the workload", src.Updated, func() bool {
+					cur, _ := src.GetX509SVID()
+					return cur.Certificates[0].CheckSignatureFrom(next) == nil
+				})
+				return
 			}
 		}
 		t.Fatal("no SVID signed by the new key")
@@ -283,7 +322,7 @@ func TestEndToEnd(t *testing.T) {
 		if _, err := e.admin.RevokeEntry(ctx, ent.ID); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the verifier to refuse", func() bool {
+		waitFor(t, "the verifier to refuse", a.ChangedForTest, func() bool {
 			return errors.Is(handshake(verifier, &svid, src, a), authn.ErrRevoked)
 		})
 		t.Logf("revoke → enforced at the verifier in %v", time.Since(start))
@@ -361,14 +400,9 @@ func checkLeaks(t *testing.T) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !poll(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
 		}
 	})
 }

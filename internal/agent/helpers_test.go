@@ -150,15 +150,51 @@ func startAgent(tb testing.TB, cfg Config) *runningAgent {
 	return r
 }
 
-// eventually polls cond every 10ms until it holds or 10s pass.
-func eventually(tb testing.TB, what string, cond func() bool) {
+// eventually waits until cond holds, checking it again each time the
+// channel that changed returns is ready: the change signal of what cond
+// reads, such as r.changed.wait for the agent's status, cache and SVIDs,
+// or src.Updated for a workload's X509 source. It fails tb after 10s.
+func eventually(tb testing.TB, what string, changed func() <-chan struct{}, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	timeout := time.After(10 * time.Second)
+	for {
+		ch := changed()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
 			tb.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// poll checks cond every 10ms until it holds (true) or timeout passes
+// (false). It is only for what signals nothing: goroutines of libraries
+// exiting after a close, the kernel freeing a port. Everything else waits
+// with eventually.
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// rotationPasses waits until the SVID rotation task has completed a whole
+// pass begun after the call, so that it has seen the clock as it is now.
+func (r *runningAgent) rotationPasses(tb testing.TB) {
+	tb.Helper()
+	for range 2 { // the first pass to end may have begun before the call
+		select {
+		case <-r.svids.passes.wait():
+		case <-time.After(10 * time.Second):
+			tb.Fatal("the SVID rotation task did not run")
+		}
 	}
 }
 
@@ -178,14 +214,9 @@ func checkLeaks(tb testing.TB) {
 	tb.Helper()
 	before := runtime.NumGoroutine()
 	tb.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				tb.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !poll(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+			buf := make([]byte, 1<<20)
+			tb.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
 		}
 	})
 }
