@@ -22,16 +22,31 @@ import (
 )
 
 // lockedBuffer is a bytes.Buffer safe for the writer goroutine and the
-// test.
+// test; wrote signals each write.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes chan struct{} // closed at the next write; nil while no one waits
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.writes != nil {
+		close(l.writes)
+		l.writes = nil
+	}
 	return l.b.Write(p)
+}
+
+// wrote returns a channel closed at the next write.
+func (l *lockedBuffer) wrote() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.writes == nil {
+		l.writes = make(chan struct{})
+	}
+	return l.writes
 }
 
 func (l *lockedBuffer) String() string {
@@ -72,14 +87,20 @@ func TestRun(t *testing.T) {
 	}
 	var sock string
 	re := regexp.MustCompile(`SPIFFE_ENDPOINT_SOCKET=(unix://\S+)`)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	timeout := time.After(20 * time.Second)
+	for {
+		wrote := out.wrote()
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			sock = m[1]
 			break
 		}
-	}
-	if sock == "" {
-		t.Fatalf("banner never named the Workload API socket:\n%s", out)
+		select {
+		case <-wrote:
+		case err := <-done:
+			t.Fatalf("Run stopped before the banner named the Workload API socket: %v\n%s", err, out)
+		case <-timeout:
+			t.Fatalf("banner never named the Workload API socket:\n%s", out)
+		}
 	}
 	for _, want := range []string{"admin token    kith_admin_", "demo entries   3", "KITH_DATA=" + dir} {
 		if !bytes.Contains([]byte(out.String()), []byte(want)) {
@@ -140,12 +161,10 @@ func checkDemo(t *testing.T, banner, sock string) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	// The demo starts once the agent has the demo identities.
-	var code int
-	var body string
-	for code, body = get("/order"); code != http.StatusOK && ctx.Err() == nil; code, body = get("/order") {
-		time.Sleep(100 * time.Millisecond)
-	}
+	// The demo's listeners are bound before the banner: until its proxies
+	// serve (once the agent has the demo identities), the call waits in
+	// the listen queue.
+	code, body := get("/order")
 	if code != http.StatusOK || !strings.Contains(body, "payments said 200") ||
 		!strings.Contains(body, "recorded") || !strings.Contains(body, "spiffe://example.org/payments") {
 		t.Errorf("GET /order = %d %q, want the call chain orders → payments → ledger-db", code, body)
