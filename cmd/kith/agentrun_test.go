@@ -7,13 +7,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/api"
@@ -67,16 +67,32 @@ func TestAgentDaemonFlags(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
+// lockedBuffer is a bytes.Buffer safe for concurrent use; wrote signals
+// each write.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes chan struct{} // closed at the next write; nil while no one waits
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.writes != nil {
+		close(l.writes)
+		l.writes = nil
+	}
 	return l.b.Write(p)
+}
+
+// wrote returns a channel closed at the next write.
+func (l *lockedBuffer) wrote() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.writes == nil {
+		l.writes = make(chan struct{})
+	}
+	return l.writes
 }
 
 func (l *lockedBuffer) String() string {
@@ -120,19 +136,30 @@ func TestAgentDaemonRuns(t *testing.T) {
 	go func() {
 		done <- runAgentDaemon(ctx, []string{"--server", cfg.Addr, "--join-token", jt.Token, "--socket", sock,
 			"--data", filepath.Join(t.TempDir(), "agent"), "--trust-bundle", filepath.Join(dir, "bundle.pem"),
-			"--log-level", "warn"}, &stdout, &stderr)
+			"--log-level", "debug"}, &stdout, &stderr)
 	}()
-	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer fcancel()
-	var svid *x509svid.SVID
-	for { // until the agent has bound the socket and attested
-		if svid, err = workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+sock)); err == nil {
+	// The agent binds the socket first, then attests and follows the sync
+	// stream, logging each message it applied (at debug): once it logs
+	// one with the entry, it serves the workload.
+	timeout := time.After(30 * time.Second)
+	for {
+		wrote := stderr.wrote()
+		if appliedEntries(stderr.String()) {
 			break
 		}
-		if fctx.Err() != nil {
-			t.Fatalf("FetchX509SVID: %v\nstderr:\n%s", err, stderr.String())
+		select {
+		case <-wrote:
+		case err := <-done:
+			t.Fatalf("kith agent stopped: %v\nstderr:\n%s", err, stderr.String())
+		case <-timeout:
+			t.Fatalf("the agent applied no sync message with the entry within 30s\nstderr:\n%s", stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer fcancel()
+	svid, err := workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+sock))
+	if err != nil {
+		t.Fatalf("FetchX509SVID: %v\nstderr:\n%s", err, stderr.String())
 	}
 	if svid.ID.String() != "spiffe://a.test/cli" {
 		t.Errorf("SVID for %s, want spiffe://a.test/cli", svid.ID)
@@ -147,4 +174,10 @@ func TestAgentDaemonRuns(t *testing.T) {
 	if strings.Contains(stderr.String(), jt.Token) {
 		t.Error("the join token appears in the logs")
 	}
+}
+
+// appliedEntries reports whether an agent's text log (at debug) shows a
+// sync message applied with at least one entry.
+func appliedEntries(log string) bool {
+	return regexp.MustCompile(`msg="sync: applied" .* entries=[1-9]`).MatchString(log)
 }
