@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/store"
 	ksync "github.com/kith-dev/kith/internal/sync"
 )
@@ -25,18 +25,7 @@ var td = spiffeid.RequireTrustDomainFromString("example.org")
 // Call it first, so that its cleanup runs after every other.
 func checkLeaks(t testing.TB) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	await.NoLeaks(t)
 }
 
 // signer "signs" by encoding the payload; verify decodes it.
@@ -249,17 +238,7 @@ func waitRev(t testing.TB, e *env, rev int64) {
 // change the hub signals, and fails t if it does not within 10s.
 func waitStats(t testing.TB, h *ksync.Hub, what string, cond func(ksync.Stats) bool) {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		changed := h.StatsChanged()
-		st := h.Stats()
-		if cond(st) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			t.Fatalf("timed out waiting for %s: hub stats %+v", what, st)
-		}
+	if !await.Signal(10*time.Second, h.StatsChanged, func() bool { return cond(h.Stats()) }) {
+		t.Fatalf("timed out waiting for %s: hub stats %+v", what, h.Stats())
 	}
 }
