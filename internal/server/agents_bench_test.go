@@ -26,6 +26,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/nodes"
 	ksync "github.com/kith-dev/kith/internal/sync"
@@ -205,7 +206,7 @@ func idleStreams(b *testing.B, n int, window time.Duration) {
 	for ready.Scan() && !strings.HasPrefix(ready.Text(), "ready") {
 	}
 	go io.Copy(io.Discard, stdout)
-	if !waitSignal(time.Minute, ts.agents.hub.StatsChanged, func() bool { return ts.agents.hub.Stats().Streams == n }) {
+	if !await.Signal(time.Minute, ts.agents.hub.StatsChanged, func() bool { return ts.agents.hub.Stats().Streams == n }) {
 		b.Fatalf("%d streams connected, want %d", ts.agents.hub.Stats().Streams, n)
 	}
 	after := memNow()

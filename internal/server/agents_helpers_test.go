@@ -20,6 +20,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/store"
 	ksync "github.com/kith-dev/kith/internal/sync"
 )
@@ -267,7 +268,7 @@ func (ts *testServer) waitHub(t testing.TB) {
 		st := ts.agents.hub.Stats()
 		return st.Revision >= rev && st.RevocationRevision >= revocs
 	}
-	if !waitSignal(5*time.Second, ts.agents.hub.StatsChanged, caughtUp) {
+	if !await.Signal(5*time.Second, ts.agents.hub.StatsChanged, caughtUp) {
 		t.Fatal("the sync hub did not catch up within 5s")
 	}
 }

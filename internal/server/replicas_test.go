@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/store/storetest"
 )
 
@@ -40,7 +41,7 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	}
 	// The notice syncs b's revocation set, then wakes its hub, whose round
 	// signals StatsChanged.
-	if !waitSignal(3*time.Second, b.agents.hub.StatsChanged, func() bool {
+	if !await.Signal(3*time.Second, b.agents.hub.StatsChanged, func() bool {
 		return b.agents.revocations.Len() != before && b.agents.hub.Stats().RevocationRevision >= want
 	}) {
 		t.Fatalf("the second replica did not learn of the revocation within 3s (set %d → %d, hub at revision %d of %d)",

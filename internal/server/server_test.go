@@ -27,6 +27,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ledger"
 )
 
@@ -108,25 +109,6 @@ func (ts *testServer) do(t testing.TB, method, path, token string, body any, out
 		}
 	}
 	return resp.StatusCode
-}
-
-// waitSignal waits until cond holds, checking it again each time the
-// channel that changed returns is closed (a part's "something changed"
-// signal, such as Hub.StatsChanged); it reports false if cond does not
-// hold within timeout.
-func waitSignal(timeout time.Duration, changed func() <-chan struct{}, cond func() bool) bool {
-	deadline := time.After(timeout)
-	for {
-		ch := changed()
-		if cond() {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return false
-		}
-	}
 }
 
 func TestEveryAdminRouteRequiresTheCredential(t *testing.T) {
@@ -517,7 +499,7 @@ func TestLedgerMetrics(t *testing.T) {
 	}
 	size := float64(ts.Ledger().Stats().TreeSize)
 	// For a publishing round that covers the tree; the check below reports.
-	waitSignal(5*time.Second, ts.Ledger().Changed, func() bool { return value("kith_ledger_checkpoint_size") >= size })
+	await.Signal(5*time.Second, ts.Ledger().Changed, func() bool { return value("kith_ledger_checkpoint_size") >= size })
 	if size < 2 || value("kith_ledger_tree_size") < size || value("kith_ledger_checkpoint_size") < size ||
 		value("kith_ledger_events_appended_total") < 2 || value("kith_ledger_commits_total") < 2 ||
 		value("kith_ledger_commit_seconds_total") <= 0 || value("kith_ledger_checkpoint_timestamp_seconds") <= 0 {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/internal/witness"
@@ -88,7 +89,7 @@ func TestLedgerWitnessedByAnotherParty(t *testing.T) {
 		}
 		return false
 	}
-	if !waitSignal(15*time.Second, ts.Ledger().Changed, witnessed) {
+	if !await.Signal(15*time.Second, ts.Ledger().Changed, witnessed) {
 		t.Fatalf("no witnessed checkpoint: %v, %v", cp, err)
 	}
 	n, err := note.Open(cp.Note, note.VerifierList(logVerifier, wv))
