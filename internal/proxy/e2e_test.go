@@ -30,6 +30,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/ledger"
@@ -183,7 +184,7 @@ func (e *e2eEnv) source(t *testing.T, id spiffeid.ID) *workloadapi.X509Source {
 	}
 	t.Cleanup(func() { src.Close() })
 	// The entry may reach the agent after the first update.
-	waitUntil(t, "the SVID of "+id.String(), src.Updated, func() bool {
+	await.Until(t, "the SVID of "+id.String(), 30*time.Second, src.Updated, func() bool {
 		s, err := src.GetX509SVID()
 		return err == nil && s.ID == id
 	})
@@ -206,29 +207,9 @@ func (e *e2eEnv) applyPolicies(t *testing.T, docs ...policy.Document) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "policy revision "+strconv.FormatInt(res.Revision, 10)+" in the view", e.view.Changed, func() bool {
+	await.Until(t, "policy revision "+strconv.FormatInt(res.Revision, 10)+" in the view", 30*time.Second, e.view.Changed, func() bool {
 		return e.view.PolicyEngine().Revision() >= res.Revision
 	})
-}
-
-// waitUntil waits until cond holds, checking it again each time the
-// channel that changed returns is ready: the change signal of what cond
-// reads (View.Changed, X509Source.Updated, Ledger.Changed). It fails t
-// after 30s.
-func waitUntil(t *testing.T, what string, changed func() <-chan struct{}, cond func() bool) {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		ch := changed()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // listen returns a loopback listener on a free port.
