@@ -6,13 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/dataplane"
 )
 
@@ -115,13 +115,9 @@ func TestDataPlaneFeedEndToEnd(t *testing.T) {
 	// The agent goes away: once the View has seen its feed end, it keeps
 	// answering from memory.
 	before := v.Version()
-	ended := ends.wait()
+	endedBefore := ends.String()
 	stopAgent()
-	select {
-	case <-ended:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the View did not notice the agent going away")
-	}
+	waitFor(t, "the View to notice the agent going away", ends.Wrote, func() bool { return ends.String() != endedBefore })
 	if !v.IsRevoked("spiffe_id", ent.SPIFFEID, issued) {
 		t.Error("the View forgot a revocation while the agent was away")
 	}
@@ -139,33 +135,18 @@ func TestDataPlaneFeedEndToEnd(t *testing.T) {
 }
 
 // feedEnds is the View's log handler: it passes records on to next and
-// signals the View's record that its feed ended (the agent went away).
+// writes a line to its Buffer at each of the View's records that its feed
+// ended (the agent went away).
 type feedEnds struct {
 	next slog.Handler
-	mu   sync.Mutex
-	ch   chan struct{}
-}
-
-// wait returns a channel closed at the next end of the feed.
-func (f *feedEnds) wait() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ch == nil {
-		f.ch = make(chan struct{})
-	}
-	return f.ch
+	await.Buffer
 }
 
 func (f *feedEnds) Enabled(context.Context, slog.Level) bool { return true }
 
 func (f *feedEnds) Handle(ctx context.Context, r slog.Record) error {
 	if strings.HasPrefix(r.Message, "dataplane: feed ended") {
-		f.mu.Lock()
-		if f.ch != nil {
-			close(f.ch)
-			f.ch = nil
-		}
-		f.mu.Unlock()
+		f.Write([]byte("ended\n"))
 	}
 	if !f.next.Enabled(ctx, r.Level) {
 		return nil

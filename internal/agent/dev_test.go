@@ -1,61 +1,22 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/await"
 	wire "github.com/kith-dev/kith/internal/sync"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use; wrote signals
-// each write.
-type syncBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes *broadcaster
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	n, err := s.b.Write(p)
-	writes := s.broadcaster()
-	s.mu.Unlock()
-	writes.notify()
-	return n, err
-}
-
-// wrote returns a channel closed at the next write.
-func (s *syncBuffer) wrote() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.broadcaster().wait()
-}
-
-// broadcaster returns s.writes, made on first use. s.mu must be held.
-func (s *syncBuffer) broadcaster() *broadcaster {
-	if s.writes == nil {
-		s.writes = newBroadcaster()
-	}
-	return s.writes
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunDev(t *testing.T) {
 	fs := newFakeServer(t, newTestClock())
 	dir := shortTempDir(t)
-	var out syncBuffer
+	var out await.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
@@ -68,7 +29,7 @@ func TestRunDev(t *testing.T) {
 			},
 		})
 	}()
-	eventually(t, "the banner", out.wrote, func() bool { return strings.Contains(out.String(), "SPIFFE_ENDPOINT_SOCKET=unix://") })
+	eventually(t, "the banner", out.Wrote, func() bool { return strings.Contains(out.String(), "SPIFFE_ENDPOINT_SOCKET=unix://") })
 	fctx, fcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer fcancel()
 	svid, err := workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+DevSocketPath(dir)))

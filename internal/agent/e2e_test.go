@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -30,6 +29,7 @@ import (
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
 	"github.com/kith-dev/kith/internal/authn"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/server"
 )
 
@@ -98,7 +98,7 @@ func (e *env) startServer() {
 	var srv *server.Server
 	var err error
 	// A restarted server's port may linger.
-	poll(5*time.Second, func() bool {
+	await.Poll(5*time.Second, func() bool {
 		srv, err = server.New(context.Background(), server.Config{
 			TrustDomain: "example.org", ListenAddr: e.addr, DataDir: e.dataDir, Clock: e.clock.Now, Logger: logger(e.t),
 			CATTL: 24 * time.Hour, X509SVIDTTL: 24 * time.Hour, JWTSVIDTTL: 24 * time.Hour,
@@ -184,47 +184,7 @@ func (e *env) createEntry(path string) *api.Entry {
 // after 30s.
 func waitFor(t *testing.T, what string, changed func() <-chan struct{}, cond func() bool) {
 	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		ch := changed()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-// poll checks cond every 10ms until it holds (true) or timeout passes
-// (false). It is only for what signals nothing: goroutines of libraries
-// exiting after a close, the kernel freeing a port. Everything else waits
-// with waitFor.
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
-// waitRotationPass waits until a's SVID rotation task has completed a
-// whole pass begun after the call, so that it has seen the clock as it is
-// now.
-func waitRotationPass(t *testing.T, a *agent.Agent) {
-	t.Helper()
-	for range 2 { // the first pass to end may have begun before the call
-		select {
-		case <-a.RotationPassForTest():
-		case <-time.After(30 * time.Second):
-			t.Fatal("the SVID rotation task did not run")
-		}
-	}
+	await.Until(t, what, 30*time.Second, changed, cond)
 }
 
 // TestEndToEnd runs the real server and agent in-process: a workload of
@@ -299,7 +259,7 @@ func TestEndToEnd(t *testing.T) {
 			if err := e.srv.CA().Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			waitRotationPass(t, a)
+			a.AwaitRotationPassForTest(t)
 			if held := a.HeldSVIDForTest(ent.ID); held != nil && held.Certificates[0].CheckSignatureFrom(next) == nil {
 				waitFor(t, "the new key's SVID at the workload", src.Updated, func() bool {
 					cur, _ := src.GetX509SVID()
@@ -398,11 +358,5 @@ func newKeyCSR(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 // Call it first, so that its cleanup runs after every other.
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		if !poll(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
+	await.NoLeaks(t)
 }

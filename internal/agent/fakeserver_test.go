@@ -19,6 +19,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ca"
 	wire "github.com/kith-dev/kith/internal/sync"
 )
@@ -98,7 +99,7 @@ func (fs *fakeServer) start(addr string) {
 	var l net.Listener
 	var err error
 	// The port of a stopped server may linger briefly.
-	if !poll(2*time.Second, func() bool { l, err = net.Listen("tcp", addr); return err == nil }) {
+	if !await.Poll(2*time.Second, func() bool { l, err = net.Listen("tcp", addr); return err == nil }) {
 		fs.tb.Fatalf("listen: %v", err)
 	}
 	srv := httptest.NewUnstartedServer(fs.handler)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ca/catest"
 )
@@ -156,42 +156,17 @@ func startAgent(tb testing.TB, cfg Config) *runningAgent {
 // or src.Updated for a workload's X509 source. It fails tb after 10s.
 func eventually(tb testing.TB, what string, changed func() <-chan struct{}, cond func() bool) {
 	tb.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		ch := changed()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	await.Until(tb, what, 10*time.Second, changed, cond)
 }
 
-// poll checks cond every 10ms until it holds (true) or timeout passes
-// (false). It is only for what signals nothing: goroutines of libraries
-// exiting after a close, the kernel freeing a port. Everything else waits
-// with eventually.
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
-// rotationPasses waits until the SVID rotation task has completed a whole
-// pass begun after the call, so that it has seen the clock as it is now.
-func (r *runningAgent) rotationPasses(tb testing.TB) {
+// awaitRotationPass waits until the SVID rotation task has completed a
+// whole pass begun after the call, so that it has seen the clock as it is
+// now.
+func (a *Agent) awaitRotationPass(tb testing.TB) {
 	tb.Helper()
 	for range 2 { // the first pass to end may have begun before the call
 		select {
-		case <-r.svids.passes.wait():
+		case <-a.svids.passes.wait():
 		case <-time.After(10 * time.Second):
 			tb.Fatal("the SVID rotation task did not run")
 		}
@@ -212,11 +187,5 @@ func selfPID() int { return os.Getpid() }
 // Call it first, so that its cleanup runs after every other.
 func checkLeaks(tb testing.TB) {
 	tb.Helper()
-	before := runtime.NumGoroutine()
-	tb.Cleanup(func() {
-		if !poll(5*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
-			buf := make([]byte, 1<<20)
-			tb.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
+	await.NoLeaks(tb)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/await"
 	wire "github.com/kith-dev/kith/internal/sync"
 )
 
@@ -219,7 +220,7 @@ func TestInsecureBootstrap(t *testing.T) {
 	cfg := newTestConfig(t, fs, clock)
 	cfg.TrustBundle = nil
 	cfg.InsecureBootstrap = true
-	var logs syncBuffer
+	var logs await.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	r := startAgent(t, cfg)
 	if r.SPIFFEID().IsZero() {

@@ -181,7 +181,7 @@ func TestRotation(t *testing.T) {
 		}
 		clock.Add(time.Hour)
 		fs.rotate()
-		r.rotationPasses(t)
+		r.awaitRotationPass(t)
 		if held := r.svids.held(e.ID); held != nil && signedBy(held.Certificates[0], next) {
 			eventually(t, "the new key's SVID at the workload", src.Updated, func() bool {
 				cur, _ := src.GetX509SVID()

@@ -50,7 +50,7 @@ func TestSVIDsOnlyForWorkloads(t *testing.T) {
 	}
 	defer src.Close()
 	clock.Add(defaultIdleSVIDTimeout + time.Second)
-	r.rotationPasses(t) // a whole pass has seen the clock past the idle timeout
+	r.awaitRotationPass(t) // a whole pass has seen the clock past the idle timeout
 	if held := r.Status().SVIDs; held != 1 {
 		t.Errorf("holds %d SVIDs while a workload watches, want 1", held)
 	}
