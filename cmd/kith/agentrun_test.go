@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/await"
 )
 
 func TestAgentDaemonFlags(t *testing.T) {
@@ -67,40 +67,6 @@ func TestAgentDaemonFlags(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use; wrote signals
-// each write.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes chan struct{} // closed at the next write; nil while no one waits
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.writes != nil {
-		close(l.writes)
-		l.writes = nil
-	}
-	return l.b.Write(p)
-}
-
-// wrote returns a channel closed at the next write.
-func (l *lockedBuffer) wrote() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.writes == nil {
-		l.writes = make(chan struct{})
-	}
-	return l.writes
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAgentDaemonRuns runs `kith agent` against a real server: it attests
 // with a join token, verifies the server with --trust-bundle, and serves a
 // go-spiffe workload on --socket.
@@ -131,7 +97,7 @@ func TestAgentDaemonRuns(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr await.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runAgentDaemon(ctx, []string{"--server", cfg.Addr, "--join-token", jt.Token, "--socket", sock,
@@ -141,19 +107,8 @@ func TestAgentDaemonRuns(t *testing.T) {
 	// The agent binds the socket first, then attests and follows the sync
 	// stream, logging each message it applied (at debug): once it logs
 	// one with the entry, it serves the workload.
-	timeout := time.After(30 * time.Second)
-	for {
-		wrote := stderr.wrote()
-		if appliedEntries(stderr.String()) {
-			break
-		}
-		select {
-		case <-wrote:
-		case err := <-done:
-			t.Fatalf("kith agent stopped: %v\nstderr:\n%s", err, stderr.String())
-		case <-timeout:
-			t.Fatalf("the agent applied no sync message with the entry within 30s\nstderr:\n%s", stderr.String())
-		}
+	if !await.Signal(30*time.Second, stderr.Wrote, func() bool { return appliedEntries(stderr.String()) }) {
+		t.Fatalf("the agent applied no sync message with the entry within 30s\nstderr:\n%s", stderr.String())
 	}
 	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer fcancel()

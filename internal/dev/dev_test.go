@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,43 +16,10 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/server"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the writer goroutine and the
-// test; wrote signals each write.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes chan struct{} // closed at the next write; nil while no one waits
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.writes != nil {
-		close(l.writes)
-		l.writes = nil
-	}
-	return l.b.Write(p)
-}
-
-// wrote returns a channel closed at the next write.
-func (l *lockedBuffer) wrote() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.writes == nil {
-		l.writes = make(chan struct{})
-	}
-	return l.writes
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRun starts the demo, checks what the banner promises (admin token,
 // demo entries, a Workload API socket that gives the current user an
@@ -66,7 +32,7 @@ func TestRun(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithCancel(t.Context())
-	out := &lockedBuffer{}
+	out := &await.Buffer{}
 	ready := make(chan *server.Server, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -87,20 +53,13 @@ func TestRun(t *testing.T) {
 	}
 	var sock string
 	re := regexp.MustCompile(`SPIFFE_ENDPOINT_SOCKET=(unix://\S+)`)
-	timeout := time.After(20 * time.Second)
-	for {
-		wrote := out.wrote()
+	if !await.Signal(20*time.Second, out.Wrote, func() bool {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			sock = m[1]
-			break
 		}
-		select {
-		case <-wrote:
-		case err := <-done:
-			t.Fatalf("Run stopped before the banner named the Workload API socket: %v\n%s", err, out)
-		case <-timeout:
-			t.Fatalf("banner never named the Workload API socket:\n%s", out)
-		}
+		return sock != ""
+	}) {
+		t.Fatalf("banner never named the Workload API socket:\n%s", out)
 	}
 	for _, want := range []string{"admin token    kith_admin_", "demo entries   3", "KITH_DATA=" + dir} {
 		if !bytes.Contains([]byte(out.String()), []byte(want)) {
