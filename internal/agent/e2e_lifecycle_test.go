@@ -44,6 +44,7 @@ func TestEndToEndEvict(t *testing.T) {
 	a, addr, done, _ := e.startAgent("")
 	waitReady(t, a, done)
 	e.createEntry("/web")
+	waitEntries(t, a, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if _, err := workloadapi.FetchX509SVID(ctx, workloadapi.WithAddr(addr)); err != nil {
@@ -79,6 +80,7 @@ func TestEndToEndServerRestart(t *testing.T) {
 	a, addr, done, _ := e.startAgent("")
 	waitReady(t, a, done)
 	e.createEntry("/web")
+	waitEntries(t, a, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	opt := workloadapi.WithAddr(addr)
@@ -109,7 +111,7 @@ func TestEndToEndServerRestart(t *testing.T) {
 	e.createEntry("/api")
 	// A fetch itself signals a change (its stream watches SVIDs): wait for
 	// the entry, then fetch once.
-	waitFor(t, "the new entry at the agent", a.ChangedForTest, func() bool { return a.Status().Entries >= 2 })
+	waitEntries(t, a, 2)
 	if svids, err := workloadapi.FetchX509SVIDs(ctx, opt); err != nil || len(svids) != 2 {
 		t.Fatalf("FetchX509SVIDs after the new entry = %d SVIDs, %v; want 2", len(svids), err)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -168,6 +169,13 @@ func waitReady(t *testing.T, a *agent.Agent, done chan error) {
 	}
 }
 
+// waitEntries waits until a holds at least n entries, so that a workload
+// they match gets an identity at once.
+func waitEntries(t *testing.T, a *agent.Agent, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d entries at the agent", n), a.ChangedForTest, func() bool { return a.Status().Entries >= n })
+}
+
 func (e *env) createEntry(path string) *api.Entry {
 	e.t.Helper()
 	ent, err := e.admin.CreateEntry(e.t.Context(), api.Entry{SPIFFEID: "spiffe://example.org" + path,
@@ -197,6 +205,7 @@ func TestEndToEnd(t *testing.T) {
 	a, addr, done, _ := e.startAgent("")
 	waitReady(t, a, done)
 	ent := e.createEntry("/web")
+	waitEntries(t, a, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	opt := workloadapi.WithClientOptions(workloadapi.WithAddr(addr))

@@ -159,6 +159,13 @@ func eventually(tb testing.TB, what string, changed func() <-chan struct{}, cond
 	await.Until(tb, what, 10*time.Second, changed, cond)
 }
 
+// awaitEntry waits until the agent holds the entry with ID id, so that a
+// workload it matches gets an identity at once.
+func (r *runningAgent) awaitEntry(tb testing.TB, id string) {
+	tb.Helper()
+	eventually(tb, "entry "+id+" at the agent", r.changed.wait, func() bool { _, ok := r.state.entry(id); return ok })
+}
+
 // awaitRotationPass waits until the SVID rotation task has completed a
 // whole pass begun after the call, so that it has seen the clock as it is
 // now.

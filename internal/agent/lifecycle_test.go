@@ -76,7 +76,8 @@ func TestEvicted(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	cfg := newTestConfig(t, fs, clock)
 	r := startAgent(t, cfg)
-	fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	if _, err := workloadapi.FetchX509SVID(ctx, clientOptions(r)); err != nil {
@@ -125,6 +126,7 @@ func TestServerRestart(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	first, err := workloadapi.FetchX509SVID(ctx, clientOptions(r))

@@ -83,6 +83,7 @@ func TestRevocationReachesVerifier(t *testing.T) {
 			fs := newFakeServer(t, clock)
 			r := startAgent(t, newTestConfig(t, fs, clock))
 			e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+			r.awaitEntry(t, e.ID)
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))
@@ -132,6 +133,7 @@ func TestRotation(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID) // the stream's first call must not end with "no identity"
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))

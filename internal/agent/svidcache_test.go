@@ -80,6 +80,7 @@ func TestInactiveEntry(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(wire.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID) // so that the only watch error is the quarantine's
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	c, err := workloadapi.New(ctx, clientOptions(r))
