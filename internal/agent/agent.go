@@ -58,6 +58,11 @@ type Agent struct {
 	ran        atomic.Bool
 	healthAddr atomic.Pointer[string]
 
+	// changed is notified whenever what Status reports may have changed
+	// (the connection, the identity, the cache, the SVIDs held and their
+	// watchers), last thing after the change; tests wait on it.
+	changed *broadcaster
+
 	// Timings, shortened by tests.
 	backoffBase, backoffMax time.Duration
 	heartbeatTimeout        time.Duration // a sync stream silent this long is dead
@@ -83,7 +88,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, serverURL: u, pinnedTD: td, roots: roots,
-		reconnect: make(chan struct{}, 1), ready: make(chan struct{}),
+		reconnect: make(chan struct{}, 1), ready: make(chan struct{}), changed: newBroadcaster(),
 		backoffBase: defaultBackoffBase, backoffMax: defaultBackoffMax,
 		heartbeatTimeout: 2 * agentproto.HeartbeatInterval, tick: defaultTick, idleSVIDTimeout: defaultIdleSVIDTimeout}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -92,6 +97,7 @@ func New(cfg Config) (*Agent, error) {
 	a.metrics = newMetrics()
 	a.telemetry = newTelemetryBuffer(a.metrics.reg)
 	a.state = newState(cfg.Clock, td)
+	a.state.changes.also = a.changed
 	if _, err := loadState(cfg.DataDir, a.state); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -126,7 +132,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	store, persisted := openSVIDStore(cfg.DataDir, a.logger)
 	a.svids = newSVIDCache(svidCacheConfig{
-		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics,
+		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics, changed: a.changed,
 		store: store, online: a.connected.Load,
 	})
 	if persisted != nil {
@@ -204,6 +210,7 @@ func (a *Agent) dropIdentity() {
 	a.jwts.clear()
 	a.state.clear()
 	a.ident.cur.Store(nil)
+	a.changed.notify()
 	if err := removeIdentity(a.cfg.DataDir); err != nil {
 		a.logger.Error("delete the evicted identity", "error", err)
 	}

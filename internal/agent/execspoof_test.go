@@ -260,7 +260,7 @@ func TestExecAfterConnect(t *testing.T) {
 	copyExecutable(t, attacker, "attacker")
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/allowed",
 		Selectors: []string{ownUIDSelector(), "unix:path:" + allowed, "unix:sha256:" + sum}})
-	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
+	r.awaitEntry(t, e.ID)
 
 	if got, want := runHelper(t, allowed, "direct", r.socket, ""), "ok "+e.SPIFFEID; got != want {
 		t.Fatalf("the allowed program connecting for itself got %q, want %q", got, want)
@@ -306,7 +306,7 @@ func TestStreamEndsAfterExec(t *testing.T) {
 	}
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/self",
 		Selectors: []string{ownUIDSelector(), "unix:path:" + self}})
-	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
+	r.awaitEntry(t, e.ID)
 
 	cc, err := grpc.NewClient(r.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -325,7 +325,7 @@ func TestStreamEndsAfterExec(t *testing.T) {
 
 	proc.exec.Store(true)
 	other := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/other", Selectors: []string{"unix:uid:4000000000"}})
-	eventually(t, "the change at the agent", func() bool { _, ok := r.state.entry(other.ID); return ok })
+	r.awaitEntry(t, other.ID)
 	if resp, err := stream.Recv(); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("update after the exec = %v, %v; want PermissionDenied", resp, err)
 	}

@@ -43,6 +43,7 @@ func (c *svidCache) run(tick, idle time.Duration) func(context.Context) error {
 					bo.reset()
 				}
 			}
+			c.passes.notify()
 			t := time.NewTimer(tick)
 			select {
 			case <-ctx.Done():

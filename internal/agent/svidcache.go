@@ -60,6 +60,8 @@ type svidCacheConfig struct {
 	// no workload needs are dropped only then, since they could not be
 	// minted again otherwise. Nil means always.
 	online func() bool
+	// changed is notified when the watchers change (see Agent.changed).
+	changed *broadcaster
 }
 
 // svidCache holds the X509-SVIDs of the entries that workloads on the node
@@ -74,11 +76,15 @@ type svidCache struct {
 	records  map[string]*x509Record // by entry ID
 	watchers map[string]int         // entry ID → streams that need it
 	lastUsed map[string]time.Time
+
+	// passes is notified after each pass of the rotation task, for tests
+	// that must know it has seen a step of the clock.
+	passes *broadcaster
 }
 
 func newSVIDCache(cfg svidCacheConfig) *svidCache {
 	return &svidCache{svidCacheConfig: cfg, records: map[string]*x509Record{},
-		watchers: map[string]int{}, lastUsed: map[string]time.Time{}}
+		watchers: map[string]int{}, lastUsed: map[string]time.Time{}, passes: newBroadcaster()}
 }
 
 // watch registers need for entry IDs; the returned function releases it.
@@ -90,6 +96,7 @@ func (c *svidCache) watch(ids []string) (release func()) {
 		c.lastUsed[id] = now
 	}
 	c.mu.Unlock()
+	c.changed.notify()
 	return func() {
 		c.mu.Lock()
 		now := c.clock()
@@ -100,6 +107,7 @@ func (c *svidCache) watch(ids []string) (release func()) {
 			c.lastUsed[id] = now
 		}
 		c.mu.Unlock()
+		c.changed.notify()
 	}
 }
 

@@ -130,7 +130,7 @@ func persistedAgent(t *testing.T, ttl time.Duration) persisted {
 	r := startAgent(t, cfg)
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()},
 		X509SVIDTTL: int64(ttl / time.Second)})
-	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
+	r.awaitEntry(t, e.ID)
 	svid, err := workloadapi.FetchX509SVID(t.Context(), clientOptions(r))
 	if err != nil {
 		t.Fatal(err)
