@@ -245,7 +245,13 @@ func (p *Inbound) Run(ctx context.Context) error {
 	srv.Protocols.SetHTTP2(true)
 	if p.conns != nil {
 		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, peerConnKey{}, p.conns.add(c, func() { c.Close() }))
+			// Cut the TCP connection under TLS: closing the TLS one
+			// could wait on a close_notify the peer does not read.
+			raw := c
+			if tc, ok := c.(*tls.Conn); ok {
+				raw = tc.NetConn()
+			}
+			return context.WithValue(ctx, peerConnKey{}, p.conns.add(c, func() { raw.Close() }))
 		}
 		srv.ConnState = func(c net.Conn, s http.ConnState) {
 			if s == http.StateClosed || s == http.StateHijacked {
