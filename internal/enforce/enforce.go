@@ -182,6 +182,12 @@ func (e *Enforcer) tokenVerifier() (*issuerVerifier, error) {
 // Target returns the SPIFFE ID of the protected service.
 func (e *Enforcer) Target() spiffeid.ID { return e.cfg.Target }
 
+// Revocations returns the revocation set the Enforcer asks on every call
+// (Config.Revocations). A proxy that can also follow the set's changes
+// (the data-plane view signals them) uses it to close the connections of
+// peers revoked after they connected.
+func (e *Enforcer) Revocations() Revocations { return e.cfg.Revocations }
+
 // Check verifies and decides the HTTP call r: its TLS peer chain
 // (r.TLS.PeerCertificates), its access token and its method, host, path
 // and headers. It never returns an error: a refusal is a [Result] whose

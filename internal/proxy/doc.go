@@ -6,13 +6,16 @@
 //     shared request path of package enforce, answers refusals, and
 //     forwards allowed calls over HTTP/1.1 or HTTP/2 (h2c, so gRPC works)
 //     to the local upstream with the verified caller in Kith-* headers,
-//     after stripping any Kith-* headers that came from outside.
+//     after stripping any Kith-* headers that came from outside. It
+//     closes the connections of callers revoked after they connected.
 //   - [Outbound] takes plain HTTP from the local application and opens
 //     mutual TLS to the destination with the application's SVID, attaching
 //     an access token and retrying once with a stronger token when the
-//     destination answers with an RFC 9470 step-up challenge.
+//     destination answers with an RFC 9470 step-up challenge. No call
+//     goes over a connection made with an earlier SVID of the
+//     application, or to a destination revoked since ([NewTransport]).
 //   - [TCP] guards non-HTTP protocols with mutual TLS and identity policy
-//     only.
+//     only, and cuts the tunnels of peers revoked after they connected.
 //   - [Telemetry] records every call: Prometheus metrics on its own
 //     registry, a structured access log, a [Recorder] for the behaviour
 //     engine and batches for an [Uploader].

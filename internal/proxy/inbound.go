@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
@@ -51,9 +52,13 @@ type Inbound struct {
 	ln    net.Listener
 	rp    *httputil.ReverseProxy
 	guard *Guard
+	conns *peerConns // nil when the enforcer's revocations do not signal changes
 }
 
 type resultKey struct{}
+
+// peerConnKey is the context key of a call's *peerConn.
+type peerConnKey struct{}
 
 // NewInbound returns an Inbound proxy listening on cfg.Addr (or
 // cfg.Listener). It returns an error if a required field is missing or
@@ -65,7 +70,8 @@ func NewInbound(cfg InboundConfig) (*Inbound, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Inbound{cfg: cfg, ln: cfg.Listener, guard: NewGuard(cfg.Enforcer, cfg.Telemetry, cfg.Logger)}
+	p := &Inbound{cfg: cfg, ln: cfg.Listener, guard: NewGuard(cfg.Enforcer, cfg.Telemetry, cfg.Logger),
+		conns: newPeerConns(cfg.Enforcer.Revocations(), cfg.Logger)}
 	if p.ln == nil {
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
@@ -124,6 +130,11 @@ func (p *Inbound) Addr() net.Addr { return p.ln.Addr() }
 // proxy's TLS listener (r.TLS holds the peer chain); without it every call
 // lacks a client certificate.
 func (p *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.conns != nil && r.TLS != nil {
+		if pc, ok := r.Context().Value(peerConnKey{}).(*peerConn); ok && pc.peer.Load() == nil {
+			pc.setPeer(r.TLS.PeerCertificates)
+		}
+	}
 	p.guard.Serve(w, r, func(w http.ResponseWriter, r *http.Request, res *enforce.Result) {
 		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 	})
@@ -172,6 +183,14 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, forward func(w htt
 		if res.Err != nil {
 			g.Logger.Debug("call refused", "reason", res.Reason, "err", res.Err)
 		}
+		switch res.Reason {
+		case enforce.ReasonRevokedClientCert, enforce.ReasonBadClientCert, enforce.ReasonUntrustedDomain:
+			// The certificate of this connection will not pass again:
+			// have the caller drop the connection, so that its next call
+			// comes over a new one, with its current certificate. HTTP/1.1
+			// closes after this answer, HTTP/2 sends GOAWAY.
+			w.Header().Set("Connection", "close")
+		}
 		res.WriteError(cw)
 	}
 	if g.Telemetry == nil {
@@ -207,6 +226,12 @@ func serverTLS(src x509svid.Source, require bool) *tls.Config {
 // Run serves until ctx is done, then shuts down gracefully (waiting up to
 // ten seconds for calls in flight). It returns the server's error, or nil
 // after a shutdown.
+//
+// When the enforcer's revocation set signals its changes (a
+// [RevocationFeed], as the data-plane view is), Run also closes the
+// connections of callers whose certificate it comes to cover: kept-alive
+// HTTP/1.1 connections and HTTP/2 connections with their streams in
+// flight.
 func (p *Inbound) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           p,
@@ -218,6 +243,29 @@ func (p *Inbound) Run(ctx context.Context) error {
 	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(true)
+	if p.conns != nil {
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			// Cut the TCP connection under TLS: closing the TLS one
+			// could wait on a close_notify the peer does not read.
+			raw := c
+			if tc, ok := c.(*tls.Conn); ok {
+				raw = tc.NetConn()
+			}
+			return context.WithValue(ctx, peerConnKey{}, p.conns.add(c, func() { raw.Close() }))
+		}
+		srv.ConnState = func(c net.Conn, s http.ConnState) {
+			if s == http.StateClosed || s == http.StateHijacked {
+				p.conns.remove(c)
+			}
+		}
+		sctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { p.conns.run(sctx) })
+		defer func() {
+			stop()
+			wg.Wait()
+		}()
+	}
 	return serve(ctx, srv, func() error { return srv.ServeTLS(p.ln, "", "") })
 }
 

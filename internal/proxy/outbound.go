@@ -16,7 +16,6 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/internal/authn"
@@ -173,6 +172,8 @@ type TransportConfig struct {
 	// Required.
 	Bundles x509bundle.Source
 	// Revocations, if set, refuses a revoked destination certificate.
+	// Connections to a destination revoked later are closed when it is a
+	// [RevocationFeed].
 	Revocations authn.RevocationChecker
 	// Tokens, if set, attaches an access token to every call.
 	Tokens TokenTransport
@@ -185,20 +186,25 @@ type TransportConfig struct {
 // [Outbound] and the SDK's client transport: mutual TLS with cfg.SVID to
 // a destination that must present cfg.DestinationID (HTTP/2 when it
 // offers it), a token from cfg.Tokens, and one retry with a token from
-// cfg.StepUpTokens after a step-up challenge (for bodies up to 1 MiB). It
-// returns an error if a required field is missing.
+// cfg.StepUpTokens after a step-up challenge (for bodies up to 1 MiB).
+//
+// No call goes over a connection made with an earlier SVID of the
+// workload: the call after the SVID changed (rotation, or a new SVID
+// after a revocation) opens a new connection with it. When
+// cfg.Revocations signals its changes (a [RevocationFeed], as the
+// data-plane view is), connections to a destination whose certificate it
+// comes to cover are closed at the next call. The transport's
+// CloseIdleConnections closes the idle connections of every SVID.
+//
+// It returns an error if a required field is missing; the transport's
+// RoundTrip returns one wrapping the source's error while cfg.SVID has
+// never given an SVID.
 func NewTransport(cfg TransportConfig) (http.RoundTripper, error) {
 	if cfg.DestinationID.IsZero() || cfg.SVID == nil || cfg.Bundles == nil {
 		return nil, errors.New("proxy: TransportConfig needs DestinationID, SVID and Bundles")
 	}
-	base := &http.Transport{
-		TLSClientConfig:     tlsconfig.MTLSClientConfig(cfg.SVID, cfg.Bundles, authn.Authorizer(cfg.Revocations, tlsconfig.AuthorizeID(cfg.DestinationID))),
-		ForceAttemptHTTP2:   true,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-	}
-	rt := &stepUpTransport{primary: base}
+	base := newMTLSTransport(cfg)
+	rt := &stepUpTransport{primary: base, base: base}
 	if cfg.Tokens != nil {
 		rt.primary = cfg.Tokens.Transport(base)
 	}
@@ -209,10 +215,15 @@ func NewTransport(cfg TransportConfig) (http.RoundTripper, error) {
 }
 
 // stepUpTransport sends a call with primary and, when the answer is an
-// RFC 9470 step-up challenge, once more with stepUp.
+// RFC 9470 step-up challenge, once more with stepUp; both send over base.
 type stepUpTransport struct {
 	primary, stepUp http.RoundTripper
+	base            *mtlsTransport
 }
+
+// CloseIdleConnections closes the idle connections of the transport, as
+// http.Client.CloseIdleConnections asks.
+func (t *stepUpTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
 // RoundTrip implements http.RoundTripper.
 func (t *stepUpTransport) RoundTrip(req *http.Request) (*http.Response, error) {

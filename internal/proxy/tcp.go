@@ -40,8 +40,9 @@ type TCPConfig struct {
 // TCP is the inbound proxy for non-HTTP protocols: mutual TLS, identity
 // policy, then bytes both ways.
 type TCP struct {
-	cfg TCPConfig
-	ln  net.Listener
+	cfg   TCPConfig
+	ln    net.Listener
+	conns *peerConns // nil when the enforcer's revocations do not signal changes
 }
 
 // NewTCP returns a TCP proxy listening on cfg.Addr (or cfg.Listener). It
@@ -53,7 +54,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &TCP{cfg: cfg, ln: cfg.Listener}
+	p := &TCP{cfg: cfg, ln: cfg.Listener, conns: newPeerConns(cfg.Enforcer.Revocations(), cfg.Logger)}
 	if p.ln == nil {
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
@@ -70,6 +71,10 @@ func (p *TCP) Addr() net.Addr { return p.ln.Addr() }
 // Run accepts connections until ctx is done, then closes the listener and
 // every open connection and waits for their goroutines. It returns the
 // listener's error, or nil after ctx is done.
+//
+// When the enforcer's revocation set signals its changes (a
+// [RevocationFeed], as the data-plane view is), Run also cuts the tunnels
+// of peers whose certificate it comes to cover, both ways.
 func (p *TCP) Run(ctx context.Context) error {
 	tlsConf := serverTLS(p.cfg.SVID, true)
 	var wg sync.WaitGroup
@@ -82,6 +87,7 @@ func (p *TCP) Run(ctx context.Context) error {
 		<-ctx.Done()
 		p.ln.Close()
 	})
+	wg.Go(func() { p.conns.run(ctx) })
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -94,9 +100,12 @@ func (p *TCP) Run(ctx context.Context) error {
 	}
 }
 
-// handle serves one connection.
+// handle serves one connection. Cancelling its context, as ctx being
+// done or its peer being revoked does, closes both sides.
 func (p *TCP) handle(ctx context.Context, c *tls.Conn) {
 	start := time.Now()
+	ctx, cut := context.WithCancel(ctx)
+	defer cut()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()
@@ -107,7 +116,12 @@ func (p *TCP) handle(ctx context.Context, c *tls.Conn) {
 		p.cfg.Logger.Debug("handshake failed", "peer", c.RemoteAddr().String(), "err", err)
 		return
 	}
-	res := p.cfg.Enforcer.CheckConn(c.ConnectionState().PeerCertificates)
+	peer := c.ConnectionState().PeerCertificates
+	// Held before the check, so that no revocation applied after the
+	// check is missed.
+	p.conns.add(c, cut).setPeer(peer)
+	defer p.conns.remove(c)
+	res := p.cfg.Enforcer.CheckConn(peer)
 	rec := callrecord.Record{Time: start, Direction: "tcp", Target: p.cfg.Enforcer.Target().String(), Method: "CONNECT"}
 	defer func() {
 		fillRecord(&rec, res)

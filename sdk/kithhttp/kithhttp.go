@@ -100,7 +100,10 @@ type callerKey struct{}
 // answered with the status, headers and RFC 9457 problem body of package
 // enforce, an allowed one reaches next with its [Caller] in the context.
 // Both go through proxy.Guard, the inbound proxy's own path, and are
-// recorded with Config.Telemetry.
+// recorded with Config.Telemetry. A call refused for its client
+// certificate (revoked, invalid, of an untrusted domain) is answered with
+// Connection: close (GOAWAY on HTTP/2), so that the caller's next call
+// comes over a new connection with its current certificate.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res := m.guard.Serve(w, r, func(w http.ResponseWriter, r *http.Request, res *enforce.Result) {
@@ -136,6 +139,9 @@ type TransportConfig = proxy.TransportConfig
 // NewTransport returns the outbound transport shared with the outbound
 // proxy: mutual TLS with the service's SVID to a destination that must
 // present TransportConfig.DestinationID, an access token, and one retry
-// with a stronger token after a step-up challenge. It returns an error if
-// a required field is missing.
+// with a stronger token after a step-up challenge. The call after the
+// service's SVID changed goes over a new connection made with it; with
+// revocations that signal their changes (the data-plane view),
+// connections to a destination revoked later are dropped. It returns an
+// error if a required field is missing.
 func NewTransport(cfg TransportConfig) (http.RoundTripper, error) { return proxy.NewTransport(cfg) }
