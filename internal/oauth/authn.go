@@ -80,8 +80,9 @@ type authResult struct {
 // authenticate identifies and authenticates the client of a request at
 // endpoint (a path such as PathToken). peer is the verified client
 // certificate, or nil. Every failure is an invalid_client error whose
-// cause, for the ledger, says what failed; claimed is the client ID the
-// request named, if any, for the ledger too.
+// cause, for the ledger, says what failed; claimed is the client the
+// request named, if any, for the ledger too, in a form it may hold: a
+// client ID, a proven SPIFFE ID, or a fingerprint (see recordedClaim).
 func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCert, endpoint string, now time.Time) (res *authResult, claimed string, err error) {
 	defer func() {
 		if pe := (*protocolError)(nil); errors.As(err, &pe) {
@@ -94,20 +95,21 @@ func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCer
 	switch {
 	case c.basic:
 		res, err = s.authSecret(ctx, c.basicID, c.basicSecret, AuthSecretBasic, now)
-		return res, c.basicID, err
+		return res, recordedClaim(c.basicID), err
 	case c.postSecret != "":
 		res, err = s.authSecret(ctx, c.clientID, c.postSecret, AuthSecretPost, now)
-		return res, c.clientID, err
+		return res, recordedClaim(c.clientID), err
 	case c.assertion != "":
 		if c.assertionType != assertionJWTBearer && c.assertionType != assertionJWTSPIFFE {
-			return nil, c.clientID, invalidClient(fmt.Errorf("unsupported client_assertion_type %q", truncate(c.assertionType)))
+			return nil, recordedClaim(c.clientID), invalidClient(fmt.Errorf("unsupported client_assertion_type %q", truncate(c.assertionType)))
 		}
 		return s.authAssertion(ctx, c.clientID, c.assertion, endpoint, now)
 	case peer != nil:
 		res, err = s.authTLS(ctx, c.clientID, peer)
-		return res, firstNonEmpty(c.clientID, peer.ID.String()), err
+		// The certificate verified: its SPIFFE ID is proven.
+		return res, firstNonEmpty(recordedClaim(c.clientID), peer.ID.String()), err
 	}
-	return nil, c.clientID, invalidClient(errors.New("no client credentials"))
+	return nil, recordedClaim(c.clientID), invalidClient(errors.New("no client credentials"))
 }
 
 // authSecret checks a client secret. A malformed secret is refused before

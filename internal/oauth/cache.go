@@ -87,7 +87,7 @@ func (c *clientCache) client(ctx context.Context, id ClientID) (*clientRecord, e
 	var cr *clientRecord
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		err = fmt.Errorf("client %s: %w", truncate(string(id)), ErrNotFound)
+		err = fmt.Errorf("client %s: %w", recordedClaim(string(id)), ErrNotFound)
 	case err != nil:
 		return nil, fmt.Errorf("read client: %w", err) // not cached
 	default:

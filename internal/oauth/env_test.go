@@ -79,10 +79,11 @@ func newEnv(t testing.TB, mutate ...func(*oauth.Config)) *env {
 	if e.revs, err = revocation.New(ctx, revocation.Config{Store: revocationstore.New(st), Clock: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
+	sink, logger := watch.sink(t.Name(), e.audit)
 	cfg := oauth.Config{
 		Issuer: issuer, AltBaseURLs: []string{"https://127.0.0.1:8443"}, TrustDomain: td,
 		Clients: st, Keys: st, KEK: kek, Registry: e.reg, Bundles: e.ca, Revocations: e.revs, Auditor: e.audit,
-		Clock: e.clock.Now,
+		Clock: e.clock.Now, Logger: logger,
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -91,6 +92,7 @@ func newEnv(t testing.TB, mutate ...func(*oauth.Config)) *env {
 	if e.svc, err = oauth.New(ctx, cfg); err != nil {
 		t.Fatalf("oauth.New: %v", err)
 	}
+	watch.checkAtEnd(t, e.svc, sink)
 	e.entry = e.newEntry("orders", "orders:read", "orders:write", "admin")
 	return e
 }
@@ -120,6 +122,7 @@ func (e *env) client(m oauth.AuthMethod, entry registry.Entry, scopes []string, 
 	if err != nil {
 		e.t.Fatalf("CreateClient: %v", err)
 	}
+	watch.track(sec.Reveal())
 	return c, sec
 }
 
@@ -139,6 +142,11 @@ func (e *env) do(req request) *httptest.ResponseRecorder {
 	e.t.Helper()
 	if req.path == "" {
 		req.path = oauth.PathToken
+	}
+	watch.trackSent(req.form.Encode(), req.basic[0], req.basic[1], req.dpop)
+	for name := range req.form {
+		watch.trackSent(name)
+		watch.trackSent(req.form[name]...)
 	}
 	r := httptest.NewRequest(http.MethodPost, issuer+req.path, strings.NewReader(req.form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

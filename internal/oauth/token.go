@@ -16,15 +16,17 @@ import (
 // reqInfo is what the audit trail records of a token request, filled in as
 // the request is understood.
 type reqInfo struct {
-	source   string
-	grant    string
+	source string
+	grant  string
+	// clientID is the client the request claimed, in the form the ledger
+	// may hold (see recordedClaim).
 	clientID string
 	auth     *authResult
 }
 
 // key returns the audit key of an event about the request.
 func (ri *reqInfo) key(typ, action string, outcome audit.Outcome, reason string) auditKey {
-	k := auditKey{typ: typ, action: action, outcome: outcome, clientID: truncate(ri.clientID),
+	k := auditKey{typ: typ, action: action, outcome: outcome, clientID: ri.clientID,
 		grant: ri.grant, reason: reason, source: ri.source}
 	if a := ri.auth; a != nil {
 		k.clientID, k.entryID, k.method, k.credID = string(a.client.ID), a.entry.ID, string(a.method), a.credID
@@ -140,7 +142,7 @@ func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqI
 	creds, err := readCredentials(r, form)
 	if err != nil {
 		s.limits.sourceFail.take(ri.source, now)
-		ri.clientID = firstNonEmpty(creds.clientID, creds.basicID)
+		ri.clientID = recordedClaim(firstNonEmpty(creds.clientID, creds.basicID))
 		return nil, err
 	}
 	peer, peerErr := s.verifyPeer(r, now)
@@ -276,7 +278,7 @@ func (s *Service) refused(ri *reqInfo, typ, action string, err error) {
 	outcome, reason := audit.OutcomeDenied, "internal error"
 	var pe *protocolError
 	if errors.As(err, &pe) {
-		reason = pe.code + ": " + truncateReason(pe.reason())
+		reason = pe.code + ": " + truncateReason(redactSecrets(pe.reason()))
 	} else {
 		outcome = audit.OutcomeFailure
 	}
