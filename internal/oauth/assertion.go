@@ -73,13 +73,13 @@ func parseAssertion(raw string) (*assertion, error) {
 }
 
 // authAssertion authenticates a client by a private_key_jwt assertion or
-// a JWT-SVID. It returns the claimed client in the form the ledger may
+// a JWT-SVID, parsed by parseAssertion (parseErr if it did not parse). It
+// returns the claimed client in the form the ledger may
 // hold (see recordedClaim): the SPIFFE ID of a JWT-SVID only once its
 // signature verified.
-func (s *Service) authAssertion(ctx context.Context, clientID, raw, endpoint string, now time.Time) (*authResult, string, error) {
-	a, err := parseAssertion(raw)
-	if err != nil {
-		return nil, recordedClaim(clientID), err
+func (s *Service) authAssertion(ctx context.Context, clientID string, a *assertion, parseErr error, endpoint string, now time.Time) (*authResult, string, error) {
+	if parseErr != nil {
+		return nil, recordedClaim(clientID), parseErr
 	}
 	if !a.svid.IsZero() {
 		res, proven, err := s.authJWTSVID(ctx, clientID, a, endpoint, now)

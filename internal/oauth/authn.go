@@ -68,6 +68,24 @@ func readCredentials(r *http.Request, form url.Values) (credentials, error) {
 	return c, nil
 }
 
+// claimOf is the client a request names before its credentials are
+// checked, in the form the ledger may hold (see recordedClaim): the Basic
+// user or the client_id, else the assertion's subject, else the SPIFFE
+// ID of the verified client certificate. It keys the brute-force guard.
+func claimOf(c credentials, peer *peerCert, a *assertion) string {
+	switch {
+	case c.basic:
+		return recordedClaim(c.basicID)
+	case c.clientID != "":
+		return recordedClaim(c.clientID)
+	case a != nil:
+		return recordedClaim(a.claims.Subject)
+	case peer != nil:
+		return peer.ID.String()
+	}
+	return ""
+}
+
 // authResult is an authenticated client.
 type authResult struct {
 	client *clientRecord
@@ -83,7 +101,9 @@ type authResult struct {
 // cause, for the ledger, says what failed; claimed is the client the
 // request named, if any, for the ledger too, in a form it may hold: a
 // client ID, a proven SPIFFE ID, or a fingerprint (see recordedClaim).
-func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCert, endpoint string, now time.Time) (res *authResult, claimed string, err error) {
+// a is the client assertion parsed (without verification), or aErr why
+// it did not parse.
+func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCert, a *assertion, aErr error, endpoint string, now time.Time) (res *authResult, claimed string, err error) {
 	defer func() {
 		if pe := (*protocolError)(nil); errors.As(err, &pe) {
 			pe.basic = c.basic
@@ -103,7 +123,7 @@ func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCer
 		if c.assertionType != assertionJWTBearer && c.assertionType != assertionJWTSPIFFE {
 			return nil, recordedClaim(c.clientID), invalidClient(fmt.Errorf("unsupported client_assertion_type %q", truncate(c.assertionType)))
 		}
-		return s.authAssertion(ctx, c.clientID, c.assertion, endpoint, now)
+		return s.authAssertion(ctx, c.clientID, a, aErr, endpoint, now)
 	case peer != nil:
 		res, err = s.authTLS(ctx, c.clientID, peer)
 		// The certificate verified: its SPIFFE ID is proven.

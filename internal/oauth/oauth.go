@@ -100,6 +100,7 @@ const (
 	DefaultDelegationDepth    = 3
 	DefaultClientRate         = 200 // requests per second
 	DefaultSourceFailureRate  = 10  // failed requests per second
+	DefaultClientFailureRate  = 2   // failed requests per second
 	DefaultDPoPWindow         = time.Minute
 	DefaultCacheTTL           = 5 * time.Second
 	DefaultAuditFlushInterval = time.Second
@@ -154,11 +155,20 @@ type Config struct {
 	// SourceFailureRate and SourceFailureBurst limit the token, revocation
 	// and introspection requests that fail client authentication, per
 	// source address (IPv6 per /64): 10 per second and 5 times the rate
-	// when zero. A source over its budget is refused with 429, valid
-	// credentials or not. Successful requests are not counted per source:
-	// legitimate machine traffic concentrates behind node addresses.
+	// when zero. A source over its budget has its failures answered 429
+	// with Retry-After and recorded as one coalesced refusal per source;
+	// a request that authenticates is never refused for them, since every
+	// workload of a node or behind a NAT shares its address.
 	SourceFailureRate  float64
 	SourceFailureBurst int
+	// ClientFailureRate and ClientFailureBurst limit the failed
+	// authentications naming one client, from all sources together: 2 per
+	// second and 10 times the rate when zero. While a client's budget is
+	// empty, requests naming it are refused with 429 before their
+	// credentials are checked, except from sources it authenticated from
+	// in the last hour (each with a budget of the same size of its own).
+	ClientFailureRate  float64
+	ClientFailureBurst int
 	// RequireDPoPNonce makes DPoP proofs at the token endpoint carry a
 	// server-provided nonce (RFC 9449 §8).
 	RequireDPoPNonce bool
@@ -234,6 +244,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.SourceFailureBurst == 0 {
 		cfg.SourceFailureBurst = int(5 * cfg.SourceFailureRate)
 	}
+	if cfg.ClientFailureRate == 0 {
+		cfg.ClientFailureRate = DefaultClientFailureRate
+	}
+	if cfg.ClientFailureBurst == 0 {
+		cfg.ClientFailureBurst = int(10 * cfg.ClientFailureRate)
+	}
 	switch {
 	case cfg.TokenTTL < time.Second || cfg.TokenTTL > maxTokenTTL:
 		errs = append(errs, fmt.Errorf("TokenTTL %v must be between 1s and %v", cfg.TokenTTL, maxTokenTTL))
@@ -241,7 +257,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("KeyPublishLead %v must be shorter than KeyRotation %v", cfg.KeyPublishLead, cfg.KeyRotation))
 	case cfg.MaxDelegationDepth < 1:
 		errs = append(errs, fmt.Errorf("MaxDelegationDepth %d must be at least 1", cfg.MaxDelegationDepth))
-	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1:
+	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1 ||
+		cfg.ClientFailureRate < 0 || cfg.ClientFailureBurst < 1:
 		errs = append(errs, errors.New("rate limits must be positive"))
 	}
 	if err := errors.Join(errs...); err != nil {

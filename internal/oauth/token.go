@@ -97,9 +97,6 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // token runs a token request to its response.
 func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResponse, error) {
-	if ok, retry := s.limits.sourceFail.check(ri.source, now); !ok {
-		return nil, rateLimited(retry)
-	}
 	if s.audit.full() {
 		return nil, errAuditBacklog
 	}
@@ -137,28 +134,63 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 }
 
 // authenticateRequest reads the request's credentials and authenticates
-// its client; a failure is charged to the source's failure budget.
+// its client under the brute-force guard (see bruteForceGuard): a request
+// naming a client whose failure budget is empty is refused before its
+// credentials are checked, unless it comes from a source the client
+// authenticated from; a failure is charged to its source and to the
+// client it named, and answered 429 while the source is over its budget.
+// A request that authenticates is never refused for others' failures.
 func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqInfo, endpoint string, now time.Time) (*authResult, error) {
+	g := s.limits.guard
 	creds, err := readCredentials(r, form)
 	if err != nil {
-		s.limits.sourceFail.take(ri.source, now)
 		ri.clientID = recordedClaim(firstNonEmpty(creds.clientID, creds.basicID))
-		return nil, err
+		return nil, s.authFailed(ri, "", false, err, now)
 	}
 	peer, peerErr := s.verifyPeer(r, now)
-	auth, claimed, err := s.authenticate(r.Context(), creds, peer, endpoint, now)
+	var a *assertion
+	var aErr error
+	if creds.assertion != "" {
+		a, aErr = parseAssertion(creds.assertion)
+	}
+	claim := claimOf(creds, peer, a)
+	ri.clientID = claim
+	if ok, retry := g.admit(ri.source, claim, now); !ok {
+		return nil, &protocolError{code: codeTemporarily, retryAfter: retry,
+			desc: "too many failed authentications of this client; retry later"}
+	}
+	auth, claimed, err := s.authenticate(r.Context(), creds, peer, a, aErr, endpoint, now)
 	ri.clientID = claimed
 	if err != nil {
 		var pe *protocolError
-		if peerErr != nil && errors.As(err, &pe) && pe.code == codeInvalidClient && peer == nil &&
+		if !errors.As(err, &pe) {
+			return nil, err // the server failed, not the client
+		}
+		if peerErr != nil && pe.code == codeInvalidClient && peer == nil &&
 			!creds.basic && creds.postSecret == "" && creds.assertion == "" {
 			pe.cause = peerErr // tls_client_auth with a certificate that does not verify
 		}
-		s.limits.sourceFail.take(ri.source, now)
-		return nil, err
+		return nil, s.authFailed(ri, claim, !errors.Is(err, ErrNotFound), err, now)
 	}
+	g.succeeded(ri.source, claim, now)
 	ri.auth = auth
 	return auth, nil
+}
+
+// authFailed charges a failed authentication from the request's source
+// naming claim (which exists, or not) to the brute-force guard, and
+// returns the error to answer: err, or 429 while the source is over its
+// failure budget. That refusal is recorded without the client the request
+// named, so that a source's failures coalesce in the ledger whatever they
+// name.
+func (s *Service) authFailed(ri *reqInfo, claim string, exists bool, err error, now time.Time) error {
+	over, retry := s.limits.guard.failed(ri.source, claim, exists, now)
+	if !over {
+		return err
+	}
+	ri.clientID = ""
+	return &protocolError{code: codeTemporarily, retryAfter: retry,
+		desc: "too many failed client authentications from this address; retry later"}
 }
 
 // clientCredentials grants a client's own token (RFC 6749 §4.4): the
