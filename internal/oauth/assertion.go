@@ -97,7 +97,8 @@ func (s *Service) authAssertion(ctx context.Context, clientID string, a *asserti
 }
 
 // authPrivateKeyJWT verifies an RFC 7523 assertion with the client's
-// registered key and remembers its jti until it expires.
+// registered key; the result carries its jti, for useOnce to remember
+// until it expires.
 func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint string, now time.Time) (*authResult, error) {
 	cl, err := s.clients.client(ctx, ClientID(a.claims.Subject))
 	if err != nil {
@@ -132,14 +133,40 @@ func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint 
 	if claims.ID == "" {
 		return nil, invalidClient(errors.New("client assertion has no jti"))
 	}
-	first, err := s.replay.firstUse("pkj\x00"+string(cl.ID)+"\x00"+claims.ID, exp.Add(clockSkew), now)
+	res, err := s.authorize(ctx, cl, AuthPrivateKeyJWT, key.KeyID, nil)
 	if err != nil {
 		return nil, err
 	}
-	if !first {
-		return nil, invalidClient(errors.New("client assertion jti replayed"))
+	// The jti is remembered by useOnce, after the rate limit.
+	res.once = &oneTimeID{key: "pkj\x00" + claims.ID, expires: exp.Add(clockSkew)}
+	return res, nil
+}
+
+// oneTimeID is an identifier a request may use once: the jti of a
+// verified private_key_jwt assertion.
+type oneTimeID struct {
+	key     string
+	expires time.Time
+}
+
+// useOnce remembers the one-time identifier of an authentication, if any,
+// in its client's share of the replay cache. It returns invalid_client if
+// it was used before, a 429 error if the client's share is full, or
+// errReplayFull. Call it once the signature verified and the client's
+// rate limit let the request through, so that neither a forged assertion
+// nor a flood beyond the rate limit takes room in the cache.
+func (s *Service) useOnce(auth *authResult, now time.Time) error {
+	if auth.once == nil {
+		return nil
 	}
-	return s.authorize(ctx, cl, AuthPrivateKeyJWT, key.KeyID, nil)
+	first, err := s.replay.firstUse(string(auth.client.ID), auth.once.key, auth.once.expires, now)
+	if err != nil {
+		return err
+	}
+	if !first {
+		return invalidClient(errors.New("client assertion jti replayed"))
+	}
+	return nil
 }
 
 // authJWTSVID verifies a JWT-SVID of the trust domain with package authn

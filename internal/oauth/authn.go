@@ -91,8 +91,9 @@ type authResult struct {
 	client *clientRecord
 	entry  registry.Entry
 	method AuthMethod
-	credID string    // which credential: a secret ID, a kid, a certificate serial
-	peer   *peerCert // the verified TLS client certificate, if any
+	credID string     // which credential: a secret ID, a kid, a certificate serial
+	peer   *peerCert  // the verified TLS client certificate, if any
+	once   *oneTimeID // the assertion's jti, not yet remembered (useOnce)
 }
 
 // authenticate identifies and authenticates the client of a request at

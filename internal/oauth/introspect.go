@@ -106,7 +106,7 @@ func (s *Service) readAuthenticated(r *http.Request, ri *reqInfo, endpoint strin
 	if err != nil {
 		return nil, nil, err
 	}
-	auth, err := s.authenticateRequest(r, form, ri, endpoint, now)
+	auth, err := s.authenticateRequest(r, form, ri, endpoint, false, now)
 	if err != nil {
 		return nil, nil, err
 	}

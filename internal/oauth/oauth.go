@@ -169,6 +169,16 @@ type Config struct {
 	// in the last hour (each with a budget of the same size of its own).
 	ClientFailureRate  float64
 	ClientFailureBurst int
+	// ReplayCapacity bounds the one-time identifiers (the jtis of
+	// private_key_jwt assertions and DPoP proofs) remembered until they
+	// expire, of all clients: 1,000,000 when zero. ReplayShare bounds
+	// those of one client: when zero, what ClientBurst and ClientRate let
+	// a client send, each request with an assertion and a DPoP proof of
+	// the longest lifetimes, and at most an eighth of ReplayCapacity. A
+	// client over its share is refused with 429 until its identifiers
+	// expire; the other clients are not affected.
+	ReplayCapacity int
+	ReplayShare    int
 	// RequireDPoPNonce makes DPoP proofs at the token endpoint carry a
 	// server-provided nonce (RFC 9449 §8).
 	RequireDPoPNonce bool
@@ -250,6 +260,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ClientFailureBurst == 0 {
 		cfg.ClientFailureBurst = int(10 * cfg.ClientFailureRate)
 	}
+	if cfg.ReplayCapacity == 0 {
+		cfg.ReplayCapacity = defaultReplayCapacity
+	}
+	if cfg.ReplayShare == 0 {
+		perSecond := cfg.ClientRate * (maxAssertionLifetime + clockSkew + 2*cfg.DPoPWindow).Seconds()
+		cfg.ReplayShare = max(1, min(cfg.ClientBurst+int(perSecond), cfg.ReplayCapacity/8))
+	}
 	switch {
 	case cfg.TokenTTL < time.Second || cfg.TokenTTL > maxTokenTTL:
 		errs = append(errs, fmt.Errorf("TokenTTL %v must be between 1s and %v", cfg.TokenTTL, maxTokenTTL))
@@ -258,7 +275,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.MaxDelegationDepth < 1:
 		errs = append(errs, fmt.Errorf("MaxDelegationDepth %d must be at least 1", cfg.MaxDelegationDepth))
 	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1 ||
-		cfg.ClientFailureRate < 0 || cfg.ClientFailureBurst < 1:
+		cfg.ClientFailureRate < 0 || cfg.ClientFailureBurst < 1 || cfg.ReplayCapacity < 1 || cfg.ReplayShare < 1:
 		errs = append(errs, errors.New("rate limits must be positive"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -336,7 +353,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.bundles = newBundleCache(cfg.Bundles, cfg.TrustDomain, cfg.Clock)
 	s.audit = newAuditQueue(cfg.Auditor, cfg.Clock, cfg.Logger)
 	s.limits = newLimiters(cfg)
-	s.replay = newReplayCache(defaultReplayCapacity)
+	s.replay = newReplayCache(cfg.ReplayCapacity, cfg.ReplayShare)
 	s.keys = newKeyring(cfg.Keys, cfg.KEK, cfg.Auditor, cfg.Clock, cfg.Logger, keyTimes{
 		rotation: cfg.KeyRotation, lead: cfg.KeyPublishLead, tail: cfg.TokenTTL + time.Minute,
 	})

@@ -109,14 +109,11 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 		return nil, err
 	}
 	ri.grant = req.grantType
-	auth, err := s.authenticateRequest(r, form, ri, PathToken, now)
+	auth, err := s.authenticateRequest(r, form, ri, PathToken, true, now)
 	if err != nil {
 		return nil, err
 	}
-	if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
-		return nil, rateLimited(retry)
-	}
-	proof, err := s.checkDPoP(r, now)
+	proof, err := s.checkDPoP(r, auth.client.ID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +137,9 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 // authenticated from; a failure is charged to its source and to the
 // client it named, and answered 429 while the source is over its budget.
 // A request that authenticates is never refused for others' failures.
-func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqInfo, endpoint string, now time.Time) (*authResult, error) {
+// With rateLimit, the client's token request rate limit applies next;
+// then the assertion's jti, if any, is remembered (useOnce).
+func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqInfo, endpoint string, rateLimit bool, now time.Time) (*authResult, error) {
 	g := s.limits.guard
 	creds, err := readCredentials(r, form)
 	if err != nil {
@@ -172,8 +171,19 @@ func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqI
 		}
 		return nil, s.authFailed(ri, claim, !errors.Is(err, ErrNotFound), err, now)
 	}
-	g.succeeded(ri.source, claim, now)
 	ri.auth = auth
+	if rateLimit {
+		if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
+			return nil, rateLimited(retry)
+		}
+	}
+	if err := s.useOnce(auth, now); err != nil {
+		if pe := (*protocolError)(nil); errors.As(err, &pe) && pe.code == codeInvalidClient {
+			return nil, s.authFailed(ri, claim, true, err, now) // a replayed assertion
+		}
+		return nil, err
+	}
+	g.succeeded(ri.source, claim, now)
 	return auth, nil
 }
 
