@@ -94,6 +94,10 @@ type authResult struct {
 	credID string     // which credential: a secret ID, a kid, a certificate serial
 	peer   *peerCert  // the verified TLS client certificate, if any
 	once   *oneTimeID // the assertion's jti, not yet remembered (useOnce)
+	// gen is the client cache's generation before the client and its
+	// entry were read: if it moved by the time a token is issued, the
+	// entry is read again (see issue).
+	gen uint64
 }
 
 // authenticate identifies and authenticates the client of a request at

@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
@@ -79,10 +80,19 @@ type Bundles interface {
 	Bundle() *spiffebundle.Bundle
 }
 
-// Revocations is the revocation set.
+// Revocations is the revocation set. The service writes its holds in the
+// transactions of the changes that cause them, through the store, and
+// then calls Sync to read them.
 type Revocations interface {
 	Revoked(k revocation.Kind, v string, issuedAt time.Time) bool
 	Revoke(ctx context.Context, e revocation.Entry) (revocation.Entry, error)
+	Sync(ctx context.Context) error
+}
+
+// ChangeSource gives the store's change revision, which moves with every
+// registry entry written by any replica; *store.Store implements it.
+type ChangeSource interface {
+	Revision(ctx context.Context) (int64, error)
 }
 
 // Auditor records audit events; the ledger implements it.
@@ -103,6 +113,7 @@ const (
 	DefaultClientFailureRate  = 2   // failed requests per second
 	DefaultDPoPWindow         = time.Minute
 	DefaultCacheTTL           = 5 * time.Second
+	DefaultChangePollInterval = 500 * time.Millisecond
 	DefaultAuditFlushInterval = time.Second
 	DefaultSecretOverlap      = time.Hour
 	MaxSecretOverlap          = 30 * 24 * time.Hour
@@ -186,9 +197,22 @@ type Config struct {
 	// zero.
 	DPoPWindow time.Duration
 	// CacheTTL is how long clients and entries read from the store are
-	// reused: 5s when zero. Changes made on this replica apply at once;
-	// those made on another replica after at most CacheTTL.
+	// reused: 5s when zero. Changes made on this replica apply at once
+	// (see [Service.EntriesChanged]); those made on another replica after
+	// at most CacheTTL, or, for entries, at once on a change notice and
+	// within ChangePollInterval with Changes.
 	CacheTTL time.Duration
+	// Changes, if set, is read every ChangePollInterval (500ms when zero)
+	// by Run: when its revision moved, the cached clients and entries are
+	// forgotten, and cached entries are used only while the last two
+	// polls could have vouched for them.
+	Changes            ChangeSource
+	ChangePollInterval time.Duration
+	// Changed, if set, is called after the service wrote to the revocation
+	// set in a transaction of its own (holding the tokens of a client
+	// created for an entry that is not active, lifting them when a client
+	// is deleted), so that agents learn of it at once.
+	Changed func()
 	// AuditFlushInterval is how often refusal events are written to the
 	// ledger, coalesced: 1s when zero. Issuance events are written before
 	// the token is returned, unless BatchIssuanceAudit.
@@ -238,6 +262,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.KeyPublishLead, DefaultKeyPublishLead)
 	setDefault(&cfg.DPoPWindow, DefaultDPoPWindow)
 	setDefault(&cfg.CacheTTL, DefaultCacheTTL)
+	setDefault(&cfg.ChangePollInterval, DefaultChangePollInterval)
 	setDefault(&cfg.AuditFlushInterval, DefaultAuditFlushInterval)
 	if cfg.MaxDelegationDepth == 0 {
 		cfg.MaxDelegationDepth = DefaultDelegationDepth
@@ -332,6 +357,7 @@ type Service struct {
 	revs      authn.RevocationChecker // cfg.Revocations, for authn
 	baseURLs  []string                // Issuer, then AltBaseURLs
 	tokenURLs []string                // PathToken under each base URL
+	changeRev atomic.Int64            // Config.Changes' revision at the last check
 }
 
 // New returns a Service for cfg. It loads the signing key journal and, on
@@ -349,7 +375,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		logger:   cfg.Logger,
 		baseURLs: append([]string{cfg.Issuer}, cfg.AltBaseURLs...),
 	}
-	s.clients = newClientCache(cfg.Clients, cfg.Registry, cfg.CacheTTL, cfg.Clock)
+	s.clients = newClientCache(cfg.Clients, cfg.Registry, cfg.CacheTTL, cfg.Clock, cfg.Changes != nil)
 	s.bundles = newBundleCache(cfg.Bundles, cfg.TrustDomain, cfg.Clock)
 	s.audit = newAuditQueue(cfg.Auditor, cfg.Clock, cfg.Logger)
 	s.limits = newLimiters(cfg)
@@ -378,11 +404,23 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
 // Run rotates the signing keys, reloads the journal other replicas write,
-// flushes the coalesced audit events and sweeps the rate limiters and
-// replay caches, until ctx is done. It then flushes the audit events still
-// queued and returns nil; it returns an error only if that last flush
-// fails.
+// flushes the coalesced audit events, polls Config.Changes and sweeps the
+// rate limiters and replay caches, until ctx is done. It then flushes the
+// audit events still queued and returns nil; it returns an error only if
+// that last flush fails.
 func (s *Service) Run(ctx context.Context) error {
+	var changes <-chan time.Time
+	pollChanges := func() {
+		if err := s.CheckChanges(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "oauth: cached entries are not used until the change revision can be read", "error", err)
+		}
+	}
+	if s.cfg.Changes != nil {
+		pollChanges()
+		t := time.NewTicker(s.cfg.ChangePollInterval)
+		defer t.Stop()
+		changes = t.C
+	}
 	keyTick := time.NewTicker(min(s.cfg.KeyPublishLead/4, 30*time.Second))
 	defer keyTick.Stop()
 	flushTick := time.NewTicker(s.cfg.AuditFlushInterval)
@@ -404,6 +442,8 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.audit.flush(ctx); err != nil && ctx.Err() == nil {
 				s.logger.ErrorContext(ctx, "oauth: audit flush failed; issuance stops when the queue is full", "error", err)
 			}
+		case <-changes:
+			pollChanges()
 		case <-sweepTick.C:
 			now := s.clock()
 			s.limits.sweep(now)

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/registry"
+	"github.com/kith-dev/kith/internal/revocation"
 )
 
 // reqInfo is what the audit trail records of a token request, filled in as
@@ -158,6 +161,7 @@ func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqI
 		return nil, &protocolError{code: codeTemporarily, retryAfter: retry,
 			desc: "too many failed authentications of this client; retry later"}
 	}
+	gen := s.clients.generation()
 	auth, claimed, err := s.authenticate(r.Context(), creds, peer, a, aErr, endpoint, now)
 	ri.clientID = claimed
 	if err != nil {
@@ -171,6 +175,7 @@ func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqI
 		}
 		return nil, s.authFailed(ri, claim, !errors.Is(err, ErrNotFound), err, now)
 	}
+	auth.gen = gen
 	ri.auth = auth
 	if rateLimit {
 		if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
@@ -261,10 +266,23 @@ func intersect(a, b []string) []string {
 	return out
 }
 
+// errBornRevoked refuses a token the revocation set would cover from the
+// start: its client's or subject's credentials are revoked up to this
+// second (or held, while a change of its entry reaches this replica).
+var errBornRevoked = &protocolError{code: codeTemporarily, status: http.StatusServiceUnavailable, retryAfter: time.Second,
+	desc: "tokens of this client issued now would be revoked; retry in a second"}
+
 // issue signs the access token of a grant, bound to the client's
 // certificate and DPoP key if it presented them, and returns it once its
-// audit event is in the ledger (queued, with BatchIssuanceAudit).
+// audit event is in the ledger (queued, with BatchIssuanceAudit). No token
+// is issued that the revocation set covers already, nor for an entry that
+// a change this replica learned of since the request read it made
+// inactive.
 func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *grant, proof *dpopProof, now time.Time) (*tokenResponse, error) {
+	if s.cfg.Revocations.Revoked(kindClient, string(auth.client.ID), now) ||
+		s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, g.subject, now) {
+		return nil, errBornRevoked
+	}
 	key := s.keys.signer()
 	jti, err := newJTI()
 	if err != nil {
@@ -299,6 +317,9 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 	if resp.accessToken, err = key.sign(c.appendJSON(make([]byte, 0, 512))); err != nil {
 		return nil, err
 	}
+	if err := s.recheckEntry(ctx, auth); err != nil {
+		return nil, err
+	}
 	k := ri.key(audit.TypeOAuthTokenIssued, "issue", audit.OutcomeSuccess, "")
 	k.scope, k.audience, k.acr, k.binding = c.Scope, strings.Join(g.audience, " "), g.acr, strings.Join(binding, " ")
 	if g.act != nil {
@@ -313,6 +334,24 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 		return nil, err
 	}
 	return resp, nil
+}
+
+// recheckEntry reads the entry of an authenticated client again if the
+// entries changed since the request read it, and refuses the token if the
+// entry is no longer active: a quarantine that committed while the
+// request was under way stops its token here, on this replica.
+func (s *Service) recheckEntry(ctx context.Context, auth *authResult) error {
+	if s.clients.generation() == auth.gen {
+		return nil
+	}
+	e, err := s.clients.freshEntry(ctx, auth.entry.ID)
+	if err != nil {
+		return lookupFailed(err)
+	}
+	if e.Status != registry.StatusActive {
+		return invalidClient(fmt.Errorf("entry %s is %s", e.ID, e.Status))
+	}
+	return nil
 }
 
 // refused queues the audit event of a refused request.
