@@ -191,7 +191,7 @@ func (s *Service) authJWTSVID(ctx context.Context, clientID string, a *assertion
 	if err := authn.CheckJWTSVID(s.revs, svid.ID, svid.JTI, svid.IssuedAt); err != nil {
 		return nil, true, invalidClient(err)
 	}
-	res, err = s.authorize(ctx, cl, AuthJWTSVID, "jwt-svid:"+truncate(a.kid), nil)
+	res, err = s.authorize(ctx, cl, AuthJWTSVID, "jwt-svid:"+a.kid, nil)
 	return res, true, err
 }
 

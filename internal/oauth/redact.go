@@ -52,46 +52,88 @@ func recordedClaim(s string) string {
 	return "unknown:" + fingerprint(s)
 }
 
-// redactSecrets returns s with every run that starts like a client secret
-// (SecretPrefix, in any case, and the base62 digits after it) replaced by
-// "[redacted sha256:<hex>]". It allocates only when it finds one.
+// redactSecrets returns s with what may be a client secret replaced by
+// "[redacted sha256:<hex>]": every run that starts like one (SecretPrefix,
+// in any case, and the base62 digits after it), then every run of base62
+// digits as long as a secret's random part (a secret without its prefix).
+// It allocates only when it finds one.
 func redactSecrets(s string) string {
-	i := indexSecretPrefix(s, 0)
-	if i < 0 {
-		return s
-	}
+	return redactRuns(redactRuns(s, true), false)
+}
+
+// redactRuns replaces, with prefixed, each SecretPrefix and the base62
+// digits after it; without, each run of at least secretRandLen base62
+// digits.
+func redactRuns(s string, prefixed bool) string {
 	var b strings.Builder
 	last := 0
-	for ; i >= 0; i = indexSecretPrefix(s, last) {
-		end := i + len(SecretPrefix)
+	for i := 0; i < len(s); {
+		end := i
+		switch {
+		case prefixed && indexSecretPrefixAt(s, i):
+			end = i + len(SecretPrefix)
+		case prefixed || base62Digit(s[i]) < 0:
+			i++
+			continue
+		}
 		for end < len(s) && base62Digit(s[end]) >= 0 {
 			end++
 		}
-		b.WriteString(s[last:i])
-		b.WriteString("[redacted " + fingerprint(s[i:end]) + "]")
-		last = end
+		if prefixed || end-i >= secretRandLen {
+			b.WriteString(s[last:i])
+			b.WriteString("[redacted " + fingerprint(s[i:end]) + "]")
+			last = end
+		}
+		i = end
+	}
+	if last == 0 {
+		return s
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// indexSecretPrefixAt reports whether SecretPrefix, ignoring ASCII case,
+// starts at s[i].
+func indexSecretPrefixAt(s string, i int) bool {
+	if i+len(SecretPrefix) > len(s) {
+		return false
+	}
+	for j := 0; j < len(SecretPrefix); j++ {
+		c := s[i+j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != SecretPrefix[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // indexSecretPrefix returns the index of the first SecretPrefix in s at
 // or after from, ignoring ASCII case, or -1.
 func indexSecretPrefix(s string, from int) int {
 	for i := from; i+len(SecretPrefix) <= len(s); i++ {
-		j := 0
-		for ; j < len(SecretPrefix); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != SecretPrefix[j] {
-				break
-			}
-		}
-		if j == len(SecretPrefix) {
+		if indexSecretPrefixAt(s, i) {
 			return i
 		}
 	}
 	return -1
+}
+
+// longBase62Run reports whether s holds a run of base62 digits as long as
+// a secret's random part.
+func longBase62Run(s string) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if base62Digit(s[i]) < 0 {
+			n = 0
+			continue
+		}
+		if n++; n >= secretRandLen {
+			return true
+		}
+	}
+	return false
 }
