@@ -74,7 +74,8 @@ func (q queries) PutRevocation(ctx context.Context, r *Revocation) error {
 // true. This is how a hold — a revocation whose cut-off lies far ahead,
 // covering every credential issued until it is lifted — ends. A stored
 // revocation whose cut-off is at or before at, or none, is left alone,
-// and no revision is used.
+// and no revision is used. It returns an error only if the database
+// fails.
 func (q queries) LiftRevocation(ctx context.Context, kind, value string, at, expiresAt time.Time) (bool, error) {
 	var lifted bool
 	err := q.atomic(ctx, func(q queries) error {
