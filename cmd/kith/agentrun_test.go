@@ -7,18 +7,18 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/await"
 )
 
 func TestAgentDaemonFlags(t *testing.T) {
@@ -67,24 +67,6 @@ func TestAgentDaemonFlags(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAgentDaemonRuns runs `kith agent` against a real server: it attests
 // with a join token, verifies the server with --trust-bundle, and serves a
 // go-spiffe workload on --socket.
@@ -115,24 +97,24 @@ func TestAgentDaemonRuns(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr await.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runAgentDaemon(ctx, []string{"--server", cfg.Addr, "--join-token", jt.Token, "--socket", sock,
 			"--data", filepath.Join(t.TempDir(), "agent"), "--trust-bundle", filepath.Join(dir, "bundle.pem"),
-			"--log-level", "warn"}, &stdout, &stderr)
+			"--log-level", "debug"}, &stdout, &stderr)
 	}()
+	// The agent binds the socket first, then attests and follows the sync
+	// stream, logging each message it applied (at debug): once it logs
+	// one with the entry, it serves the workload.
+	if !await.Signal(30*time.Second, stderr.Wrote, func() bool { return appliedEntries(stderr.String()) }) {
+		t.Fatalf("the agent applied no sync message with the entry within 30s\nstderr:\n%s", stderr.String())
+	}
 	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer fcancel()
-	var svid *x509svid.SVID
-	for { // until the agent has bound the socket and attested
-		if svid, err = workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+sock)); err == nil {
-			break
-		}
-		if fctx.Err() != nil {
-			t.Fatalf("FetchX509SVID: %v\nstderr:\n%s", err, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	svid, err := workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+sock))
+	if err != nil {
+		t.Fatalf("FetchX509SVID: %v\nstderr:\n%s", err, stderr.String())
 	}
 	if svid.ID.String() != "spiffe://a.test/cli" {
 		t.Errorf("SVID for %s, want spiffe://a.test/cli", svid.ID)
@@ -147,4 +129,10 @@ func TestAgentDaemonRuns(t *testing.T) {
 	if strings.Contains(stderr.String(), jt.Token) {
 		t.Error("the join token appears in the logs")
 	}
+}
+
+// appliedEntries reports whether an agent's text log (at debug) shows a
+// sync message applied with at least one entry.
+func appliedEntries(log string) bool {
+	return regexp.MustCompile(`msg="sync: applied" .* entries=[1-9]`).MatchString(log)
 }

@@ -58,6 +58,11 @@ type Agent struct {
 	ran        atomic.Bool
 	healthAddr atomic.Pointer[string]
 
+	// changed is notified whenever what Status reports may have changed
+	// (the connection, the identity, the cache, the SVIDs held and their
+	// watchers), last thing after the change; tests wait on it.
+	changed *broadcaster
+
 	// Timings, shortened by tests.
 	backoffBase, backoffMax time.Duration
 	heartbeatTimeout        time.Duration // a sync stream silent this long is dead
@@ -66,8 +71,12 @@ type Agent struct {
 	feedHeartbeat           time.Duration // zero: dataplane.HeartbeatInterval
 }
 
-// New validates cfg, creates the data folder (0700) and loads the identity
-// and cache it holds. It does no network I/O: attestation happens in Run.
+// New validates cfg, creates the data folder (0700) and loads the identity,
+// cache and workload SVIDs it holds. It does no network I/O: attestation
+// happens in Run. Persisted workload SVIDs that cannot be trusted (a file
+// group or others may access, one that does not authenticate, SVIDs
+// expired, revoked, or for entries no longer active) are logged and left
+// out; they never make New fail.
 //
 // It returns an error for an invalid Config, [ErrNoIdentity] when there is
 // neither a valid identity nor a join token, [ErrNoTrustBundle] when a first
@@ -79,7 +88,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, logger: cfg.Logger, clock: cfg.Clock, serverURL: u, pinnedTD: td, roots: roots,
-		reconnect: make(chan struct{}, 1), ready: make(chan struct{}),
+		reconnect: make(chan struct{}, 1), ready: make(chan struct{}), changed: newBroadcaster(),
 		backoffBase: defaultBackoffBase, backoffMax: defaultBackoffMax,
 		heartbeatTimeout: 2 * agentproto.HeartbeatInterval, tick: defaultTick, idleSVIDTimeout: defaultIdleSVIDTimeout}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -88,6 +97,7 @@ func New(cfg Config) (*Agent, error) {
 	a.metrics = newMetrics()
 	a.telemetry = newTelemetryBuffer(a.metrics.reg)
 	a.state = newState(cfg.Clock, td)
+	a.state.changes.also = a.changed
 	if _, err := loadState(cfg.DataDir, a.state); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -120,9 +130,14 @@ func New(cfg Config) (*Agent, error) {
 			return nil, ErrNoTrustBundle
 		}
 	}
+	store, persisted := openSVIDStore(cfg.DataDir, a.logger)
 	a.svids = newSVIDCache(svidCacheConfig{
-		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics,
+		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics, changed: a.changed,
+		store: store, online: a.connected.Load,
 	})
+	if persisted != nil {
+		a.svids.restore(persisted)
+	}
 	a.jwts = newJWTCache(a, a.state, a.clock)
 	a.attestor = newWorkloadAttestor(procFS{root: "/proc", hashes: newHashCache()}, a.logger)
 	return a, nil
@@ -195,6 +210,7 @@ func (a *Agent) dropIdentity() {
 	a.jwts.clear()
 	a.state.clear()
 	a.ident.cur.Store(nil)
+	a.changed.notify()
 	if err := removeIdentity(a.cfg.DataDir); err != nil {
 		a.logger.Error("delete the evicted identity", "error", err)
 	}

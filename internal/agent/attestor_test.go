@@ -1,6 +1,7 @@
 package agent
 
 import (
+	stdcmp "cmp"
 	"errors"
 	"io/fs"
 	"maps"
@@ -11,13 +12,18 @@ import (
 )
 
 // fakeProc is a procReader whose answers a test scripts: the start times
-// it returns, one per call, and the executable.
+// it returns, one per call, the executable, and how the process holds its
+// socket (by default, close-on-exec).
 type fakeProc struct {
 	startTimes []uint64
 	startErr   error
 	calls      int
 	path, hash string
 	exeErr     error
+	id         fileID
+	idErr      error
+	hold       *hold
+	holdErr    error
 }
 
 func (p *fakeProc) startTime(int32) (uint64, error) {
@@ -31,6 +37,14 @@ func (p *fakeProc) startTime(int32) (uint64, error) {
 
 func (p *fakeProc) exePath(int32) (string, error) { return p.path, p.exeErr }
 func (p *fakeProc) exeHash(int32) (string, error) { return p.hash, p.exeErr }
+func (p *fakeProc) exeID(int32) (fileID, error)   { return p.id, stdcmp.Or(p.idErr, p.exeErr) }
+
+func (p *fakeProc) socketHold(int32, uint64) (hold, error) {
+	if p.hold == nil {
+		return hold{held: true, cloexec: true}, p.holdErr
+	}
+	return *p.hold, p.holdErr
+}
 
 func TestAttestSelectors(t *testing.T) {
 	const hash = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -59,6 +73,18 @@ func TestAttestSelectors(t *testing.T) {
 		{"executable unreadable", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7},
 			fakeProc{startTimes: []uint64{7}, exeErr: fs.ErrPermission}, idOnly, nil},
 		{"no pid", peerInfo{uid: 1000, gid: 20}, fakeProc{}, idOnly, nil},
+		{"same executable as at accept", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7, exe: fileID{1, 2}},
+			fakeProc{startTimes: []uint64{7}, path: "/usr/bin/web", hash: hash, id: fileID{1, 2}}, all, nil},
+		{"executed another program since accept", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7, exe: fileID{1, 2}},
+			fakeProc{startTimes: []uint64{7}, path: "/usr/bin/web", hash: hash, id: fileID{1, 3}}, nil, errExecSinceConnect},
+		{"socket handed to another process", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7},
+			fakeProc{startTimes: []uint64{7}, path: "/usr/bin/web", hash: hash, hold: &hold{}}, nil, errSocketNotHeld},
+		{"socket held only without close-on-exec", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7},
+			fakeProc{startTimes: []uint64{7}, path: "/usr/bin/web", hash: hash, hold: &hold{held: true}}, idOnly, nil},
+		{"socket unknown", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7},
+			fakeProc{startTimes: []uint64{7}, path: "/usr/bin/web", hash: hash, holdErr: errNoPeerSocket}, idOnly, nil},
+		{"executable unreadable since accept", peerInfo{pid: 42, uid: 1000, gid: 20, startTime: 7, exe: fileID{1, 2}},
+			fakeProc{startTimes: []uint64{7}, path: "/usr/bin/web", hash: hash, idErr: fs.ErrPermission}, idOnly, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,7 +16,7 @@ func benchAgent(b *testing.B) *runningAgent {
 	fs := newFakeServer(b, clock)
 	r := startAgent(b, newTestConfig(b, fs, clock))
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/bench", Selectors: []string{ownUIDSelector()}})
-	eventually(b, "entry", func() bool { _, ok := r.state.entry(e.ID); return ok })
+	r.awaitEntry(b, e.ID)
 	return r
 }
 

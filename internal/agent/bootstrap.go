@@ -158,6 +158,7 @@ func (a *Agent) renew(ctx context.Context) error {
 		return err
 	}
 	a.ident.set(svid)
+	a.changed.notify()
 	old := a.client.Swap(mtlsClient(&a.ident, ownX509Source{a.state}, a.state.trustDomain()))
 	old.CloseIdleConnections()
 	select { // move the stream to a connection authenticated with the new SVID

@@ -2,14 +2,17 @@ package agent_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/agent"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/dataplane"
 )
 
@@ -58,7 +61,8 @@ func TestDataPlaneFeedEndToEnd(t *testing.T) {
 	if got := fi.Mode().Perm(); got != 0o660 {
 		t.Errorf("socket mode %v, want 0660", got)
 	}
-	v, err := dataplane.New(dataplane.Config{SocketPath: sock, Logger: logger(t)})
+	ends := &feedEnds{next: logger(t).Handler()}
+	v, err := dataplane.New(dataplane.Config{SocketPath: sock, Logger: slog.New(ends)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +88,7 @@ func TestDataPlaneFeedEndToEnd(t *testing.T) {
 	if err != nil || len(b.X509Authorities()) == 0 {
 		t.Fatalf("own bundle: %v, %v", b, err)
 	}
-	waitFor(t, "token keys", func() bool { ks := v.TokenKeys(); return ks != nil && len(ks.Keys) > 0 })
+	waitFor(t, "token keys", v.Changed, func() bool { ks := v.TokenKeys(); return ks != nil && len(ks.Keys) > 0 })
 	if kid := v.TokenKeys().Keys[0].KeyID; kid == "" {
 		t.Error("token key without kid")
 	} else if _, err := v.Key(t.Context(), kid); err != nil {
@@ -102,18 +106,18 @@ func TestDataPlaneFeedEndToEnd(t *testing.T) {
 	if _, err := e.admin.RevokeEntry(t.Context(), ent.ID); err != nil {
 		t.Fatal(err)
 	}
-	for !v.IsRevoked("spiffe_id", ent.SPIFFEID, issued) {
-		if time.Since(began) > time.Second {
-			t.Fatal("revocation not in the View within 1s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	waitFor(t, "the revocation in the View", v.Changed, func() bool { return v.IsRevoked("spiffe_id", ent.SPIFFEID, issued) })
+	if d := time.Since(began); d > time.Second {
+		t.Fatalf("revocation reached the View in %v, want within 1s", d)
 	}
 	t.Logf("revocation reached the View in %v", time.Since(began))
 
-	// The agent goes away: the View keeps answering from memory.
+	// The agent goes away: once the View has seen its feed end, it keeps
+	// answering from memory.
 	before := v.Version()
+	endedBefore := ends.String()
 	stopAgent()
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the View to notice the agent going away", ends.Wrote, func() bool { return ends.String() != endedBefore })
 	if !v.IsRevoked("spiffe_id", ent.SPIFFEID, issued) {
 		t.Error("the View forgot a revocation while the agent was away")
 	}
@@ -124,8 +128,31 @@ func TestDataPlaneFeedEndToEnd(t *testing.T) {
 	// full state, still holding the revocation.
 	stopAgent = start()
 	defer stopAgent()
-	waitFor(t, "the View to resume", func() bool { return v.Version() > before })
+	waitFor(t, "the View to resume", v.Changed, func() bool { return v.Version() > before })
 	if !v.IsRevoked("spiffe_id", ent.SPIFFEID, issued) {
 		t.Error("revocation lost after the agent restarted")
 	}
 }
+
+// feedEnds is the View's log handler: it passes records on to next and
+// writes a line to its Buffer at each of the View's records that its feed
+// ended (the agent went away).
+type feedEnds struct {
+	next slog.Handler
+	await.Buffer
+}
+
+func (f *feedEnds) Enabled(context.Context, slog.Level) bool { return true }
+
+func (f *feedEnds) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "dataplane: feed ended") {
+		f.Write([]byte("ended\n"))
+	}
+	if !f.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return f.next.Handle(ctx, r)
+}
+
+func (f *feedEnds) WithAttrs([]slog.Attr) slog.Handler { return f }
+func (f *feedEnds) WithGroup(string) slog.Handler      { return f }

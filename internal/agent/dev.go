@@ -40,9 +40,9 @@ func DevSocketPath(dataDir string) string { return filepath.Join(dataDir, "publi
 
 // RunDev runs an agent for `kith dev` next to an in-process server until
 // ctx is done: it attests with cfg.JoinToken, lets cfg.Register add an
-// entry for the current user, and prints
-// SPIFFE_ENDPOINT_SOCKET=unix://<socket> on cfg.Out, so that any go-spiffe
-// program the user runs gets an identity.
+// entry for the current user, and once the entry has reached the agent
+// prints SPIFFE_ENDPOINT_SOCKET=unix://<socket> on cfg.Out, so that any
+// go-spiffe program the user runs gets an identity.
 //
 // It returns nil when ctx is done, or the error of [New], [Agent.Run] or
 // Register.
@@ -66,10 +66,24 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	case <-a.Ready():
 	}
 	if cfg.Register != nil {
-		if err := cfg.Register(ctx, a.SPIFFEID(), []string{"unix:uid:" + strconv.Itoa(os.Getuid())}); err != nil {
+		sel := "unix:uid:" + strconv.Itoa(os.Getuid())
+		if err := cfg.Register(ctx, a.SPIFFEID(), []string{sel}); err != nil {
 			cancel()
 			<-done
 			return fmt.Errorf("agent: register the dev entry: %w", err)
+		}
+		// The line below promises an identity to a workload started at
+		// once: print it when the entry has reached the agent.
+		for {
+			changed := a.state.changes.wait()
+			if len(a.state.matching(map[string]bool{sel: true})) > 0 {
+				break
+			}
+			select {
+			case <-changed:
+			case err := <-done:
+				return err
+			}
 		}
 	}
 	fmt.Fprintf(cfg.Out, "  workload API   SPIFFE_ENDPOINT_SOCKET=unix://%s   (agent %s)\n", socket, a.SPIFFEID())

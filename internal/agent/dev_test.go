@@ -1,10 +1,8 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,30 +10,13 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/await"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunDev(t *testing.T) {
 	fs := newFakeServer(t, newTestClock())
 	dir := shortTempDir(t)
-	var out syncBuffer
+	var out await.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
@@ -48,7 +29,7 @@ func TestRunDev(t *testing.T) {
 			},
 		})
 	}()
-	eventually(t, "the banner", func() bool { return strings.Contains(out.String(), "SPIFFE_ENDPOINT_SOCKET=unix://") })
+	eventually(t, "the banner", out.Wrote, func() bool { return strings.Contains(out.String(), "SPIFFE_ENDPOINT_SOCKET=unix://") })
 	fctx, fcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer fcancel()
 	svid, err := workloadapi.FetchX509SVID(fctx, workloadapi.WithAddr("unix://"+DevSocketPath(dir)))

@@ -44,6 +44,7 @@ func TestEndToEndEvict(t *testing.T) {
 	a, addr, done, _ := e.startAgent("")
 	waitReady(t, a, done)
 	e.createEntry("/web")
+	waitEntries(t, a, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if _, err := workloadapi.FetchX509SVID(ctx, workloadapi.WithAddr(addr)); err != nil {
@@ -79,6 +80,7 @@ func TestEndToEndServerRestart(t *testing.T) {
 	a, addr, done, _ := e.startAgent("")
 	waitReady(t, a, done)
 	e.createEntry("/web")
+	waitEntries(t, a, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	opt := workloadapi.WithAddr(addr)
@@ -89,7 +91,7 @@ func TestEndToEndServerRestart(t *testing.T) {
 	rev := a.Status().Revision
 
 	e.stopSrv()
-	waitFor(t, "the agent to notice", func() bool { return !a.Status().Connected })
+	waitFor(t, "the agent to notice", a.ChangedForTest, func() bool { return !a.Status().Connected })
 	during, err := workloadapi.FetchX509SVID(ctx, opt)
 	if err != nil {
 		t.Fatalf("FetchX509SVID with the server down: %v", err)
@@ -102,15 +104,17 @@ func TestEndToEndServerRestart(t *testing.T) {
 	}
 
 	e.startServer()
-	waitFor(t, "reconnection", func() bool { return a.Status().Connected })
+	waitFor(t, "reconnection", a.ChangedForTest, func() bool { return a.Status().Connected })
 	if got := a.Status().Revision; got < rev {
 		t.Errorf("revision after reconnecting = %d, want at least %d", got, rev)
 	}
 	e.createEntry("/api")
-	waitFor(t, "the new entry", func() bool {
-		svids, err := workloadapi.FetchX509SVIDs(ctx, opt)
-		return err == nil && len(svids) == 2
-	})
+	// A fetch itself signals a change (its stream watches SVIDs): wait for
+	// the entry, then fetch once.
+	waitEntries(t, a, 2)
+	if svids, err := workloadapi.FetchX509SVIDs(ctx, opt); err != nil || len(svids) != 2 {
+		t.Fatalf("FetchX509SVIDs after the new entry = %d SVIDs, %v; want 2", len(svids), err)
+	}
 }
 
 // TestEndToEndNoIdentity gives a process no entry matches nothing.

@@ -8,11 +8,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -30,6 +30,7 @@ import (
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
 	"github.com/kith-dev/kith/internal/authn"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/server"
 )
 
@@ -97,16 +98,14 @@ func (e *env) startServer() {
 	e.t.Helper()
 	var srv *server.Server
 	var err error
-	for i := 0; i < 100; i++ { // a restarted server's port may linger
+	// A restarted server's port may linger.
+	await.Poll(5*time.Second, func() bool {
 		srv, err = server.New(context.Background(), server.Config{
 			TrustDomain: "example.org", ListenAddr: e.addr, DataDir: e.dataDir, Clock: e.clock.Now, Logger: logger(e.t),
 			CATTL: 24 * time.Hour, X509SVIDTTL: 24 * time.Hour, JWTSVIDTTL: 24 * time.Hour,
 		})
-		if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil || !errors.Is(err, syscall.EADDRINUSE)
+	})
 	if err != nil {
 		e.t.Fatalf("server.New: %v", err)
 	}
@@ -170,6 +169,13 @@ func waitReady(t *testing.T, a *agent.Agent, done chan error) {
 	}
 }
 
+// waitEntries waits until a holds at least n entries, so that a workload
+// they match gets an identity at once.
+func waitEntries(t *testing.T, a *agent.Agent, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d entries at the agent", n), a.ChangedForTest, func() bool { return a.Status().Entries >= n })
+}
+
 func (e *env) createEntry(path string) *api.Entry {
 	e.t.Helper()
 	ent, err := e.admin.CreateEntry(e.t.Context(), api.Entry{SPIFFEID: "spiffe://example.org" + path,
@@ -180,15 +186,13 @@ func (e *env) createEntry(path string) *api.Entry {
 	return ent
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor waits until cond holds, checking it again each time the channel
+// that changed returns is ready: the change signal of what cond reads
+// (Agent.ChangedForTest, X509Source.Updated, View.Changed). It fails t
+// after 30s.
+func waitFor(t *testing.T, what string, changed func() <-chan struct{}, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.Until(t, what, 30*time.Second, changed, cond)
 }
 
 // TestEndToEnd runs the real server and agent in-process: a workload of
@@ -201,6 +205,7 @@ func TestEndToEnd(t *testing.T) {
 	a, addr, done, _ := e.startAgent("")
 	waitReady(t, a, done)
 	ent := e.createEntry("/web")
+	waitEntries(t, a, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	opt := workloadapi.WithClientOptions(workloadapi.WithAddr(addr))
@@ -243,7 +248,7 @@ func TestEndToEnd(t *testing.T) {
 		if err := e.srv.CA().Rotate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the prepared key's root", func() bool { return roots() == 2 })
+		waitFor(t, "the prepared key's root", src.Updated, func() bool { return roots() == 2 })
 		var next *x509.Certificate
 		for _, c := range e.srv.CA().X509Authorities() {
 			if first.Certificates[0].CheckSignatureFrom(c) != nil {
@@ -251,7 +256,9 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		// Activation comes at 20h; an SVID renewed just before it by the old
-		// key is renewed again at half its remaining life, by 22h.
+		// key is renewed again at half its remaining life, by 22h. After
+		// each step, a whole pass of the agent's rotation task has seen the
+		// clock: the SVID it holds then is what the workload must receive.
 		for i, step := range []time.Duration{6 * time.Hour, time.Hour, time.Hour, time.Hour} {
 			if i > 0 {
 				cur, _ := src.GetX509SVID()
@@ -261,12 +268,13 @@ func TestEndToEnd(t *testing.T) {
 			if err := e.srv.CA().Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(3 * time.Second)
-			for time.Now().Before(deadline) {
-				if cur, _ := src.GetX509SVID(); cur.Certificates[0].CheckSignatureFrom(next) == nil {
-					return
-				}
-				time.Sleep(50 * time.Millisecond)
+			a.AwaitRotationPassForTest(t)
+			if held := a.HeldSVIDForTest(ent.ID); held != nil && held.Certificates[0].CheckSignatureFrom(next) == nil {
+				waitFor(t, "the new key's SVID at the workload", src.Updated, func() bool {
+					cur, _ := src.GetX509SVID()
+					return cur.Certificates[0].CheckSignatureFrom(next) == nil
+				})
+				return
 			}
 		}
 		t.Fatal("no SVID signed by the new key")
@@ -283,7 +291,7 @@ func TestEndToEnd(t *testing.T) {
 		if _, err := e.admin.RevokeEntry(ctx, ent.ID); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the verifier to refuse", func() bool {
+		waitFor(t, "the verifier to refuse", a.ChangedForTest, func() bool {
 			return errors.Is(handshake(verifier, &svid, src, a), authn.ErrRevoked)
 		})
 		t.Logf("revoke → enforced at the verifier in %v", time.Since(start))
@@ -359,16 +367,5 @@ func newKeyCSR(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 // Call it first, so that its cleanup runs after every other.
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	await.NoLeaks(t)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ca"
 )
 
@@ -42,6 +43,7 @@ type fakeServer struct {
 	clock   *testClock
 	handler http.Handler
 	changes *broadcaster
+	synced  *broadcaster // notified at each sync request logged
 
 	mu          sync.Mutex
 	srv         *httptest.Server
@@ -77,7 +79,7 @@ func newFakeServer(tb testing.TB, clock *testClock) *fakeServer {
 	}
 	td := mustTD(tb, "example.org")
 	fs := &fakeServer{tb: tb, td: td, ca: newTestCA(tb, td.Name(), clock), clock: clock,
-		changes: newBroadcaster(), heartbeat: 200 * time.Millisecond,
+		changes: newBroadcaster(), synced: newBroadcaster(), heartbeat: 200 * time.Millisecond,
 		tokens: map[string]bool{}, evicted: map[spiffeid.ID]bool{}, entries: map[string]agentproto.Entry{},
 		tombstones: map[string]int64{}, federated: map[string]json.RawMessage{}, fedRevision: map[string]int64{}}
 	mux := http.NewServeMux()
@@ -96,13 +98,8 @@ func newFakeServer(tb testing.TB, clock *testClock) *fakeServer {
 func (fs *fakeServer) start(addr string) {
 	var l net.Listener
 	var err error
-	for i := 0; i < 100; i++ { // the port of a stopped server may linger briefly
-		if l, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
+	// The port of a stopped server may linger briefly.
+	if !await.Poll(2*time.Second, func() bool { l, err = net.Listen("tcp", addr); return err == nil }) {
 		fs.tb.Fatalf("listen: %v", err)
 	}
 	srv := httptest.NewUnstartedServer(fs.handler)
@@ -282,7 +279,8 @@ func (fs *fakeServer) mintX509(w http.ResponseWriter, r *http.Request) {
 			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: item.EntryID, Message: "not served"})
 			continue
 		}
-		svid, err := fs.ca.MintX509SVID(r.Context(), ca.X509Params{CSR: item.CSR, SPIFFEID: spiffeid.RequireFromString(e.SPIFFEID)})
+		svid, err := fs.ca.MintX509SVID(r.Context(), ca.X509Params{CSR: item.CSR, SPIFFEID: spiffeid.RequireFromString(e.SPIFFEID),
+			TTL: time.Duration(e.X509SVIDTTL) * time.Second})
 		if err != nil {
 			out.Errors = append(out.Errors, agentproto.ItemError{EntryID: item.EntryID, Message: err.Error()})
 			continue

@@ -157,6 +157,7 @@ func (fs *fakeServer) next(agent spiffeid.ID, c *cursor, first bool) (agentproto
 	rec.full, rec.entries = msg.Full, len(msg.Entries)
 	if first {
 		fs.syncs = append(fs.syncs, rec)
+		fs.synced.notify()
 	}
 	changed := first || len(msg.Entries) > 0 || len(msg.Deleted) > 0 || msg.Bundle != nil || msg.Federated != nil || msg.Revocations != ""
 	return msg, changed, rec

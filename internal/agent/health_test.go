@@ -17,7 +17,7 @@ func TestHealthEndpoints(t *testing.T) {
 	cfg.HealthAddr = "127.0.0.1:0"
 	r := startAgent(t, cfg)
 	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{"unix:uid:1"}})
-	eventually(t, "entry", func() bool { return r.Status().Entries == 1 })
+	eventually(t, "entry", r.changed.wait, func() bool { return r.Status().Entries == 1 })
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get("http://" + r.HealthAddr() + path)
@@ -51,7 +51,7 @@ func TestHealthEndpoints(t *testing.T) {
 		})
 	}
 	fs.stop()
-	eventually(t, "disconnection", func() bool { return !r.Status().Connected })
+	eventually(t, "disconnection", r.changed.wait, func() bool { return !r.Status().Connected })
 	if code, body := get("/readyz"); code != 200 {
 		t.Errorf("/readyz while the server is down = %d %s, want 200 (serving from the cache)", code, body)
 	}

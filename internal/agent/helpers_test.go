@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/ca/catest"
 )
@@ -121,9 +121,19 @@ func newTestConfig(tb testing.TB, fs *fakeServer, clock *testClock) Config {
 // it is ready. The agent is stopped at cleanup.
 func startAgent(tb testing.TB, cfg Config) *runningAgent {
 	tb.Helper()
+	return startAgentWith(tb, cfg, nil)
+}
+
+// startAgentWith is startAgent, with prepare (if not nil) called on the
+// agent between New and Run.
+func startAgentWith(tb testing.TB, cfg Config, prepare func(*Agent)) *runningAgent {
+	tb.Helper()
 	a, err := New(cfg)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
+	}
+	if prepare != nil {
+		prepare(a)
 	}
 	a.backoffBase, a.backoffMax = 20*time.Millisecond, 200*time.Millisecond
 	a.heartbeatTimeout = 2 * time.Second
@@ -150,15 +160,33 @@ func startAgent(tb testing.TB, cfg Config) *runningAgent {
 	return r
 }
 
-// eventually polls cond every 10ms until it holds or 10s pass.
-func eventually(tb testing.TB, what string, cond func() bool) {
+// eventually waits until cond holds, checking it again each time the
+// channel that changed returns is ready: the change signal of what cond
+// reads, such as r.changed.wait for the agent's status, cache and SVIDs,
+// or src.Updated for a workload's X509 source. It fails tb after 10s.
+func eventually(tb testing.TB, what string, changed func() <-chan struct{}, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
+	await.Until(tb, what, 10*time.Second, changed, cond)
+}
+
+// awaitEntry waits until the agent holds the entry with ID id, so that a
+// workload it matches gets an identity at once.
+func (r *runningAgent) awaitEntry(tb testing.TB, id string) {
+	tb.Helper()
+	eventually(tb, "entry "+id+" at the agent", r.changed.wait, func() bool { _, ok := r.state.entry(id); return ok })
+}
+
+// awaitRotationPass waits until the SVID rotation task has completed a
+// whole pass begun after the call, so that it has seen the clock as it is
+// now.
+func (a *Agent) awaitRotationPass(tb testing.TB) {
+	tb.Helper()
+	for range 2 { // the first pass to end may have begun before the call
+		select {
+		case <-a.svids.passes.wait():
+		case <-time.After(10 * time.Second):
+			tb.Fatal("the SVID rotation task did not run")
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -176,16 +204,5 @@ func selfPID() int { return os.Getpid() }
 // Call it first, so that its cleanup runs after every other.
 func checkLeaks(tb testing.TB) {
 	tb.Helper()
-	before := runtime.NumGoroutine()
-	tb.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				tb.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	await.NoLeaks(tb)
 }

@@ -117,10 +117,11 @@ func saveIdentity(dir string, svid *x509svid.SVID) error {
 	return nil
 }
 
-// removeIdentity deletes the agent's key, SVID and cache from dir.
+// removeIdentity deletes the agent's key, SVID and cache, and the
+// workload SVIDs and their seal key, from dir.
 func removeIdentity(dir string) error {
 	var errs []error
-	for _, name := range []string{keyFileName, svidFileName, stateFileName} {
+	for _, name := range []string{keyFileName, svidFileName, stateFileName, svidsFileName, sealKeyFileName} {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

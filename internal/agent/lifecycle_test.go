@@ -14,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/await"
 )
 
 // TestReusedJoinToken refuses a second agent that presents a used token.
@@ -75,7 +76,8 @@ func TestEvicted(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	cfg := newTestConfig(t, fs, clock)
 	r := startAgent(t, cfg)
-	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	if _, err := workloadapi.FetchX509SVID(ctx, clientOptions(r)); err != nil {
@@ -124,6 +126,7 @@ func TestServerRestart(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	first, err := workloadapi.FetchX509SVID(ctx, clientOptions(r))
@@ -133,7 +136,7 @@ func TestServerRestart(t *testing.T) {
 	rev, _ := r.state.cursors()
 
 	fs.stop()
-	eventually(t, "the agent to notice", func() bool { return !r.Status().Connected })
+	eventually(t, "the agent to notice", r.changed.wait, func() bool { return !r.Status().Connected })
 	during, err := workloadapi.FetchX509SVID(ctx, clientOptions(r))
 	if err != nil {
 		t.Fatalf("FetchX509SVID while the server is down: %v", err)
@@ -151,8 +154,8 @@ func TestServerRestart(t *testing.T) {
 	e.Selectors = append(e.Selectors, "unix:gid:"+strconv.Itoa(os.Getgid()))
 	fs.putEntry(e) // changed while the agent was away
 	fs.restart()
-	eventually(t, "reconnection", func() bool { return r.Status().Connected })
-	eventually(t, "the change", func() bool { got, _ := r.state.entry(e.ID); return len(got.Selectors) == 2 })
+	eventually(t, "reconnection", r.changed.wait, func() bool { return r.Status().Connected })
+	eventually(t, "the change", r.changed.wait, func() bool { got, _ := r.state.entry(e.ID); return len(got.Selectors) == 2 })
 	log := fs.syncLog()
 	last := log[len(log)-1]
 	want := syncRecord{agent: r.SPIFFEID(), revision: rev, revocations: last.revocations, full: false, entries: 1}
@@ -173,7 +176,7 @@ func TestResumeAfterAgentRestart(t *testing.T) {
 		fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org" + p, Selectors: []string{"unix:uid:1"}})
 	}
 	fs.revoke("jti", "token-1")
-	eventually(t, "three entries", func() bool { return r.Status().Entries == 3 && r.Status().Revocations == 1 })
+	eventually(t, "three entries", r.changed.wait, func() bool { return r.Status().Entries == 3 && r.Status().Revocations == 1 })
 	id := r.SPIFFEID()
 	rev, revs := r.state.cursors()
 	if err := r.stop(t); err != nil {
@@ -194,7 +197,7 @@ func TestResumeAfterAgentRestart(t *testing.T) {
 		t.Error("the persisted revocation was lost")
 	}
 	fs.restart()
-	eventually(t, "reconnection", func() bool { return r2.Status().Connected })
+	eventually(t, "reconnection", r2.changed.wait, func() bool { return r2.Status().Connected })
 	log := fs.syncLog()
 	if got := log[len(log)-1]; got.revision != rev || got.revocations != revs || got.full || got.entries != 0 {
 		t.Errorf("sync after restart = %+v, want resume from %d/%d with nothing re-sent", got, rev, revs)
@@ -208,7 +211,7 @@ func TestDeadStream(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	fs.setSilent(true)
 	startAgent(t, newTestConfig(t, fs, clock))
-	eventually(t, "a reconnection after silence", func() bool { return len(fs.syncLog()) >= 2 })
+	eventually(t, "a reconnection after silence", fs.synced.wait, func() bool { return len(fs.syncLog()) >= 2 })
 }
 
 // TestInsecureBootstrap attests without a trust bundle when explicitly
@@ -219,7 +222,7 @@ func TestInsecureBootstrap(t *testing.T) {
 	cfg := newTestConfig(t, fs, clock)
 	cfg.TrustBundle = nil
 	cfg.InsecureBootstrap = true
-	var logs syncBuffer
+	var logs await.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	r := startAgent(t, cfg)
 	if r.SPIFFEID().IsZero() {
@@ -248,6 +251,7 @@ func TestFileModes(t *testing.T) {
 		{filepath.Join(cfg.DataDir, keyFileName), 0o600},
 		{filepath.Join(cfg.DataDir, svidFileName), 0o600},
 		{filepath.Join(cfg.DataDir, stateFileName), 0o600},
+		{filepath.Join(cfg.DataDir, sealKeyFileName), 0o600},
 		{filepath.Dir(cfg.SocketPath), os.ModeDir | 0o755},
 		{cfg.SocketPath, os.ModeSocket | 0o777},
 	}

@@ -9,6 +9,8 @@ import "sync"
 type broadcaster struct {
 	mu sync.Mutex
 	ch chan struct{}
+	// also, if set before the first notify, is notified after this one.
+	also *broadcaster
 }
 
 func newBroadcaster() *broadcaster { return &broadcaster{ch: make(chan struct{})} }
@@ -23,7 +25,10 @@ func (b *broadcaster) wait() <-chan struct{} {
 // notify wakes every current waiter.
 func (b *broadcaster) notify() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	close(b.ch)
 	b.ch = make(chan struct{})
+	b.mu.Unlock()
+	if b.also != nil {
+		b.also.notify()
+	}
 }

@@ -16,13 +16,17 @@ import (
 const authType = "kith-unix-peer"
 
 // peerInfo is what the kernel says about the process at the other end of a
-// Workload API connection (SO_PEERCRED, captured when it connected), plus
-// the start time of that pid read right after the connection was accepted.
+// Workload API connection (SO_PEERCRED, captured when it connected) and
+// about the connection: the inode of the peer's socket, which the process
+// holds in its descriptor table. The start time of that pid and its
+// executable are read right after the connection was accepted.
 type peerInfo struct {
 	credentials.CommonAuthInfo
 	pid       int32
 	uid, gid  uint32
+	sock      uint64 // the peer's socket inode; 0: unknown
 	startTime uint64 // 0: unknown
+	exe       fileID // zero: unknown
 }
 
 // AuthType implements credentials.AuthInfo.
@@ -33,6 +37,9 @@ func (peerInfo) AuthType() string { return authType }
 // credentials to the connection as a peerInfo.
 type peerCredentials struct {
 	proc procReader
+	// noPeerSocket, if set, is told when the kernel refuses to name the
+	// peer's socket (the path and sha256 selectors are then left out).
+	noPeerSocket func(error)
 }
 
 // ServerHandshake reads SO_PEERCRED from the accepted connection.
@@ -46,9 +53,11 @@ func (pc peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.
 		return nil, nil, fmt.Errorf("workload API: %w", err)
 	}
 	var cred *unix.Ucred
-	var credErr error
+	var credErr, sockErr error
+	var sock uint64
 	if err := raw.Control(func(fd uintptr) {
 		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		sock, sockErr = peerSocketInode(int(fd))
 	}); err != nil {
 		return nil, nil, fmt.Errorf("workload API: %w", err)
 	}
@@ -57,10 +66,15 @@ func (pc peerCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.
 	}
 	info := peerInfo{
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
-		pid:            cred.Pid, uid: cred.Uid, gid: cred.Gid,
+		pid:            cred.Pid, uid: cred.Uid, gid: cred.Gid, sock: sock,
 	}
-	if cred.Pid > 0 {
-		info.startTime, _ = pc.proc.startTime(cred.Pid) // unknown if unreadable
+	var errno unix.Errno
+	if errors.As(sockErr, &errno) && pc.noPeerSocket != nil { // not a peer that is already gone
+		pc.noPeerSocket(sockErr)
+	}
+	if cred.Pid > 0 { // each unknown if unreadable
+		info.startTime, _ = pc.proc.startTime(cred.Pid)
+		info.exe, _ = pc.proc.exeID(cred.Pid)
 	}
 	return conn, info, nil
 }

@@ -83,6 +83,7 @@ func TestRevocationReachesVerifier(t *testing.T) {
 			fs := newFakeServer(t, clock)
 			r := startAgent(t, newTestConfig(t, fs, clock))
 			e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+			r.awaitEntry(t, e.ID)
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))
@@ -103,7 +104,7 @@ func TestRevocationReachesVerifier(t *testing.T) {
 			start := time.Now()
 			fs.revoke(tt.kind, value)
 			fixed := x509svid.SVID(*old)
-			eventually(t, "refusal", func() bool {
+			eventually(t, "refusal", r.changed.wait, func() bool {
 				return errors.Is(mtlsHandshake(t, src, verifier, &fixed, r.Agent), authn.ErrRevoked)
 			})
 			t.Logf("revocation enforced %v after it was written", time.Since(start))
@@ -112,7 +113,7 @@ func TestRevocationReachesVerifier(t *testing.T) {
 			}
 
 			clock.Add(tt.wait)
-			eventually(t, "a replacement SVID", func() bool {
+			eventually(t, "a replacement SVID", src.Updated, func() bool {
 				cur, _ := src.GetX509SVID()
 				return cur.Certificates[0].SerialNumber.Cmp(old.Certificates[0].SerialNumber) != 0 &&
 					authn.CheckX509SVID(r.Agent, cur.ID, cur.Certificates[0]) == nil
@@ -131,7 +132,8 @@ func TestRotation(t *testing.T) {
 	clock := newTestClock()
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
-	fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID) // the stream's first call must not end with "no identity"
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))
@@ -153,14 +155,14 @@ func TestRotation(t *testing.T) {
 	agentSVID := r.ident.get()
 
 	clock.Add(14 * time.Hour) // past half (±10%) of the SVIDs' 24h and of the CA key's
-	eventually(t, "renewal at half-life", func() bool {
+	eventually(t, "renewal at half-life", src.Updated, func() bool {
 		cur, _ := src.GetX509SVID()
 		return cur.Certificates[0].SerialNumber.Cmp(first.Certificates[0].SerialNumber) != 0
 	})
-	eventually(t, "agent SVID renewal", func() bool { return r.ident.get() != agentSVID })
+	eventually(t, "agent SVID renewal", r.changed.wait, func() bool { return r.ident.get() != agentSVID })
 
 	fs.rotate() // prepares the next key and publishes it
-	eventually(t, "the prepared root", func() bool { return len(roots()) == 2 })
+	eventually(t, "the prepared root", src.Updated, func() bool { return len(roots()) == 2 })
 	var next *x509.Certificate // the root of the prepared key
 	for _, c := range fs.ca.Bundle().X509Authorities() {
 		if !signedBy(first.Certificates[0], c) {
@@ -172,19 +174,21 @@ func TestRotation(t *testing.T) {
 	}
 	// Step through activation (at 20h) to the next renewal (at half the
 	// remaining lifetime, at most 22.2h), as late as 23h: the old key's
-	// certificate expires at 24h.
+	// certificate expires at 24h. After each step, a whole pass of the
+	// rotation task has seen the clock: the SVID it holds then is what the
+	// workload must receive.
 	for i := 0; ; i++ {
 		if i == 9 {
 			t.Fatal("no SVID signed by the new key")
 		}
 		clock.Add(time.Hour)
 		fs.rotate()
-		cur, _ := src.GetX509SVID()
-		if signedBy(cur.Certificates[0], next) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-		if cur, _ = src.GetX509SVID(); signedBy(cur.Certificates[0], next) {
+		r.awaitRotationPass(t)
+		if held := r.svids.held(e.ID); held != nil && signedBy(held.Certificates[0], next) {
+			eventually(t, "the new key's SVID at the workload", src.Updated, func() bool {
+				cur, _ := src.GetX509SVID()
+				return signedBy(cur.Certificates[0], next)
+			})
 			break
 		}
 	}

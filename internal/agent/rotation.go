@@ -43,6 +43,7 @@ func (c *svidCache) run(tick, idle time.Duration) func(context.Context) error {
 					bo.reset()
 				}
 			}
+			c.passes.notify()
 			t := time.NewTimer(tick)
 			select {
 			case <-ctx.Done():
@@ -75,17 +76,19 @@ func (c *svidCache) replace(ctx context.Context, due []dueSVID) error {
 }
 
 // due drops the records of entries that are gone, inactive or idle (no
-// watcher for longer than idle), and returns the entries whose SVID must be
+// watcher for longer than idle, and only while the server can be reached:
+// offline, an idle SVID is kept for a workload that comes back), and returns the entries whose SVID must be
 // replaced now.
 func (c *svidCache) due(now time.Time, idle time.Duration) []dueSVID {
 	bundle := c.state.ownBundle()
+	online := c.online == nil || c.online()
 	c.mu.Lock()
 	var out []dueSVID
 	dropped := false
 	for id, r := range c.records {
 		e, ok := c.state.entry(id)
 		idleFor := now.Sub(c.lastUsed[id])
-		if !ok || !isActive(e) || (c.watchers[id] == 0 && idleFor > idle) {
+		if !ok || !isActive(e) || (online && c.watchers[id] == 0 && idleFor > idle) {
 			delete(c.records, id)
 			dropped = true
 			continue
@@ -116,6 +119,7 @@ func (c *svidCache) due(now time.Time, idle time.Duration) []dueSVID {
 	n := len(c.records)
 	c.mu.Unlock()
 	if dropped {
+		c.persist()
 		c.metrics.svidsHeld.Set(float64(n))
 		c.state.changes.notify()
 	}

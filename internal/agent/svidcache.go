@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +54,14 @@ type svidCacheConfig struct {
 	clock   func() time.Time
 	logger  *slog.Logger
 	metrics *metrics
+	// store, if set, keeps the SVIDs across restarts (see svidStore).
+	store *svidStore
+	// online, if set, reports whether the server can be reached: SVIDs
+	// no workload needs are dropped only then, since they could not be
+	// minted again otherwise. Nil means always.
+	online func() bool
+	// changed is notified when the watchers change (see Agent.changed).
+	changed *broadcaster
 }
 
 // svidCache holds the X509-SVIDs of the entries that workloads on the node
@@ -59,16 +70,21 @@ type svidCacheConfig struct {
 type svidCache struct {
 	svidCacheConfig
 	mintMu sync.Mutex // one mint at a time; held across the request
+	saveMu sync.Mutex // one write to the store at a time
 
 	mu       sync.Mutex
 	records  map[string]*x509Record // by entry ID
 	watchers map[string]int         // entry ID → streams that need it
 	lastUsed map[string]time.Time
+
+	// passes is notified after each pass of the rotation task, for tests
+	// that must know it has seen a step of the clock.
+	passes *broadcaster
 }
 
 func newSVIDCache(cfg svidCacheConfig) *svidCache {
 	return &svidCache{svidCacheConfig: cfg, records: map[string]*x509Record{},
-		watchers: map[string]int{}, lastUsed: map[string]time.Time{}}
+		watchers: map[string]int{}, lastUsed: map[string]time.Time{}, passes: newBroadcaster()}
 }
 
 // watch registers need for entry IDs; the returned function releases it.
@@ -80,6 +96,7 @@ func (c *svidCache) watch(ids []string) (release func()) {
 		c.lastUsed[id] = now
 	}
 	c.mu.Unlock()
+	c.changed.notify()
 	return func() {
 		c.mu.Lock()
 		now := c.clock()
@@ -90,6 +107,7 @@ func (c *svidCache) watch(ids []string) (release func()) {
 			c.lastUsed[id] = now
 		}
 		c.mu.Unlock()
+		c.changed.notify()
 	}
 }
 
@@ -205,6 +223,9 @@ func (c *svidCache) mintBatch(ctx context.Context, entries []agentproto.Entry, r
 	n := len(c.records)
 	c.mu.Unlock()
 	c.metrics.svidsHeld.Set(float64(n))
+	if len(fresh) > 0 || len(resp.Errors) > 0 {
+		c.persist()
+	}
 	if len(fresh) > 0 {
 		c.metrics.rotations.WithLabelValues(reason).Add(float64(len(fresh)))
 		c.state.changes.notify()
@@ -246,8 +267,105 @@ func (c *svidCache) clear() {
 	c.mu.Lock()
 	clear(c.records)
 	c.mu.Unlock()
+	c.persist()
 	c.metrics.svidsHeld.Set(0)
 	c.state.changes.notify()
+}
+
+// persist writes the SVIDs held to the store, if there is one. Writes are
+// one at a time, each of the records as they are when it starts, so the
+// last write holds the latest records. A failure is logged: the SVIDs are
+// then served from memory, and lost at a restart.
+func (c *svidCache) persist() {
+	if c.store == nil {
+		return
+	}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	out := make([]persistedSVID, 0, len(c.records))
+	for _, r := range c.records {
+		out = append(out, persistedSVID{Entry: r.entry, Chain: r.chainDER, Key: r.keyDER})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b persistedSVID) int { return strings.Compare(a.Entry.ID, b.Entry.ID) })
+	if err := c.store.save(c.state.trustDomain().Name(), out); err != nil {
+		c.logger.Error("persist workload SVIDs: they will not survive a restart", "error", err)
+	}
+}
+
+// restore takes up the SVIDs a store held at start. It keeps only those
+// that chain to the trust bundle the state holds, have not expired, are
+// not revoked, and whose entry the state holds as active with the same
+// SPIFFE ID; it logs what it drops and why. The SVIDs kept count as used
+// now, so that a workload has the idle timeout to fetch them again.
+func (c *svidCache) restore(f *svidsFile) {
+	now := c.clock()
+	bundle := c.state.ownBundle()
+	td := c.state.trustDomain()
+	kept := map[string]*x509Record{}
+	for _, p := range f.SVIDs {
+		r, err := restoredRecord(p, c.state, bundle, now)
+		switch {
+		case f.TrustDomain != td.Name():
+			err = fmt.Errorf("persisted for trust domain %q, the agent's is %q", f.TrustDomain, td.Name())
+		case err != nil:
+		case kept[p.Entry.ID] != nil:
+			err = errors.New("a second SVID for the entry")
+		}
+		if err != nil {
+			c.logger.Info("persisted workload SVID dropped", "entry_id", p.Entry.ID, "reason", err)
+			continue
+		}
+		kept[p.Entry.ID] = r
+	}
+	c.mu.Lock()
+	maps.Copy(c.records, kept)
+	for id := range kept {
+		c.lastUsed[id] = now
+	}
+	n := len(c.records)
+	c.mu.Unlock()
+	c.metrics.svidsHeld.Set(float64(n))
+	if len(kept) > 0 {
+		c.logger.Info("workload SVIDs restored from the data folder", "count", len(kept))
+	}
+	if len(kept) != len(f.SVIDs) {
+		c.persist()
+	}
+}
+
+// restoredRecord rebuilds the record of a persisted SVID and checks it
+// against the state, as restore documents.
+func restoredRecord(p persistedSVID, st *state, bundle *spiffebundle.Bundle, now time.Time) (*x509Record, error) {
+	e, ok := st.entry(p.Entry.ID)
+	switch {
+	case !ok:
+		return nil, errors.New("the entry is gone")
+	case !isActive(e):
+		return nil, fmt.Errorf("the entry is %s", e.Status)
+	case e.SPIFFEID != p.Entry.SPIFFEID:
+		return nil, errors.New("the entry's SPIFFE ID changed")
+	case bundle == nil:
+		return nil, errors.New("no trust bundle to verify it")
+	}
+	svid, err := x509svid.ParseRaw(p.Chain, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := x509svid.Verify(svid.Certificates, bundle, x509svid.WithTime(now)); err != nil {
+		return nil, err // expired among others
+	}
+	if svid.ID.String() != p.Entry.SPIFFEID {
+		return nil, fmt.Errorf("the SVID names %s, the entry %s", svid.ID, p.Entry.SPIFFEID)
+	}
+	if err := authn.CheckX509SVID(st, svid.ID, svid.Certificates[0]); err != nil {
+		return nil, err
+	}
+	leaf := svid.Certificates[0]
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	return &x509Record{entry: p.Entry, svid: svid, chainDER: p.Chain, keyDER: p.Key,
+		renewAt: leaf.NotBefore.Add(jittered(life/2, 10)), bundle: bundle}, nil
 }
 
 // stats returns the number of SVIDs held and the earliest expiry.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,7 +24,7 @@ func TestSVIDsOnlyForWorkloads(t *testing.T) {
 		fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/other/" + string(rune('a'+i)), Selectors: []string{"unix:uid:4000000000"}})
 	}
 	mine := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/mine", Selectors: []string{ownUIDSelector()}})
-	eventually(t, "entries", func() bool { return r.Status().Entries == 6 })
+	eventually(t, "entries", r.changed.wait, func() bool { return r.Status().Entries == 6 })
 	if n := fs.mintCount(); n != 0 {
 		t.Fatalf("minted %d SVIDs before any workload asked", n)
 	}
@@ -38,9 +39,9 @@ func TestSVIDsOnlyForWorkloads(t *testing.T) {
 	if n, held := fs.mintCount(), r.Status().SVIDs; n != 1 || held != 1 {
 		t.Fatalf("minted %d and holds %d SVIDs, want 1 and 1 (for %s only)", n, held, mine.SPIFFEID)
 	}
-	eventually(t, "the streams to end", func() bool { return r.svids.watching() == 0 })
+	eventually(t, "the streams to end", r.changed.wait, func() bool { return r.svids.watching() == 0 })
 	clock.Add(defaultIdleSVIDTimeout + time.Second)
-	eventually(t, "the idle SVID dropped", func() bool { return r.Status().SVIDs == 0 })
+	eventually(t, "the idle SVID dropped", r.changed.wait, func() bool { return r.Status().SVIDs == 0 })
 
 	// A watching workload keeps its SVID however long it watches.
 	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(clientOptions(r)))
@@ -49,7 +50,7 @@ func TestSVIDsOnlyForWorkloads(t *testing.T) {
 	}
 	defer src.Close()
 	clock.Add(defaultIdleSVIDTimeout + time.Second)
-	time.Sleep(100 * time.Millisecond) // several rotation ticks
+	r.awaitRotationPass(t) // a whole pass has seen the clock past the idle timeout
 	if held := r.Status().SVIDs; held != 1 {
 		t.Errorf("holds %d SVIDs while a workload watches, want 1", held)
 	}
@@ -62,6 +63,16 @@ func (c *svidCache) watching() int {
 	return len(c.watchers)
 }
 
+// held returns the X509-SVID the cache holds for an entry, or nil.
+func (c *svidCache) held(entryID string) *x509svid.SVID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.records[entryID]; r != nil {
+		return r.svid
+	}
+	return nil
+}
+
 // TestInactiveEntry stops serving an entry the server quarantines: the
 // stream ends with PermissionDenied and the SVID is dropped.
 func TestInactiveEntry(t *testing.T) {
@@ -69,6 +80,7 @@ func TestInactiveEntry(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
+	r.awaitEntry(t, e.ID) // so that the only watch error is the quarantine's
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	c, err := workloadapi.New(ctx, clientOptions(r))
@@ -96,5 +108,5 @@ func TestInactiveEntry(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the stream went on for a quarantined entry")
 	}
-	eventually(t, "the SVID dropped", func() bool { return r.Status().SVIDs == 0 })
+	eventually(t, "the SVID dropped", r.changed.wait, func() bool { return r.Status().SVIDs == 0 })
 }

@@ -26,8 +26,7 @@ func (a *Agent) runSync(ctx context.Context) error {
 	bo := backoff{base: a.backoffBase, max: a.backoffMax}
 	for {
 		applied, err := a.syncOnce(ctx)
-		a.connected.Store(false)
-		a.metrics.connected.Set(0)
+		a.setConnected(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -47,6 +46,17 @@ func (a *Agent) runSync(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// setConnected records whether the sync stream is open.
+func (a *Agent) setConnected(on bool) {
+	a.connected.Store(on)
+	if on {
+		a.metrics.connected.Set(1)
+	} else {
+		a.metrics.connected.Set(0)
+	}
+	a.changed.notify()
 }
 
 // syncOnce opens the stream from the held cursors and applies messages
@@ -77,8 +87,7 @@ func (a *Agent) syncOnce(ctx context.Context) (applied bool, err error) {
 		}
 		return false, err
 	}
-	a.connected.Store(true)
-	a.metrics.connected.Set(1)
+	a.setConnected(true)
 	a.logger.Info("sync stream connected", "revision", rev, "revocations", revs)
 
 	// The watchdog ends a silent stream; a renewal moves it to a new

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
@@ -17,6 +18,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // securityHeader is the metadata every Workload API call must carry, with
@@ -69,8 +72,15 @@ func (a *Agent) listenWorkloadAPI() (*workloadAPI, error) {
 		return nil, fmt.Errorf("agent: socket mode: %w", err)
 	}
 	w := &workloadAPI{a: a, lis: lis, stop: make(chan struct{})}
+	var warnOnce sync.Once
+	creds := peerCredentials{proc: a.attestor.proc, noPeerSocket: func(err error) {
+		warnOnce.Do(func() {
+			a.logger.Warn("workload API: the kernel does not name the peer of a connection (is unix_diag available?); "+
+				"unix:path and unix:sha256 selectors cannot be used", "error", err)
+		})
+	}}
 	w.grpc = grpc.NewServer(
-		grpc.Creds(peerCredentials{proc: a.attestor.proc}),
+		grpc.Creds(creds),
 		grpc.ChainUnaryInterceptor(w.unaryInterceptor),
 		grpc.ChainStreamInterceptor(w.streamInterceptor),
 	)
@@ -156,18 +166,32 @@ type workloadServer struct {
 // matches.
 var errNoIdentity = status.Error(codes.PermissionDenied, "no identity issued")
 
-// attest returns the caller's selectors.
-func (s *workloadServer) attest(ctx context.Context) (map[string]bool, error) {
+// matching attests the caller and returns the entries it has. It fails
+// with PermissionDenied when the caller cannot be attested (see
+// workloadAttestor.attest) or no entry matches it.
+//
+// Every call and every update of a stream attests the caller again, so
+// that a connection whose process executed another program, exited, or
+// handed the connection over stops receiving identities.
+func (s *workloadServer) matching(ctx context.Context) ([]agentproto.Entry, error) {
 	p, ok := peerOf(ctx)
 	if !ok {
 		return nil, status.Error(codes.Internal, "no peer credentials")
 	}
-	sels, err := s.a.attestor.attest(p)
+	att, err := s.a.attestor.describe(p)
 	if err != nil {
 		s.a.logger.Warn("workload attestation refused", "pid", p.pid, "uid", p.uid, "error", err)
 		return nil, status.Error(codes.PermissionDenied, "could not attest the calling process")
 	}
-	return sels, nil
+	entries := s.a.state.matching(att.selectors)
+	if len(entries) == 0 {
+		if att.withheld != "" {
+			s.a.logger.Warn("workload API: no identity for the caller; its path and sha256 selectors were left out",
+				"pid", p.pid, "uid", p.uid, "reason", att.withheld)
+		}
+		return nil, errNoIdentity
+	}
+	return entries, nil
 }
 
 // wait blocks until the state changes, retry passes (if positive), the
@@ -197,19 +221,15 @@ func (s *workloadServer) wait(ctx context.Context, changed <-chan struct{}, retr
 // later) and with Unavailable if no SVID can be obtained.
 func (s *workloadServer) FetchX509SVID(_ *workload.X509SVIDRequest, stream workload.SpiffeWorkloadAPI_FetchX509SVIDServer) error {
 	ctx := stream.Context()
-	sels, err := s.attest(ctx)
-	if err != nil {
-		return err
-	}
 	var watched []string
 	release := func() {}
 	defer func() { release() }()
 	var last string
 	for {
 		changed := s.a.state.changes.wait()
-		entries := s.a.state.matching(sels)
-		if len(entries) == 0 {
-			return errNoIdentity
+		entries, err := s.matching(ctx)
+		if err != nil {
+			return err
 		}
 		if ids := entryIDs(entries); !equalStrings(ids, watched) {
 			newRelease := s.a.svids.watch(ids)
@@ -258,15 +278,11 @@ func (s *workloadServer) FetchX509Bundles(_ *workload.X509BundlesRequest, stream
 func (s *workloadServer) streamBundles(ctx context.Context,
 	encode func(own *spiffebundle.Bundle, fed map[spiffeid.TrustDomain]*spiffebundle.Bundle) (map[string][]byte, error),
 	send func(map[string][]byte) error) error {
-	sels, err := s.attest(ctx)
-	if err != nil {
-		return err
-	}
 	var last string
 	for {
 		changed := s.a.state.changes.wait()
-		if len(s.a.state.matching(sels)) == 0 {
-			return errNoIdentity
+		if _, err := s.matching(ctx); err != nil {
+			return err
 		}
 		own, fed := s.a.state.bundles()
 		if own == nil {

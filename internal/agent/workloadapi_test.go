@@ -28,7 +28,7 @@ func TestFetchSVIDs(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/web", Selectors: []string{ownUIDSelector()}})
-	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
+	r.awaitEntry(t, e.ID)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -90,7 +90,7 @@ func TestWorkloadAPIRefusals(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/other", Selectors: []string{"unix:uid:4000000000"}})
-	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e.ID); return ok })
+	r.awaitEntry(t, e.ID)
 
 	conn, err := grpc.NewClient(r.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -160,7 +160,7 @@ func TestX509StreamFollowsChanges(t *testing.T) {
 	fs := newFakeServer(t, clock)
 	r := startAgent(t, newTestConfig(t, fs, clock))
 	e1 := fs.putEntry(agentproto.Entry{SPIFFEID: "spiffe://example.org/a", Selectors: []string{ownUIDSelector()}})
-	eventually(t, "entry at the agent", func() bool { _, ok := r.state.entry(e1.ID); return ok })
+	r.awaitEntry(t, e1.ID)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()

@@ -29,11 +29,10 @@ func (s *workloadServer) FetchJWTSVID(ctx context.Context, req *workload.JWTSVID
 			return nil, status.Error(codes.InvalidArgument, "audience must not be empty")
 		}
 	}
-	sels, err := s.attest(ctx)
+	entries, err := s.matching(ctx)
 	if err != nil {
 		return nil, err
 	}
-	entries := s.a.state.matching(sels)
 	if req.SpiffeId != "" {
 		want, err := spiffeid.FromString(req.SpiffeId)
 		if err != nil {

@@ -70,7 +70,31 @@ func (v *View) Apply(m *FeedMessage) error {
 	if m.Full {
 		v.readyOnce.Do(func() { close(v.ready) })
 	}
+	v.noteChanged()
 	return nil
+}
+
+// Changed returns a channel closed when the View next applies a feed
+// message; its getters then show what the message changed. A caller
+// waiting for a condition on the View takes the channel, checks the
+// condition, and waits on the channel only if it does not hold yet.
+func (v *View) Changed() <-chan struct{} {
+	v.changedMu.Lock()
+	defer v.changedMu.Unlock()
+	if v.changed == nil {
+		v.changed = make(chan struct{})
+	}
+	return v.changed
+}
+
+// noteChanged wakes the callers of Changed.
+func (v *View) noteChanged() {
+	v.changedMu.Lock()
+	defer v.changedMu.Unlock()
+	if v.changed != nil {
+		close(v.changed)
+		v.changed = nil
+	}
 }
 
 // applyBundles applies the bundle changes of m to next.

@@ -59,6 +59,10 @@ type View struct {
 	applyMu   sync.Mutex // serialises Apply
 	ready     chan struct{}
 	readyOnce sync.Once
+	// changed is closed at the next Apply; nil while no one waits (see
+	// Changed).
+	changedMu sync.Mutex
+	changed   chan struct{}
 
 	// backoff of Run, shortened by tests.
 	backoffBase, backoffMax time.Duration

@@ -112,16 +112,28 @@ func TestApply(t *testing.T) {
 			}
 		})
 	}
-	// A delta removes the federated bundle; a message of another trust
-	// domain is refused and changes nothing.
+	// A delta removes the federated bundle (and signals Changed); a
+	// message of another trust domain is refused and changes nothing.
+	changed := v.Changed()
 	if err := v.Apply(&FeedMessage{Version: 2, BundlesRemoved: []string{fed.Name()}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.GetJWTBundleForTrustDomain(fed); err == nil {
 		t.Error("federated bundle still held after removal")
 	}
+	select {
+	case <-changed:
+	default:
+		t.Error("Changed not closed by an applied message")
+	}
+	changed = v.Changed()
 	if err := v.Apply(&FeedMessage{Version: 3, Full: true, TrustDomain: "evil.test"}); err == nil {
 		t.Error("a message of another trust domain was applied")
+	}
+	select {
+	case <-changed:
+		t.Error("Changed closed by a refused message")
+	default:
 	}
 	if v.Version() != 2 {
 		t.Errorf("Version = %d, want 2", v.Version())

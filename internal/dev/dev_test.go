@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,28 +16,10 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/server"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the writer goroutine and the
-// test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRun starts the demo, checks what the banner promises (admin token,
 // demo entries, a Workload API socket that gives the current user an
@@ -51,7 +32,7 @@ func TestRun(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithCancel(t.Context())
-	out := &lockedBuffer{}
+	out := &await.Buffer{}
 	ready := make(chan *server.Server, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -72,13 +53,12 @@ func TestRun(t *testing.T) {
 	}
 	var sock string
 	re := regexp.MustCompile(`SPIFFE_ENDPOINT_SOCKET=(unix://\S+)`)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if !await.Signal(20*time.Second, out.Wrote, func() bool {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			sock = m[1]
-			break
 		}
-	}
-	if sock == "" {
+		return sock != ""
+	}) {
 		t.Fatalf("banner never named the Workload API socket:\n%s", out)
 	}
 	for _, want := range []string{"admin token    kith_admin_", "demo entries   3", "KITH_DATA=" + dir} {
@@ -140,12 +120,10 @@ func checkDemo(t *testing.T, banner, sock string) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	// The demo starts once the agent has the demo identities.
-	var code int
-	var body string
-	for code, body = get("/order"); code != http.StatusOK && ctx.Err() == nil; code, body = get("/order") {
-		time.Sleep(100 * time.Millisecond)
-	}
+	// The demo's listeners are bound before the banner: until its proxies
+	// serve (once the agent has the demo identities), the call waits in
+	// the listen queue.
+	code, body := get("/order")
 	if code != http.StatusOK || !strings.Contains(body, "payments said 200") ||
 		!strings.Contains(body, "recorded") || !strings.Contains(body, "spiffe://example.org/payments") {
 		t.Errorf("GET /order = %d %q, want the call chain orders → payments → ledger-db", code, body)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -270,18 +271,41 @@ func TestPublishRefuses(t *testing.T) {
 	}
 }
 
+// TestRun runs the publishing loop in a synctest bubble, whose fake clock
+// moves only when every goroutine waits: Run publishes at once, then at
+// the next tick for a log that grew; Changed signals commits and rounds.
 func TestRun(t *testing.T) {
-	s := openStore(t, sqliteURL(t))
-	l := newLedger(t, s, newSigner(t), func(c *ledger.Config) { c.CheckpointInterval = 5 * time.Millisecond })
-	mustRecord(t, l, testEvent(0))
-	runLedger(t, l)
-	waitCheckpoint(t, l, 1) // published at start
-	for i := 1; i < 10; i++ {
-		mustRecord(t, l, testEvent(i))
-	}
-	if cp := waitCheckpoint(t, l, 10); cp.Size != 10 {
-		t.Errorf("checkpoint size %d, want 10", cp.Size)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 5 * time.Millisecond
+		s := openStore(t, sqliteURL(t))
+		l := newLedger(t, s, newSigner(t), func(c *ledger.Config) { c.CheckpointInterval = interval })
+		mustRecord(t, l, testEvent(0))
+		runLedger(t, l)
+		synctest.Wait() // Run has published and waits for its ticker
+		if cp := latestCheckpoint(t, l); cp.Size != 1 {
+			t.Fatalf("checkpoint size %d at start, want 1", cp.Size)
+		}
+		changed := l.Changed()
+		for i := 1; i < 10; i++ {
+			mustRecord(t, l, testEvent(i))
+		}
+		select {
+		case <-changed:
+		default:
+			t.Error("Changed not closed by a commit")
+		}
+		changed = l.Changed()
+		time.Sleep(interval) // the fake clock: one tick
+		synctest.Wait()
+		if cp := latestCheckpoint(t, l); cp.Size != 10 {
+			t.Errorf("checkpoint size %d, want 10", cp.Size)
+		}
+		select {
+		case <-changed:
+		default:
+			t.Error("Changed not closed after a publishing round")
+		}
+	})
 }
 
 // runLedger runs l.Run until t ends and checks that it returns nil.
@@ -300,19 +324,12 @@ func runLedger(t testing.TB, l *ledger.Ledger) {
 	})
 }
 
-// waitCheckpoint waits up to 10s for a published checkpoint of size at
-// least n.
-func waitCheckpoint(t testing.TB, l *ledger.Ledger, n uint64) *ledger.Checkpoint {
+// latestCheckpoint returns the latest published checkpoint.
+func latestCheckpoint(t testing.TB, l *ledger.Ledger) *ledger.Checkpoint {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		cp, err := l.Checkpoint(t.Context())
-		if err == nil && cp.Size >= n {
-			return cp
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint of size %d after 10s (latest %v, %v)", n, cp, err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	cp, err := l.Checkpoint(t.Context())
+	if err != nil {
+		t.Fatalf("Checkpoint: %v", err)
 	}
+	return cp
 }

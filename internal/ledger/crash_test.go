@@ -92,10 +92,12 @@ func TestCrash(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The reader keeps what the child reported; started is closed at the
-	// first report, so that the ~1s of load does not include start-up.
+	// The reader keeps what the child reported; loaded is closed at the
+	// loadCommits-th report, once the child's 16 goroutines are recording
+	// under load (start-up is over), so that the kill lands mid-commit.
+	const loadCommits = 2000
 	committed := map[uint64]string{}
-	started := make(chan struct{})
+	loaded := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		sc := bufio.NewScanner(stdout)
@@ -108,17 +110,16 @@ func TestCrash(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			if len(committed) == 0 {
-				close(started)
-			}
 			committed[i] = f[2]
+			if len(committed) == loadCommits {
+				close(loaded)
+			}
 		}
 	})
 	select {
-	case <-started:
-		time.Sleep(time.Second)
+	case <-loaded:
 	case <-time.After(30 * time.Second):
-		t.Error("the child reported no commit within 30s")
+		t.Errorf("the child reported fewer than %d commits within 30s", loadCommits)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -128,7 +129,7 @@ func TestCrash(t *testing.T) {
 	if len(committed) == 0 {
 		t.Fatalf("child committed nothing before being killed (wait: %v)\n%s", err, stderr.String())
 	}
-	t.Logf("child committed %d events in ~1s before SIGKILL", len(committed))
+	t.Logf("child committed %d events before SIGKILL", len(committed))
 
 	signer, err := ledger.NewSigner(skey)
 	if err != nil {

@@ -92,6 +92,11 @@ type Ledger struct {
 	// size each witness is known to hold.
 	pubMu       sync.Mutex
 	witnessSize []uint64
+
+	// changed is closed at the next change; nil while no one waits (see
+	// Changed).
+	changedMu sync.Mutex
+	changed   chan struct{}
 }
 
 // New returns a Ledger on the tree persisted in cfg.Store. If the store
@@ -232,7 +237,11 @@ func (l *Ledger) treeSize(ctx context.Context, n uint64) (uint64, error) {
 func (l *Ledger) noteSize(n uint64) {
 	for {
 		old := l.size.Load()
-		if n <= old || l.size.CompareAndSwap(old, n) {
+		if n <= old {
+			return
+		}
+		if l.size.CompareAndSwap(old, n) {
+			l.noteChanged()
 			return
 		}
 	}

@@ -39,11 +39,38 @@ func (l *Ledger) Run(ctx context.Context) error {
 			}
 			l.logger.LogAttrs(ctx, level, "ledger: checkpoint not published", slog.Any("error", err))
 		}
+		l.noteChanged()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		}
+	}
+}
+
+// Changed returns a channel closed at the Ledger's next change: when it
+// learns that the tree grew (at its own commits, mostly), and after each
+// publishing round of [Ledger.Run], whether or not the round published a
+// checkpoint. [Ledger.Query], [Ledger.Stats] and [Ledger.Checkpoint] then
+// show the change. A caller waiting for a condition on the ledger takes
+// the channel, checks the condition, and waits on the channel only if it
+// does not hold yet.
+func (l *Ledger) Changed() <-chan struct{} {
+	l.changedMu.Lock()
+	defer l.changedMu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
+}
+
+// noteChanged wakes the callers of Changed.
+func (l *Ledger) noteChanged() {
+	l.changedMu.Lock()
+	defer l.changedMu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
 	}
 }
 

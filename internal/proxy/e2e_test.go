@@ -31,6 +31,7 @@ import (
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/agent"
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/policy"
@@ -186,7 +187,7 @@ func (e *e2eEnv) source(t *testing.T, id spiffeid.ID) *workloadapi.X509Source {
 	}
 	t.Cleanup(func() { src.Close() })
 	// The entry may reach the agent after the first update.
-	waitUntil(t, "the SVID of "+id.String(), func() bool {
+	await.Until(t, "the SVID of "+id.String(), 30*time.Second, src.Updated, func() bool {
 		s, err := src.GetX509SVID()
 		return err == nil && s.ID == id
 	})
@@ -209,20 +210,9 @@ func (e *e2eEnv) applyPolicies(t *testing.T, docs ...policy.Document) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "policy revision "+strconv.FormatInt(res.Revision, 10)+" in the view", func() bool {
+	await.Until(t, "policy revision "+strconv.FormatInt(res.Revision, 10)+" in the view", 30*time.Second, e.view.Changed, func() bool {
 		return e.view.PolicyEngine().Revision() >= res.Revision
 	})
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // listen returns a loopback listener on a free port.

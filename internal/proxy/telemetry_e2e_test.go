@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
@@ -70,7 +71,7 @@ func TestEndToEndTelemetry(t *testing.T) {
 	}
 
 	var evs []ledger.IndexedEvent
-	waitUntil(t, "two call.decided events in the ledger", func() bool {
+	await.Until(t, "two call.decided events in the ledger", 30*time.Second, e.srv.Ledger().Changed, func() bool {
 		evs, err = e.srv.Ledger().Query(context.Background(), store.EventFilter{Type: "call.decided", After: -1})
 		return err == nil && len(evs) == 2
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,6 +30,11 @@ type agentPlane struct {
 	revocations *revocation.Set
 	// announce asks announceChanges to tell the other replicas.
 	announce chan struct{}
+	// listening is closed once watchChanges listens for the other
+	// replicas' notices (never on SQLite), for tests that must not change
+	// anything before.
+	listening     chan struct{}
+	listeningOnce sync.Once
 }
 
 // changed wakes this replica's sync hub after a change made here, and has
@@ -71,6 +77,7 @@ func (s *Server) watchChanges(ctx context.Context) error {
 			s.logger.WarnContext(ctx, "revocation sync after a change notice", "error", err)
 		}
 		s.agents.hub.Notify()
+		s.agents.listeningOnce.Do(func() { close(s.agents.listening) })
 	})
 }
 
@@ -97,7 +104,7 @@ func (s *Server) buildNodes(ctx context.Context) error {
 	if caTTL == 0 {
 		caTTL = ca.DefaultCATTL
 	}
-	plane := &agentPlane{hub: hub, revocations: revs, announce: make(chan struct{}, 1)}
+	plane := &agentPlane{hub: hub, revocations: revs, announce: make(chan struct{}, 1), listening: make(chan struct{})}
 	svc, err := nodes.New(nodes.Config{
 		TrustDomain: s.td, Store: s.store, CA: s.ca, Entries: s.registry, Revocations: revs,
 		Auditor: s.ledger, MaxSVIDTTL: caTTL, Changed: plane.changed, Clock: s.clock, Logger: s.logger,

@@ -28,6 +28,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/nodes"
 )
 
@@ -205,16 +206,12 @@ func idleStreams(b *testing.B, n int, window time.Duration) {
 	for ready.Scan() && !strings.HasPrefix(ready.Text(), "ready") {
 	}
 	go io.Copy(io.Discard, stdout)
-	deadline := time.Now().Add(time.Minute)
-	for ts.agents.hub.Stats().Streams != n {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d streams connected, want %d", ts.agents.hub.Stats().Streams, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !await.Signal(time.Minute, ts.agents.hub.StatsChanged, func() bool { return ts.agents.hub.Stats().Streams == n }) {
+		b.Fatalf("%d streams connected, want %d", ts.agents.hub.Stats().Streams, n)
 	}
 	after := memNow()
 	cpu0 := cpuTime()
-	time.Sleep(window)
+	time.Sleep(window) // the measured idle window: CPU per second is a rate over time, not a condition to wait for
 	cpu := cpuTime() - cpu0
 	perStream := func(v uint64, w uint64) float64 { return float64(int64(v)-int64(w)) / float64(n) }
 	b.ReportMetric(perStream(after.heap, before.heap), "heap-B/stream")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -255,8 +256,7 @@ func serialOf(t testing.TB, der []byte) string {
 // receives nothing twice.
 func (ts *testServer) waitHub(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	caughtUp := func() bool {
 		rev, err := ts.store.Revision(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -265,12 +265,10 @@ func (ts *testServer) waitHub(t testing.TB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := ts.agents.hub.Stats(); st.Revision >= rev && st.RevocationRevision >= revocs {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sync hub did not catch up within 5s")
-		}
-		time.Sleep(time.Millisecond)
+		st := ts.agents.hub.Stats()
+		return st.Revision >= rev && st.RevocationRevision >= revocs
+	}
+	if !await.Signal(5*time.Second, ts.agents.hub.StatsChanged, caughtUp) {
+		t.Fatal("the sync hub did not catch up within 5s")
 	}
 }

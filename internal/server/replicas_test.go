@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/store/storetest"
 )
 
@@ -21,8 +22,13 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	b := startServer(t, "example.org", func(c *Config) {
 		c.StoreURL, c.ReplicaPollInterval, c.KEKFile = storeURL, time.Hour, filepath.Join(a.dir, "kek")
 	})
-	// Let b's watcher start listening before the change.
-	time.Sleep(300 * time.Millisecond)
+	// b's watcher listens before the change, so that only the notice
+	// can bring it.
+	select {
+	case <-b.agents.listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second replica does not listen for change notices")
+	}
 	before := b.agents.revocations.Len()
 
 	e := a.createEntryAPI(t, "payments", "")
@@ -33,12 +39,12 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for b.agents.revocations.Len() == before || b.agents.hub.Stats().RevocationRevision < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("the second replica did not learn of the revocation within 3s (set %d → %d, hub at revision %d of %d)",
-				before, b.agents.revocations.Len(), b.agents.hub.Stats().RevocationRevision, want)
-		}
-		time.Sleep(5 * time.Millisecond)
+	// The notice syncs b's revocation set, then wakes its hub, whose round
+	// signals StatsChanged.
+	if !await.Signal(3*time.Second, b.agents.hub.StatsChanged, func() bool {
+		return b.agents.revocations.Len() != before && b.agents.hub.Stats().RevocationRevision >= want
+	}) {
+		t.Fatalf("the second replica did not learn of the revocation within 3s (set %d → %d, hub at revision %d of %d)",
+			before, b.agents.revocations.Len(), b.agents.hub.Stats().RevocationRevision, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/internal/witness"
@@ -79,16 +80,17 @@ func TestLedgerWitnessedByAnotherParty(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cp *ledger.Checkpoint
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	witnessed := func() bool {
 		cp, err = ts.Ledger().Checkpoint(t.Context())
 		if err == nil && cp.Size >= 5 {
 			if _, err := note.Open(cp.Note, note.VerifierList(logVerifier, wv)); err == nil && bytes.Count(cp.Note, []byte("\n— ")) >= 2 {
-				break
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no witnessed checkpoint: %v, %v", cp, err)
-		}
+		return false
+	}
+	if !await.Signal(15*time.Second, ts.Ledger().Changed, witnessed) {
+		t.Fatalf("no witnessed checkpoint: %v, %v", cp, err)
 	}
 	n, err := note.Open(cp.Note, note.VerifierList(logVerifier, wv))
 	if err != nil {

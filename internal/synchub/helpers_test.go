@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/kith-dev/kith/internal/agentproto"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/internal/synchub"
 )
@@ -26,18 +26,7 @@ var td = spiffeid.RequireTrustDomainFromString("example.org")
 // Call it first, so that its cleanup runs after every other.
 func checkLeaks(t testing.TB) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines leaked:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	await.NoLeaks(t)
 }
 
 // signer "signs" by encoding the payload; verify decodes it.
@@ -237,23 +226,20 @@ func ids(entries []agentproto.Entry) []string {
 // waitStreams waits until the hub has n streams.
 func (e *env) waitStreams(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.hub.Stats().Streams != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub has %d streams, want %d", e.hub.Stats().Streams, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitStats(t, e.hub, fmt.Sprintf("%d streams", n), func(st synchub.Stats) bool { return st.Streams == n })
 }
 
 // waitRev waits until the hub has fanned out revision rev.
 func waitRev(t testing.TB, e *env, rev int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.hub.Stats().Revision < rev {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub stuck at revision %d, want %d", e.hub.Stats().Revision, rev)
-		}
-		time.Sleep(time.Millisecond)
+	waitStats(t, e.hub, fmt.Sprintf("revision %d fanned out", rev), func(st synchub.Stats) bool { return st.Revision >= rev })
+}
+
+// waitStats waits until cond holds for h's Stats, looking again at each
+// change the hub signals, and fails t if it does not within 10s.
+func waitStats(t testing.TB, h *synchub.Hub, what string, cond func(synchub.Stats) bool) {
+	t.Helper()
+	if !await.Signal(10*time.Second, h.StatsChanged, func() bool { return cond(h.Stats()) }) {
+		t.Fatalf("timed out waiting for %s: hub stats %+v", what, h.Stats())
 	}
 }

@@ -146,6 +146,9 @@ type Hub struct {
 	byAgent   map[string]map[*subscriber]struct{}
 	subs      map[*subscriber]struct{}
 	closed    bool // Run returned
+	// statsChanged is closed (and replaced) whenever what Stats reports
+	// may have changed; see StatsChanged.
+	statsChanged chan struct{}
 
 	sent, dropped atomic.Uint64
 }
@@ -182,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{cfg: cfg, wake: make(chan struct{}, 1),
+	h := &Hub{cfg: cfg, wake: make(chan struct{}, 1), statsChanged: make(chan struct{}),
 		byAgent: map[string]map[*subscriber]struct{}{}, subs: map[*subscriber]struct{}{}}
 	var err error
 	if h.rev, err = cfg.Entries.Revision(ctx); err != nil {
@@ -241,6 +244,23 @@ func (h *Hub) Stats() Stats {
 	defer h.mu.Unlock()
 	return Stats{Streams: len(h.subs), Sent: h.sent.Load(), Dropped: h.dropped.Load(),
 		Revision: h.rev, RevocationRevision: h.revocRev}
+}
+
+// StatsChanged returns a channel closed at the next change of what
+// [Hub.Stats] reports: a stream connecting or ending, or a round of
+// changes fanned out. A caller waiting for a condition on Stats takes the
+// channel, reads Stats, and waits on the channel only if the condition
+// does not hold yet.
+func (h *Hub) StatsChanged() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.statsChanged
+}
+
+// noteStatsLocked wakes the callers of StatsChanged. h.mu must be held.
+func (h *Hub) noteStatsLocked() {
+	close(h.statsChanged)
+	h.statsChanged = make(chan struct{})
 }
 
 // marshalBundle returns b in SPIFFE bundle format.

@@ -104,6 +104,7 @@ func (h *Hub) round(ctx context.Context, bundleChanged bool) error {
 		h.policies = c.policies
 	}
 	h.tokenKeys = c.tokenKeys
+	h.noteStatsLocked()
 	return nil
 }
 

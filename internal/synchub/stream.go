@@ -139,6 +139,7 @@ func (h *Hub) subscribe(s *subscriber) {
 		h.byAgent[s.agent] = m
 	}
 	m[s] = struct{}{}
+	h.noteStatsLocked()
 }
 
 // unsubscribe forgets s, if the hub has not dropped it already.
@@ -151,6 +152,7 @@ func (h *Hub) unsubscribe(s *subscriber) {
 // forget removes s from the indexes. h.mu must be held.
 func (h *Hub) forget(s *subscriber) {
 	delete(h.subs, s)
+	h.noteStatsLocked()
 	if m := h.byAgent[s.agent]; m != nil {
 		delete(m, s)
 		if len(m) == 0 {
