@@ -16,6 +16,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
 	"github.com/kith-dev/kith/api"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/proxy"
@@ -145,7 +146,8 @@ func TestQuarantineStopsTokensEndToEnd(t *testing.T) {
 	if code, _ := token(orders); code != http.StatusUnauthorized {
 		t.Errorf("the token request right after the quarantine: %d, want 401", code)
 	}
-	waitUntil(t, "the proxy to refuse orders' tokens", func() bool {
+	// The revocation set reaches the proxy's view through the agent.
+	await.Until(t, "the proxy to refuse orders' tokens", 30*time.Second, e.view.Changed, func() bool {
 		c1, r1 := call(before)
 		c2, r2 := call(race)
 		return c1 == http.StatusUnauthorized && r1 == enforce.ReasonRevokedToken &&
