@@ -73,25 +73,32 @@ func parseAssertion(raw string) (*assertion, error) {
 }
 
 // authAssertion authenticates a client by a private_key_jwt assertion or
-// a JWT-SVID.
-func (s *Service) authAssertion(ctx context.Context, clientID, raw, endpoint string, now time.Time) (*authResult, string, error) {
-	a, err := parseAssertion(raw)
-	if err != nil {
-		return nil, clientID, err
+// a JWT-SVID, parsed by parseAssertion (parseErr if it did not parse). It
+// returns the claimed client in the form the ledger may
+// hold (see recordedClaim): the SPIFFE ID of a JWT-SVID only once its
+// signature verified.
+func (s *Service) authAssertion(ctx context.Context, clientID string, a *assertion, parseErr error, endpoint string, now time.Time) (*authResult, string, error) {
+	if parseErr != nil {
+		return nil, recordedClaim(clientID), parseErr
 	}
 	if !a.svid.IsZero() {
-		res, err := s.authJWTSVID(ctx, clientID, a, endpoint, now)
-		return res, firstNonEmpty(clientID, a.svid.String()), err
+		res, proven, err := s.authJWTSVID(ctx, clientID, a, endpoint, now)
+		claimed := recordedClaim(firstNonEmpty(clientID, a.svid.String()))
+		if clientID == "" && proven {
+			claimed = a.svid.String()
+		}
+		return res, claimed, err
 	}
 	if clientID != "" && clientID != a.claims.Subject {
-		return nil, clientID, invalidClient(errors.New("client_id differs from the assertion's sub"))
+		return nil, recordedClaim(clientID), invalidClient(errors.New("client_id differs from the assertion's sub"))
 	}
 	res, err := s.authPrivateKeyJWT(ctx, a, endpoint, now)
-	return res, a.claims.Subject, err
+	return res, recordedClaim(a.claims.Subject), err
 }
 
 // authPrivateKeyJWT verifies an RFC 7523 assertion with the client's
-// registered key and remembers its jti until it expires.
+// registered key; the result carries its jti, for useOnce to remember
+// until it expires.
 func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint string, now time.Time) (*authResult, error) {
 	cl, err := s.clients.client(ctx, ClientID(a.claims.Subject))
 	if err != nil {
@@ -126,14 +133,40 @@ func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint 
 	if claims.ID == "" {
 		return nil, invalidClient(errors.New("client assertion has no jti"))
 	}
-	first, err := s.replay.firstUse("pkj\x00"+string(cl.ID)+"\x00"+claims.ID, exp.Add(clockSkew), now)
+	res, err := s.authorize(ctx, cl, AuthPrivateKeyJWT, key.KeyID, nil)
 	if err != nil {
 		return nil, err
 	}
-	if !first {
-		return nil, invalidClient(errors.New("client assertion jti replayed"))
+	// The jti is remembered by useOnce, after the rate limit.
+	res.once = &oneTimeID{key: "pkj\x00" + claims.ID, expires: exp.Add(clockSkew)}
+	return res, nil
+}
+
+// oneTimeID is an identifier a request may use once: the jti of a
+// verified private_key_jwt assertion.
+type oneTimeID struct {
+	key     string
+	expires time.Time
+}
+
+// useOnce remembers the one-time identifier of an authentication, if any,
+// in its client's share of the replay cache. It returns invalid_client if
+// it was used before, a 429 error if the client's share is full, or
+// errReplayFull. Call it once the signature verified and the client's
+// rate limit let the request through, so that neither a forged assertion
+// nor a flood beyond the rate limit takes room in the cache.
+func (s *Service) useOnce(auth *authResult, now time.Time) error {
+	if auth.once == nil {
+		return nil
 	}
-	return s.authorize(ctx, cl, AuthPrivateKeyJWT, key.KeyID, nil)
+	first, err := s.replay.firstUse(string(auth.client.ID), auth.once.key, auth.once.expires, now)
+	if err != nil {
+		return err
+	}
+	if !first {
+		return invalidClient(errors.New("client assertion jti replayed"))
+	}
+	return nil
 }
 
 // authJWTSVID verifies a JWT-SVID of the trust domain with package authn
@@ -141,24 +174,25 @@ func (s *Service) authPrivateKeyJWT(ctx context.Context, a *assertion, endpoint 
 // naming this server, lifetime) and finds the jwt_svid client of its
 // SPIFFE ID; then asks the revocation set about its jti and SPIFFE ID. A
 // JWT-SVID is a reusable bearer credential until it expires, so its jti is
-// not checked for replay.
-func (s *Service) authJWTSVID(ctx context.Context, clientID string, a *assertion, endpoint string, now time.Time) (*authResult, error) {
+// not checked for replay. proven reports whether the JWT-SVID verified.
+func (s *Service) authJWTSVID(ctx context.Context, clientID string, a *assertion, endpoint string, now time.Time) (res *authResult, proven bool, err error) {
 	if a.svid.TrustDomain() != s.cfg.TrustDomain {
-		return nil, invalidClient(fmt.Errorf("JWT-SVID of foreign trust domain %s", a.svid.TrustDomain()))
+		return nil, false, invalidClient(fmt.Errorf("JWT-SVID of foreign trust domain %s", truncate(a.svid.TrustDomain().Name())))
 	}
 	accepted := func(aud string) bool { return s.acceptedAudience(aud, endpoint) }
 	svid, err := authn.VerifyJWTSVID(a.tok, a.svid, accepted, s.bundles, nil, now, false)
 	if err != nil {
-		return nil, invalidClient(err)
+		return nil, false, invalidClient(err)
 	}
 	cl, err := s.clientForSPIFFEID(ctx, clientID, a.svid, AuthJWTSVID)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if err := authn.CheckJWTSVID(s.revs, svid.ID, svid.JTI, svid.IssuedAt); err != nil {
-		return nil, invalidClient(err)
+		return nil, true, invalidClient(err)
 	}
-	return s.authorize(ctx, cl, AuthJWTSVID, "jwt-svid:"+a.kid, nil)
+	res, err = s.authorize(ctx, cl, AuthJWTSVID, "jwt-svid:"+a.kid, nil)
+	return res, true, err
 }
 
 // checkAssertionClaims checks the audience and the time claims of a

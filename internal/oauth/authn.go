@@ -68,21 +68,47 @@ func readCredentials(r *http.Request, form url.Values) (credentials, error) {
 	return c, nil
 }
 
+// claimOf is the client a request names before its credentials are
+// checked, in the form the ledger may hold (see recordedClaim): the Basic
+// user or the client_id, else the assertion's subject, else the SPIFFE
+// ID of the verified client certificate. It keys the brute-force guard.
+func claimOf(c credentials, peer *peerCert, a *assertion) string {
+	switch {
+	case c.basic:
+		return recordedClaim(c.basicID)
+	case c.clientID != "":
+		return recordedClaim(c.clientID)
+	case a != nil:
+		return recordedClaim(a.claims.Subject)
+	case peer != nil:
+		return peer.ID.String()
+	}
+	return ""
+}
+
 // authResult is an authenticated client.
 type authResult struct {
 	client *clientRecord
 	entry  registry.Entry
 	method AuthMethod
-	credID string    // which credential: a secret ID, a kid, a certificate serial
-	peer   *peerCert // the verified TLS client certificate, if any
+	credID string     // which credential: a secret ID, a kid, a certificate serial
+	peer   *peerCert  // the verified TLS client certificate, if any
+	once   *oneTimeID // the assertion's jti, not yet remembered (useOnce)
+	// gen is the client cache's generation before the client and its
+	// entry were read: if it moved by the time a token is issued, the
+	// entry is read again (see issue).
+	gen uint64
 }
 
 // authenticate identifies and authenticates the client of a request at
 // endpoint (a path such as PathToken). peer is the verified client
 // certificate, or nil. Every failure is an invalid_client error whose
-// cause, for the ledger, says what failed; claimed is the client ID the
-// request named, if any, for the ledger too.
-func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCert, endpoint string, now time.Time) (res *authResult, claimed string, err error) {
+// cause, for the ledger, says what failed; claimed is the client the
+// request named, if any, for the ledger too, in a form it may hold: a
+// client ID, a proven SPIFFE ID, or a fingerprint (see recordedClaim).
+// a is the client assertion parsed (without verification), or aErr why
+// it did not parse.
+func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCert, a *assertion, aErr error, endpoint string, now time.Time) (res *authResult, claimed string, err error) {
 	defer func() {
 		if pe := (*protocolError)(nil); errors.As(err, &pe) {
 			pe.basic = c.basic
@@ -94,20 +120,21 @@ func (s *Service) authenticate(ctx context.Context, c credentials, peer *peerCer
 	switch {
 	case c.basic:
 		res, err = s.authSecret(ctx, c.basicID, c.basicSecret, AuthSecretBasic, now)
-		return res, c.basicID, err
+		return res, recordedClaim(c.basicID), err
 	case c.postSecret != "":
 		res, err = s.authSecret(ctx, c.clientID, c.postSecret, AuthSecretPost, now)
-		return res, c.clientID, err
+		return res, recordedClaim(c.clientID), err
 	case c.assertion != "":
 		if c.assertionType != assertionJWTBearer && c.assertionType != assertionJWTSPIFFE {
-			return nil, c.clientID, invalidClient(fmt.Errorf("unsupported client_assertion_type %q", truncate(c.assertionType)))
+			return nil, recordedClaim(c.clientID), invalidClient(fmt.Errorf("unsupported client_assertion_type %q", truncate(c.assertionType)))
 		}
-		return s.authAssertion(ctx, c.clientID, c.assertion, endpoint, now)
+		return s.authAssertion(ctx, c.clientID, a, aErr, endpoint, now)
 	case peer != nil:
 		res, err = s.authTLS(ctx, c.clientID, peer)
-		return res, firstNonEmpty(c.clientID, peer.ID.String()), err
+		// The certificate verified: its SPIFFE ID is proven.
+		return res, firstNonEmpty(recordedClaim(c.clientID), peer.ID.String()), err
 	}
-	return nil, c.clientID, invalidClient(errors.New("no client credentials"))
+	return nil, recordedClaim(c.clientID), invalidClient(errors.New("no client credentials"))
 }
 
 // authSecret checks a client secret. A malformed secret is refused before

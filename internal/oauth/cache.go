@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
@@ -47,6 +48,20 @@ func (t *ttlMap[K, V]) get(k K, now time.Time, ttl time.Duration) (cached[V], bo
 func (t *ttlMap[K, V]) put(k K, c cached[V]) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.putLocked(k, c)
+}
+
+// putAt stores c only if the cache generation is still gen, the one before
+// c was read: a value read before an invalidation is not kept after it.
+func (t *ttlMap[K, V]) putAt(k K, c cached[V], gen *atomic.Uint64, at uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gen.Load() == at {
+		t.putLocked(k, c)
+	}
+}
+
+func (t *ttlMap[K, V]) putLocked(k K, c cached[V]) {
 	if t.m == nil || len(t.m) >= maxCached {
 		t.m = make(map[K]cached[V])
 	}
@@ -62,20 +77,44 @@ func (t *ttlMap[K, V]) clear() {
 // clientCache reads clients and their entries through a short-lived
 // cache, so that the token endpoint does not read the store on every
 // request. Misses, "not found" included, are cached too.
+//
+// invalidate empties it: every value read before is dropped, including
+// one being read while it runs (the generation, gen, tells them apart).
+// With a change poll (vouched), cached entries are used only while the
+// last poll vouches for them.
 type clientCache struct {
 	store ClientStore
 	reg   Registry
 	ttl   time.Duration
 	clock func() time.Time
+	// polled is set when a change poll runs: cached entries are then used
+	// only until vouchedUntil (Unix nanoseconds).
+	polled       bool
+	vouchedUntil atomic.Int64
+	gen          atomic.Uint64
 
 	clients  ttlMap[ClientID, *clientRecord]
 	entries  ttlMap[string, registry.Entry]
 	bySPIFFE ttlMap[spiffeid.ID, []ClientID]
 }
 
-func newClientCache(st ClientStore, reg Registry, ttl time.Duration, clock func() time.Time) *clientCache {
-	return &clientCache{store: st, reg: reg, ttl: ttl, clock: clock}
+func newClientCache(st ClientStore, reg Registry, ttl time.Duration, clock func() time.Time, polled bool) *clientCache {
+	return &clientCache{store: st, reg: reg, ttl: ttl, clock: clock, polled: polled}
 }
+
+// generation returns the cache's generation, which invalidate advances.
+func (c *clientCache) generation() uint64 { return c.gen.Load() }
+
+// invalidate forgets everything cached.
+func (c *clientCache) invalidate() {
+	c.gen.Add(1)
+	c.clients.clear()
+	c.entries.clear()
+	c.bySPIFFE.clear()
+}
+
+// vouch lets cached entries be used until t.
+func (c *clientCache) vouch(t time.Time) { c.vouchedUntil.Store(t.UnixNano()) }
 
 // client returns the client id, or an error wrapping [ErrNotFound].
 func (c *clientCache) client(ctx context.Context, id ClientID) (*clientRecord, error) {
@@ -83,17 +122,18 @@ func (c *clientCache) client(ctx context.Context, id ClientID) (*clientRecord, e
 	if v, ok := c.clients.get(id, now, c.ttl); ok {
 		return v.v, v.err
 	}
+	gen := c.gen.Load()
 	rec, err := c.store.GetOAuthClient(ctx, string(id))
 	var cr *clientRecord
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		err = fmt.Errorf("client %s: %w", truncate(string(id)), ErrNotFound)
+		err = fmt.Errorf("client %s: %w", recordedClaim(string(id)), ErrNotFound)
 	case err != nil:
 		return nil, fmt.Errorf("read client: %w", err) // not cached
 	default:
 		cr, err = fromStore(rec)
 	}
-	c.clients.put(id, cached[*clientRecord]{v: cr, err: err, at: now})
+	c.clients.putAt(id, cached[*clientRecord]{v: cr, err: err, at: now}, &c.gen, gen)
 	return cr, err
 }
 
@@ -101,14 +141,24 @@ func (c *clientCache) client(ctx context.Context, id ClientID) (*clientRecord, e
 // through.
 func (c *clientCache) entry(ctx context.Context, id string) (registry.Entry, error) {
 	now := c.clock()
-	if v, ok := c.entries.get(id, now, c.ttl); ok {
-		return v.v, v.err
+	if !c.polled || now.UnixNano() < c.vouchedUntil.Load() {
+		if v, ok := c.entries.get(id, now, c.ttl); ok {
+			return v.v, v.err
+		}
 	}
+	return c.freshEntry(ctx, id)
+}
+
+// freshEntry reads the entry id from the registry, past the cache, and
+// caches what it read. The registry's ErrNotFound passes through.
+func (c *clientCache) freshEntry(ctx context.Context, id string) (registry.Entry, error) {
+	now := c.clock()
+	gen := c.gen.Load()
 	e, err := c.reg.Get(ctx, id)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return registry.Entry{}, fmt.Errorf("read entry: %w", err)
 	}
-	c.entries.put(id, cached[registry.Entry]{v: e, err: err, at: now})
+	c.entries.putAt(id, cached[registry.Entry]{v: e, err: err, at: now}, &c.gen, gen)
 	return e, err
 }
 
@@ -117,12 +167,13 @@ func (c *clientCache) clientsOf(ctx context.Context, id spiffeid.ID) ([]*clientR
 	now := c.clock()
 	v, ok := c.bySPIFFE.get(id, now, c.ttl)
 	if !ok {
+		gen := c.gen.Load()
 		ids, err := c.findClientIDs(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		v = cached[[]ClientID]{v: ids, at: now}
-		c.bySPIFFE.put(id, v)
+		c.bySPIFFE.putAt(id, v, &c.gen, gen)
 	}
 	out := make([]*clientRecord, 0, len(v.v))
 	for _, cid := range v.v {

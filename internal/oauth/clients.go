@@ -47,9 +47,21 @@ func (s *Service) CreateClient(ctx context.Context, actor audit.Actor, spec Clie
 		"entry_id": cl.EntryID, "auth_method": string(cl.AuthMethod), "scope": strings.Join(cl.Scopes, " "),
 		"audience": strings.Join(cl.Audiences, " "),
 	})
-	err = s.write(ctx, ev, func(tx *store.Tx) error { return tx.CreateOAuthClient(ctx, &rec) })
+	var held bool
+	err = s.write(ctx, ev, func(tx *store.Tx) error {
+		if err := tx.CreateOAuthClient(ctx, &rec); err != nil {
+			return err
+		}
+		// A client of an entry that is not active starts with its tokens
+		// held, like the entry's other clients (see EntryChanged).
+		held, err = holdIfInactive(ctx, tx, cl.ID, cl.EntryID)
+		return err
+	})
 	if err != nil {
 		return Client{}, Secret{}, err
+	}
+	if held {
+		s.revocationsWritten(ctx)
 	}
 	cl.Version = rec.Version
 	s.clients.forget(cl.ID)
@@ -172,13 +184,27 @@ func (s *Service) ListClients(ctx context.Context, f ClientFilter) ([]Client, st
 	return out, next, nil
 }
 
-// DeleteClient removes the client and revokes every token issued to it.
-// It returns an error wrapping [ErrNotFound], or the store's, the
-// revocation set's or the ledger's error.
+// DeleteClient removes the client and revokes every token issued to it
+// (a hold of its tokens becomes a revocation that expires with them). It
+// returns an error wrapping [ErrNotFound], or the store's, the revocation
+// set's or the ledger's error.
 func (s *Service) DeleteClient(ctx context.Context, actor audit.Actor, id ClientID) error {
 	ev := adminEvent(actor, audit.TypeOAuthClientDeleted, "delete", string(id), nil)
-	if err := s.write(ctx, ev, func(tx *store.Tx) error { return tx.DeleteOAuthClient(ctx, string(id)) }); err != nil {
+	now := s.clock()
+	var lifted bool
+	err := s.write(ctx, ev, func(tx *store.Tx) error {
+		if err := tx.DeleteOAuthClient(ctx, string(id)); err != nil {
+			return err
+		}
+		var err error
+		lifted, err = tx.LiftRevocation(ctx, kindClient.String(), string(id), now, liftExpiry(now))
 		return err
+	})
+	if err != nil {
+		return err
+	}
+	if lifted {
+		s.revocationsWritten(ctx)
 	}
 	s.clients.forget(id)
 	return s.revokeClient(ctx, id, "client deleted")

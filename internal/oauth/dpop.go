@@ -20,9 +20,10 @@ type dpopProof = authn.DPoPProof
 // it sent one: nil without a DPoP header. The proof's signature, htm, htu
 // and iat (within the configured window) are checked by package authn,
 // then the nonce if the service requires one, then its replay in the
-// replay cache. Errors are invalid_dpop_proof or use_dpop_nonce, or
-// errReplayFull.
-func (s *Service) checkDPoP(r *http.Request, now time.Time) (*dpopProof, error) {
+// share of client, the authenticated client, in the replay cache. Errors
+// are invalid_dpop_proof or use_dpop_nonce, a 429 error when the
+// client's share is full, or errReplayFull.
+func (s *Service) checkDPoP(r *http.Request, client ClientID, now time.Time) (*dpopProof, error) {
 	hs := r.Header.Values("DPoP")
 	switch len(hs) {
 	case 0:
@@ -42,7 +43,7 @@ func (s *Service) checkDPoP(r *http.Request, now time.Time) (*dpopProof, error) 
 		return nil, &protocolError{code: codeUseDPoPNonce, desc: "use the DPoP-Nonce this response carries",
 			dpopNonce: s.nonces.current(now)}
 	}
-	if err := p.FirstUse(dpopReplay{s.replay}, now, s.cfg.DPoPWindow); err != nil {
+	if err := p.FirstUse(dpopReplay{s.replay, string(client)}, now, s.cfg.DPoPWindow); err != nil {
 		if errors.Is(err, authn.ErrInvalidDPoPProof) {
 			return nil, invalidDPoP(err)
 		}
@@ -51,12 +52,17 @@ func (s *Service) checkDPoP(r *http.Request, now time.Time) (*dpopProof, error) 
 	return p, nil
 }
 
-// dpopReplay is the replay cache as authn's ReplayStore of DPoP proofs.
-type dpopReplay struct{ c *replayCache }
+// dpopReplay is the replay cache as authn's ReplayStore of the DPoP
+// proofs of one client, in its share.
+type dpopReplay struct {
+	c     *replayCache
+	owner string
+}
 
-// FirstUse implements authn.ReplayStore; its error is errReplayFull.
+// FirstUse implements authn.ReplayStore; its error is the 429 of a full
+// share or errReplayFull.
 func (d dpopReplay) FirstUse(key string, expires, now time.Time) (bool, error) {
-	return d.c.firstUse(key, expires, now)
+	return d.c.firstUse(d.owner, key, expires, now)
 }
 
 // nonceWindow is how long one DPoP nonce is handed out; a nonce is

@@ -31,6 +31,7 @@ func FuzzEndpoints(f *testing.F) {
 	e := newEnv(f, func(c *oauth.Config) {
 		c.ClientRate, c.ClientBurst = 1e9, 1e9
 		c.SourceFailureRate, c.SourceFailureBurst = 1e9, 1e9
+		c.ClientFailureRate, c.ClientFailureBurst = 1e9, 1e9
 	})
 	cl, sec := e.client(oauth.AuthSecretBasic, registry.Entry{}, []string{"orders:read"})
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(string(cl.ID)+":"+sec.Reveal()))

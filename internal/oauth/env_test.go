@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ca"
+	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/oauth"
 	"github.com/kith-dev/kith/internal/oauth/oauthtest"
 	"github.com/kith-dev/kith/internal/registry"
@@ -73,16 +75,21 @@ func newEnv(t testing.TB, mutate ...func(*oauth.Config)) *env {
 	if e.ca, err = ca.New(ctx, ca.Config{TrustDomain: td, Journal: st, KEK: kek, Clock: e.clock.Now, Auditor: e.audit}); err != nil {
 		t.Fatalf("ca: %v", err)
 	}
-	if e.reg, err = registry.New(registry.Config{TrustDomain: td, Store: st, Auditor: e.audit, Clock: e.clock.Now}); err != nil {
+	// As the server does: entry changes hold or lift the tokens of their
+	// clients in their transaction, and once committed empty the
+	// service's cache and refresh the revocation set.
+	if e.reg, err = registry.New(registry.Config{TrustDomain: td, Store: st, Auditor: entryAuditor{e}, Clock: e.clock.Now,
+		Hook: entryHook{e}}); err != nil {
 		t.Fatal(err)
 	}
 	if e.revs, err = revocation.New(ctx, revocation.Config{Store: revocationstore.New(st), Clock: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
+	sink, logger := watch.sink(t.Name(), e.audit)
 	cfg := oauth.Config{
 		Issuer: issuer, AltBaseURLs: []string{"https://127.0.0.1:8443"}, TrustDomain: td,
 		Clients: st, Keys: st, KEK: kek, Registry: e.reg, Bundles: e.ca, Revocations: e.revs, Auditor: e.audit,
-		Clock: e.clock.Now,
+		Clock: e.clock.Now, Logger: logger,
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -91,8 +98,63 @@ func newEnv(t testing.TB, mutate ...func(*oauth.Config)) *env {
 	if e.svc, err = oauth.New(ctx, cfg); err != nil {
 		t.Fatalf("oauth.New: %v", err)
 	}
+	watch.checkAtEnd(t, e.svc, sink)
 	e.entry = e.newEntry("orders", "orders:read", "orders:write", "admin")
 	return e
+}
+
+// entryHook hands entry changes to the service, once it exists.
+type entryHook struct{ e *env }
+
+func (h entryHook) EntryChanged(ctx context.Context, tx *store.Tx, ent registry.Entry, deleted bool) error {
+	if h.e.svc == nil {
+		return nil
+	}
+	return h.e.svc.EntryChanged(ctx, tx, ent, deleted)
+}
+
+// entryAuditor records the registry's events and, after each committed
+// change, tells the service and refreshes the revocation set.
+type entryAuditor struct{ e *env }
+
+func (a entryAuditor) Record(ctx context.Context, ev audit.Event) (int64, error) {
+	return a.e.audit.Record(ctx, ev)
+}
+
+func (a entryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, ev audit.Event) error {
+	return a.e.audit.RecordTx(ctx, tx, ev)
+}
+
+func (a entryAuditor) Adopt(ctx context.Context) error {
+	if a.e.svc != nil {
+		a.e.svc.EntriesChanged()
+	}
+	if err := a.e.revs.Sync(ctx); err != nil {
+		return err
+	}
+	return a.e.audit.Adopt(ctx)
+}
+
+// replica starts a second token service over the same store, with its own
+// caches and revocation set, as another server replica; mutate may change
+// its Config. The returned env sends requests to it.
+func (e *env) replica(mutate ...func(*oauth.Config)) *env {
+	e.t.Helper()
+	revs, err := revocation.New(e.t.Context(), revocation.Config{Store: revocationstore.New(e.store), Clock: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.Revocations = revs
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	r := *e
+	r.revs = revs
+	if r.svc, err = oauth.New(e.t.Context(), cfg); err != nil {
+		e.t.Fatalf("replica: %v", err)
+	}
+	return &r
 }
 
 // newEntry registers spiffe://kith.test/<name> with the given max scopes.
@@ -120,6 +182,7 @@ func (e *env) client(m oauth.AuthMethod, entry registry.Entry, scopes []string, 
 	if err != nil {
 		e.t.Fatalf("CreateClient: %v", err)
 	}
+	watch.track(sec.Reveal())
 	return c, sec
 }
 
@@ -139,6 +202,11 @@ func (e *env) do(req request) *httptest.ResponseRecorder {
 	e.t.Helper()
 	if req.path == "" {
 		req.path = oauth.PathToken
+	}
+	watch.trackSent(req.form.Encode(), req.basic[0], req.basic[1], req.dpop)
+	for name := range req.form {
+		watch.trackSent(name)
+		watch.trackSent(req.form[name]...)
 	}
 	r := httptest.NewRequest(http.MethodPost, issuer+req.path, strings.NewReader(req.form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -125,7 +125,7 @@ type errorBody struct {
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *protocolError
 	if !errors.As(err, &pe) {
-		s.logger.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path, "error", err)
+		s.logger.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path, "error", redactSecrets(err.Error()))
 		pe = oauthErr(codeServerError, "the server failed; see its log")
 	}
 	status := http.StatusBadRequest

@@ -118,9 +118,11 @@ func basicCredentials(r *http.Request) (id, secret string, ok bool, err error) {
 	return id, secret, true, nil
 }
 
-// truncate shortens untrusted text for messages and the ledger.
+// truncate shortens untrusted text for messages and the ledger, with
+// anything shaped like a client secret replaced by its fingerprint.
 func truncate(s string) string {
 	const max = 64
+	s = redactSecrets(s)
 	if len(s) <= max {
 		return s
 	}

@@ -150,3 +150,37 @@ func FuzzClientKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedaction feeds arbitrary text to what prepares untrusted text for
+// the ledger and the log: no secret prefix survives redaction, text
+// without one is left alone, and a recorded claim is a client ID or a
+// fingerprint.
+func FuzzRedaction(f *testing.F) {
+	s, _ := NewSecret()
+	f.Add(s.Reveal())
+	f.Add("client " + strings.ToUpper(s.Reveal()) + " not found, nor " + s.Reveal()[:20])
+	f.Add("kith_sk_kith_sk_kith_sk_")
+	f.Add("scope " + s.Reveal()[len(SecretPrefix):] + " and " + strings.Repeat("a", 42))
+	f.Add("ci_abcdefghijklmnopqrstuvwxyz")
+	f.Add("spiffe://kith.test/orders")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, in string) {
+		out := redactSecrets(in)
+		if indexSecretPrefix(out, 0) >= 0 {
+			t.Fatalf("redactSecrets(%q) = %q keeps a secret prefix", in, out)
+		}
+		if longBase62Run(out) {
+			t.Fatalf("redactSecrets(%q) = %q keeps a secret's random part", in, out)
+		}
+		if indexSecretPrefix(in, 0) < 0 && !longBase62Run(in) && out != in {
+			t.Fatalf("redactSecrets(%q) = %q changed text without a secret", in, out)
+		}
+		if c := recordedClaim(in); c != "" && !validClientIDSyntax(c) &&
+			(!strings.HasPrefix(c, "unknown:sha256:") || len(c) != len("unknown:sha256:")+16) {
+			t.Fatalf("recordedClaim(%q) = %q", in, c)
+		}
+		if tr := truncate(in); indexSecretPrefix(tr, 0) >= 0 {
+			t.Fatalf("truncate(%q) = %q keeps a secret prefix", in, tr)
+		}
+	})
+}

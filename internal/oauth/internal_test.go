@@ -176,3 +176,47 @@ func TestAuditQueueDurable(t *testing.T) {
 		t.Errorf("after a failed issuance: %d events pending, %d waiting; want none", pending, waiting)
 	}
 }
+
+func TestReplayCacheShares(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := newReplayCache(6, 3)
+	use := func(owner, key string, life time.Duration) error {
+		t.Helper()
+		first, err := c.firstUse(owner, key, now.Add(life), now)
+		if err == nil && !first {
+			return errors.New("seen")
+		}
+		return err
+	}
+	for i := range 3 {
+		if err := use("a", fmt.Sprint(i), time.Minute); err != nil {
+			t.Fatalf("a's identifier %d: %v", i, err)
+		}
+	}
+	if err := use("a", "0", time.Minute); err == nil || err.Error() != "seen" {
+		t.Errorf("a replayed: %v, want seen", err)
+	}
+	if err := use("b", "0", time.Minute); err != nil {
+		t.Errorf("b's identifier equal to a's: %v", err)
+	}
+	var pe *protocolError
+	if err := use("a", "3", time.Minute); !errors.As(err, &pe) || pe.retryAfter < time.Minute-time.Second {
+		t.Errorf("a over its share: %v, want a 429 until its first identifier expires", err)
+	}
+	use("b", "1", 2*time.Minute)
+	use("c", "0", time.Minute)
+	if err := use("d", "0", time.Minute); err != errReplayFull {
+		t.Errorf("cache full: %v, want errReplayFull", err)
+	}
+	now = now.Add(time.Minute)
+	if err := use("a", "0", time.Minute); err != nil {
+		t.Errorf("a's expired identifier used again: %v", err)
+	}
+	if err := use("d", "0", time.Minute); err != nil {
+		t.Errorf("after expiry: %v", err)
+	}
+	c.sweep(now)
+	if n := c.n.Load(); n != 3 { // a:0, b:1, d:0
+		t.Errorf("%d identifiers after the sweep, want 3", n)
+	}
+}

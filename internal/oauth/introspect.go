@@ -102,14 +102,11 @@ func (s *Service) introspect(r *http.Request, ri *reqInfo, now time.Time) (*intr
 // readAuthenticated reads the form of an introspection or revocation
 // request and authenticates its client.
 func (s *Service) readAuthenticated(r *http.Request, ri *reqInfo, endpoint string, now time.Time) (url.Values, *authResult, error) {
-	if ok, retry := s.limits.sourceFail.check(ri.source, now); !ok {
-		return nil, nil, rateLimited(retry)
-	}
 	form, err := readForm(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	auth, err := s.authenticateRequest(r, form, ri, endpoint, now)
+	auth, err := s.authenticateRequest(r, form, ri, endpoint, false, now)
 	if err != nil {
 		return nil, nil, err
 	}

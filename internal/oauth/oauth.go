@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
@@ -79,10 +80,19 @@ type Bundles interface {
 	Bundle() *spiffebundle.Bundle
 }
 
-// Revocations is the revocation set.
+// Revocations is the revocation set. The service writes its holds in the
+// transactions of the changes that cause them, through the store, and
+// then calls Sync to read them.
 type Revocations interface {
 	Revoked(k revocation.Kind, v string, issuedAt time.Time) bool
 	Revoke(ctx context.Context, e revocation.Entry) (revocation.Entry, error)
+	Sync(ctx context.Context) error
+}
+
+// ChangeSource gives the store's change revision, which moves with every
+// registry entry written by any replica; *store.Store implements it.
+type ChangeSource interface {
+	Revision(ctx context.Context) (int64, error)
 }
 
 // Auditor records audit events; the ledger implements it.
@@ -100,8 +110,10 @@ const (
 	DefaultDelegationDepth    = 3
 	DefaultClientRate         = 200 // requests per second
 	DefaultSourceFailureRate  = 10  // failed requests per second
+	DefaultClientFailureRate  = 2   // failed requests per second
 	DefaultDPoPWindow         = time.Minute
 	DefaultCacheTTL           = 5 * time.Second
+	DefaultChangePollInterval = 500 * time.Millisecond
 	DefaultAuditFlushInterval = time.Second
 	DefaultSecretOverlap      = time.Hour
 	MaxSecretOverlap          = 30 * 24 * time.Hour
@@ -154,11 +166,30 @@ type Config struct {
 	// SourceFailureRate and SourceFailureBurst limit the token, revocation
 	// and introspection requests that fail client authentication, per
 	// source address (IPv6 per /64): 10 per second and 5 times the rate
-	// when zero. A source over its budget is refused with 429, valid
-	// credentials or not. Successful requests are not counted per source:
-	// legitimate machine traffic concentrates behind node addresses.
+	// when zero. A source over its budget has its failures answered 429
+	// with Retry-After and recorded as one coalesced refusal per source;
+	// a request that authenticates is never refused for them, since every
+	// workload of a node or behind a NAT shares its address.
 	SourceFailureRate  float64
 	SourceFailureBurst int
+	// ClientFailureRate and ClientFailureBurst limit the failed
+	// authentications naming one client, from all sources together: 2 per
+	// second and 10 times the rate when zero. While a client's budget is
+	// empty, requests naming it are refused with 429 before their
+	// credentials are checked, except from sources it authenticated from
+	// in the last hour (each with a budget of the same size of its own).
+	ClientFailureRate  float64
+	ClientFailureBurst int
+	// ReplayCapacity bounds the one-time identifiers (the jtis of
+	// private_key_jwt assertions and DPoP proofs) remembered until they
+	// expire, of all clients: 1,000,000 when zero. ReplayShare bounds
+	// those of one client: when zero, what ClientBurst and ClientRate let
+	// a client send, each request with an assertion and a DPoP proof of
+	// the longest lifetimes, and at most an eighth of ReplayCapacity. A
+	// client over its share is refused with 429 until its identifiers
+	// expire; the other clients are not affected.
+	ReplayCapacity int
+	ReplayShare    int
 	// RequireDPoPNonce makes DPoP proofs at the token endpoint carry a
 	// server-provided nonce (RFC 9449 §8).
 	RequireDPoPNonce bool
@@ -166,9 +197,22 @@ type Config struct {
 	// zero.
 	DPoPWindow time.Duration
 	// CacheTTL is how long clients and entries read from the store are
-	// reused: 5s when zero. Changes made on this replica apply at once;
-	// those made on another replica after at most CacheTTL.
+	// reused: 5s when zero. Changes made on this replica apply at once
+	// (see [Service.EntriesChanged]); those made on another replica after
+	// at most CacheTTL, or, for entries, at once on a change notice and
+	// within ChangePollInterval with Changes.
 	CacheTTL time.Duration
+	// Changes, if set, is read every ChangePollInterval (500ms when zero)
+	// by Run: when its revision moved, the cached clients and entries are
+	// forgotten, and cached entries are used only while the last two
+	// polls could have vouched for them.
+	Changes            ChangeSource
+	ChangePollInterval time.Duration
+	// Changed, if set, is called after the service wrote to the revocation
+	// set in a transaction of its own (holding the tokens of a client
+	// created for an entry that is not active, lifting them when a client
+	// is deleted), so that agents learn of it at once.
+	Changed func()
 	// AuditFlushInterval is how often refusal events are written to the
 	// ledger, coalesced: 1s when zero. Issuance events are written before
 	// the token is returned, unless BatchIssuanceAudit.
@@ -218,6 +262,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	setDefault(&cfg.KeyPublishLead, DefaultKeyPublishLead)
 	setDefault(&cfg.DPoPWindow, DefaultDPoPWindow)
 	setDefault(&cfg.CacheTTL, DefaultCacheTTL)
+	setDefault(&cfg.ChangePollInterval, DefaultChangePollInterval)
 	setDefault(&cfg.AuditFlushInterval, DefaultAuditFlushInterval)
 	if cfg.MaxDelegationDepth == 0 {
 		cfg.MaxDelegationDepth = DefaultDelegationDepth
@@ -234,6 +279,19 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.SourceFailureBurst == 0 {
 		cfg.SourceFailureBurst = int(5 * cfg.SourceFailureRate)
 	}
+	if cfg.ClientFailureRate == 0 {
+		cfg.ClientFailureRate = DefaultClientFailureRate
+	}
+	if cfg.ClientFailureBurst == 0 {
+		cfg.ClientFailureBurst = int(10 * cfg.ClientFailureRate)
+	}
+	if cfg.ReplayCapacity == 0 {
+		cfg.ReplayCapacity = defaultReplayCapacity
+	}
+	if cfg.ReplayShare == 0 {
+		perSecond := cfg.ClientRate * (maxAssertionLifetime + clockSkew + 2*cfg.DPoPWindow).Seconds()
+		cfg.ReplayShare = max(1, min(cfg.ClientBurst+int(perSecond), cfg.ReplayCapacity/8))
+	}
 	switch {
 	case cfg.TokenTTL < time.Second || cfg.TokenTTL > maxTokenTTL:
 		errs = append(errs, fmt.Errorf("TokenTTL %v must be between 1s and %v", cfg.TokenTTL, maxTokenTTL))
@@ -241,7 +299,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("KeyPublishLead %v must be shorter than KeyRotation %v", cfg.KeyPublishLead, cfg.KeyRotation))
 	case cfg.MaxDelegationDepth < 1:
 		errs = append(errs, fmt.Errorf("MaxDelegationDepth %d must be at least 1", cfg.MaxDelegationDepth))
-	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1:
+	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1 ||
+		cfg.ClientFailureRate < 0 || cfg.ClientFailureBurst < 1 || cfg.ReplayCapacity < 1 || cfg.ReplayShare < 1:
 		errs = append(errs, errors.New("rate limits must be positive"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -298,6 +357,7 @@ type Service struct {
 	revs      authn.RevocationChecker // cfg.Revocations, for authn
 	baseURLs  []string                // Issuer, then AltBaseURLs
 	tokenURLs []string                // PathToken under each base URL
+	changeRev atomic.Int64            // Config.Changes' revision at the last check
 }
 
 // New returns a Service for cfg. It loads the signing key journal and, on
@@ -315,11 +375,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		logger:   cfg.Logger,
 		baseURLs: append([]string{cfg.Issuer}, cfg.AltBaseURLs...),
 	}
-	s.clients = newClientCache(cfg.Clients, cfg.Registry, cfg.CacheTTL, cfg.Clock)
+	s.clients = newClientCache(cfg.Clients, cfg.Registry, cfg.CacheTTL, cfg.Clock, cfg.Changes != nil)
 	s.bundles = newBundleCache(cfg.Bundles, cfg.TrustDomain, cfg.Clock)
 	s.audit = newAuditQueue(cfg.Auditor, cfg.Clock, cfg.Logger)
 	s.limits = newLimiters(cfg)
-	s.replay = newReplayCache(defaultReplayCapacity)
+	s.replay = newReplayCache(cfg.ReplayCapacity, cfg.ReplayShare)
 	s.keys = newKeyring(cfg.Keys, cfg.KEK, cfg.Auditor, cfg.Clock, cfg.Logger, keyTimes{
 		rotation: cfg.KeyRotation, lead: cfg.KeyPublishLead, tail: cfg.TokenTTL + time.Minute,
 	})
@@ -344,11 +404,23 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
 // Run rotates the signing keys, reloads the journal other replicas write,
-// flushes the coalesced audit events and sweeps the rate limiters and
-// replay caches, until ctx is done. It then flushes the audit events still
-// queued and returns nil; it returns an error only if that last flush
-// fails.
+// flushes the coalesced audit events, polls Config.Changes and sweeps the
+// rate limiters and replay caches, until ctx is done. It then flushes the
+// audit events still queued and returns nil; it returns an error only if
+// that last flush fails.
 func (s *Service) Run(ctx context.Context) error {
+	var changes <-chan time.Time
+	pollChanges := func() {
+		if err := s.CheckChanges(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "oauth: cached entries are not used until the change revision can be read", "error", err)
+		}
+	}
+	if s.cfg.Changes != nil {
+		pollChanges()
+		t := time.NewTicker(s.cfg.ChangePollInterval)
+		defer t.Stop()
+		changes = t.C
+	}
 	keyTick := time.NewTicker(min(s.cfg.KeyPublishLead/4, 30*time.Second))
 	defer keyTick.Stop()
 	flushTick := time.NewTicker(s.cfg.AuditFlushInterval)
@@ -370,6 +442,8 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.audit.flush(ctx); err != nil && ctx.Err() == nil {
 				s.logger.ErrorContext(ctx, "oauth: audit flush failed; issuance stops when the queue is full", "error", err)
 			}
+		case <-changes:
+			pollChanges()
 		case <-sweepTick.C:
 			now := s.clock()
 			s.limits.sweep(now)

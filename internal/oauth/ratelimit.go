@@ -103,23 +103,24 @@ func (l *bucketLimiter) sweepLocked(now int64) {
 	}
 }
 
-// limiters are the token endpoint's rate limits: successful requests per
-// client, and failed authentications per source.
+// limiters are the rate limits of the token, introspection and
+// revocation endpoints: token requests per authenticated client, and
+// failed client authentications (see bruteForceGuard).
 type limiters struct {
-	client     *bucketLimiter
-	sourceFail *bucketLimiter
+	client *bucketLimiter
+	guard  *bruteForceGuard
 }
 
 func newLimiters(cfg Config) *limiters {
 	return &limiters{
-		client:     newBucketLimiter(cfg.ClientRate, cfg.ClientBurst),
-		sourceFail: newBucketLimiter(cfg.SourceFailureRate, cfg.SourceFailureBurst),
+		client: newBucketLimiter(cfg.ClientRate, cfg.ClientBurst),
+		guard:  newBruteForceGuard(cfg),
 	}
 }
 
 func (l *limiters) sweep(now time.Time) {
 	l.client.sweep(now)
-	l.sourceFail.sweep(now)
+	l.guard.sweep(now)
 }
 
 // sourceKey returns the rate limiting key of the request's source: its IP

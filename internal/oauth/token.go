@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,20 +12,24 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/registry"
+	"github.com/kith-dev/kith/internal/revocation"
 )
 
 // reqInfo is what the audit trail records of a token request, filled in as
 // the request is understood.
 type reqInfo struct {
-	source   string
-	grant    string
+	source string
+	grant  string
+	// clientID is the client the request claimed, in the form the ledger
+	// may hold (see recordedClaim).
 	clientID string
 	auth     *authResult
 }
 
 // key returns the audit key of an event about the request.
 func (ri *reqInfo) key(typ, action string, outcome audit.Outcome, reason string) auditKey {
-	k := auditKey{typ: typ, action: action, outcome: outcome, clientID: truncate(ri.clientID),
+	k := auditKey{typ: typ, action: action, outcome: outcome, clientID: ri.clientID,
 		grant: ri.grant, reason: reason, source: ri.source}
 	if a := ri.auth; a != nil {
 		k.clientID, k.entryID, k.method, k.credID = string(a.client.ID), a.entry.ID, string(a.method), a.credID
@@ -95,9 +100,6 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // token runs a token request to its response.
 func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResponse, error) {
-	if ok, retry := s.limits.sourceFail.check(ri.source, now); !ok {
-		return nil, rateLimited(retry)
-	}
 	if s.audit.full() {
 		return nil, errAuditBacklog
 	}
@@ -110,14 +112,11 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 		return nil, err
 	}
 	ri.grant = req.grantType
-	auth, err := s.authenticateRequest(r, form, ri, PathToken, now)
+	auth, err := s.authenticateRequest(r, form, ri, PathToken, true, now)
 	if err != nil {
 		return nil, err
 	}
-	if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
-		return nil, rateLimited(retry)
-	}
-	proof, err := s.checkDPoP(r, now)
+	proof, err := s.checkDPoP(r, auth.client.ID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -135,28 +134,78 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 }
 
 // authenticateRequest reads the request's credentials and authenticates
-// its client; a failure is charged to the source's failure budget.
-func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqInfo, endpoint string, now time.Time) (*authResult, error) {
+// its client under the brute-force guard (see bruteForceGuard): a request
+// naming a client whose failure budget is empty is refused before its
+// credentials are checked, unless it comes from a source the client
+// authenticated from; a failure is charged to its source and to the
+// client it named, and answered 429 while the source is over its budget.
+// A request that authenticates is never refused for others' failures.
+// With rateLimit, the client's token request rate limit applies next;
+// then the assertion's jti, if any, is remembered (useOnce).
+func (s *Service) authenticateRequest(r *http.Request, form url.Values, ri *reqInfo, endpoint string, rateLimit bool, now time.Time) (*authResult, error) {
+	g := s.limits.guard
 	creds, err := readCredentials(r, form)
 	if err != nil {
-		s.limits.sourceFail.take(ri.source, now)
-		ri.clientID = firstNonEmpty(creds.clientID, creds.basicID)
-		return nil, err
+		ri.clientID = recordedClaim(firstNonEmpty(creds.clientID, creds.basicID))
+		return nil, s.authFailed(ri, "", false, err, now)
 	}
 	peer, peerErr := s.verifyPeer(r, now)
-	auth, claimed, err := s.authenticate(r.Context(), creds, peer, endpoint, now)
+	var a *assertion
+	var aErr error
+	if creds.assertion != "" {
+		a, aErr = parseAssertion(creds.assertion)
+	}
+	claim := claimOf(creds, peer, a)
+	ri.clientID = claim
+	if ok, retry := g.admit(ri.source, claim, now); !ok {
+		return nil, &protocolError{code: codeTemporarily, retryAfter: retry,
+			desc: "too many failed authentications of this client; retry later"}
+	}
+	gen := s.clients.generation()
+	auth, claimed, err := s.authenticate(r.Context(), creds, peer, a, aErr, endpoint, now)
 	ri.clientID = claimed
 	if err != nil {
 		var pe *protocolError
-		if peerErr != nil && errors.As(err, &pe) && pe.code == codeInvalidClient && peer == nil &&
+		if !errors.As(err, &pe) {
+			return nil, err // the server failed, not the client
+		}
+		if peerErr != nil && pe.code == codeInvalidClient && peer == nil &&
 			!creds.basic && creds.postSecret == "" && creds.assertion == "" {
 			pe.cause = peerErr // tls_client_auth with a certificate that does not verify
 		}
-		s.limits.sourceFail.take(ri.source, now)
+		return nil, s.authFailed(ri, claim, !errors.Is(err, ErrNotFound), err, now)
+	}
+	auth.gen = gen
+	ri.auth = auth
+	if rateLimit {
+		if ok, retry := s.limits.client.take(string(auth.client.ID), now); !ok {
+			return nil, rateLimited(retry)
+		}
+	}
+	if err := s.useOnce(auth, now); err != nil {
+		if pe := (*protocolError)(nil); errors.As(err, &pe) && pe.code == codeInvalidClient {
+			return nil, s.authFailed(ri, claim, true, err, now) // a replayed assertion
+		}
 		return nil, err
 	}
-	ri.auth = auth
+	g.succeeded(ri.source, claim, now)
 	return auth, nil
+}
+
+// authFailed charges a failed authentication from the request's source
+// naming claim (which exists, or not) to the brute-force guard, and
+// returns the error to answer: err, or 429 while the source is over its
+// failure budget. That refusal is recorded without the client the request
+// named, so that a source's failures coalesce in the ledger whatever they
+// name.
+func (s *Service) authFailed(ri *reqInfo, claim string, exists bool, err error, now time.Time) error {
+	over, retry := s.limits.guard.failed(ri.source, claim, exists, now)
+	if !over {
+		return err
+	}
+	ri.clientID = ""
+	return &protocolError{code: codeTemporarily, retryAfter: retry,
+		desc: "too many failed client authentications from this address; retry later"}
 }
 
 // clientCredentials grants a client's own token (RFC 6749 §4.4): the
@@ -217,10 +266,23 @@ func intersect(a, b []string) []string {
 	return out
 }
 
+// errBornRevoked refuses a token the revocation set would cover from the
+// start: its client's or subject's credentials are revoked up to this
+// second (or held, while a change of its entry reaches this replica).
+var errBornRevoked = &protocolError{code: codeTemporarily, status: http.StatusServiceUnavailable, retryAfter: time.Second,
+	desc: "tokens of this client issued now would be revoked; retry in a second"}
+
 // issue signs the access token of a grant, bound to the client's
 // certificate and DPoP key if it presented them, and returns it once its
-// audit event is in the ledger (queued, with BatchIssuanceAudit).
+// audit event is in the ledger (queued, with BatchIssuanceAudit). No token
+// is issued that the revocation set covers already, nor for an entry that
+// a change this replica learned of since the request read it made
+// inactive.
 func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *grant, proof *dpopProof, now time.Time) (*tokenResponse, error) {
+	if s.cfg.Revocations.Revoked(kindClient, string(auth.client.ID), now) ||
+		s.cfg.Revocations.Revoked(revocation.KindSPIFFEID, g.subject, now) {
+		return nil, errBornRevoked
+	}
 	key := s.keys.signer()
 	jti, err := newJTI()
 	if err != nil {
@@ -255,6 +317,9 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 	if resp.accessToken, err = key.sign(c.appendJSON(make([]byte, 0, 512))); err != nil {
 		return nil, err
 	}
+	if err := s.recheckEntry(ctx, auth); err != nil {
+		return nil, err
+	}
 	k := ri.key(audit.TypeOAuthTokenIssued, "issue", audit.OutcomeSuccess, "")
 	k.scope, k.audience, k.acr, k.binding = c.Scope, strings.Join(g.audience, " "), g.acr, strings.Join(binding, " ")
 	if g.act != nil {
@@ -271,12 +336,30 @@ func (s *Service) issue(ctx context.Context, ri *reqInfo, auth *authResult, g *g
 	return resp, nil
 }
 
+// recheckEntry reads the entry of an authenticated client again if the
+// entries changed since the request read it, and refuses the token if the
+// entry is no longer active: a quarantine that committed while the
+// request was under way stops its token here, on this replica.
+func (s *Service) recheckEntry(ctx context.Context, auth *authResult) error {
+	if s.clients.generation() == auth.gen {
+		return nil
+	}
+	e, err := s.clients.freshEntry(ctx, auth.entry.ID)
+	if err != nil {
+		return lookupFailed(err)
+	}
+	if e.Status != registry.StatusActive {
+		return invalidClient(fmt.Errorf("entry %s is %s", e.ID, e.Status))
+	}
+	return nil
+}
+
 // refused queues the audit event of a refused request.
 func (s *Service) refused(ri *reqInfo, typ, action string, err error) {
 	outcome, reason := audit.OutcomeDenied, "internal error"
 	var pe *protocolError
 	if errors.As(err, &pe) {
-		reason = pe.code + ": " + truncateReason(pe.reason())
+		reason = pe.code + ": " + truncateReason(redactSecrets(pe.reason()))
 	} else {
 		outcome = audit.OutcomeFailure
 	}

@@ -81,14 +81,17 @@ func runUntilCleanup(t testing.TB, what string, fn func(context.Context) error) 
 	return done
 }
 
-// newE2EEnv starts the server, joins an agent to it and follows the
-// agent's data-plane feed.
-func newE2EEnv(t *testing.T) *e2eEnv {
+// newE2EEnv starts the server (its Config changed by mutate), joins an
+// agent to it and follows the agent's data-plane feed.
+func newE2EEnv(t *testing.T, mutate ...func(*server.Config)) *e2eEnv {
 	t.Helper()
 	e := &e2eEnv{}
 	var err error
-	e.srv, err = server.New(t.Context(), server.Config{TrustDomain: "example.org", ListenAddr: "127.0.0.1:0",
-		DataDir: t.TempDir(), Logger: e2eLogger(t)})
+	cfg := server.Config{TrustDomain: "example.org", ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: e2eLogger(t)}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	e.srv, err = server.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -49,6 +49,20 @@ type Config struct {
 	Auditor Auditor
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Hook, if set, takes part in the transaction of every update and
+	// deletion of an entry.
+	Hook Hook
+}
+
+// Hook takes part in the transaction of each update and deletion of an
+// entry, so that state that depends on the entry's status changes with it
+// or not at all: package oauth holds the tokens of the clients of an entry
+// that is not active, and lifts the hold when it is active again. An
+// error rolls the change back, and Update or Delete returns it.
+type Hook interface {
+	// EntryChanged is called with the entry as written, or as it was
+	// before it was deleted.
+	EntryChanged(ctx context.Context, tx *store.Tx, e Entry, deleted bool) error
 }
 
 // Registry manages workload entries.
@@ -57,6 +71,7 @@ type Registry struct {
 	store Store
 	audit Auditor
 	clock func() time.Time
+	hook  Hook
 }
 
 // New returns a Registry, or an error naming the missing Config field.
@@ -72,7 +87,7 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock}, nil
+	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock, hook: cfg.Hook}, nil
 }
 
 // Create validates spec and stores it as a new entry. It returns a
@@ -159,8 +174,8 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Entry, string, error) 
 
 // Update replaces the entry's fields with spec. spec.Revision must be the
 // revision the caller read; if the entry changed since, Update returns
-// ErrConflict. It returns ErrNotFound, a *ValidationError, or ErrConflict
-// for a duplicate.
+// ErrConflict. It returns ErrNotFound, a *ValidationError, ErrConflict for
+// a duplicate, or the Hook's error.
 func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spec Spec) (Entry, error) {
 	cur, err := r.Get(ctx, id)
 	if err != nil {
@@ -180,6 +195,9 @@ func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spe
 			return audit.Event{}, mapStoreErr(err)
 		}
 		e.Revision = rec.Revision
+		if err := r.runHook(ctx, tx, e, false); err != nil {
+			return audit.Event{}, err
+		}
 		return successEvent(actor, audit.TypeEntryUpdated, "update", e), nil
 	})
 	if err != nil {
@@ -189,7 +207,7 @@ func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spe
 	return e, nil
 }
 
-// Delete removes the entry, or returns ErrNotFound.
+// Delete removes the entry. It returns ErrNotFound, or the Hook's error.
 func (r *Registry) Delete(ctx context.Context, actor audit.Actor, id string) error {
 	cur, err := r.Get(ctx, id)
 	if err != nil {
@@ -199,8 +217,22 @@ func (r *Registry) Delete(ctx context.Context, actor audit.Actor, id string) err
 		if err := tx.DeleteEntry(ctx, id); err != nil {
 			return audit.Event{}, mapStoreErr(err)
 		}
+		if err := r.runHook(ctx, tx, cur, true); err != nil {
+			return audit.Event{}, err
+		}
 		return successEvent(actor, audit.TypeEntryDeleted, "delete", cur), nil
 	})
+}
+
+// runHook calls the hook, if any, in the change's transaction.
+func (r *Registry) runHook(ctx context.Context, tx *store.Tx, e Entry, deleted bool) error {
+	if r.hook == nil {
+		return nil
+	}
+	if err := r.hook.EntryChanged(ctx, tx, e, deleted); err != nil {
+		return fmt.Errorf("registry: entry %s: %w", e.ID, err)
+	}
+	return nil
 }
 
 // FindBySPIFFEID returns the entries that carry the given SPIFFE ID (at most

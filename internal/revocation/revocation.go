@@ -21,6 +21,20 @@
 // covers has expired (zero: never). Revoking the same kind and value again
 // only widens the entry: the later RevokedAt and ExpiresAt win.
 //
+// # Holds
+//
+// An entry whose RevokedAt is [Held] (the last second of year 9999) and
+// ExpiresAt zero is a hold: it revokes every credential of its kind and
+// value issued until it is lifted, whichever server replica issued it and
+// whatever its clock said. Package oauth holds the tokens of the clients
+// of a registry entry that is not active, so that a token issued by a
+// replica that had not yet learned of a quarantine is refused all the
+// same. A hold is lifted by narrowing its RevokedAt to the time of the
+// lift (store.LiftRevocation), at a new revision; consumers replace an
+// entry by one of a higher revision, so the narrowed entry travels like
+// any other, and consumers that predate holds read one as a revocation
+// with a late cut-off, which is what it is.
+//
 // Every write gets a revision from the store, growing by one per write and
 // visible in order, so that a consumer holding revision R catches up with
 // [Set.Since](R). Entries dropped after they expire are not announced: a
@@ -87,6 +101,14 @@ func kindOf(s string) Kind {
 	}
 	return 0
 }
+
+// heldUnix is [Held] in Unix seconds: 9999-12-31T23:59:59Z.
+const heldUnix = 253402300799
+
+// Held returns the cut-off of a hold, 9999-12-31T23:59:59Z: an entry with
+// it revokes every credential of its kind and value issued until the
+// hold is lifted (see the package documentation).
+func Held() time.Time { return time.Unix(heldUnix, 0).UTC() }
 
 // maxValueLen bounds the value of an entry.
 const maxValueLen = 2048

@@ -83,6 +83,10 @@ type Set struct {
 	mu       sync.RWMutex
 	items    [numKinds]map[string]item
 	revision int64 // highest revision seen
+	// synced is the revision up to which Sync read the store. It trails
+	// revision after a Revoke, whose write may have overtaken writes of
+	// other replicas or transactions that Sync has not read yet.
+	synced int64
 }
 
 // New returns a Set holding every entry in cfg.Store (none without a

@@ -282,3 +282,45 @@ func BenchmarkRevoked(b *testing.B) {
 		}
 	})
 }
+
+// TestSyncReadsWritesARevokeOvertook has another replica write a
+// revocation that this replica's set has not read, then this set revoke
+// something of its own (at a higher revision): the next Sync still reads
+// the other replica's write.
+func TestSyncReadsWritesARevokeOvertook(t *testing.T) {
+	c := &clock{now: t0}
+	st := openStore(t)
+	a, b := newSet(t, st, c), newSet(t, st, c)
+	if _, err := b.Revoke(t.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: "from-b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Revoke(t.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: "from-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Revoked(revocation.KindJTI, "from-b", t0) {
+		t.Error("after Sync, the set lacks the other replica's revocation that its own Revoke overtook")
+	}
+}
+
+// TestHold revokes every credential issued until the hold is lifted,
+// however late; once it is narrowed to the lift (a new revision, as the
+// store writes it), only those issued until then.
+func TestHold(t *testing.T) {
+	c := &clock{now: t0}
+	s := newSet(t, nil, c)
+	s.Apply(revocation.Entry{Kind: revocation.KindClientID, Value: "ci_x", RevokedAt: revocation.Held(), Revision: 1})
+	if !s.Revoked(revocation.KindClientID, "ci_x", t0.Add(100*365*24*time.Hour)) {
+		t.Error("a hold does not cover a credential issued a century later")
+	}
+	lift := t0.Add(time.Hour)
+	s.Apply(revocation.Entry{Kind: revocation.KindClientID, Value: "ci_x", RevokedAt: lift, ExpiresAt: lift.Add(2 * time.Hour), Revision: 2})
+	if !s.Revoked(revocation.KindClientID, "ci_x", lift) || s.Revoked(revocation.KindClientID, "ci_x", lift.Add(time.Second)) {
+		t.Error("after the lift: want credentials issued until the lift revoked, and none after")
+	}
+	if got := revocation.Held(); got.Year() != 9999 || got.Unix() != 253402300799 {
+		t.Errorf("Held() = %v", got)
+	}
+}

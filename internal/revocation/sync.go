@@ -17,7 +17,9 @@ func (s *Set) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	if s.store != nil {
-		after := s.Revision()
+		s.mu.RLock()
+		after := s.synced
+		s.mu.RUnlock()
 		for {
 			recs, err := s.store.ListRevocations(ctx, storeFilter(after))
 			if err != nil {
@@ -41,6 +43,7 @@ func (s *Set) Sync(ctx context.Context) error {
 			s.Apply(entries...)
 			s.mu.Lock()
 			s.revision = max(s.revision, after)
+			s.synced = max(s.synced, after)
 			s.mu.Unlock()
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
 	"github.com/kith-dev/kith/internal/revocation/revocationstore"
+	"github.com/kith-dev/kith/internal/store"
 	"github.com/kith-dev/kith/internal/synchub"
 )
 
@@ -62,10 +63,16 @@ func (s *Server) announceChanges(ctx context.Context) error {
 	}
 }
 
-// watchChanges wakes the sync hub and refreshes the revocation set when
-// another replica announces a change, until ctx is done.
+// watchChanges wakes the sync hub, refreshes the revocation set and has
+// the token service check for entry changes when another replica
+// announces a change, until ctx is done.
 func (s *Server) watchChanges(ctx context.Context) error {
 	return s.store.Watch(ctx, func() {
+		if s.oauth != nil {
+			if err := s.oauth.svc.CheckChanges(ctx); err != nil && ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "token service: entry changes after a change notice", "error", err)
+			}
+		}
 		if err := s.agents.revocations.Sync(ctx); err != nil && ctx.Err() == nil {
 			s.logger.WarnContext(ctx, "revocation sync after a change notice", "error", err)
 		}
@@ -163,12 +170,35 @@ func (a registryAuditor) RecordTx(ctx context.Context, tx ledger.EventAppender, 
 }
 
 // Adopt implements registry.Auditor. The registry calls it after each
-// change it committed: the hub is told then.
+// change it committed: the token service forgets the entries it cached
+// (a quarantined entry gets no token from the next request on), the
+// revocation set reads the holds the change wrote (see entryHook), and
+// the hub is told.
 func (a registryAuditor) Adopt(ctx context.Context) error {
+	if a.s.oauth != nil {
+		a.s.oauth.svc.EntriesChanged()
+	}
 	if a.s.agents != nil {
+		if err := a.s.agents.revocations.Sync(ctx); err != nil {
+			a.s.logger.WarnContext(ctx, "revocation sync after an entry change; it is retried at the next sync", "error", err)
+		}
 		a.s.agents.changed()
 	}
 	return a.s.ledger.Adopt(ctx)
+}
+
+// entryHook is the registry's hook: in the transaction of each entry
+// update and deletion, the token service holds (or releases) the tokens
+// of the entry's clients. The token service is built after the registry,
+// so it is looked up at each call.
+type entryHook struct{ s *Server }
+
+// EntryChanged implements registry.Hook.
+func (h entryHook) EntryChanged(ctx context.Context, tx *store.Tx, e registry.Entry, deleted bool) error {
+	if h.s.oauth == nil {
+		return nil
+	}
+	return h.s.oauth.svc.EntryChanged(ctx, tx, e, deleted)
 }
 
 // agentRoute is a route of the agent API under /agent/v1. Agents

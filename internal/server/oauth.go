@@ -61,6 +61,12 @@ func (s *Server) buildOAuth(ctx context.Context) error {
 		ClientRate:         s.cfg.TokenClientRate,
 		ClientBurst:        s.cfg.TokenClientBurst,
 		BatchIssuanceAudit: s.cfg.BatchTokenAudit,
+
+		// Entry changes of other replicas: at once with their change
+		// notice (watchChanges), else at the next poll of the revision.
+		Changes:            s.store,
+		ChangePollInterval: s.cfg.ReplicaPollInterval,
+		Changed:            s.agents.changed,
 	})
 	if err != nil {
 		return fmt.Errorf("token service: %w", err)

@@ -90,7 +90,8 @@ type Config struct {
 	// ReplicaPollInterval is how often the server reads what other
 	// replicas sharing its PostgreSQL store changed, in case it missed
 	// their change notices: when zero, every second for what agents are
-	// sent and every 2s for the revocation set the server itself checks.
+	// sent, every 2s for the revocation set the server itself checks and
+	// every 500ms for the entries the token service caches.
 	ReplicaPollInterval time.Duration
 
 	// Witnesses cosign the ledger's checkpoints; with WitnessQuorum > 0 a
@@ -178,7 +179,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.buildCA(ctx); err != nil {
 		return nil, err
 	}
-	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock}); err != nil {
+	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock,
+		Hook: entryHook{s}}); err != nil {
 		return nil, err
 	}
 	if err := s.buildFederation(ctx); err != nil {

@@ -67,6 +67,28 @@ func (q queries) GetEntry(ctx context.Context, id string) (Entry, error) {
 	return e, nil
 }
 
+// LockEntry returns the entry with the given ID, or [ErrNotFound], as
+// GetEntry does; in a [Tx] it also keeps the entry from changing until
+// the transaction ends (on PostgreSQL a share lock on its row; SQLite
+// transactions hold the whole database), so that what the transaction
+// writes on the strength of the entry's state cannot race with a change
+// of it.
+func (q queries) LockEntry(ctx context.Context, id string) (Entry, error) {
+	lock := ""
+	if q.tx != nil && q.d == postgresDialect {
+		lock = " FOR SHARE"
+	}
+	row := q.queryRow(ctx, `SELECT `+entryColumns+` FROM entries WHERE id = ?`+lock, id)
+	e, err := scanEntry(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("store: lock entry %q: %w", id, err)
+	}
+	return e, nil
+}
+
 // ListEntries returns one page of the entries matching f, in ID order
 // (bytewise): those with an ID after f.After, at most f.Limit of them (100
 // when zero, never more than 1000). An empty page means there are no more.

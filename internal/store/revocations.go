@@ -68,6 +68,41 @@ func (q queries) PutRevocation(ctx context.Context, r *Revocation) error {
 	return nil
 }
 
+// LiftRevocation narrows the stored revocation of kind and value if its
+// cut-off lies after at: its RevokedAt becomes at and its ExpiresAt
+// expiresAt (zero: never), at a new revision, and LiftRevocation reports
+// true. This is how a hold — a revocation whose cut-off lies far ahead,
+// covering every credential issued until it is lifted — ends. A stored
+// revocation whose cut-off is at or before at, or none, is left alone,
+// and no revision is used. It returns an error only if the database
+// fails.
+func (q queries) LiftRevocation(ctx context.Context, kind, value string, at, expiresAt time.Time) (bool, error) {
+	var lifted bool
+	err := q.atomic(ctx, func(q queries) error {
+		// Take the counter first, as PutRevocation does, so that the two
+		// lock in the same order.
+		var rev int64
+		err := q.queryRow(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'revocations' RETURNING value`).Scan(&rev)
+		if err != nil {
+			return fmt.Errorf("bump revision: %w", err)
+		}
+		if lifted, err = q.execOne(ctx, `UPDATE revocations SET revoked_at = ?, expires_at = ?, revision = ?
+			WHERE kind = ? AND value = ? AND revoked_at > ?`,
+			timeArg(at), timeArg(expiresAt), rev, kind, value, timeArg(at)); err != nil {
+			return err
+		}
+		if !lifted {
+			// Nothing to lift: give the revision back while we hold it.
+			_, err = q.exec(ctx, `UPDATE counters SET value = value - 1 WHERE name = 'revocations'`)
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: lift revocation %s %q: %w", kind, value, err)
+	}
+	return lifted, nil
+}
+
 // ListRevocations returns the revocations written at a revision after
 // f.After, in revision order, at most f.Limit of them (100 when zero, never
 // more than 1000). An empty page means there are no more.

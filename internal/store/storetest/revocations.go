@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -104,5 +105,82 @@ func testDeleteExpiredRevocations(t *testing.T, s *store.Store) {
 	r := store.Revocation{Kind: "jti", Value: "e", RevokedAt: t0}
 	if err := s.PutRevocation(ctx, &r); err != nil || r.Revision != 5 {
 		t.Errorf("PutRevocation after deletes: Revision %d, %v; want 5", r.Revision, err)
+	}
+}
+
+func testLiftRevocation(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	far := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, r := range []store.Revocation{
+		{Kind: "client_id", Value: "held", RevokedAt: far, Reason: "entry disabled"},
+		{Kind: "client_id", Value: "revoked", RevokedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+	} {
+		if err := s.PutRevocation(ctx, &r); err != nil {
+			t.Fatalf("PutRevocation: %v", err)
+		}
+	}
+	at := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		value string
+		want  bool
+	}{{"held", true}, {"revoked", false}, {"none", false}, {"held", false}} {
+		got, err := s.LiftRevocation(ctx, "client_id", tc.value, at, at.Add(time.Hour))
+		if err != nil || got != tc.want {
+			t.Errorf("LiftRevocation(%s) = %v, %v; want %v", tc.value, got, err, tc.want)
+		}
+	}
+	if rev, err := s.RevocationRevision(ctx); err != nil || rev != 3 {
+		t.Errorf("RevocationRevision = %d, %v; want 3: only the lift used one", rev, err)
+	}
+	all, err := s.ListRevocations(ctx, store.RevocationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Revocation{
+		{Kind: "client_id", Value: "revoked", RevokedAt: norm(t0), ExpiresAt: norm(t0.Add(time.Hour)), Revision: 2},
+		{Kind: "client_id", Value: "held", RevokedAt: norm(at), ExpiresAt: norm(at.Add(time.Hour)), Reason: "entry disabled", Revision: 3},
+	}
+	if d := diff("after the lift", want, all); d != "" {
+		t.Error(d)
+	}
+	// In a transaction, with the rest of a change.
+	err = s.Tx(ctx, func(tx *store.Tx) error {
+		r := store.Revocation{Kind: "client_id", Value: "held", RevokedAt: far, Reason: "again"}
+		if err := tx.PutRevocation(ctx, &r); err != nil {
+			return err
+		}
+		_, err := tx.LiftRevocation(ctx, "client_id", "held", at.Add(time.Minute), time.Time{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Tx: %v", err)
+	}
+	if all, _ := s.ListRevocations(ctx, store.RevocationFilter{After: 3}); len(all) != 1 || !all[0].RevokedAt.Equal(norm(at.Add(time.Minute))) ||
+		!all[0].ExpiresAt.IsZero() || all[0].Revision != 5 {
+		t.Errorf("after hold and lift in one transaction: %+v", all)
+	}
+}
+
+func testLockEntry(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	e := newEntry("a")
+	if err := s.CreateEntry(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Tx(ctx, func(tx *store.Tx) error {
+		got, err := tx.LockEntry(ctx, "a")
+		if err != nil || got.ID != "a" {
+			t.Errorf("LockEntry = %+v, %v", got, err)
+		}
+		if _, err := tx.LockEntry(ctx, "none"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("LockEntry(none) = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LockEntry(ctx, "a"); err != nil || got.ID != "a" {
+		t.Errorf("LockEntry outside a transaction = %+v, %v", got, err)
 	}
 }

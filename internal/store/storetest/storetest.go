@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t testing.TB) *store.Store) {
 		{"OAuthClientInTx", testOAuthClientInTx},
 		{"Revocations", testRevocations},
 		{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
+		{"LiftRevocation", testLiftRevocation},
+		{"LockEntry", testLockEntry},
 		{"JoinTokens", testJoinTokens},
 		{"ConcurrentRegisterAgent", testConcurrentRegisterAgent},
 		{"Agents", testAgents},
