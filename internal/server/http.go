@@ -159,6 +159,9 @@ type problemError struct {
 	title  string
 	detail string
 	field  string
+	// retryAfter, if set, is sent as Retry-After (whole seconds, at
+	// least one).
+	retryAfter time.Duration
 }
 
 func (e *problemError) Error() string { return e.title + ": " + e.detail }
@@ -179,6 +182,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &pe):
 		p = api.Problem{Status: pe.status, Title: pe.title, Detail: pe.detail, Field: pe.field}
+		if pe.retryAfter > 0 {
+			secs := (pe.retryAfter + time.Second - 1) / time.Second // rounded up
+			w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+		}
 	case errors.As(err, &ve):
 		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid entry", Detail: ve.Error(), Field: ve.Field}
 	case errors.As(err, &fe):

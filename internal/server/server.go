@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -86,6 +87,19 @@ type Config struct {
 	// oauth.Config.BatchIssuanceAudit).
 	BatchTokenAudit bool
 
+	// AdminFailureRate and AdminFailureBurst limit failed admin logins
+	// per source address (IPv6 per /64): a source that fails more often
+	// than AdminFailureRate per second, after a burst of
+	// AdminFailureBurst, is answered 429 with Retry-After instead of 401.
+	// A valid admin token is accepted whatever its source's failures.
+	// DefaultAdminFailureRate and 5 times the rate when zero.
+	AdminFailureRate  float64
+	AdminFailureBurst int
+	// AdminAuditWindow is how long repeated failed admin logins of one
+	// source are gathered into one ledger event (the first is recorded at
+	// once): DefaultAdminAuditWindow when zero.
+	AdminAuditWindow time.Duration
+
 	// ReplicaPollInterval is how often the server reads what other
 	// replicas sharing its PostgreSQL store changed, in case it missed
 	// their change notices: when zero, every second for what agents are
@@ -129,6 +143,7 @@ type Server struct {
 	registry  *registry.Registry
 	fed       *federation.Manager
 	metrics   *metrics
+	authFails *authFailures // failed admin logins: coalescing, rate limit
 	svid      *servingSVID
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
@@ -184,6 +199,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	s.authFails = newAuthFailures(cfg.AdminFailureRate, cfg.AdminFailureBurst)
 	s.metrics.registerLedger(s.ledger)
 	if err := s.buildNodes(ctx); err != nil {
 		return nil, err
@@ -235,6 +251,18 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.AdminFailureRate < 0 || cfg.AdminFailureBurst < 0 || cfg.AdminAuditWindow < 0 {
+		return errors.New("server: the admin failure limits and audit window must not be negative")
+	}
+	if cfg.AdminFailureRate == 0 {
+		cfg.AdminFailureRate = DefaultAdminFailureRate
+	}
+	if cfg.AdminFailureBurst == 0 {
+		cfg.AdminFailureBurst = int(math.Ceil(5 * cfg.AdminFailureRate))
+	}
+	if cfg.AdminAuditWindow == 0 {
+		cfg.AdminAuditWindow = DefaultAdminAuditWindow
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
@@ -388,6 +416,7 @@ func (s *Server) Run(ctx context.Context) error {
 		{"client-files", s.refreshClientFiles},
 		{"agents", s.runAgents},
 		{"oauth", s.oauth.run},
+		{"admin-auth-audit", s.runAuthFailures},
 	}
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
