@@ -249,22 +249,58 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // maxBody bounds every admin API request body.
 const maxBody = 1 << 20
 
+// errBodyTooLarge is what a cappedReader returns past its limit.
+var errBodyTooLarge = errors.New("request body too large")
+
+// cappedReader reads r until more than n bytes were read, then fails with
+// errBodyTooLarge, so that a decoder cut short tells "too large" from
+// "malformed" (io.LimitReader would end in a silent EOF).
+type cappedReader struct {
+	r io.Reader
+	n int64 // bytes still allowed
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > c.n+1 {
+		p = p[:c.n+1]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	if c.n < 0 {
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+// errTooLarge answers a body over maxBody.
+func errTooLarge() error {
+	return &problemError{status: http.StatusRequestEntityTooLarge, title: "Request Entity Too Large", detail: "request body over 1 MiB"}
+}
+
 // decodeJSON reads exactly one JSON object into v, refusing unknown fields,
-// trailing data and bodies over maxBody.
+// trailing data and bodies over maxBody (413).
 func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return &problemError{status: http.StatusUnsupportedMediaType, title: "Unsupported Media Type", detail: "send application/json"}
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	if r.ContentLength > maxBody {
+		return errTooLarge()
+	}
+	body := &cappedReader{r: r.Body, n: maxBody}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if errors.Is(err, errBodyTooLarge) || body.n < 0 {
+		return errTooLarge()
+	}
+	if err != nil {
 		return badRequest("", "request body: %v", err)
 	}
 	if dec.More() {
 		return badRequest("", "request body: trailing data after the JSON object")
-	}
-	if dec.InputOffset() > maxBody {
-		return &problemError{status: http.StatusRequestEntityTooLarge, title: "Request Entity Too Large", detail: "request body over 1 MiB"}
 	}
 	return nil
 }
