@@ -42,7 +42,10 @@ type Config struct {
 	// when empty. Port 0 picks a free port (see [Server.Addr]).
 	ListenAddr string
 	// DataDir holds the SQLite database, the key-encryption key, the admin
-	// token and files for the CLI; "kith-data" when empty. Created 0700.
+	// token and files for the CLI; "kith-data" when empty. Created 0700;
+	// [New] refuses a folder, or a file in it, that others may have read
+	// or changed, and makes private what others could not reach (see
+	// [DataDirError]).
 	DataDir string
 	// StoreURL selects the store: "postgres://…" for PostgreSQL; empty for
 	// SQLite at DataDir/kith.db.
@@ -173,8 +176,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	if err := prepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if err := checkPrivateFiles(cfg); err != nil {
+		return nil, err
 	}
 	storeURL := cfg.StoreURL
 	if storeURL == "" {
@@ -473,7 +479,7 @@ func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler, tc *
 // (the trust anchors that verify the server's SVID).
 func (s *Server) writeClientFiles() error {
 	info := fmt.Sprintf("{\n  \"addr\": %q,\n  \"trust_domain\": %q\n}\n", s.Addr(), s.td.String())
-	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, "server.json"), []byte(info), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, "server.json"), []byte(info), 0o600); err != nil {
 		return err
 	}
 	return s.writeBundlePEM()
@@ -484,7 +490,7 @@ func (s *Server) writeBundlePEM() error {
 	for _, c := range s.ca.Bundle().X509Authorities() {
 		buf = append(buf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	return writeFileAtomic(filepath.Join(s.cfg.DataDir, "bundle.pem"), buf, 0o644)
+	return writeFileAtomic(filepath.Join(s.cfg.DataDir, "bundle.pem"), buf, 0o600)
 }
 
 // refreshClientFiles rewrites DATA/bundle.pem when the bundle changes.
