@@ -322,8 +322,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz reports ready when the store answers and the CA can sign.
+// readyz reports ready when the store answers and the audit ledger
+// verified (see ledgercheck.go).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if problem := s.health.failed(); problem != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "ledger verification failed", "reason": problem})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

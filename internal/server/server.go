@@ -74,6 +74,11 @@ type Config struct {
 	// CheckpointInterval is how often the audit ledger signs a checkpoint
 	// when it grew; 1s when zero.
 	CheckpointInterval time.Duration
+	// LedgerVerifyInterval is how often the whole audit ledger is verified
+	// in the background (every entry rehashed against the signed
+	// checkpoints); a failure makes /readyz not ready. 1h when zero;
+	// negative turns it off (the quick check at start still runs).
+	LedgerVerifyInterval time.Duration
 	// OAuthIssuer is the token service's issuer URL as clients and
 	// resource servers know it (https://auth.example.org); empty derives
 	// it from ListenAddr (https://localhost:<port> on loopback).
@@ -147,6 +152,7 @@ type Server struct {
 	fed       *federation.Manager
 	metrics   *metrics
 	authFails *authFailures // failed admin logins: coalescing, rate limit
+	health    ledgerHealth  // the ledger's verification
 	svid      *servingSVID
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
@@ -207,6 +213,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.metrics = newMetrics()
 	s.authFails = newAuthFailures(cfg.AdminFailureRate, cfg.AdminFailureBurst)
 	s.metrics.registerLedger(s.ledger)
+	s.metrics.registerLedgerHealth(&s.health)
+	if err := s.checkLedgerAtStart(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.buildNodes(ctx); err != nil {
 		return nil, err
 	}
@@ -269,6 +279,9 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.AdminAuditWindow == 0 {
 		cfg.AdminAuditWindow = DefaultAdminAuditWindow
+	}
+	if cfg.LedgerVerifyInterval == 0 {
+		cfg.LedgerVerifyInterval = DefaultLedgerVerifyInterval
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
@@ -423,6 +436,7 @@ func (s *Server) Run(ctx context.Context) error {
 		{"agents", s.runAgents},
 		{"oauth", s.oauth.run},
 		{"admin-auth-audit", s.runAuthFailures},
+		{"ledger-verify", s.runLedgerVerify},
 	}
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
