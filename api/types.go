@@ -68,8 +68,14 @@ type Entry struct {
 	// SPIFFEID is the identity given to matching workloads.
 	SPIFFEID string `json:"spiffe_id"`
 	// ParentID is the SPIFFE ID of the agent (node) that may serve the
-	// entry; empty means any agent of the trust domain.
+	// entry. Empty means no agent serves it (its SVIDs are minted through
+	// the admin API only, or its OAuth clients use it), unless AnyAgent.
 	ParentID string `json:"parent_id,omitempty"`
+	// AnyAgent lets every agent of the trust domain serve the entry, an
+	// explicit opt-in that needs an empty ParentID: one compromised node
+	// then yields this identity. Entries registered before the opt-in
+	// existed without a parent carry it.
+	AnyAgent bool `json:"any_agent,omitempty"`
 	// Selectors say which process gets the identity, as "type:value"
 	// strings such as "unix:uid:1000"; all must match.
 	Selectors []string `json:"selectors"`

@@ -84,7 +84,7 @@ func TestAgentDaemonRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.CreateEntry(t.Context(), api.Entry{SPIFFEID: "spiffe://a.test/cli",
+	if _, err := admin.CreateEntry(t.Context(), api.Entry{SPIFFEID: "spiffe://a.test/cli", AnyAgent: true,
 		Selectors: []string{"unix:uid:" + strconv.Itoa(os.Getuid())}}); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,10 @@ func runEntryCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	if created.ParentID == "" && !created.AnyAgent && !cf.json() {
+		fmt.Fprintln(stderr, "Note: no agent serves this entry (no --parent): its SVIDs come only from kith svid mint, and OAuth clients may use it.\n"+
+			"To have an agent deliver it, give --parent AGENT-SPIFFE-ID, or --parent any to let every agent serve it.")
+	}
 	return cf.write(stdout, created, func(w io.Writer) { writeEntry(w, created) })
 }
 
@@ -64,6 +68,7 @@ func runEntryList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&f.SPIFFEID, "spiffe-id", "", "only entries with this SPIFFE ID")
 			fs.StringVar(&f.ParentID, "parent", "", "only entries with this parent ID")
+			fs.BoolVar(&f.AnyAgent, "any-agent", false, "only entries every agent may serve (--parent any)")
 			fs.StringVar(&f.Status, "status", "", "only entries with this status")
 		},
 		limit: &f.Limit, after: &f.After,
@@ -79,7 +84,7 @@ func runEntryList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		table: func(w io.Writer, items []api.Entry) {
 			fmt.Fprintln(w, "ID\tSPIFFE ID\tPARENT\tSELECTORS\tSTATUS\tOWNER")
 			for _, e := range items {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.SPIFFEID, orDash(e.ParentID), list(e.Selectors), orDash(e.Status), orDash(e.Owner))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.SPIFFEID, parentText(e), list(e.Selectors), orDash(e.Status), orDash(e.Owner))
 			}
 		},
 	}, args, stdout, stderr)
@@ -152,7 +157,7 @@ func writeEntry(w io.Writer, e *api.Entry) {
 	rows := [][2]string{
 		{"ID", e.ID},
 		{"SPIFFE ID", e.SPIFFEID},
-		{"Parent ID", orDash(e.ParentID)},
+		{"Parent ID", parentText(*e)},
 		{"Selectors", list(e.Selectors)},
 		{"Status", orDash(e.Status)},
 		{"Owner", orDash(e.Owner)},
@@ -169,6 +174,15 @@ func writeEntry(w io.Writer, e *api.Entry) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s:\t%s\n", r[0], strings.ReplaceAll(r[1], "\n", " "))
 	}
+}
+
+// parentText says which agents serve e: its parent, "any agent" for the
+// opt-in, "-" for none.
+func parentText(e api.Entry) string {
+	if e.AnyAgent && e.ParentID == "" {
+		return "any agent"
+	}
+	return orDash(e.ParentID)
 }
 
 // ttlText formats an entry TTL; zero is the server default.

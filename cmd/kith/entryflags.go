@@ -75,7 +75,7 @@ func addEntryFlags(fs *flag.FlagSet, update bool) *entryFlags {
 	}
 	fs.StringVar(&f.spiffeID, "spiffe-id", "", "SPIFFE ID given to matching workloads, such as spiffe://example.org/web")
 	fs.Var(&f.selectors, "selector", verb+" a selector type:value, such as unix:uid:1000 (repeatable; all must match)")
-	fs.StringVar(&f.parent, "parent", "", "SPIFFE ID of the agent that may serve the entry (default: any agent)")
+	fs.StringVar(&f.parent, "parent", "", `SPIFFE ID of the agent that may serve the entry; "any" lets every agent serve it (one compromised node then yields the identity); "none" or empty: no agent, SVIDs only through kith svid mint and OAuth clients (default none)`)
 	fs.StringVar(&f.owner, "owner", "", "person or team accountable for the workload")
 	fs.StringVar(&f.function, "business-function", "", "what the workload is for")
 	fs.StringVar(&f.description, "description", "", "free text")
@@ -103,7 +103,7 @@ func (f *entryFlags) apply(fs *flag.FlagSet, e *api.Entry) int {
 		case "selector":
 			e.Selectors = f.selectors.vs
 		case "parent":
-			e.ParentID = f.parent
+			e.ParentID, e.AnyAgent = parentFlag(f.parent)
 		case "owner":
 			e.Owner = f.owner
 		case "business-function":
@@ -133,6 +133,18 @@ func (f *entryFlags) apply(fs *flag.FlagSet, e *api.Entry) int {
 		}
 	})
 	return n
+}
+
+// parentFlag maps --parent to the entry's parent and any-agent opt-in:
+// "any" for every agent, "none" or "" for no agent, else an agent's ID.
+func parentFlag(v string) (parent string, anyAgent bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "any":
+		return "", true
+	case "none", "":
+		return "", false
+	}
+	return v, false
 }
 
 // isSet reports whether the flag name was given on fs.

@@ -53,6 +53,9 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 		return err
 	})
 	fs.IntVar(&cfg.WitnessQuorum, "witness-quorum", 0, "publish a checkpoint only with this many witness cosignatures (0: witnesses are asked, not required)")
+	fs.Float64Var(&cfg.AdminFailureRate, "admin-failure-rate", 0, "failed admin logins per second one source address may keep up before it is answered 429 (default 10, burst 5 times the rate); a valid admin token is always accepted")
+	fs.DurationVar(&cfg.AdminAuditWindow, "admin-audit-window", 0, "repeated failed admin logins of one source within this window are one ledger event with a count (default 10s)")
+	fs.DurationVar(&cfg.LedgerVerifyInterval, "ledger-verify-interval", 0, "how often the whole audit ledger is verified in the background; a failure makes /readyz not ready (default 1h; negative: off, the check at start still runs)")
 	lf := daemonFlags(fs)
 	return cfg, lf
 }

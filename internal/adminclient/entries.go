@@ -16,6 +16,8 @@ type EntryFilter struct {
 	SPIFFEID string
 	ParentID string
 	Status   string
+	// AnyAgent selects only the entries every agent may serve.
+	AnyAgent bool
 	// After is the cursor of the page to read: the Next of the previous
 	// page; empty for the first page.
 	After string
@@ -29,6 +31,9 @@ func (f EntryFilter) query() url.Values {
 	setIf(q, "spiffe_id", f.SPIFFEID)
 	setIf(q, "parent_id", f.ParentID)
 	setIf(q, "status", f.Status)
+	if f.AnyAgent {
+		q.Set("any_agent", "true")
+	}
 	setIf(q, "after", f.After)
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))

@@ -178,7 +178,7 @@ func waitEntries(t *testing.T, a *agent.Agent, n int) {
 
 func (e *env) createEntry(path string) *api.Entry {
 	e.t.Helper()
-	ent, err := e.admin.CreateEntry(e.t.Context(), api.Entry{SPIFFEID: "spiffe://example.org" + path,
+	ent, err := e.admin.CreateEntry(e.t.Context(), api.Entry{SPIFFEID: "spiffe://example.org" + path, AnyAgent: true,
 		Selectors: []string{"unix:uid:" + strconv.Itoa(os.Getuid())}})
 	if err != nil {
 		e.t.Fatal(err)

@@ -10,7 +10,10 @@ const (
 	// (the bootstrap admin token at first start). Written by the server.
 	TypeAdminCredentialCreated = "admin.credential.created"
 	// TypeAdminAuthFailed: requests to the admin API failed to
-	// authenticate. Written by the server.
+	// authenticate. The first failure of a source in a window is one
+	// event; its repeats in the window are one more, whose "count" detail
+	// says how many requests it stands for ("rate_limited" of them were
+	// answered 429). Written by the server.
 	TypeAdminAuthFailed = "admin.auth.failed"
 
 	// TypeAgentJoinTokenCreated: a one-time join token for a node agent

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -80,10 +81,21 @@ func VerifyLog(ctx context.Context, src LogSource, opt VerifyOptions) (*VerifyRe
 	if opt.Verifier == nil {
 		return nil, errors.New("ledger: verify: VerifyOptions.Verifier is required")
 	}
-	w := &walker{src: src, opt: opt, rep: &VerifyReport{FirstBad: -1}, firstMismatch: -1}
-	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	w.data, w.stored = rf.NewEmptyRange(0), rf.NewEmptyRange(0)
-	err := w.run(ctx)
+	w := newWalker(src, opt)
+	return w.result(w.run(ctx))
+}
+
+// newWalker returns a walker over src from its first entry.
+func newWalker(src LogSource, opt VerifyOptions) *walker {
+	w := &walker{src: src, opt: opt, rep: &VerifyReport{FirstBad: -1}, firstMismatch: -1,
+		rf: &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
+	w.data, w.stored = w.rf.NewEmptyRange(0), w.rf.NewEmptyRange(0)
+	return w
+}
+
+// result completes the report with the outcome of a walk, err, and
+// returns what VerifyLog returns.
+func (w *walker) result(err error) (*VerifyReport, error) {
 	var p *problem
 	if errors.As(err, &p) {
 		w.rep.FirstBad, w.rep.Problem = p.firstBad, p.text
@@ -114,6 +126,14 @@ type walker struct {
 	opt    VerifyOptions
 	rep    *VerifyReport
 	latest *Checkpoint
+	rf     *compact.RangeFactory
+
+	// seek, if set, is called once the latest checkpoint is read, to
+	// start the walk further on: it returns the index of the first entry
+	// to walk and the compact range of the entries before it.
+	seek func(ctx context.Context, latest *Checkpoint) (start uint64, left [][]byte, err error)
+	// start is where the walk started: 0, or where seek said.
+	start uint64
 
 	// data is the tree of the entries' data, stored the tree of their
 	// stored leaf hashes.
@@ -149,7 +169,20 @@ func (w *walker) run(ctx context.Context) error {
 			return failf(-1, "the latest checkpoint (size %d) is smaller than the trusted one (size %d): the log was rolled back", latest.Size, t.Size)
 		}
 	}
-	if err := w.boundary(ctx); err != nil { // size 0
+	if w.seek != nil {
+		start, left, err := w.seek(ctx, latest)
+		if err != nil {
+			return err
+		}
+		if w.data, err = w.rf.NewRange(0, start, left); err != nil {
+			return err
+		}
+		if w.stored, err = w.rf.NewRange(0, start, slices.Clone(left)); err != nil {
+			return err
+		}
+		w.start, w.verified, w.historyAfter = start, start, start
+	}
+	if err := w.boundary(ctx); err != nil { // size 0, or where seek started
 		return err
 	}
 	for w.data.End() < latest.Size {
@@ -264,6 +297,11 @@ func (w *walker) compare(root []byte, what string) error {
 	}
 	if size == 0 {
 		return failf(-1, "%s does not have the empty tree's root", what)
+	}
+	if w.start > 0 && w.verified == w.start {
+		// The stored hashes of the entries before the walk's start are
+		// part of the tree compared; they may be what was altered.
+		return failf(0, "entries 0 to %d do not match %s: either entries %d to %d were altered along with their stored leaf hashes, or the stored hashes of the entries before %d were; verify the whole log to find the altered entry", size-1, what, w.start, size-1, w.start)
 	}
 	return failf(int64(w.verified), "entries %d to %d do not match %s, and their stored leaf hashes were rewritten to match the data, so the altered entry is not known more precisely than this interval", w.verified, size-1, what)
 }

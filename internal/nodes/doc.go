@@ -16,7 +16,9 @@
 // # What an agent may be issued
 //
 // An agent may obtain SVIDs only for active entries whose ParentID is its
-// own SPIFFE ID or empty (any agent). Each X509-SVID issued through an agent
+// own SPIFFEID, or that were explicitly opened to every agent
+// (registry.Entry.AnyAgent). An entry without a parent is served by no
+// agent: one compromised node must not yield every such identity. Each X509-SVID issued through an agent
 // is recorded (agent, entry, serial, expiry): one row per issuance, about two
 // per workload at any time since SVIDs are renewed at half their lifetime,
 // deleted once expired by [Service.Run]. Evicting the agent revokes its own

@@ -18,8 +18,8 @@ import (
 func TestEvict(t *testing.T) {
 	e := newEnv(t)
 	victim, bystander := e.attest(t), e.attest(t)
-	short := e.entry(t, "short", "", "", time.Minute)
-	long := e.entry(t, "long", "", "", 0)
+	short := e.entry(t, "short", anyAgent, "", time.Minute)
+	long := e.entry(t, "long", anyAgent, "", 0)
 	mint := func(c *nodes.Caller, entryID string) string {
 		t.Helper()
 		res, err := e.svc.MintX509SVIDs(t.Context(), c, []nodes.X509Request{{EntryID: entryID, CSR: newCSR(t)}})
@@ -75,7 +75,7 @@ func TestEvict(t *testing.T) {
 func TestEntryActions(t *testing.T) {
 	e := newEnv(t)
 	c := e.attest(t)
-	en := e.entry(t, "web", "", "", 0)
+	en := e.entry(t, "web", anyAgent, "", 0)
 	canMint := func() error {
 		_, _, err := e.svc.MintJWTSVID(t.Context(), c, en.ID, []string{"x"})
 		return err

@@ -138,13 +138,22 @@ func (e *env) attest(t testing.TB) *nodes.Caller {
 	return c
 }
 
-// entry registers an entry for spiffe://example.org/<name> under parent.
+// anyAgent, as the parent of e.entry, opts the entry in to being served
+// by every agent.
+const anyAgent = "any"
+
+// entry registers an entry for spiffe://example.org/<name> under parent
+// (an agent's SPIFFE ID, anyAgent, or "" for none).
 func (e *env) entry(t testing.TB, name, parent, status string, x509TTL time.Duration) registry.Entry {
 	t.Helper()
-	en, err := e.reg.Create(context.Background(), admin, registry.Spec{
+	spec := registry.Spec{
 		SPIFFEID: "spiffe://example.org/" + name, ParentID: parent, Selectors: []string{"unix:uid:1000"},
 		Status: status, X509SVIDTTL: x509TTL,
-	})
+	}
+	if parent == anyAgent {
+		spec.ParentID, spec.AnyAgent = "", true
+	}
+	en, err := e.reg.Create(context.Background(), admin, spec)
 	if err != nil {
 		t.Fatalf("create entry %s: %v", name, err)
 	}

@@ -67,7 +67,9 @@ type X509Result struct {
 }
 
 // MintX509SVIDs mints an X509-SVID for each request whose entry the caller
-// may serve: an active entry whose parent is the caller or empty. The
+// may serve: an active entry whose parent is the caller, or that is
+// explicitly served by any agent (registry.Entry.AnyAgent). An entry with
+// neither is served by no agent. The
 // lifetime is the entry's X509-SVID TTL or the CA's default, never past the
 // CA certificate. Each SVID is recorded against the agent (so that evicting
 // it revokes the SVID) and in the ledger as "svid.x509.minted".
@@ -164,6 +166,8 @@ func (s *Service) servable(ctx context.Context, c *Caller, id string) (registry.
 		return registry.Entry{}, ErrEntryNotServed
 	case err != nil:
 		return registry.Entry{}, fmt.Errorf("nodes: entry %q: %w", id, err)
+	case e.ParentID.IsZero() && !e.AnyAgent:
+		return registry.Entry{}, ErrEntryNotServed // served by no agent
 	case !e.ParentID.IsZero() && e.ParentID != c.Agent.SPIFFEID:
 		return registry.Entry{}, ErrEntryNotServed
 	case e.Status != registry.StatusActive:

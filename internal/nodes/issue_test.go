@@ -19,15 +19,17 @@ func TestMintX509SVIDsRespectsParentAndStatus(t *testing.T) {
 	e := newEnv(t)
 	me, other := e.attest(t), e.attest(t)
 	mine := e.entry(t, "mine", me.Agent.SPIFFEID.String(), "", 10*time.Minute)
-	anyAgent := e.entry(t, "any", "", "", 0)
+	anyEntry := e.entry(t, "any", anyAgent, "", 0)
 	foreign := e.entry(t, "foreign", other.Agent.SPIFFEID.String(), "", 0)
 	quarantined := e.entry(t, "quarantined", me.Agent.SPIFFEID.String(), "quarantined", 0)
-	disabled := e.entry(t, "disabled", "", "disabled", 0)
+	disabled := e.entry(t, "disabled", anyAgent, "disabled", 0)
+	unparented := e.entry(t, "unparented", "", "", 0)
 
 	reqs := []nodes.X509Request{
 		{EntryID: mine.ID, CSR: newCSR(t)},
-		{EntryID: anyAgent.ID, CSR: newCSR(t)},
+		{EntryID: anyEntry.ID, CSR: newCSR(t)},
 		{EntryID: foreign.ID, CSR: newCSR(t)},
+		{EntryID: unparented.ID, CSR: newCSR(t)},
 		{EntryID: quarantined.ID, CSR: newCSR(t)},
 		{EntryID: disabled.ID, CSR: newCSR(t)},
 		{EntryID: "no-such-entry", CSR: newCSR(t)},
@@ -59,7 +61,7 @@ func TestMintX509SVIDsRespectsParentAndStatus(t *testing.T) {
 		got = append(got, o)
 	}
 	want := []outcome{
-		{mine.ID, ""}, {anyAgent.ID, ""}, {foreign.ID, "not served"}, {quarantined.ID, "quarantined"},
+		{mine.ID, ""}, {anyEntry.ID, ""}, {foreign.ID, "not served"}, {unparented.ID, "not served"}, {quarantined.ID, "quarantined"},
 		{disabled.ID, "disabled"}, {"no-such-entry", "not served"}, {mine.ID, "csr"},
 	}
 	if d := cmp.Diff(want, got); d != "" {
@@ -86,12 +88,36 @@ func TestMintX509SVIDsRespectsParentAndStatus(t *testing.T) {
 	if n := len(e.audit.Find("svid.x509.minted", audit.OutcomeSuccess)); n != 2 {
 		t.Errorf("%d mintings recorded, want 2", n)
 	}
-	if n := len(e.audit.Find("svid.x509.minted", audit.OutcomeDenied)); n != 5 {
-		t.Errorf("%d refusals recorded, want 5", n)
+	if n := len(e.audit.Find("svid.x509.minted", audit.OutcomeDenied)); n != 6 {
+		t.Errorf("%d refusals recorded, want 6", n)
 	}
 
 	if _, err := e.svc.MintX509SVIDs(t.Context(), me, make([]nodes.X509Request, nodes.MaxBatch+1)); !errors.Is(err, nodes.ErrInvalidRequest) {
 		t.Errorf("oversized batch: %v, want ErrInvalidRequest", err)
+	}
+}
+
+// TestUnparentedEntryNotServed: an entry registered without a parent is
+// served by no agent (one compromised node must not yield it); only the
+// explicit opt-in lets every agent mint it.
+func TestUnparentedEntryNotServed(t *testing.T) {
+	e := newEnv(t)
+	agent := e.attest(t)
+	unparented := e.entry(t, "payments", "", "", 0)
+	res, err := e.svc.MintX509SVIDs(t.Context(), agent, []nodes.X509Request{{EntryID: unparented.ID, CSR: newCSR(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].SVID != nil || !errors.Is(res[0].Err, nodes.ErrEntryNotServed) {
+		t.Errorf("an agent minted the X509-SVID of an entry without a parent: %v, SVID %v", res[0].Err, res[0].SVID != nil)
+	}
+	if _, _, err := e.svc.MintJWTSVID(t.Context(), agent, unparented.ID, []string{"api"}); !errors.Is(err, nodes.ErrEntryNotServed) {
+		t.Errorf("an agent minted the JWT-SVID of an entry without a parent: %v", err)
+	}
+	opted := e.entry(t, "everywhere", anyAgent, "", 0)
+	res, err = e.svc.MintX509SVIDs(t.Context(), agent, []nodes.X509Request{{EntryID: opted.ID, CSR: newCSR(t)}})
+	if err != nil || res[0].Err != nil {
+		t.Errorf("an entry opted in to any agent was refused: %v, %v", err, res[0].Err)
 	}
 }
 
@@ -100,7 +126,7 @@ func TestMintJWTSVID(t *testing.T) {
 	me, other := e.attest(t), e.attest(t)
 	mine := e.entry(t, "mine", me.Agent.SPIFFEID.String(), "", 0)
 	foreign := e.entry(t, "foreign", other.Agent.SPIFFEID.String(), "", 0)
-	quarantined := e.entry(t, "quarantined", "", "quarantined", 0)
+	quarantined := e.entry(t, "quarantined", anyAgent, "quarantined", 0)
 	tests := []struct {
 		name     string
 		entry    string

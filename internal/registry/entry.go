@@ -35,11 +35,22 @@ func ParseStatus(s string) (Status, error) {
 
 // Entry is a registered workload identity: the SPIFFE ID that processes
 // matching all Selectors receive, with the governance facts about it.
+//
+// Which agents may serve it (obtain its SVIDs for workloads on their
+// node) is its ParentID, or every agent of the trust domain when AnyAgent
+// is set, an explicit opt-in: one compromised node then yields the
+// entry's identity. An entry with neither is served by no agent; its
+// credentials come from the server only (SVIDs minted through the admin
+// API, OAuth clients bound to it).
 type Entry struct {
-	ID               string
-	SPIFFEID         spiffeid.ID
-	ParentID         spiffeid.ID // zero: any agent of the trust domain
-	Selectors        []Selector  // sorted, no duplicates, at least one
+	ID       string
+	SPIFFEID spiffeid.ID
+	ParentID spiffeid.ID // zero: see AnyAgent
+	// AnyAgent lets every agent of the trust domain serve the entry; only
+	// with a zero ParentID. Governance reports such entries (see
+	// Filter.AnyAgent).
+	AnyAgent         bool
+	Selectors        []Selector // sorted, no duplicates, at least one
 	Owner            string
 	BusinessFunction string
 	Description      string
@@ -56,8 +67,12 @@ type Entry struct {
 // Spec is what a caller gives to create or update an entry, before
 // validation: the same fields as [Entry] in their textual form.
 type Spec struct {
-	SPIFFEID         string
-	ParentID         string
+	SPIFFEID string
+	// ParentID is the agent that may serve the entry; empty for none,
+	// unless AnyAgent.
+	ParentID string
+	// AnyAgent, with an empty ParentID, lets every agent serve the entry.
+	AnyAgent         bool
 	Selectors        []string
 	Owner            string
 	BusinessFunction string
@@ -99,7 +114,11 @@ func (s Spec) validate(td spiffeid.TrustDomain) (Entry, error) {
 		if e.ParentID == e.SPIFFEID {
 			return e, &ValidationError{Field: "parent_id", Reason: "an entry cannot be its own parent"}
 		}
+		if s.AnyAgent {
+			return e, &ValidationError{Field: "any_agent", Reason: "an entry is served by its parent agent or by any agent, not both: drop parent_id or any_agent"}
+		}
 	}
+	e.AnyAgent = s.AnyAgent
 	if e.Selectors, err = ParseSelectors(s.Selectors); err != nil {
 		return e, err
 	}
@@ -215,7 +234,7 @@ func (e Entry) toRecord() store.Entry {
 		parent = e.ParentID.String()
 	}
 	return store.Entry{
-		ID: e.ID, SPIFFEID: e.SPIFFEID.String(), ParentID: parent, Selectors: sels,
+		ID: e.ID, SPIFFEID: e.SPIFFEID.String(), ParentID: parent, AnyAgent: e.AnyAgent, Selectors: sels,
 		Owner: e.Owner, BusinessFunction: e.BusinessFunction, Description: e.Description,
 		MaxScopes: e.MaxScopes, X509SVIDTTL: e.X509SVIDTTL, JWTSVIDTTL: e.JWTSVIDTTL,
 		Labels: e.Labels, Status: string(e.Status),
@@ -227,7 +246,7 @@ func (e Entry) toRecord() store.Entry {
 // way in; a record that no longer parses is reported, not guessed at.
 func fromRecord(r store.Entry) (Entry, error) {
 	e := Entry{
-		ID: r.ID, Owner: r.Owner, BusinessFunction: r.BusinessFunction, Description: r.Description,
+		ID: r.ID, AnyAgent: r.AnyAgent && r.ParentID == "", Owner: r.Owner, BusinessFunction: r.BusinessFunction, Description: r.Description,
 		MaxScopes: r.MaxScopes, X509SVIDTTL: r.X509SVIDTTL, JWTSVIDTTL: r.JWTSVIDTTL,
 		Labels: r.Labels, Status: Status(r.Status),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Revision: r.Revision,
@@ -253,7 +272,7 @@ func fromRecord(r store.Entry) (Entry, error) {
 func (e Entry) Spec() Spec {
 	r := e.toRecord()
 	return Spec{
-		SPIFFEID: r.SPIFFEID, ParentID: r.ParentID, Selectors: r.Selectors,
+		SPIFFEID: r.SPIFFEID, ParentID: r.ParentID, AnyAgent: e.AnyAgent, Selectors: r.Selectors,
 		Owner: e.Owner, BusinessFunction: e.BusinessFunction, Description: e.Description,
 		MaxScopes: e.MaxScopes, X509SVIDTTL: e.X509SVIDTTL, JWTSVIDTTL: e.JWTSVIDTTL,
 		Labels: e.Labels, Status: string(e.Status), Revision: e.Revision,

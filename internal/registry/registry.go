@@ -133,6 +133,9 @@ type Filter struct {
 	SPIFFEID string
 	ParentID string
 	Status   string
+	// AnyAgent selects only the entries every agent may serve: the
+	// query behind the governance finding that reports them.
+	AnyAgent bool
 	After    string // cursor: the last ID of the previous page
 	Limit    int    // zero: 100; at most 1000
 }
@@ -152,7 +155,7 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Entry, string, error) 
 	}
 	limit = min(limit, 1000)
 	recs, err := r.store.ListEntries(ctx, store.EntryFilter{
-		SPIFFEID: f.SPIFFEID, ParentID: f.ParentID, Status: f.Status, After: f.After, Limit: limit,
+		SPIFFEID: f.SPIFFEID, ParentID: f.ParentID, Status: f.Status, AnyAgent: f.AnyAgent, After: f.After, Limit: limit,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list entries: %w", err)
@@ -252,12 +255,24 @@ func (r *Registry) change(ctx context.Context, write func(tx *store.Tx) (audit.E
 func successEvent(actor audit.Actor, typ, action string, e Entry) audit.Event {
 	return audit.Event{
 		Type: typ, Actor: actor, Target: e.ID, Action: action, Outcome: audit.OutcomeSuccess,
-		Details: map[string]string{
+		Details: servedBy(e, map[string]string{
 			"spiffe_id": e.SPIFFEID.String(),
 			"status":    string(e.Status),
 			"revision":  strconv.FormatInt(e.Revision, 10),
-		},
+		}),
 	}
+}
+
+// servedBy adds to d which agents may serve e: its parent, or
+// any_agent=true for the opt-in.
+func servedBy(e Entry, d map[string]string) map[string]string {
+	switch {
+	case !e.ParentID.IsZero():
+		d["parent_id"] = e.ParentID.String()
+	case e.AnyAgent:
+		d["any_agent"] = "true"
+	}
+	return d
 }
 
 // auditFailure records a refused change. A failure to record is not

@@ -145,6 +145,7 @@ func TestValidation(t *testing.T) {
 		{"reserved path", func(s *Spec) { s.SPIFFEID = "spiffe://example.org/kith/server" }, "spiffe_id"},
 		{"foreign parent", func(s *Spec) { s.ParentID = "spiffe://other.org/agent" }, "parent_id"},
 		{"self parent", func(s *Spec) { s.ParentID = s.SPIFFEID }, "parent_id"},
+		{"parent and any agent", func(s *Spec) { s.AnyAgent = true }, "any_agent"},
 		{"no selectors", func(s *Spec) { s.Selectors = nil }, "selectors"},
 		{"bad selector", func(s *Spec) { s.Selectors = []string{"unix"} }, "selectors"},
 		{"bad unix uid", func(s *Spec) { s.Selectors = []string{"unix:uid:-1"} }, "selectors"},
@@ -230,5 +231,44 @@ func TestAuditFailureStoresNoChange(t *testing.T) {
 	}
 	if got := rec.types(); !slices.Equal(got, []string{"entry.created:success", "entry.created:failure"}) {
 		t.Errorf("events %v", got)
+	}
+}
+
+// TestServedBy: an entry is served by its parent, by any agent only when
+// asked for, or by none; the opt-in is kept, listed and recorded.
+func TestServedBy(t *testing.T) {
+	ctx := t.Context()
+	r, _ := newTestRegistry(t)
+	parented, err := r.Create(ctx, admin, validSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := validSpec()
+	none.SPIFFEID, none.ParentID = "spiffe://example.org/batch", ""
+	serverOnly, err := r.Create(ctx, admin, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	any := none
+	any.SPIFFEID, any.AnyAgent = "spiffe://example.org/everywhere", true
+	anyAgent, err := r.Create(ctx, admin, any)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		e        Entry
+		anyAgent bool
+	}{{parented, false}, {serverOnly, false}, {anyAgent, true}} {
+		got, err := r.Get(ctx, tc.e.ID)
+		if err != nil || got.AnyAgent != tc.anyAgent || got.Spec().AnyAgent != tc.anyAgent {
+			t.Errorf("%s: AnyAgent %v (%v), want %v", tc.e.SPIFFEID, got.AnyAgent, err, tc.anyAgent)
+		}
+	}
+	list, _, err := r.List(ctx, Filter{AnyAgent: true})
+	if err != nil || len(list) != 1 || list[0].ID != anyAgent.ID {
+		t.Errorf("List(AnyAgent) = %v, %v; want the opted-in entry only", list, err)
+	}
+	if ev := successEvent(admin, "entry.created", "create", anyAgent); ev.Details["any_agent"] != "true" {
+		t.Errorf("the event of an any-agent entry does not say so: %v", ev.Details)
 	}
 }

@@ -210,13 +210,16 @@ func (s *syncStream) next(t testing.TB) agentproto.Message {
 	}
 }
 
-// createEntryAPI registers an entry through the admin API.
+// createEntryAPI registers an entry through the admin API under parent: an
+// agent's SPIFFE ID, "any" for every agent, or "" for none.
 func (ts *testServer) createEntryAPI(t testing.TB, name, parent string) api.Entry {
 	t.Helper()
 	var e api.Entry
-	if code := ts.do(t, "POST", "/v1/entries", ts.token, api.Entry{
-		SPIFFEID: "spiffe://" + ts.TrustDomain().Name() + "/" + name, ParentID: parent, Selectors: []string{"unix:uid:1000"},
-	}, &e); code != http.StatusCreated {
+	in := api.Entry{SPIFFEID: "spiffe://" + ts.TrustDomain().Name() + "/" + name, ParentID: parent, Selectors: []string{"unix:uid:1000"}}
+	if parent == "any" {
+		in.ParentID, in.AnyAgent = "", true
+	}
+	if code := ts.do(t, "POST", "/v1/entries", ts.token, in, &e); code != http.StatusCreated {
 		t.Fatalf("create entry %s: %d", name, code)
 	}
 	return e

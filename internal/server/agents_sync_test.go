@@ -22,7 +22,7 @@ func TestAgentSyncStream(t *testing.T) {
 	a, b := ts.attestAgent(t), ts.attestAgent(t)
 	forA := ts.createEntryAPI(t, "for-a", a.SPIFFEID)
 	ts.createEntryAPI(t, "for-b", b.SPIFFEID)
-	forAll := ts.createEntryAPI(t, "for-all", "")
+	forAll := ts.createEntryAPI(t, "for-all", "any")
 	ts.waitHub(t)
 
 	s := a.openSync(t, ts, 0, 0)
@@ -109,7 +109,7 @@ func TestAgentSyncMovedEntry(t *testing.T) {
 func TestAgentSyncRevocationsAndEviction(t *testing.T) {
 	ts := startServer(t, "example.org")
 	a, b := ts.attestAgent(t), ts.attestAgent(t)
-	e := ts.createEntryAPI(t, "web", "")
+	e := ts.createEntryAPI(t, "web", "any")
 	item := func() agentproto.X509SVIDRequest {
 		_, csr := newCSRKey(t)
 		return agentproto.X509SVIDRequest{Requests: []agentproto.X509SVIDRequestItem{{EntryID: e.ID, CSR: csr}}}

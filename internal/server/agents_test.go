@@ -195,8 +195,9 @@ func TestAgentSVIDBatchRespectsParentAndStatus(t *testing.T) {
 	ts := startServer(t, "example.org")
 	me, other := ts.attestAgent(t), ts.attestAgent(t)
 	mine := ts.createEntryAPI(t, "mine", me.SPIFFEID)
-	anyAgent := ts.createEntryAPI(t, "any", "")
+	anyAgent := ts.createEntryAPI(t, "any", "any")
 	foreign := ts.createEntryAPI(t, "foreign", other.SPIFFEID)
+	unparented := ts.createEntryAPI(t, "unparented", "") // served by no agent
 	quarantined := ts.createEntryAPI(t, "quarantined", me.SPIFFEID)
 	if code := ts.do(t, "POST", "/v1/entries/"+quarantined.ID+"/quarantine", ts.token, nil, nil); code != http.StatusOK {
 		t.Fatalf("quarantine: %d", code)
@@ -207,7 +208,7 @@ func TestAgentSVIDBatchRespectsParentAndStatus(t *testing.T) {
 	}
 	var out agentproto.X509SVIDResponse
 	code, raw := me.do(t, ts, "POST", "/agent/v1/svids/x509", agentproto.X509SVIDRequest{Requests: []agentproto.X509SVIDRequestItem{
-		item(mine.ID), item(anyAgent.ID), item(foreign.ID), item(quarantined.ID), item("nope"),
+		item(mine.ID), item(anyAgent.ID), item(foreign.ID), item(unparented.ID), item(quarantined.ID), item("nope"),
 	}}, &out)
 	if code != http.StatusOK {
 		t.Fatalf("svids: %d %s", code, raw)
@@ -221,6 +222,7 @@ func TestAgentSVIDBatchRespectsParentAndStatus(t *testing.T) {
 	}
 	wantErrs := []agentproto.ItemError{
 		{EntryID: foreign.ID, Message: "unknown entry, or not served by this agent"},
+		{EntryID: unparented.ID, Message: "unknown entry, or not served by this agent"},
 		{EntryID: quarantined.ID, Message: "entry " + quarantined.ID + " is quarantined"},
 		{EntryID: "nope", Message: "unknown entry, or not served by this agent"},
 	}
@@ -273,7 +275,7 @@ func TestAgentAdminRoutes(t *testing.T) {
 		}
 	}
 
-	e := ts.createEntryAPI(t, "web", "")
+	e := ts.createEntryAPI(t, "web", "any")
 	var rev api.EntryRevocation
 	if code := ts.do(t, "POST", "/v1/entries/"+e.ID+"/revoke", ts.token, nil, &rev); code != http.StatusOK ||
 		rev.Entry.Status != "active" || rev.ExpiresAt.Sub(rev.RevokedAt) != 24*60*60*1e9 {

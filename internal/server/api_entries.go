@@ -12,7 +12,7 @@ import (
 func entryToAPI(e registry.Entry) api.Entry {
 	spec := e.Spec()
 	return api.Entry{
-		ID: e.ID, SPIFFEID: spec.SPIFFEID, ParentID: spec.ParentID, Selectors: spec.Selectors,
+		ID: e.ID, SPIFFEID: spec.SPIFFEID, ParentID: spec.ParentID, AnyAgent: spec.AnyAgent, Selectors: spec.Selectors,
 		Owner: e.Owner, BusinessFunction: e.BusinessFunction, Description: e.Description,
 		MaxScopes: e.MaxScopes, X509SVIDTTL: api.Duration(e.X509SVIDTTL), JWTSVIDTTL: api.Duration(e.JWTSVIDTTL),
 		Labels: e.Labels, Status: string(e.Status), CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Revision: e.Revision,
@@ -21,7 +21,7 @@ func entryToAPI(e registry.Entry) api.Entry {
 
 func specFromAPI(a api.Entry) registry.Spec {
 	return registry.Spec{
-		SPIFFEID: a.SPIFFEID, ParentID: a.ParentID, Selectors: a.Selectors,
+		SPIFFEID: a.SPIFFEID, ParentID: a.ParentID, AnyAgent: a.AnyAgent, Selectors: a.Selectors,
 		Owner: a.Owner, BusinessFunction: a.BusinessFunction, Description: a.Description,
 		MaxScopes: a.MaxScopes, X509SVIDTTL: time.Duration(a.X509SVIDTTL), JWTSVIDTTL: time.Duration(a.JWTSVIDTTL),
 		Labels: a.Labels, Status: a.Status, Revision: a.Revision,
@@ -34,9 +34,17 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request, _ audit.Act
 		return err
 	}
 	q := r.URL.Query()
+	var anyAgent bool
+	switch v := q.Get("any_agent"); v {
+	case "", "false":
+	case "true":
+		anyAgent = true
+	default:
+		return badRequest("any_agent", "any_agent must be true or false")
+	}
 	entries, next, err := s.registry.List(r.Context(), registry.Filter{
 		SPIFFEID: q.Get("spiffe_id"), ParentID: q.Get("parent_id"), Status: q.Get("status"),
-		After: q.Get("after"), Limit: limit,
+		AnyAgent: anyAgent, After: q.Get("after"), Limit: limit,
 	})
 	if err != nil {
 		return err

@@ -69,6 +69,9 @@ func parseAdminToken(tok string) (id, secret string, ok bool) {
 	if !ok || len(id) != 12 || len(secret) != 43 {
 		return "", "", false
 	}
+	if _, err := hex.DecodeString(id); err != nil || strings.ToLower(id) != id {
+		return "", "", false // IDs are lower-case hex; anything else is not one
+	}
 	return id, secret, true
 }
 
@@ -122,14 +125,16 @@ func errUnauthenticated() error {
 }
 
 // authenticateAdmin checks the request's bearer token and returns the
-// admin actor, or errUnauthenticated. Failures are recorded in the ledger.
+// admin actor, or errUnauthenticated (errTooManyFailures once the source
+// has failed too often; see adminfail.go). Failures are counted and
+// recorded in the ledger, coalesced. A correct token is accepted whatever
+// the failures of its source.
 func (s *Server) authenticateAdmin(r *http.Request) (audit.Actor, error) {
 	actor := audit.Actor{Kind: "admin", CredentialType: "admin_token", RemoteAddr: r.RemoteAddr}
 	tok, ok := bearerToken(r)
 	id, secret, ok2 := parseAdminToken(tok)
 	if !ok || !ok2 {
-		s.adminAuthFailed(r, actor, "missing or malformed admin token")
-		return actor, errUnauthenticated()
+		return actor, s.adminAuthFailed(r, actor, "", "missing or malformed admin token")
 	}
 	// An unknown ID is compared against zeros, which no SHA-256 output
 	// matches, so that the work done is the same as for a known ID.
@@ -143,9 +148,7 @@ func (s *Server) authenticateAdmin(r *http.Request) (audit.Actor, error) {
 	}
 	got := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(got[:], want) != 1 || err != nil {
-		actor.ID = id
-		s.adminAuthFailed(r, actor, "wrong admin token")
-		return actor, errUnauthenticated()
+		return actor, s.adminAuthFailed(r, actor, id, "wrong admin token")
 	}
 	actor.ID, actor.CredentialID = "admin:"+cred.Name, cred.ID
 	return actor, nil
@@ -155,19 +158,48 @@ func (s *Server) authenticateAdmin(r *http.Request) (audit.Actor, error) {
 // quotes: the request is an unauthenticated caller's.
 const maxAuditTarget = 512
 
-func (s *Server) adminAuthFailed(r *http.Request, actor audit.Actor, reason string) {
+// adminAuthFailed counts a failed login, records it in the ledger if it
+// is the first of its source and reason in the window (the repeats are
+// recorded together at the window's end), and returns the error to
+// answer: errUnauthenticated, or errTooManyFailures when the source is
+// over its budget. claimedID is the credential ID of a well-formed token,
+// never any part of its secret; the token itself is never recorded.
+func (s *Server) adminAuthFailed(r *http.Request, actor audit.Actor, claimedID, reason string) error {
 	s.metrics.authFailures.Inc()
 	target := r.Method + " " + r.URL.Path
 	if len(target) > maxAuditTarget { // the caller's own text: keep it short
 		target = strings.ToValidUTF8(target[:maxAuditTarget], "") + "…"
 	}
-	if _, err := s.ledger.Record(r.Context(), audit.Event{
-		Type: audit.TypeAdminAuthFailed, Actor: actor, Target: target,
-		Action: "authenticate", Outcome: audit.OutcomeDenied, Reason: reason,
-		RequestID: requestID(r.Context()),
-	}); err != nil {
-		s.logger.Error("record failed admin login", "error", err)
+	first, retry := s.authFails.note(failure{
+		source: sourceKey(r), reason: reason, claimedID: claimedID, target: target,
+		requestID: requestID(r.Context()), remoteAddr: r.RemoteAddr, now: s.clock(),
+	})
+	if first {
+		actor.ID = claimedID
+		details := map[string]string{"count": "1", "source": sourceKey(r)}
+		if retry > 0 {
+			details["rate_limited"] = "1"
+		}
+		if _, err := s.ledger.Record(r.Context(), audit.Event{
+			Type: audit.TypeAdminAuthFailed, Actor: actor, Target: target,
+			Action: "authenticate", Outcome: audit.OutcomeDenied, Reason: reason,
+			RequestID: requestID(r.Context()), Details: details,
+		}); err != nil {
+			s.logger.Error("record failed admin login", "error", err)
+		}
 	}
+	if retry > 0 {
+		return errTooManyFailures(retry)
+	}
+	return errUnauthenticated()
+}
+
+// errTooManyFailures answers a failed login from a source over its
+// budget of failures.
+func errTooManyFailures(retry time.Duration) error {
+	return &problemError{status: http.StatusTooManyRequests, title: "Too Many Requests",
+		detail:     "too many failed admin logins from this address; a valid admin token is still accepted",
+		retryAfter: retry}
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.

@@ -159,6 +159,9 @@ type problemError struct {
 	title  string
 	detail string
 	field  string
+	// retryAfter, if set, is sent as Retry-After (whole seconds, at
+	// least one).
+	retryAfter time.Duration
 }
 
 func (e *problemError) Error() string { return e.title + ": " + e.detail }
@@ -179,6 +182,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &pe):
 		p = api.Problem{Status: pe.status, Title: pe.title, Detail: pe.detail, Field: pe.field}
+		if pe.retryAfter > 0 {
+			secs := (pe.retryAfter + time.Second - 1) / time.Second // rounded up
+			w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+		}
 	case errors.As(err, &ve):
 		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid entry", Detail: ve.Error(), Field: ve.Field}
 	case errors.As(err, &fe):
@@ -242,22 +249,58 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // maxBody bounds every admin API request body.
 const maxBody = 1 << 20
 
+// errBodyTooLarge is what a cappedReader returns past its limit.
+var errBodyTooLarge = errors.New("request body too large")
+
+// cappedReader reads r until more than n bytes were read, then fails with
+// errBodyTooLarge, so that a decoder cut short tells "too large" from
+// "malformed" (io.LimitReader would end in a silent EOF).
+type cappedReader struct {
+	r io.Reader
+	n int64 // bytes still allowed
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > c.n+1 {
+		p = p[:c.n+1]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	if c.n < 0 {
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+// errTooLarge answers a body over maxBody.
+func errTooLarge() error {
+	return &problemError{status: http.StatusRequestEntityTooLarge, title: "Request Entity Too Large", detail: "request body over 1 MiB"}
+}
+
 // decodeJSON reads exactly one JSON object into v, refusing unknown fields,
-// trailing data and bodies over maxBody.
+// trailing data and bodies over maxBody (413).
 func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return &problemError{status: http.StatusUnsupportedMediaType, title: "Unsupported Media Type", detail: "send application/json"}
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	if r.ContentLength > maxBody {
+		return errTooLarge()
+	}
+	body := &cappedReader{r: r.Body, n: maxBody}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if errors.Is(err, errBodyTooLarge) || body.n < 0 {
+		return errTooLarge()
+	}
+	if err != nil {
 		return badRequest("", "request body: %v", err)
 	}
 	if dec.More() {
 		return badRequest("", "request body: trailing data after the JSON object")
-	}
-	if dec.InputOffset() > maxBody {
-		return &problemError{status: http.StatusRequestEntityTooLarge, title: "Request Entity Too Large", detail: "request body over 1 MiB"}
 	}
 	return nil
 }
@@ -279,8 +322,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz reports ready when the store answers and the CA can sign.
+// readyz reports ready when the store answers and the audit ledger
+// verified (see ledgercheck.go).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if problem := s.health.failed(); problem != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "ledger verification failed", "reason": problem})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

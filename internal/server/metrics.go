@@ -22,6 +22,9 @@ type metrics struct {
 	authFailures prometheus.Counter
 	// telemetry counts the call records agents upload, by outcome.
 	telemetry *prometheus.CounterVec
+	// ledgerVerifyFailures counts the verifications of the ledger that
+	// found it altered.
+	ledgerVerifyFailures prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -40,12 +43,16 @@ func newMetrics() *metrics {
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kith_admin_auth_failures_total", Help: "Admin API requests refused for a missing or wrong credential.",
 		}),
+		ledgerVerifyFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kith_ledger_verification_failures_total",
+			Help: "Verifications of the audit ledger's store (at start, and of the whole log periodically) that found it altered; the server is not ready after one.",
+		}),
 		telemetry: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kith_telemetry_records_total",
 			Help: "Call records uploaded by agents: recorded, refused as invalid, or duplicate (recorded from an earlier send).",
 		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.svidsMinted, m.authFailures, m.telemetry,
+	m.reg.MustRegister(m.requests, m.latency, m.svidsMinted, m.authFailures, m.telemetry, m.ledgerVerifyFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,6 +84,17 @@ func (m *metrics) registerLedger(l *ledger.Ledger) {
 			})),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kith_ledger_publish_failures_total", Help: "Checkpoint intervals in which no checkpoint could be published (store, witnesses short of quorum, refusal to sign)."},
 			stat(func(st ledger.Stats) float64 { return float64(st.PublishFailures) })),
+	)
+}
+
+// registerLedgerHealth exports the outcome of the ledger's periodic
+// verification.
+func (m *metrics) registerLedgerHealth(h *ledgerHealth) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_ledger_verified_timestamp_seconds",
+			Help: "When the whole audit ledger last verified (Unix time; 0 before the first verification)."}, h.verifiedTime),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kith_ledger_verified_size",
+			Help: "Size of the checkpoint the last verification of the whole audit ledger covered."}, h.verifiedTreeSize),
 	)
 }
 

@@ -31,7 +31,7 @@ func TestReplicasWakeEachOther(t *testing.T) {
 	}
 	before := b.agents.revocations.Len()
 
-	e := a.createEntryAPI(t, "payments", "")
+	e := a.createEntryAPI(t, "payments", "any")
 	if code := a.do(t, http.MethodPost, "/v1/entries/"+e.ID+"/revoke", a.token, nil, nil); code != http.StatusOK {
 		t.Fatalf("revoke: %d", code)
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -42,7 +43,10 @@ type Config struct {
 	// when empty. Port 0 picks a free port (see [Server.Addr]).
 	ListenAddr string
 	// DataDir holds the SQLite database, the key-encryption key, the admin
-	// token and files for the CLI; "kith-data" when empty. Created 0700.
+	// token and files for the CLI; "kith-data" when empty. Created 0700;
+	// [New] refuses a folder, or a file in it, that others may have read
+	// or changed, and makes private what others could not reach (see
+	// [DataDirError]).
 	DataDir string
 	// StoreURL selects the store: "postgres://…" for PostgreSQL; empty for
 	// SQLite at DataDir/kith.db.
@@ -71,6 +75,11 @@ type Config struct {
 	// CheckpointInterval is how often the audit ledger signs a checkpoint
 	// when it grew; 1s when zero.
 	CheckpointInterval time.Duration
+	// LedgerVerifyInterval is how often the whole audit ledger is verified
+	// in the background (every entry rehashed against the signed
+	// checkpoints); a failure makes /readyz not ready. 1h when zero;
+	// negative turns it off (the quick check at start still runs).
+	LedgerVerifyInterval time.Duration
 	// OAuthIssuer is the token service's issuer URL as clients and
 	// resource servers know it (https://auth.example.org); empty derives
 	// it from ListenAddr (https://localhost:<port> on loopback).
@@ -86,6 +95,19 @@ type Config struct {
 	// second instead of before each token is returned (see
 	// oauth.Config.BatchIssuanceAudit).
 	BatchTokenAudit bool
+
+	// AdminFailureRate and AdminFailureBurst limit failed admin logins
+	// per source address (IPv6 per /64): a source that fails more often
+	// than AdminFailureRate per second, after a burst of
+	// AdminFailureBurst, is answered 429 with Retry-After instead of 401.
+	// A valid admin token is accepted whatever its source's failures.
+	// DefaultAdminFailureRate and 5 times the rate when zero.
+	AdminFailureRate  float64
+	AdminFailureBurst int
+	// AdminAuditWindow is how long repeated failed admin logins of one
+	// source are gathered into one ledger event (the first is recorded at
+	// once): DefaultAdminAuditWindow when zero.
+	AdminAuditWindow time.Duration
 
 	// ReplicaPollInterval is how often the server reads what other
 	// replicas sharing its PostgreSQL store changed, in case it missed
@@ -131,6 +153,8 @@ type Server struct {
 	registry  *registry.Registry
 	fed       *federation.Manager
 	metrics   *metrics
+	authFails *authFailures // failed admin logins: coalescing, rate limit
+	health    ledgerHealth  // the ledger's verification
 	svid      *servingSVID
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
@@ -160,8 +184,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	if err := prepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if err := checkPrivateFiles(cfg); err != nil {
+		return nil, err
 	}
 	storeURL := cfg.StoreURL
 	if storeURL == "" {
@@ -187,7 +214,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.metrics = newMetrics()
+	s.authFails = newAuthFailures(cfg.AdminFailureRate, cfg.AdminFailureBurst)
 	s.metrics.registerLedger(s.ledger)
+	s.metrics.registerLedgerHealth(&s.health)
+	if err := s.checkLedgerAtStart(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.buildNodes(ctx); err != nil {
 		return nil, err
 	}
@@ -238,6 +270,21 @@ func (cfg *Config) setDefaults() error {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.AdminFailureRate < 0 || cfg.AdminFailureBurst < 0 || cfg.AdminAuditWindow < 0 {
+		return errors.New("server: the admin failure limits and audit window must not be negative")
+	}
+	if cfg.AdminFailureRate == 0 {
+		cfg.AdminFailureRate = DefaultAdminFailureRate
+	}
+	if cfg.AdminFailureBurst == 0 {
+		cfg.AdminFailureBurst = int(math.Ceil(5 * cfg.AdminFailureRate))
+	}
+	if cfg.AdminAuditWindow == 0 {
+		cfg.AdminAuditWindow = DefaultAdminAuditWindow
+	}
+	if cfg.LedgerVerifyInterval == 0 {
+		cfg.LedgerVerifyInterval = DefaultLedgerVerifyInterval
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
@@ -391,6 +438,8 @@ func (s *Server) Run(ctx context.Context) error {
 		{"client-files", s.refreshClientFiles},
 		{"agents", s.runAgents},
 		{"oauth", s.oauth.run},
+		{"admin-auth-audit", s.runAuthFailures},
+		{"ledger-verify", s.runLedgerVerify},
 	}
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
@@ -427,7 +476,7 @@ func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler, tc *
 // (the trust anchors that verify the server's SVID).
 func (s *Server) writeClientFiles() error {
 	info := fmt.Sprintf("{\n  \"addr\": %q,\n  \"trust_domain\": %q\n}\n", s.Addr(), s.td.String())
-	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, "server.json"), []byte(info), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, "server.json"), []byte(info), 0o600); err != nil {
 		return err
 	}
 	return s.writeBundlePEM()
@@ -438,7 +487,7 @@ func (s *Server) writeBundlePEM() error {
 	for _, c := range s.ca.Bundle().X509Authorities() {
 		buf = append(buf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	return writeFileAtomic(filepath.Join(s.cfg.DataDir, "bundle.pem"), buf, 0o644)
+	return writeFileAtomic(filepath.Join(s.cfg.DataDir, "bundle.pem"), buf, 0o600)
 }
 
 // refreshClientFiles rewrites DATA/bundle.pem when the bundle changes.

@@ -13,6 +13,16 @@ import (
 //   - time.Duration: BIGINT nanoseconds.
 //   - []string and map[string]string: JSON text; "[]" and "{}" when empty.
 //   - []byte: BLOB / BYTEA, never NULL; empty when nil.
+//   - bool: INTEGER / BIGINT, 1 or 0.
+
+// boolArg encodes a flag as an integer column, 1 or 0, the same in both
+// dialects.
+func boolArg(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // timeArg returns the column value for t.
 func timeArg(t time.Time) any {

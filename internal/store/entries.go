@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-const entryColumns = `id, spiffe_id, parent_id, selectors, owner, business_function, description,
+const entryColumns = `id, spiffe_id, parent_id, any_agent, selectors, owner, business_function, description,
 	max_scopes, x509_svid_ttl, jwt_svid_ttl, labels, status, created_at, updated_at, revision`
 
 // CreateEntry stores a new entry and sets e.Revision to the new store-wide
@@ -35,11 +35,11 @@ func (q queries) CreateEntry(ctx context.Context, e *Entry) error {
 		if rev, err = q.bumpRevision(ctx); err != nil {
 			return err
 		}
-		_, err = q.exec(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, selectors, selectors_key,
+		_, err = q.exec(ctx, `INSERT INTO entries (id, spiffe_id, parent_id, any_agent, selectors, selectors_key,
 			owner, business_function, description, max_scopes, x509_svid_ttl, jwt_svid_ttl, labels,
 			status, created_at, updated_at, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.SPIFFEID, e.ParentID, v.selectors, v.selectorsKey,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.SPIFFEID, e.ParentID, boolArg(e.AnyAgent), v.selectors, v.selectorsKey,
 			e.Owner, e.BusinessFunction, e.Description, v.maxScopes, int64(e.X509SVIDTTL), int64(e.JWTSVIDTTL), v.labels,
 			e.Status, timeArg(e.CreatedAt), timeArg(e.UpdatedAt), rev)
 		if isUniqueViolation(err) {
@@ -97,6 +97,9 @@ func (q queries) ListEntries(ctx context.Context, f EntryFilter) ([]Entry, error
 	w.addIf("spiffe_id = ?", f.SPIFFEID)
 	w.addIf("parent_id = ?", f.ParentID)
 	w.addIf("status = ?", f.Status)
+	if f.AnyAgent {
+		w.add("any_agent = ?", boolArg(true))
+	}
 	w.addIf("id > ?", f.After)
 	rows, err := q.query(ctx, `SELECT `+entryColumns+` FROM entries`+w.String()+` ORDER BY id LIMIT ?`,
 		append(w.args, pageSize(f.Limit))...)
@@ -152,12 +155,12 @@ func (q queries) UpdateEntry(ctx context.Context, e *Entry) error {
 		if err != nil {
 			return err
 		}
-		err = q.queryRow(ctx, `UPDATE entries SET spiffe_id = ?, parent_id = ?, selectors = ?, selectors_key = ?,
+		err = q.queryRow(ctx, `UPDATE entries SET spiffe_id = ?, parent_id = ?, any_agent = ?, selectors = ?, selectors_key = ?,
 			owner = ?, business_function = ?, description = ?, max_scopes = ?, x509_svid_ttl = ?, jwt_svid_ttl = ?,
 			labels = ?, status = ?, updated_at = ?, revision = ?
 			WHERE id = ? AND revision = ?
 			RETURNING created_at`,
-			e.SPIFFEID, e.ParentID, v.selectors, v.selectorsKey,
+			e.SPIFFEID, e.ParentID, boolArg(e.AnyAgent), v.selectors, v.selectorsKey,
 			e.Owner, e.BusinessFunction, e.Description, v.maxScopes, int64(e.X509SVIDTTL), int64(e.JWTSVIDTTL),
 			v.labels, e.Status, timeArg(e.UpdatedAt), rev,
 			e.ID, e.Revision).Scan(timeCol{&created})
@@ -298,8 +301,8 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanEntry(s scanner) (Entry, error) {
 	var e Entry
-	var x509TTL, jwtTTL int64
-	err := s.Scan(&e.ID, &e.SPIFFEID, &e.ParentID, jsonCol[[]string]{&e.Selectors},
+	var x509TTL, jwtTTL, anyAgent int64
+	err := s.Scan(&e.ID, &e.SPIFFEID, &e.ParentID, &anyAgent, jsonCol[[]string]{&e.Selectors},
 		&e.Owner, &e.BusinessFunction, &e.Description, jsonCol[[]string]{&e.MaxScopes},
 		&x509TTL, &jwtTTL, jsonCol[map[string]string]{&e.Labels}, &e.Status,
 		timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &e.Revision)
@@ -308,5 +311,6 @@ func scanEntry(s scanner) (Entry, error) {
 	}
 	e.X509SVIDTTL = time.Duration(x509TTL)
 	e.JWTSVIDTTL = time.Duration(jwtTTL)
+	e.AnyAgent = anyAgent != 0
 	return e, nil
 }

@@ -5,9 +5,13 @@ import "time"
 // Entry is the stored form of a workload registry entry. The registry
 // package owns its meaning and validation; the store keeps it as given.
 type Entry struct {
-	ID               string
-	SPIFFEID         string
-	ParentID         string
+	ID       string
+	SPIFFEID string
+	// ParentID is the agent that may serve the entry; empty for none.
+	ParentID string
+	// AnyAgent, with an empty ParentID, lets every agent serve the entry
+	// (an explicit opt-in). An entry with neither is served by no agent.
+	AnyAgent         bool
 	Selectors        []string // canonical "type:value" strings, sorted by the caller
 	Owner            string
 	BusinessFunction string
@@ -30,6 +34,8 @@ type EntryFilter struct {
 	SPIFFEID string
 	ParentID string
 	Status   string
+	// AnyAgent, when set, selects only the entries every agent may serve.
+	AnyAgent bool
 	// After is the ID of the last entry of the previous page; entries are
 	// returned in ID order.
 	After string

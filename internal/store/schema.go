@@ -453,4 +453,22 @@ DELETE FROM counters WHERE name = 'events';
 `,
 		data: bundleEvents,
 	},
+	{
+		version: 7,
+		name:    "entries served by any agent",
+		// An entry without a parent used to be served by every agent. That
+		// is now an explicit opt-in, any_agent; an entry with neither a
+		// parent nor the opt-in is served by no agent. Entries stored
+		// before keep their meaning: those without a parent are marked.
+		sqlite: `
+ALTER TABLE entries ADD COLUMN any_agent INTEGER NOT NULL DEFAULT 0;
+UPDATE entries SET any_agent = 1 WHERE parent_id = '';
+CREATE INDEX entries_any_agent ON entries (any_agent) WHERE any_agent = 1;
+`,
+		postgres: `
+ALTER TABLE entries ADD COLUMN any_agent BIGINT NOT NULL DEFAULT 0;
+UPDATE entries SET any_agent = 1 WHERE parent_id = '';
+CREATE INDEX entries_any_agent ON entries (any_agent) WHERE any_agent = 1;
+`,
+	},
 }

@@ -36,6 +36,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -89,6 +91,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d == sqliteDialect {
+		path, _, _ := strings.Cut(dsn, "?")
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", d, err)
@@ -102,6 +110,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{queries: queries{d: d, db: db, stmts: &stmtCache{db: db}, memo: &segmentMemo{}}, logger: logger, dsn: dsn}, nil
+}
+
+// createPrivate creates the SQLite file at path with mode 0600 if it does
+// not exist, so that the database is private to its user whatever the
+// umask; SQLite gives its write-ahead log and shared-memory files the
+// database file's mode. An existing file is left as it is.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: create SQLite file: %w", err)
+	}
+	return f.Close()
 }
 
 // pingTimeout bounds how long ping retries a database that stays locked.

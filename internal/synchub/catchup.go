@@ -40,7 +40,8 @@ func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*agen
 	if full {
 		m.Full, after = true, 0
 	}
-	if m.Entries, err = h.readEntries(ctx, store.ChangeFilter{After: after, Parents: parents}); err != nil {
+	var hidden []store.EntryTombstone // entries served by no agent: gone, for the agent
+	if m.Entries, hidden, err = h.readEntries(ctx, store.ChangeFilter{After: after, Parents: parents}); err != nil {
 		return nil, err
 	}
 	if m.Full && m.Entries == nil {
@@ -51,7 +52,7 @@ func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*agen
 		if err != nil {
 			return nil, err
 		}
-		m.Deleted = deletedIDs(tombs, m.Entries)
+		m.Deleted = deletedIDs(append(tombs, hidden...), m.Entries)
 	}
 	if m.Revocations, err = h.catchUpRevocations(ctx, sub.Revocations, at.revocRev); err != nil {
 		return nil, err
@@ -102,24 +103,36 @@ func (h *Hub) catchUpRevocations(ctx context.Context, rev, upTo int64) (string, 
 	return h.signBatch(agentproto.RevocationBatch{Revision: upTo, Full: full, Entries: entries})
 }
 
-// readEntries reads every entry change f selects, page by page.
-func (h *Hub) readEntries(ctx context.Context, f store.ChangeFilter) ([]agentproto.Entry, error) {
+// readEntries reads every entry change f selects, page by page. Entries
+// served by no agent (see servedByAgents) are returned apart, as
+// tombstones: an agent that held one must drop it.
+func (h *Hub) readEntries(ctx context.Context, f store.ChangeFilter) ([]agentproto.Entry, []store.EntryTombstone, error) {
 	var out []agentproto.Entry
+	var hidden []store.EntryTombstone
 	f.Limit = pageLimit
 	for {
 		page, err := h.cfg.Entries.ListEntryChanges(ctx, f)
 		if err != nil {
-			return nil, fmt.Errorf("sync: read entries: %w", err)
+			return nil, nil, fmt.Errorf("sync: read entries: %w", err)
 		}
 		for _, e := range page {
-			out = append(out, entryToWire(e))
+			if servedByAgents(e) {
+				out = append(out, entryToWire(e))
+			} else {
+				hidden = append(hidden, store.EntryTombstone{EntryID: e.ID, Revision: e.Revision})
+			}
 		}
 		if len(page) < pageLimit {
-			return out, nil
+			return out, hidden, nil
 		}
 		f.After = page[len(page)-1].Revision
 	}
 }
+
+// servedByAgents reports whether some agent may serve e: its parent, or
+// every agent when it opted in. Others are the server's alone and are
+// not sent to agents.
+func servedByAgents(e store.Entry) bool { return e.ParentID != "" || e.AnyAgent }
 
 // readTombstones reads every tombstone f selects, page by page.
 func (h *Hub) readTombstones(ctx context.Context, f store.ChangeFilter) ([]store.EntryTombstone, error) {

@@ -150,12 +150,15 @@ func agentID(n int) spiffeid.ID {
 	return spiffeid.RequireFromPath(td, fmt.Sprintf("/kith/agent/%032x", n))
 }
 
-// createEntry stores an entry named name under parent (zero: none).
+// createEntry stores an entry named name under parent (zero: served by
+// any agent, the explicit opt-in).
 func (e *env) createEntry(t testing.TB, name string, parent spiffeid.ID) store.Entry {
 	t.Helper()
 	en := store.Entry{ID: name, SPIFFEID: "spiffe://example.org/" + name, Selectors: []string{"unix:uid:1000"}, Status: "active"}
 	if !parent.IsZero() {
 		en.ParentID = parent.String()
+	} else {
+		en.AnyAgent = true
 	}
 	if err := e.store.CreateEntry(t.Context(), &en); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package synchub_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -187,6 +188,41 @@ func TestMovedEntryLeavesOldParent(t *testing.T) {
 	}
 	if len(mb.Deleted) != 0 || cmp.Diff([]string{"mover"}, ids(mb.Entries)) != "" || mb.Entries[0].ParentID != b.String() {
 		t.Errorf("new parent got %+v, want mover added", mb)
+	}
+}
+
+// TestServerOnlyEntriesStayOnTheServer: an entry served by no agent (no
+// parent, no any-agent opt-in) is sent to no agent, and one that stops
+// being served by any agent is deleted from all, live and on catch-up
+// (deleting an entry an agent never held is harmless).
+func TestServerOnlyEntriesStayOnTheServer(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t)
+	a := agentID(1)
+	serverOnly := store.Entry{ID: "batch", SPIFFEID: "spiffe://example.org/batch", Selectors: []string{"unix:uid:1"}, Status: "active"}
+	if err := e.store.CreateEntry(t.Context(), &serverOnly); err != nil {
+		t.Fatal(err)
+	}
+	everywhere := e.createEntry(t, "everywhere", spiffeid.ID{})
+	sa := e.open(t, synchub.Subscription{Agent: a}, nil)
+	first := sa.next(t)
+	if cmp.Diff([]string{"everywhere"}, ids(first.Entries)) != "" {
+		t.Fatalf("the agent starts with %v, want only the any-agent entry", ids(first.Entries))
+	}
+
+	before := everywhere.Revision
+	everywhere.AnyAgent = false
+	if err := e.store.UpdateEntry(t.Context(), &everywhere); err != nil {
+		t.Fatal(err)
+	}
+	e.hub.Notify()
+	if m := sa.next(t); len(m.Entries) != 0 || !slices.Contains(m.Deleted, "everywhere") {
+		t.Errorf("after the opt-in was withdrawn: entries %v, deleted %v; want it deleted", ids(m.Entries), m.Deleted)
+	}
+	// An agent catching up from before the change learns it too.
+	sb := e.open(t, synchub.Subscription{Agent: agentID(2), Revision: before}, nil)
+	if m := sb.next(t); m.Full || len(m.Entries) != 0 || !slices.Contains(m.Deleted, "everywhere") {
+		t.Errorf("catch-up: entries %v, deleted %v; want it deleted", ids(m.Entries), m.Deleted)
 	}
 }
 

@@ -201,7 +201,8 @@ type parentChanges struct {
 // concerns: those of its parent (old parent, for a tombstone), or all for
 // an entry without a parent. Each stream gets at most one message per
 // round, and the work is proportional to the changes and the streams they
-// concern. h.mu must be held.
+// concern. An entry served by no agent (no parent, no any-agent opt-in)
+// is sent to all as deleted. h.mu must be held.
 func (h *Hub) fanOutEntries(c *changes) {
 	if len(c.entries) == 0 && len(c.tombs) == 0 {
 		return
@@ -216,6 +217,12 @@ func (h *Hub) fanOutEntries(c *changes) {
 		return g
 	}
 	for _, e := range c.entries {
+		if !servedByAgents(e) {
+			// Served by no agent: to the agents, it is gone.
+			g := group("")
+			g.tombs = append(g.tombs, store.EntryTombstone{EntryID: e.ID, Revision: e.Revision})
+			continue
+		}
 		g := group(e.ParentID)
 		g.entries = append(g.entries, entryToWire(e))
 	}

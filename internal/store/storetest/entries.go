@@ -23,6 +23,11 @@ func testEntryRoundTrip(t *testing.T, s *store.Store) {
 			want:  normEntry(newEntry("full")),
 		},
 		{
+			name:  "served by any agent",
+			entry: func() store.Entry { e := newEntry("any"); e.ParentID, e.AnyAgent = "", true; return e }(),
+			want:  func() store.Entry { e := normEntry(newEntry("any")); e.ParentID, e.AnyAgent = "", true; return e }(),
+		},
+		{
 			name:  "nil collections and zero values",
 			entry: store.Entry{ID: "zero", SPIFFEID: "spiffe://example.org/zero"},
 			want:  store.Entry{ID: "zero", SPIFFEID: "spiffe://example.org/zero"},
@@ -164,6 +169,20 @@ func testUpdateEntry(t *testing.T, s *store.Store) {
 	}
 	if e.Revision != 4 {
 		t.Errorf("second UpdateEntry set Revision %d, want 4", e.Revision)
+	}
+
+	// Served by any agent, and back to one parent.
+	for _, any := range []bool{true, false} {
+		e.ParentID, e.AnyAgent = "", any
+		if !any {
+			e.ParentID = "spiffe://example.org/agent/node-2"
+		}
+		if err := s.UpdateEntry(t.Context(), &e); err != nil {
+			t.Fatalf("UpdateEntry (any agent %v): %v", any, err)
+		}
+		if d := diff("GetEntry after update", normEntry(e), mustGetEntry(t, s, "a")); d != "" {
+			t.Error(d)
+		}
 	}
 }
 

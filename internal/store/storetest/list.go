@@ -10,8 +10,9 @@ import (
 )
 
 // seedEntries creates n entries in one transaction, with IDs whose byte
-// order differs from a case-insensitive one, two parents, two statuses,
-// and SPIFFE IDs shared in pairs. It returns them in ID order.
+// order differs from a case-insensitive one, two parents and entries any
+// agent may serve, two statuses, and SPIFFE IDs shared in pairs. It
+// returns them in ID order.
 func seedEntries(t testing.TB, s *store.Store, n int) []store.Entry {
 	t.Helper()
 	var all []store.Entry
@@ -27,6 +28,9 @@ func seedEntries(t testing.TB, s *store.Store, n int) []store.Entry {
 			e := newEntry(id)
 			e.SPIFFEID = fmt.Sprintf("spiffe://example.org/w%d", i/2)
 			e.ParentID = fmt.Sprintf("spiffe://example.org/agent/%d", i%2)
+			if i%5 == 3 {
+				e.ParentID, e.AnyAgent = "", true
+			}
 			if i%4 == 0 {
 				e.Status = "disabled"
 			}
@@ -71,6 +75,9 @@ func testListEntries(t *testing.T, s *store.Store) {
 			match(func(e store.Entry) bool {
 				return e.ParentID == "spiffe://example.org/agent/0" && e.Status == "active"
 			})},
+		{"any agent", store.EntryFilter{AnyAgent: true}, match(func(e store.Entry) bool { return e.AnyAgent })},
+		{"any agent and status", store.EntryFilter{AnyAgent: true, Status: "active"},
+			match(func(e store.Entry) bool { return e.AnyAgent && e.Status == "active" })},
 		{"after", store.EntryFilter{After: all[20].ID}, all[21:]},
 		{"after a missing ID", store.EntryFilter{After: "E"}, match(func(e store.Entry) bool { return e.ID > "E" })},
 		{"after the last", store.EntryFilter{After: all[24].ID}, nil},
