@@ -70,12 +70,13 @@ func runAuditCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		"Print the ledger's latest signed checkpoint (a C2SP signed note) as is.\n"+
 			"With --wait, first wait up to DURATION for a checkpoint that covers\n"+
 			"every event recorded so far.", stderr)
-	wait := fs.Duration("wait", 0, "wait up to this long for a checkpoint covering the current ledger, such as 10s")
+	var wait time.Duration
+	durationVar(fs, &wait, "wait", 0, "wait up to this long for a checkpoint covering the current ledger, a `duration` such as 10s")
 	cf := addConnFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if *wait < 0 {
+	if wait < 0 {
 		return usagef(fs, "--wait must not be negative")
 	}
 	c, err := cf.client()
@@ -83,8 +84,8 @@ func runAuditCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	var cp []byte
-	if *wait > 0 {
-		wctx, cancel := context.WithTimeoutCause(ctx, *wait, fmt.Errorf("no checkpoint within %v", *wait))
+	if wait > 0 {
+		wctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("no checkpoint within %v", wait))
 		defer cancel()
 		cp, err = c.WaitCheckpoint(wctx, checkpointPoll)
 	} else {

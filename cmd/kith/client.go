@@ -179,7 +179,7 @@ func runClientRotateSecret(ctx context.Context, args []string, stdout, stderr io
 		"Give a client a new secret, printed once. Its current secrets keep working for\n"+
 			"the overlap, so that its replicas can move to the new one.", 1,
 		func(fs *flag.FlagSet) {
-			fs.DurationVar(&overlap, "overlap", time.Hour, "how long the current secrets keep working (0: stop at once)")
+			durationVar(fs, &overlap, "overlap", time.Hour, "how long the current secrets keep working, a `duration` such as 1h or 7d (0: stop at once)")
 		})
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ func runSVIDMint(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			"print the token.", stderr)
 	var f svidFlags
 	fs.StringVar(&f.spiffeID, "spiffe-id", "", "SPIFFE ID of the SVID (required)")
-	fs.DurationVar(&f.ttl, "ttl", 0, "lifetime, such as 1h or 5m (0: server default)")
+	durationVar(fs, &f.ttl, "ttl", 0, "lifetime, a `duration` such as 1h or 5m (0: server default)")
 	fs.StringVar(&f.certFile, "cert", "", "X.509: file to write the certificate chain to (PEM)")
 	fs.StringVar(&f.keyFile, "key", "", "X.509: file to write the private key to (PKCS#8 PEM, mode 0600)")
 	fs.StringVar(&f.bundleFile, "bundle", "", "X.509: file to write the trust domain's roots to (PEM)")
