@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +63,51 @@ func TestHelpOfSubcommand(t *testing.T) {
 		{name: "help entry create", args: []string{"help", "entry", "create"}, code: 0, stderr: []string{"Usage: kith entry create", "-selector"}, check: noRequests},
 		{name: "entry help create", args: []string{"entry", "help", "create"}, code: 0, stderr: []string{"Usage: kith entry create"}, check: noRequests},
 	})
+}
+
+// TestUniformOutput: -o json where it was missing, one format flag for
+// bundle show (--format kept as a deprecated alias), --addr as a URL.
+func TestUniformOutput(t *testing.T) {
+	three := func(_ *testing.T, f *fakeAdmin, _ string) { f.addEvents(3) }
+	runCases(t, []cliCase{
+		{name: "checkpoint json", setup: three, args: []string{"audit", "checkpoint", "-o", "json"}, code: 0,
+			check: func(t *testing.T, f *fakeAdmin, r result, _ string) {
+				jsonOut(func(t *testing.T, cp checkpointJSON) {
+					if cp.Origin != fakeOrigin || cp.Size != 3 || len(cp.RootHash) != 64 || cp.Checkpoint != string(f.latestCheckpoint()) {
+						t.Errorf("checkpoint = %+v", cp)
+					}
+				})(t, f, r, "")
+			}},
+		{name: "version json", args: []string{"version", "-o", "json"}, code: 0,
+			check: jsonOut(func(t *testing.T, v versionJSON) {
+				if v.Version == "" || !strings.HasPrefix(v.Go, "go1.") {
+					t.Errorf("version = %+v", v)
+				}
+			})},
+		{name: "bundle show -o pem", args: []string{"bundle", "show", "-o", "pem"}, code: 0, stdout: []string{"-----BEGIN CERTIFICATE-----"}},
+		{name: "bundle show --format pem, deprecated", args: []string{"bundle", "show", "--format", "pem"}, code: 0,
+			stdout: []string{"-----BEGIN CERTIFICATE-----"}, stderr: []string{"--format is deprecated: use -o pem"}},
+		{name: "bundle show -o xml", args: []string{"bundle", "show", "-o", "xml"}, code: 2, stderr: []string{`-o must be json or pem, not "xml"`}, check: noRequests},
+		{name: "addr as a URL", args: []string{"federation", "list", "--addr", "https://$ADDR"}, code: 0, check: wantRequests("GET /v1/federations")},
+		{name: "addr as a URL with a slash", args: []string{"federation", "list", "--addr", "https://$ADDR/"}, code: 0, check: wantRequests("GET /v1/federations")},
+		{name: "addr over http", args: []string{"federation", "list", "--addr", "http://$ADDR"}, code: 1, stderr: []string{"https"}, check: noRequests},
+	})
+}
+
+func TestVersionOf(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"}, {Key: "vcs.modified", Value: "true"},
+		{Key: "vcs.time", Value: "2030-01-02T03:04:05Z"},
+	}}
+	v := versionOf(bi, true)
+	if want := (versionJSON{Version: "v1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567", Modified: true, CommitTime: "2030-01-02T03:04:05Z", Go: "go1.99"}); v != want {
+		t.Errorf("versionOf = %+v, want %+v", v, want)
+	}
+	if got, want := v.text(), "kith v1.2.3 commit 0123456789ab+modified (2030-01-02T03:04:05Z) go1.99"; got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
+	bare := versionOf(&debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "(devel)"}}, true)
+	if got, want := bare.text(), "kith (devel) commit unknown (built without VCS information) go1.99"; got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
 }
