@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kith-dev/kith/internal/server"
@@ -94,6 +95,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "Kith server for trust domain %s on %s\nVerify it with:  curl --cacert %s %s/healthz\n",
+		srv.TrustDomain().Name(), srv.URL(), filepath.Join(cfg.DataDir, "bundle.pem"), srv.URL())
 	if tok := srv.NewAdminToken(); tok != nil {
 		fmt.Fprintf(stdout, "Created the admin token in %s (readable by you only).\nUse it with:  export KITH_ADMIN_TOKEN=$(cat %s)\n", tok.Path, tok.Path)
 	}

@@ -253,9 +253,10 @@ func seed(ctx context.Context, srv *server.Server) (int, error) {
 const banner = `
 Kith dev is running (trust domain {{.TD}}); Ctrl-C stops it.
 
-  admin API      https://{{.Addr}}/v1   (server SPIFFE ID {{.ServerID}})
-  trust bundle   https://{{.Addr}}/bundle
-  health         https://{{.Addr}}/healthz   metrics: https://{{.Addr}}/metrics
+  admin API      {{.URL}}/v1   (server SPIFFE ID {{.ServerID}})
+  OAuth issuer   {{.URL}}   (metadata: {{.URL}}/.well-known/oauth-authorization-server)
+  trust bundle   {{.URL}}/bundle   (PEM: {{.Data}}/bundle.pem)
+  health         {{.URL}}/healthz   metrics: {{.URL}}/metrics
   data folder    {{.Data}}{{if .Temp}}   (temporary: removed on exit){{end}}
   admin token    {{.Token}}
 {{if .Seeded}}  demo entries   {{.Seeded}} workloads registered (orders, payments, ledger-db)
@@ -295,7 +296,7 @@ func printBanner(cfg Config, srv *server.Server, seeded int, temp bool, lns *dem
 	}
 	t := template.Must(template.New("banner").Parse(banner))
 	return t.Execute(cfg.Out, map[string]any{
-		"TD": srv.TrustDomain().Name(), "Addr": srv.Addr(), "ServerID": srv.ID().String(),
+		"TD": srv.TrustDomain().Name(), "URL": srv.URL(), "ServerID": srv.ID().String(),
 		"Data": cfg.DataDir, "Temp": temp, "Token": token, "Seeded": seeded, "Kith": kith,
 		"Services": services, "Metrics": lns.metrics.Addr().String(),
 	})
