@@ -49,14 +49,18 @@ type Config struct {
 	Auditor Auditor
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Agents, if set, is asked whether an entry's new parent is an agent
+	// that is not evicted; nil accepts any parent of the trust domain.
+	Agents Agents
 }
 
 // Registry manages workload entries.
 type Registry struct {
-	td    spiffeid.TrustDomain
-	store Store
-	audit Auditor
-	clock func() time.Time
+	td     spiffeid.TrustDomain
+	store  Store
+	audit  Auditor
+	clock  func() time.Time
+	agents Agents // nil: parents are not looked up
 }
 
 // New returns a Registry, or an error naming the missing Config field.
@@ -72,14 +76,22 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock}, nil
+	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock, agents: cfg.Agents}, nil
 }
 
 // Create validates spec and stores it as a new entry. It returns a
-// *ValidationError for bad input and ErrConflict if an entry with the same
-// SPIFFE ID, parent and selectors exists.
+// *ValidationError for bad input (including a selector type no agent
+// reports, see [KnownSelectorTypes], and a parent that is not an agent,
+// see [Agents]) and ErrConflict if an entry with the same SPIFFE ID,
+// parent and selectors exists.
 func (r *Registry) Create(ctx context.Context, actor audit.Actor, spec Spec) (Entry, error) {
 	e, err := spec.validate(r.td)
+	if err == nil {
+		err = checkSelectorTypes(e.Selectors, nil)
+	}
+	if err == nil {
+		err = r.checkParent(ctx, e.ParentID, spiffeid.ID{})
+	}
 	if err != nil {
 		r.auditFailure(ctx, actor, audit.TypeEntryCreated, "create", spec.SPIFFEID, err)
 		return Entry{}, err
@@ -159,14 +171,21 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Entry, string, error) 
 
 // Update replaces the entry's fields with spec. spec.Revision must be the
 // revision the caller read; if the entry changed since, Update returns
-// ErrConflict. It returns ErrNotFound, a *ValidationError, or ErrConflict
-// for a duplicate.
+// ErrConflict. It returns ErrNotFound, a *ValidationError (as Create, but a
+// selector or parent the entry has already is kept), or ErrConflict for a
+// duplicate.
 func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spec Spec) (Entry, error) {
 	cur, err := r.Get(ctx, id)
 	if err != nil {
 		return Entry{}, err
 	}
 	e, err := spec.validate(r.td)
+	if err == nil {
+		err = checkSelectorTypes(e.Selectors, cur.Selectors)
+	}
+	if err == nil {
+		err = r.checkParent(ctx, e.ParentID, cur.ParentID)
+	}
 	if err != nil {
 		r.auditFailure(ctx, actor, audit.TypeEntryUpdated, "update", id, err)
 		return Entry{}, err

@@ -186,7 +186,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.buildCA(ctx); err != nil {
 		return nil, err
 	}
-	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock}); err != nil {
+	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock,
+		Agents: registryAgents{s}}); err != nil {
 		return nil, err
 	}
 	if err := s.buildFederation(ctx); err != nil {
