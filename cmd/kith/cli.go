@@ -33,7 +33,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintf(stderr, "kith: %v\n", err)
+	fmt.Fprintf(stderr, "kith: %v\n", inFlagTerms(err))
 	if errors.As(err, new(usageError)) {
 		return 2
 	}

@@ -182,7 +182,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ve):
 		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid entry", Detail: ve.Error(), Field: ve.Field}
 	case errors.As(err, &fe):
-		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid federation", Detail: fe.Error(), Field: federationField(fe.Field)}
+		f := federationField(fe.Field) // the API's name, not the Go field's
+		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid federation", Detail: f + ": " + fe.Err.Error(), Field: f}
 	case errors.Is(err, federation.ErrFetch), errors.Is(err, federation.ErrBundleRejected):
 		p = api.Problem{Status: http.StatusBadGateway, Title: "Bundle endpoint failed", Detail: err.Error()}
 	case errors.Is(err, ca.ErrInvalidCSR), errors.Is(err, ca.ErrUnsupportedKey),
