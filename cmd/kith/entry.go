@@ -126,7 +126,10 @@ func runEntryUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // runEntryDelete is `kith entry delete`.
 func runEntryDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry delete", "[flags] ID|SPIFFE-ID", "Delete a workload entry.", stderr)
+	fs := newFlagSet("entry delete", "[--cascade] [flags] ID|SPIFFE-ID",
+		"Delete a workload entry. An entry that OAuth clients act for is kept unless\n"+
+			"--cascade deletes them first (each deletion is recorded in the ledger).", stderr)
+	cascade := fs.Bool("cascade", false, "delete the OAuth clients that act for the entry too, revoking their tokens")
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
@@ -140,13 +143,30 @@ func runEntryDelete(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if err := c.DeleteEntry(ctx, id); err != nil {
+	if !*cascade {
+		if err := c.DeleteEntry(ctx, id); err != nil {
+			var p *api.Problem
+			if errors.As(err, &p) && p.Status == http.StatusConflict {
+				return fmt.Errorf("%w (kith entry delete --cascade)", err)
+			}
+			return entryHint(err)
+		}
+		if !cf.json() {
+			fmt.Fprintf(stdout, "Deleted entry %s.\n", id)
+		}
+		return nil
+	}
+	del, err := c.DeleteEntryCascade(ctx, id)
+	if err != nil {
 		return entryHint(err)
 	}
-	if !cf.json() {
-		fmt.Fprintf(stdout, "Deleted entry %s.\n", id)
-	}
-	return nil
+	return cf.write(stdout, del, func(w io.Writer) {
+		if len(del.DeletedClients) == 0 {
+			fmt.Fprintf(w, "Deleted entry %s.\n", del.ID)
+			return
+		}
+		fmt.Fprintf(w, "Deleted entry %s and the OAuth client(s) acting for it: %s.\n", del.ID, strings.Join(del.DeletedClients, ", "))
+	})
 }
 
 // byEntryRef returns call with its entry named by ID or SPIFFE ID (see

@@ -3,11 +3,13 @@ package registry
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
 
@@ -105,5 +107,58 @@ func TestParentMustBeAnAgent(t *testing.T) {
 	spec.Owner = "someone else"
 	if _, err := r.Update(ctx, admin, e.ID, spec); err != nil {
 		t.Errorf("Update of an entry whose parent was evicted since: %v", err)
+	}
+}
+
+// fakeDependents are OAuth clients by entry.
+type fakeDependents struct{ clients map[string][]string }
+
+func (f *fakeDependents) EntryDependents(_ context.Context, entryID string) ([]string, error) {
+	return slices.Clone(f.clients[entryID]), nil
+}
+
+func (f *fakeDependents) DeleteEntryDependent(_ context.Context, _ audit.Actor, id string) error {
+	for e, cs := range f.clients {
+		f.clients[e] = slices.DeleteFunc(cs, func(c string) bool { return c == id })
+	}
+	return nil
+}
+
+// TestDeleteWithClients: an entry that clients act for is kept, and the
+// refusal recorded, unless the clients are deleted with it.
+func TestDeleteWithClients(t *testing.T) {
+	ctx := t.Context()
+	deps := &fakeDependents{clients: map[string][]string{}}
+	rec := &recorder{}
+	r, err := New(Config{TrustDomain: spiffeid.RequireTrustDomainFromString("example.org"), Store: openStore(t), Auditor: rec, Dependents: deps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := r.Create(ctx, admin, validSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps.clients[e.ID] = []string{"ci_a", "ci_b"}
+	var inUse *InUseError
+	if err := r.Delete(ctx, admin, e.ID); !errors.As(err, &inUse) || !slices.Equal(inUse.Clients, []string{"ci_a", "ci_b"}) ||
+		!strings.Contains(err.Error(), "ci_a, ci_b") {
+		t.Fatalf("Delete = %v, want an InUseError naming ci_a and ci_b", err)
+	}
+	if _, err := r.Get(ctx, e.ID); err != nil {
+		t.Fatalf("the entry is gone after a refused delete: %v", err)
+	}
+	deleted, err := r.DeleteCascade(ctx, admin, e.ID)
+	if err != nil || !slices.Equal(deleted, []string{"ci_a", "ci_b"}) || len(deps.clients[e.ID]) != 0 {
+		t.Fatalf("DeleteCascade = %v, %v; clients left %v", deleted, err, deps.clients[e.ID])
+	}
+	if _, err := r.Get(ctx, e.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after DeleteCascade: %v", err)
+	}
+	want := []string{"entry.created:success", "entry.deleted:failure", "entry.deleted:success"}
+	if got := rec.types(); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if last := rec.All()[len(rec.All())-1]; last.Details["deleted_clients"] != "ci_a,ci_b" {
+		t.Errorf("entry.deleted details %v, want deleted_clients", last.Details)
 	}
 }

@@ -52,6 +52,9 @@ type Config struct {
 	// Agents, if set, is asked whether an entry's new parent is an agent
 	// that is not evicted; nil accepts any parent of the trust domain.
 	Agents Agents
+	// Dependents, if set, is asked what acts for an entry before it is
+	// deleted; nil means nothing does.
+	Dependents Dependents
 }
 
 // Registry manages workload entries.
@@ -60,7 +63,8 @@ type Registry struct {
 	store  Store
 	audit  Auditor
 	clock  func() time.Time
-	agents Agents // nil: parents are not looked up
+	agents Agents     // nil: parents are not looked up
+	deps   Dependents // nil: nothing acts for an entry
 }
 
 // New returns a Registry, or an error naming the missing Config field.
@@ -76,7 +80,7 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock, agents: cfg.Agents}, nil
+	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock, agents: cfg.Agents, deps: cfg.Dependents}, nil
 }
 
 // Create validates spec and stores it as a new entry. It returns a
@@ -208,18 +212,12 @@ func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spe
 	return e, nil
 }
 
-// Delete removes the entry, or returns ErrNotFound.
+// Delete removes the entry. It returns ErrNotFound, or an *InUseError if
+// something acts for the entry (see [Dependents]) and the entry is kept;
+// [Registry.DeleteCascade] deletes them too.
 func (r *Registry) Delete(ctx context.Context, actor audit.Actor, id string) error {
-	cur, err := r.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	return r.change(ctx, func(tx *store.Tx) (audit.Event, error) {
-		if err := tx.DeleteEntry(ctx, id); err != nil {
-			return audit.Event{}, mapStoreErr(err)
-		}
-		return successEvent(actor, audit.TypeEntryDeleted, "delete", cur), nil
-	})
+	_, err := r.delete(ctx, actor, id, false)
+	return err
 }
 
 // FindBySPIFFEID returns the entries that carry the given SPIFFE ID (at most
@@ -255,7 +253,7 @@ func (r *Registry) auditFailure(ctx context.Context, actor audit.Actor, typ, act
 	switch {
 	case errors.As(cause, &ve):
 		reason = ve.Error()
-	case errors.Is(cause, ErrConflict), errors.Is(cause, ErrNotFound):
+	case errors.Is(cause, ErrConflict), errors.Is(cause, ErrNotFound), errors.As(cause, new(*InUseError)):
 		reason = cause.Error()
 	}
 	_, _ = r.audit.Record(ctx, audit.Event{

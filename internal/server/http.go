@@ -193,6 +193,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p = api.Problem{Status: http.StatusServiceUnavailable, Title: "Service Unavailable", Detail: "the CA has no usable signing key right now"}
 	case errors.Is(err, registry.ErrNotFound):
 		p = api.Problem{Status: http.StatusNotFound, Title: "Not Found", Detail: err.Error()}
+	case errors.As(err, new(*registry.InUseError)):
+		p = api.Problem{Status: http.StatusConflict, Title: "Conflict", Detail: err.Error()}
 	case errors.Is(err, registry.ErrConflict):
 		p = api.Problem{Status: http.StatusConflict, Title: "Conflict",
 			Detail: "an entry with the same SPIFFE ID, parent and selectors exists, or the entry changed since it was read"}

@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock,
-		Agents: registryAgents{s}}); err != nil {
+		Agents: registryAgents{s}, Dependents: entryClients{s}}); err != nil {
 		return nil, err
 	}
 	if err := s.buildFederation(ctx); err != nil {
