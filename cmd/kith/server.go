@@ -54,6 +54,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 		return err
 	})
 	fs.IntVar(&cfg.WitnessQuorum, "witness-quorum", 0, "publish a checkpoint only with this many witness cosignatures (0: witnesses are asked, not required)")
+	fs.BoolVar(&cfg.AccessLog, "access-log", false, "log every HTTP request at info: method, path, status, duration, remote address")
 	lf := daemonFlags(fs)
 	return cfg, lf
 }

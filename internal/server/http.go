@@ -136,7 +136,8 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// instrument counts and times requests by route pattern and logs them.
+// instrument counts and times requests by route pattern and logs them:
+// at debug, or at info as an access log (Config.AccessLog).
 func (s *Server) instrument(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -147,9 +148,15 @@ func (s *Server) instrument(name string, h http.Handler) http.Handler {
 		}
 		d := time.Since(start)
 		s.metrics.observeRequest(name, rec.status, d)
-		s.logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+		level := slog.LevelDebug
+		if s.cfg.AccessLog {
+			level = slog.LevelInfo
+		}
+		s.logger.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("route", name), slog.Int("status", rec.status),
-			slog.Duration("duration", d), slog.String("request_id", requestID(r.Context())))
+			slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
+			slog.String("request_id", requestID(r.Context())))
 	})
 }
 

@@ -104,6 +104,10 @@ type Config struct {
 	// committed to the ledger (see [CallObserver]); nil means none.
 	CallObserver CallObserver
 
+	// AccessLog logs every HTTP request at info ("http request": method,
+	// path, route, status, duration, remote address, request ID), not
+	// at debug.
+	AccessLog bool
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now.
