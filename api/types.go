@@ -111,6 +111,13 @@ type EntryList struct {
 	Next string `json:"next,omitempty"`
 }
 
+// EntryDeletion answers DELETE /v1/entries/{id}?cascade=true: the entry
+// deleted and the OAuth clients that acted for it, deleted first.
+type EntryDeletion struct {
+	ID             string   `json:"id"`
+	DeletedClients []string `json:"deleted_clients"`
+}
+
 // FederationCreate asks the server to federate with a foreign trust domain.
 type FederationCreate struct {
 	// TrustDomain is the foreign trust domain name, such as "partner.example".

@@ -63,19 +63,20 @@ func runAgentTokenCreate(ctx context.Context, args []string, stdout, stderr io.W
 	fs := newFlagSet("agent token create", "[flags]",
 		"Make a one-time join token: an agent started with it attests once and from then on\n"+
 			"authenticates with its own SVID. The token is shown only this once.", stderr)
-	ttl := fs.Duration("ttl", time.Hour, "how long the token may be used (1m to 168h)")
+	var ttl time.Duration
+	durationVar(fs, &ttl, "ttl", time.Hour, "how long the token may be used, a `duration` from 1m to 7d")
 	cf := addClientFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if *ttl < time.Minute || *ttl > 7*24*time.Hour {
+	if ttl < time.Minute || ttl > 7*24*time.Hour {
 		return usagef(fs, "--ttl must be between 1m and 168h")
 	}
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	tok, err := c.CreateJoinToken(ctx, *ttl)
+	tok, err := c.CreateJoinToken(ctx, ttl)
 	if err != nil {
 		return err
 	}

@@ -54,9 +54,16 @@ func runAgentDaemon(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case err := <-done: // failed before it had an identity (or interrupted)
+		return err
+	case <-a.Ready():
+	}
 	fmt.Fprintf(stdout, "Workload API on %s; point workloads at it with:\n  export SPIFFE_ENDPOINT_SOCKET=unix://%s\n",
 		cfg.SocketPath, absPath(cfg.SocketPath))
-	return a.Run(ctx)
+	return <-done
 }
 
 // absPath returns path made absolute, or path if that fails.

@@ -136,3 +136,46 @@ func TestAgentDaemonRuns(t *testing.T) {
 func appliedEntries(log string) bool {
 	return regexp.MustCompile(`msg="sync: applied" .* entries=[1-9]`).MatchString(log)
 }
+
+// TestAgentDaemonFailedStart: a first start that cannot attest leaves no
+// data folder behind and prints no line to export, as no Workload API
+// will serve at the socket.
+func TestAgentDaemonFailedStart(t *testing.T) {
+	dir := startRealServer(t)
+	cfg, err := adminclient.FromEnvironment(adminclient.Overrides{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockDir, err := os.MkdirTemp("", "kith")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr error
+	}{
+		{name: "refused join token", args: []string{"--join-token", "not-a-token", "--trust-bundle", filepath.Join(dir, "bundle.pem")},
+			wantErr: agent.ErrAttestationRefused},
+		{name: "no join token", wantErr: agent.ErrNoIdentity},
+		{name: "no bundle", args: []string{"--join-token", "t"}, wantErr: agent.ErrNoTrustBundle},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KITH_JOIN_TOKEN", "")
+			data := filepath.Join(t.TempDir(), "agent")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--server", cfg.Addr, "--socket", filepath.Join(sockDir, "api.sock"), "--data", data}, tc.args...)
+			err := runAgentDaemon(t.Context(), args, &stdout, &stderr)
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("kith agent = %v, want %v", err, tc.wantErr)
+			}
+			if strings.Contains(stdout.String(), "SPIFFE_ENDPOINT_SOCKET") {
+				t.Errorf("stdout = %q: the export line of an agent that never served", stdout.String())
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the data folder exists after a failed first start (%v)", err)
+			}
+		})
+	}
+}

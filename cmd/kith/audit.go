@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/adminclient"
@@ -84,15 +84,26 @@ func checkEventType(fs *flag.FlagSet, typ string) error {
 	return usagef(fs, "--type %q is not an event type (%s)", typ, hint)
 }
 
-// auditPageSize is the page size audit tail reads with (the server's cap).
-const auditPageSize = 1000
+// followInterval is how often audit tail --follow asks for new events.
+const followInterval = time.Second
 
 // runAuditTail is `kith audit tail`.
 func runAuditTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit tail", "[flags]", "List the most recent audit events, oldest first.", stderr)
+	fs := newFlagSet("audit tail", "[--follow] [--calls | --all | --type T] [flags]",
+		"List the most recent audit events, oldest first; with --follow, then the new\n"+
+			"ones as they are recorded, until interrupted (with -o json, one JSON object\n"+
+			"a line). By default it lists changes, leaving out the traffic that drowns\n"+
+			"them: decided calls (call.decided), access tokens issued, SVIDs agents and\n"+
+			"workloads obtained, agents' renewals. --calls adds the decided calls, --all\n"+
+			"shows every event, --type only the events of one type.", stderr)
 	var f adminclient.EventFilter
-	fs.StringVar(&f.Type, "type", "", "only events of this type, such as entry.created (kith audit types lists them)")
-	n := fs.Int("limit", 20, "number of events to list")
+	fs.StringVar(&f.Type, "type", "", "only events of this type, such as entry.created or call.decided (kith audit types lists them)")
+	calls := fs.Bool("calls", false, "include decided calls (call.decided)")
+	all := fs.Bool("all", false, "include every event, traffic too")
+	n := fs.Int("limit", 20, "number of events to list before following")
+	var follow bool
+	fs.BoolVar(&follow, "follow", false, "keep listing events as they are recorded, until interrupted")
+	fs.BoolVar(&follow, "f", false, "same as --follow")
 	cf := addClientFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
@@ -100,40 +111,72 @@ func runAuditTail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := checkEventType(fs, f.Type); err != nil {
 		return err
 	}
-	if *n <= 0 {
+	switch {
+	case *n <= 0:
 		return usagef(fs, "--limit must be positive")
+	case f.Type != "" && (*calls || *all):
+		return usagef(fs, "--type lists one type; drop --calls and --all")
 	}
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	// The API lists oldest first: read to the end, keeping the last n.
-	var tail []api.Event
-	f.Limit = auditPageSize
-	for after := int64(-1); ; {
-		page, err := c.ListEvents(ctx, f)
-		if err != nil {
-			return err
+	hidden := false
+	keep := func(e api.Event) bool {
+		if f.Type != "" || *all {
+			return true
 		}
-		if len(page.Events) == 0 {
-			break
+		var ev audit.Event
+		if json.Unmarshal(e.Event, &ev) != nil {
+			return true // shown as unreadable
 		}
-		last := page.Events[len(page.Events)-1].Index
-		if last <= after {
-			return fmt.Errorf("list events: the server went back to index %d after %d", last, after)
+		if ev.Type == audit.TypeCallDecided && *calls {
+			return true
 		}
-		tail = append(tail, page.Events...)
-		tail = tail[max(0, len(tail)-*n):]
-		after = last
-		f.After = strconv.FormatInt(after, 10)
+		if audit.IsTraffic(ev.Type, ev.Actor.Kind) {
+			hidden = true
+			return false
+		}
+		return true
 	}
-	return cf.write(stdout, api.EventList{Events: append([]api.Event{}, tail...)}, eventTable(tail))
+	tail, last, err := c.TailEvents(ctx, f, *n, keep)
+	if err != nil {
+		return err
+	}
+	if !follow {
+		err := cf.write(stdout, api.EventList{Events: tail}, eventTable(tail, true))
+		if err == nil && hidden && !cf.json() {
+			fmt.Fprintln(stderr, "(traffic left out: decided calls, tokens issued, SVIDs of workloads; --calls or --all shows it)")
+		}
+		return err
+	}
+	emit := func(events []api.Event, header bool) error {
+		if cf.json() {
+			enc := json.NewEncoder(stdout)
+			for _, e := range events {
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		eventTable(events, header)(tw)
+		return tw.Flush()
+	}
+	if err := emit(tail, true); err != nil {
+		return err
+	}
+	return c.FollowEvents(ctx, f, last, followInterval, keep, func(events []api.Event) error { return emit(events, false) })
 }
 
-// eventTable returns a table writer for events, one a line.
-func eventTable(events []api.Event) func(io.Writer) {
+// eventTable returns a table writer for events, one a line, after a
+// header line if header.
+func eventTable(events []api.Event, header bool) func(io.Writer) {
 	return func(w io.Writer) {
-		fmt.Fprintln(w, "INDEX\tTIME\tTYPE\tACTOR\tTARGET\tOUTCOME")
+		if header {
+			fmt.Fprintln(w, "INDEX\tTIME\tTYPE\tACTOR\tTARGET\tOUTCOME")
+		}
 		for _, e := range events {
 			var ev audit.Event
 			if err := json.Unmarshal(e.Event, &ev); err != nil {

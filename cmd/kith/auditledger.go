@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/ledger"
 )
 
@@ -67,15 +70,17 @@ func runAuditShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // runAuditCheckpoint is `kith audit checkpoint`.
 func runAuditCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("audit checkpoint", "[--wait DURATION] [flags]",
-		"Print the ledger's latest signed checkpoint (a C2SP signed note) as is.\n"+
-			"With --wait, first wait up to DURATION for a checkpoint that covers\n"+
-			"every event recorded so far.", stderr)
-	wait := fs.Duration("wait", 0, "wait up to this long for a checkpoint covering the current ledger, such as 10s")
-	cf := addConnFlags(fs)
+		"Print the ledger's latest signed checkpoint (a C2SP signed note) as is; with\n"+
+			"-o json, its origin, size and root hash (hex) too, once checked with the key\n"+
+			"the server serves. With --wait, first wait up to DURATION for a checkpoint\n"+
+			"that covers every event recorded so far.", stderr)
+	var wait time.Duration
+	durationVar(fs, &wait, "wait", 0, "wait up to this long for a checkpoint covering the current ledger, a `duration` such as 10s")
+	cf := addClientFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if *wait < 0 {
+	if wait < 0 {
 		return usagef(fs, "--wait must not be negative")
 	}
 	c, err := cf.client()
@@ -83,8 +88,8 @@ func runAuditCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	var cp []byte
-	if *wait > 0 {
-		wctx, cancel := context.WithTimeoutCause(ctx, *wait, fmt.Errorf("no checkpoint within %v", *wait))
+	if wait > 0 {
+		wctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("no checkpoint within %v", wait))
 		defer cancel()
 		cp, err = c.WaitCheckpoint(wctx, checkpointPoll)
 	} else {
@@ -96,8 +101,37 @@ func runAuditCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	if cf.json() {
+		return writeCheckpointJSON(ctx, c, cp, stdout)
+	}
 	_, err = stdout.Write(cp)
 	return err
+}
+
+// checkpointJSON is a checkpoint in `kith audit checkpoint -o json`.
+type checkpointJSON struct {
+	Origin     string `json:"origin"`
+	Size       uint64 `json:"size"`
+	RootHash   string `json:"root_hash"`  // hex
+	Checkpoint string `json:"checkpoint"` // the signed note, as served
+}
+
+// writeCheckpointJSON prints the signed checkpoint cp as JSON, once it
+// has checked it with the key the server serves.
+func writeCheckpointJSON(ctx context.Context, c *adminclient.Client, cp []byte, stdout io.Writer) error {
+	k, err := c.LedgerKey(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := note.NewVerifier(k.VerifierKey)
+	if err != nil {
+		return fmt.Errorf("verifier key from the server: %w", err)
+	}
+	parsed, err := ledger.ParseCheckpoint(cp, v)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return writeJSON(stdout, checkpointJSON{Origin: parsed.Origin, Size: parsed.Size, RootHash: hex.EncodeToString(parsed.Root), Checkpoint: string(cp)})
 }
 
 // runAuditKey is `kith audit key`.

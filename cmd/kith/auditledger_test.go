@@ -37,7 +37,7 @@ func TestAuditShow(t *testing.T) {
 		},
 		{name: "beyond the ledger", setup: three, args: []string{"audit", "show", "3"}, code: 1, stderr: []string{"get ledger entries [3, 4): 400"}},
 		{name: "missing INDEX", args: []string{"audit", "show"}, code: 2, stderr: []string{"want 1 argument(s), got 0"}, check: noRequests},
-		{name: "bad INDEX", args: []string{"audit", "show", "-1"}, code: 2, stderr: []string{"flag provided but not defined: -1"}, check: noRequests},
+		{name: "bad INDEX", args: []string{"audit", "show", "-1"}, code: 2, stderr: []string{"unknown flag -1"}, check: noRequests},
 		{name: "INDEX not a number", args: []string{"audit", "show", "seven"}, code: 2, stderr: []string{`INDEX must be an event index such as 7, not "seven"`}, check: noRequests},
 	})
 }
@@ -75,7 +75,7 @@ func TestAuditKeyAndCheckpoint(t *testing.T) {
 		},
 		{name: "no checkpoint yet", args: []string{"audit", "checkpoint"}, code: 1, stderr: []string{"get checkpoint: 404 Not Found: the ledger has no checkpoint yet", "(or use --wait)"}},
 		{name: "negative wait", args: []string{"audit", "checkpoint", "--wait", "-1s"}, code: 2, stderr: []string{"--wait must not be negative"}, check: noRequests},
-		{name: "bad wait", args: []string{"audit", "checkpoint", "--wait", "soon"}, code: 2, stderr: []string{"invalid value \"soon\" for flag -wait"}, check: noRequests},
+		{name: "bad wait", args: []string{"audit", "checkpoint", "--wait", "soon"}, code: 2, stderr: []string{"--wait: invalid value \"soon\": want a duration"}, check: noRequests},
 	})
 }
 

@@ -90,7 +90,7 @@ func runAuditQuery(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if err := cf.write(stdout, page, eventTable(page.Events)); err != nil {
+	if err := cf.write(stdout, page, eventTable(page.Events, true)); err != nil {
 		return err
 	}
 	if n := len(page.Events); n > 0 && n == f.Limit && !cf.json() {

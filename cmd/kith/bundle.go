@@ -23,18 +23,22 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // runBundleShow is `kith bundle show`.
 func runBundleShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bundle show", "[flags]",
-		"Print the trust domain's bundle: the SPIFFE bundle as served (json), or its\nX.509 authorities (pem).", stderr)
-	format := fs.String("format", "json", "json (the SPIFFE bundle) or pem (the X.509 authorities)")
-	cf := addClientFlags(fs)
+	fs := newFlagSet("bundle show", "[-o json|pem] [flags]",
+		"Print the trust domain's bundle: the SPIFFE bundle as served (-o json), or its\nX.509 authorities (-o pem).", stderr)
+	cf := addConnFlags(fs)
+	format := "json"
+	fs.StringVar(&format, "o", "json", "output format: json (the SPIFFE bundle) or pem (the X.509 authorities)")
+	fs.StringVar(&format, "output", "json", "same as -o")
+	fs.Func("format", "deprecated: use -o", func(v string) error {
+		format = v
+		fmt.Fprintln(stderr, "kith: bundle show: --format is deprecated: use -o "+v)
+		return nil
+	})
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	switch {
-	case *format != "json" && *format != "pem":
-		return usagef(fs, "--format must be json or pem, not %q", *format)
-	case *format == "pem" && cf.json():
-		return usagef(fs, "--format pem and -o json contradict each other")
+	if format != "json" && format != "pem" {
+		return usagef(fs, "-o must be json or pem, not %q", format)
 	}
 	cfg, err := cf.config()
 	if err != nil {
@@ -48,7 +52,7 @@ func runBundleShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
+	if format == "json" {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, raw, "", "  "); err != nil {
 			return fmt.Errorf("bundle is not JSON: %w", err)

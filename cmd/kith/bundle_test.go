@@ -53,14 +53,8 @@ func TestBundleShow(t *testing.T) {
 			name:   "bad format",
 			args:   []string{"bundle", "show", "--format", "xml"},
 			code:   2,
-			stderr: []string{"--format must be json or pem"},
+			stderr: []string{"-o must be json or pem"},
 			check:  noRequests,
-		},
-		{
-			name:   "pem and -o json",
-			args:   []string{"bundle", "show", "--format", "pem", "-o", "json"},
-			code:   2,
-			stderr: []string{"contradict"},
 		},
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kith-dev/kith/internal/config"
+	"github.com/kith-dev/kith/internal/didyoumean"
 )
 
 // usageError marks a mistake in how kith was called: a bad flag, a missing
@@ -32,7 +33,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintf(stderr, "kith: %v\n", err)
+	fmt.Fprintf(stderr, "kith: %v\n", inFlagTerms(err))
 	if errors.As(err, new(usageError)) {
 		return 2
 	}
@@ -71,8 +72,8 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 func parseAnyArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageError{fmt.Errorf("%s: %w", strings.TrimPrefix(fs.Name(), "kith "), err)}
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -93,6 +94,90 @@ func parseAnyArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, nil
 }
 
+// parseFlags parses args with fs. For -h it prints the command's help and
+// returns flag.ErrHelp (wrapped in a usageError); for a mistake it prints nothing and returns a
+// usageError that says what was wrong in one line (see flagMistake),
+// rather than the flag package's message followed by the whole help.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return usageError{fmt.Errorf("%s: %w", strings.TrimPrefix(fs.Name(), "kith "), err)}
+	}
+	return usagef(fs, "%s", flagMistake(fs, err))
+}
+
+// flagMistake rewrites an error of fs.Parse to name the flag as it is
+// typed (--name, or -o for one letter), with the nearest known flag for an
+// unknown one.
+func flagMistake(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if near := didyoumean.Nearest(name, names); near != "" {
+			hint = " (did you mean " + dashed(near) + "?)"
+		}
+		return "unknown flag " + dashed(name) + hint
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return dashed(name) + " needs a value"
+	}
+	// invalid value "V" for flag -NAME: CAUSE, and the boolean form
+	// invalid boolean value "V" for -NAME: CAUSE.
+	for _, prefix := range []string{"invalid value ", "invalid boolean value "} {
+		rest, ok := strings.CutPrefix(msg, prefix)
+		if !ok {
+			continue
+		}
+		value, rest, ok := strings.Cut(rest, " for ")
+		if !ok {
+			break
+		}
+		rest = strings.TrimPrefix(rest, "flag ")
+		name, cause, ok := strings.Cut(strings.TrimPrefix(rest, "-"), ": ")
+		if !ok {
+			break
+		}
+		if cause == "parse error" {
+			cause = "not a " + flagKind(fs.Lookup(name))
+		}
+		return dashed(name) + ": invalid value " + value + ": " + cause
+	}
+	return msg
+}
+
+// flagKind names what flag f takes, for an error.
+func flagKind(f *flag.Flag) string {
+	if f == nil {
+		return "valid value"
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return "boolean (true or false)"
+	}
+	if kind, _ := flag.UnquoteUsage(f); kind != "" && kind != "value" {
+		return kind
+	}
+	return "valid value"
+}
+
+// dashed returns a flag name as typed: -o for one letter, else --name.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
 // daemonFlags registers on fs the flags every long-running command has:
 // --config and the logging flags.
 func daemonFlags(fs *flag.FlagSet) *logFlags {
@@ -111,24 +196,45 @@ type subcommand struct {
 }
 
 // runGroup runs the subcommand of group named by args[0]. With no argument
-// or an unknown one it returns a usageError; with -h or help it lists the
-// subcommands on stdout.
+// it lists the subcommands and returns a usageError; with an unknown one it
+// returns a usageError with the nearest name (listing the subcommands when
+// none is near); with -h or help it lists the subcommands on stdout, and
+// help COMMAND is COMMAND -h.
 func runGroup(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		printGroupUsage(stderr, group, subs)
 		return usageError{fmt.Errorf("%s: missing command", group)}
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "help":
+		if len(args) > 1 {
+			return runGroup(ctx, group, subs, append(args[1:2:2], "-h"), stdout, stderr)
+		}
+		fallthrough
+	case "-h", "-help", "--help":
 		printGroupUsage(stdout, group, subs)
 		return nil
 	}
 	i := slices.IndexFunc(subs, func(s subcommand) bool { return s.name == args[0] })
 	if i < 0 {
-		printGroupUsage(stderr, group, subs)
-		return usageError{fmt.Errorf("%s: unknown command %q", group, args[0])}
+		names := make([]string, len(subs))
+		for i, s := range subs {
+			names[i] = s.name
+		}
+		return unknownCommand("kith "+group, group+": ", args[0], names, func(w io.Writer) { printGroupUsage(w, group, subs) }, stderr)
 	}
 	return subs[i].run(ctx, args[1:], stdout, stderr)
+}
+
+// unknownCommand returns the usageError for name, not one of names, typed
+// after the command cmd: with the nearest of names if one is near, else
+// with the list that usage prints on stderr. prefix starts the message.
+func unknownCommand(cmd, prefix, name string, names []string, usage func(io.Writer), stderr io.Writer) error {
+	if near := didyoumean.Nearest(name, names); near != "" {
+		return usageError{fmt.Errorf("%sunknown command %q (did you mean %q?); see '%s -h'", prefix, name, near, cmd)}
+	}
+	usage(stderr)
+	return usageError{fmt.Errorf("%sunknown command %q", prefix, name)}
 }
 
 // printGroupUsage lists the subcommands of group on w.

@@ -30,13 +30,13 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // runClientCreate is `kith client create`.
 func runClientCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("client create", "--entry ID --audience URI... [flags]",
+	fs := newFlagSet("client create", "--entry ID|SPIFFE-ID --audience URI... [flags]",
 		"Create an OAuth client that acts for a workload entry. A secret-based client's\n"+
 			"secret is printed once; store it then.", stderr)
 	var in api.ClientCreate
 	scopes := stringList{split: true}
 	var audiences, jwks stringList
-	fs.StringVar(&in.EntryID, "entry", "", "ID of the entry the client acts for (required)")
+	fs.StringVar(&in.EntryID, "entry", "", "the entry the client acts for, by ID or SPIFFE ID (required)")
 	fs.Var(&scopes, "scopes", "scopes the client may be granted, comma-separated, within the entry's max scopes")
 	fs.StringVar(&in.AuthMethod, "auth-method", "client_secret_basic",
 		"client_secret_basic, client_secret_post, private_key_jwt, jwt_svid or tls_client_auth")
@@ -63,6 +63,9 @@ func runClientCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	c, err := cf.client()
 	if err != nil {
+		return err
+	}
+	if in.EntryID, err = resolveEntry(ctx, c, in.EntryID); err != nil {
 		return err
 	}
 	out, err := c.CreateClient(ctx, in)
@@ -109,10 +112,14 @@ func runClientList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return runList(ctx, listSpec[api.Client]{
 		name: "client list", plural: "clients", summary: "List OAuth clients, all of them unless --limit is given.",
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&f.EntryID, "entry", "", "only the clients of this entry")
+			fs.StringVar(&f.EntryID, "entry", "", "only the clients of this entry, by ID or SPIFFE ID")
 		},
 		limit: &f.Limit, after: &f.After,
 		page: func(ctx context.Context, c *adminclient.Client) ([]api.Client, string, error) {
+			var err error
+			if f.EntryID, err = resolveEntry(ctx, c, f.EntryID); err != nil {
+				return nil, "", err
+			}
 			p, err := c.ListClients(ctx, f)
 			if err != nil {
 				return nil, "", err
@@ -120,6 +127,10 @@ func runClientList(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return p.Clients, p.Next, nil
 		},
 		all: func(ctx context.Context, c *adminclient.Client) ([]api.Client, error) {
+			var err error
+			if f.EntryID, err = resolveEntry(ctx, c, f.EntryID); err != nil {
+				return nil, err
+			}
 			return c.ListAllClients(ctx, f)
 		},
 		wrap: func(items []api.Client, next string) any { return api.ClientList{Clients: items, Next: next} },
@@ -179,7 +190,7 @@ func runClientRotateSecret(ctx context.Context, args []string, stdout, stderr io
 		"Give a client a new secret, printed once. Its current secrets keep working for\n"+
 			"the overlap, so that its replicas can move to the new one.", 1,
 		func(fs *flag.FlagSet) {
-			fs.DurationVar(&overlap, "overlap", time.Hour, "how long the current secrets keep working (0: stop at once)")
+			durationVar(fs, &overlap, "overlap", time.Hour, "how long the current secrets keep working, a `duration` such as 1h or 7d (0: stop at once)")
 		})
 	if err != nil {
 		return err

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -92,13 +94,13 @@ func runEntryList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // runEntryShow is `kith entry show`.
 func runEntryShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runOnID(ctx, "entry show", "[flags] ID", "Show a workload entry.", args, stdout, stderr,
-		(*adminclient.Client).GetEntry, writeEntry)
+	return runOnID(ctx, "entry show", "[flags] ID|SPIFFE-ID", "Show a workload entry.", args, stdout, stderr,
+		byEntryRef((*adminclient.Client).GetEntry), writeEntry)
 }
 
 // runEntryUpdate is `kith entry update`.
 func runEntryUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry update", "[flags] ID",
+	fs := newFlagSet("entry update", "[flags] ID|SPIFFE-ID",
 		"Change the given fields of a workload entry; the others keep their value.\n"+
 			"A list flag (--selector, --max-scope, --label) replaces the whole list.", stderr)
 	ef := addEntryFlags(fs, true)
@@ -115,7 +117,7 @@ func runEntryUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	e, err := c.GetEntry(ctx, pos[0])
+	e, err := byEntryRef((*adminclient.Client).GetEntry)(c, ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,10 @@ func runEntryUpdate(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // runEntryDelete is `kith entry delete`.
 func runEntryDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry delete", "[flags] ID", "Delete a workload entry.", stderr)
+	fs := newFlagSet("entry delete", "[--cascade] [flags] ID|SPIFFE-ID",
+		"Delete a workload entry. An entry that OAuth clients act for is kept unless\n"+
+			"--cascade deletes them first (each deletion is recorded in the ledger).", stderr)
+	cascade := fs.Bool("cascade", false, "delete the OAuth clients that act for the entry too, revoking their tokens")
 	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
@@ -139,13 +144,64 @@ func runEntryDelete(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if err := c.DeleteEntry(ctx, pos[0]); err != nil {
+	id, err := resolveEntry(ctx, c, pos[0])
+	if err != nil {
 		return err
 	}
-	if !cf.json() {
-		fmt.Fprintf(stdout, "Deleted entry %s.\n", pos[0])
+	if !*cascade {
+		if err := c.DeleteEntry(ctx, id); err != nil {
+			var p *api.Problem
+			if errors.As(err, &p) && p.Status == http.StatusConflict {
+				return fmt.Errorf("%w (kith entry delete --cascade)", err)
+			}
+			return entryHint(err)
+		}
+		if !cf.json() {
+			fmt.Fprintf(stdout, "Deleted entry %s.\n", id)
+		}
+		return nil
 	}
-	return nil
+	del, err := c.DeleteEntryCascade(ctx, id)
+	if err != nil {
+		return entryHint(err)
+	}
+	return cf.write(stdout, del, func(w io.Writer) {
+		if len(del.DeletedClients) == 0 {
+			fmt.Fprintf(w, "Deleted entry %s.\n", del.ID)
+			return
+		}
+		fmt.Fprintf(w, "Deleted entry %s and the OAuth client(s) acting for it: %s.\n", del.ID, strings.Join(del.DeletedClients, ", "))
+	})
+}
+
+// byEntryRef returns call with its entry named by ID or SPIFFE ID (see
+// resolveEntry), and a hint when there is no such entry.
+func byEntryRef[T any](call func(*adminclient.Client, context.Context, string) (*T, error)) func(*adminclient.Client, context.Context, string) (*T, error) {
+	return func(c *adminclient.Client, ctx context.Context, ref string) (*T, error) {
+		id, err := resolveEntry(ctx, c, ref)
+		if err != nil {
+			return nil, err
+		}
+		v, err := call(c, ctx, id)
+		return v, entryHint(err)
+	}
+}
+
+// resolveEntry returns the ID of the entry ref names: an entry ID, or a
+// SPIFFE ID that exactly one entry has.
+func resolveEntry(ctx context.Context, c *adminclient.Client, ref string) (string, error) {
+	id, err := c.ResolveEntry(ctx, ref)
+	return id, entryHint(err)
+}
+
+// entryHint adds to an error saying there is no such entry where to find
+// the entries.
+func entryHint(err error) error {
+	var p *api.Problem
+	if errors.Is(err, adminclient.ErrNoEntry) || (errors.As(err, &p) && p.Status == http.StatusNotFound) {
+		return fmt.Errorf("%w (kith entry list shows the entries)", err)
+	}
+	return err
 }
 
 // writeEntry prints e as a two-column table.

@@ -80,8 +80,8 @@ func addEntryFlags(fs *flag.FlagSet, update bool) *entryFlags {
 	fs.StringVar(&f.function, "business-function", "", "what the workload is for")
 	fs.StringVar(&f.description, "description", "", "free text")
 	fs.Var(&f.scopes, "max-scope", verb+" the OAuth scopes the entry may at most hold (repeatable or comma list)")
-	fs.DurationVar(&f.x509TTL, "x509-ttl", 0, "X509-SVID lifetime, such as 1h (0: server default)")
-	fs.DurationVar(&f.jwtTTL, "jwt-ttl", 0, "JWT-SVID lifetime, such as 5m (0: server default)")
+	durationVar(fs, &f.x509TTL, "x509-ttl", 0, "X509-SVID lifetime, a `duration` such as 1h or 7d (0: server default)")
+	durationVar(fs, &f.jwtTTL, "jwt-ttl", 0, "JWT-SVID lifetime, a `duration` such as 5m or 1h (0: server default)")
 	fs.Var(f.labels, "label", verb+" a label key=value (repeatable)")
 	fs.StringVar(&f.status, "status", "", "active, disabled or quarantined (default active)")
 	if update {

@@ -10,38 +10,62 @@ import (
 	"path/filepath"
 )
 
-// writeKeyFile writes key to path as PKCS#8 PEM, readable by the user only:
-// the file is created or truncated, and made mode 0600 before the key is
-// written, even if it existed with a wider mode.
-func writeKeyFile(path string, key *ecdsa.PrivateKey) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+// pendingFile is an output file opened before the work that fills it, so
+// that a path that cannot be written is found before anything is done: a
+// temporary file beside path (mode 0600), renamed over path by commit.
+type pendingFile struct {
+	path string
+	f    *os.File
+}
+
+// prepareFile opens the temporary file of path. It returns an error
+// naming path if its folder does not exist or cannot be written.
+func prepareFile(path string) (*pendingFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("encode private key: %w", err)
+		return nil, fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	return &pendingFile{path: path, f: f}, nil
+}
+
+// commit writes data with the given mode and renames the file over path.
+// On error the temporary file is removed and path left as it was.
+func (p *pendingFile) commit(data []byte, mode os.FileMode) error {
+	err := p.f.Chmod(mode)
+	if err == nil {
+		_, err = p.f.Write(data)
+	}
+	if err == nil {
+		err = p.f.Sync()
+	}
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(p.f.Name(), p.path)
+	}
 	if err != nil {
-		return fmt.Errorf("write private key: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("write private key: %w", err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return fmt.Errorf("write private key %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write private key %s: %w", path, err)
+		os.Remove(p.f.Name())
+		return fmt.Errorf("write %s: %w", p.path, err)
 	}
 	return nil
 }
 
-// writePublicFile writes public data (certificates) to path, mode 0644.
-func writePublicFile(path string, data []byte) error {
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+// abort removes the temporary file, if commit did not rename it; it may
+// be called after commit.
+func (p *pendingFile) abort() {
+	if p != nil && p.f.Close() == nil {
+		os.Remove(p.f.Name())
 	}
-	return nil
+}
+
+// keyPEM encodes key as PKCS#8 PEM.
+func keyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode private key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
 // writeFileAtomic writes path, mode 0644, with what write writes: into a

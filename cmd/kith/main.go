@@ -67,14 +67,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			printUsage(stdout)
 			return 0
 		}
-		// kith help CMD is kith CMD -h.
-		name, rest = rest[0], []string{"-h"}
+		// kith help CMD [SUBCMD] is kith CMD [SUBCMD] -h.
+		name, rest = rest[0], append(rest[1:min(2, len(rest)):min(2, len(rest))], "-h")
 	}
 	i := slices.IndexFunc(commands(), func(c command) bool { return c.name == name })
 	if i < 0 {
-		fmt.Fprintf(stderr, "kith: unknown command %q\n\n", name)
-		printUsage(stderr)
-		return 2
+		names := make([]string, 0, len(commands()))
+		for _, c := range commands() {
+			names = append(names, c.name)
+		}
+		return exitCode(unknownCommand("kith", "", name, names, func(w io.Writer) { fmt.Fprintln(w); printUsage(w) }, stderr), stderr)
 	}
 	return exitCode(commands()[i].run(ctx, rest, stdout, stderr), stderr)
 }

@@ -199,7 +199,8 @@ func runPolicyDelete(ctx context.Context, args []string, stdout, stderr io.Write
 // runPolicyDiff is `kith policy diff`.
 func runPolicyDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("policy diff", "-f FILE... [flags]",
-		"Show what 'kith policy apply' with the same files would change in the stored set.", stderr)
+		"Show what 'kith policy apply' with the same files would change in the stored set,\n"+
+			"with the changed lines of each updated policy in YAML.", stderr)
 	files := policyFlags(fs, "a YAML file of policies")
 	cf := addClientFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
@@ -221,7 +222,7 @@ func runPolicyDiff(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	var changes []api.PolicyChange
-	for _, ch := range policy.Diff(stored, docs) {
+	for _, ch := range policy.DiffYAML(stored, docs) {
 		changes = append(changes, api.PolicyChange{Name: ch.Name, Kind: ch.Kind, Diff: ch.Diff})
 	}
 	if cf.json() {

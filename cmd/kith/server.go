@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kith-dev/kith/internal/server"
@@ -20,9 +21,9 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.ListenAddr, "listen", "127.0.0.1:8443", "HTTPS address of the admin API and bundle endpoint")
 	fs.StringVar(&cfg.DataDir, "data", "kith-data", "data folder: SQLite store, key-encryption key, admin token")
 	fs.StringVar(&cfg.StoreURL, "store", "", "store URL: postgres://… for PostgreSQL; empty for SQLite in the data folder")
-	fs.DurationVar(&cfg.CATTL, "ca-ttl", 0, "lifetime of CA keys (default 24h)")
-	fs.DurationVar(&cfg.X509SVIDTTL, "x509-svid-ttl", 0, "default lifetime of X509-SVIDs (default 1h)")
-	fs.DurationVar(&cfg.JWTSVIDTTL, "jwt-svid-ttl", 0, "default lifetime of JWT-SVIDs (default 5m)")
+	durationVar(fs, &cfg.CATTL, "ca-ttl", 0, "lifetime of CA keys, a `duration` such as 24h or 7d (default 1d)")
+	durationVar(fs, &cfg.X509SVIDTTL, "x509-svid-ttl", 0, "default lifetime of X509-SVIDs, a `duration` (default 1h)")
+	durationVar(fs, &cfg.JWTSVIDTTL, "jwt-svid-ttl", 0, "default lifetime of JWT-SVIDs, a `duration` (default 5m)")
 	fs.StringVar(&cfg.UpstreamCertFile, "upstream-cert", "", "PEM certificate chain of an upstream CA (Kith becomes its intermediate)")
 	fs.StringVar(&cfg.UpstreamKeyFile, "upstream-key", "", "PEM private key of the upstream CA")
 	fs.StringVar(&cfg.UpstreamBundleFile, "upstream-bundle", "", "PEM roots of the upstream PKI, published in the trust bundle")
@@ -31,7 +32,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
 	fs.StringVar(&cfg.OAuthIssuer, "oauth-issuer", "", "public https URL of the token service (the iss of its tokens); default derived from --listen")
-	fs.DurationVar(&cfg.TokenTTL, "token-ttl", 0, "lifetime of OAuth access tokens (default 5m, at most 1h)")
+	durationVar(fs, &cfg.TokenTTL, "token-ttl", 0, "lifetime of OAuth access tokens, a `duration` (default 5m, at most 1h)")
 	fs.Float64Var(&cfg.TokenClientRate, "token-client-rate", 0, "token requests per second one OAuth client may make (default 200)")
 	fs.IntVar(&cfg.TokenClientBurst, "token-client-burst", 0, "burst of one OAuth client's token requests (default twice the rate)")
 	fs.Func("token-audit", `when token issuances reach the ledger: "durable" (before the token is returned; default) or "batched" (once a second: faster, a crash loses up to a second of issuance records)`, func(v string) error {
@@ -56,6 +57,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.Float64Var(&cfg.AdminFailureRate, "admin-failure-rate", 0, "failed admin logins per second one source address may keep up before it is answered 429 (default 10, burst 5 times the rate); a valid admin token is always accepted")
 	fs.DurationVar(&cfg.AdminAuditWindow, "admin-audit-window", 0, "repeated failed admin logins of one source within this window are one ledger event with a count (default 10s)")
 	fs.DurationVar(&cfg.LedgerVerifyInterval, "ledger-verify-interval", 0, "how often the whole audit ledger is verified in the background; a failure makes /readyz not ready (default 1h; negative: off, the check at start still runs)")
+	fs.BoolVar(&cfg.AccessLog, "access-log", false, "log every HTTP request at info: method, path, status, duration, remote address")
 	lf := daemonFlags(fs)
 	return cfg, lf
 }
@@ -97,6 +99,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "Kith server for trust domain %s on %s\nVerify it with:  curl --cacert %s %s/healthz\n",
+		srv.TrustDomain().Name(), srv.URL(), filepath.Join(cfg.DataDir, "bundle.pem"), srv.URL())
 	if tok := srv.NewAdminToken(); tok != nil {
 		fmt.Fprintf(stdout, "Created the admin token in %s (readable by you only).\nUse it with:  export KITH_ADMIN_TOKEN=$(cat %s)\n", tok.Path, tok.Path)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/kith-dev/kith/internal/config"
 )
 
 // TestServerTokenFlags checks the token service's flags of `kith server`.
@@ -31,5 +33,23 @@ func TestServerTokenFlags(t *testing.T) {
 	cfg, _ := serverFlags(fs)
 	if err := fs.Parse(nil); err != nil || cfg.BatchTokenAudit {
 		t.Errorf("default token audit is batched (%v)", err)
+	}
+}
+
+// TestServerAccessLogFlag: --access-log, on the command line or as
+// access-log in the configuration file.
+func TestServerAccessLogFlag(t *testing.T) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	cfg, _ := serverFlags(fs)
+	if err := fs.Parse([]string{"--access-log"}); err != nil || !cfg.AccessLog {
+		t.Errorf("--access-log: AccessLog %v (%v)", cfg.AccessLog, err)
+	}
+	fs = flag.NewFlagSet("server", flag.ContinueOnError)
+	cfg, _ = serverFlags(fs)
+	if err := fs.Parse(nil); err != nil || cfg.AccessLog {
+		t.Errorf("default: AccessLog %v (%v)", cfg.AccessLog, err)
+	}
+	if err := config.Apply(fs, "server.yaml", []byte("access-log: true\n")); err != nil || !cfg.AccessLog {
+		t.Errorf("access-log in a file: AccessLog %v (%v)", cfg.AccessLog, err)
 	}
 }

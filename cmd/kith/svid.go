@@ -42,7 +42,7 @@ func runSVIDMint(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			"print the token.", stderr)
 	var f svidFlags
 	fs.StringVar(&f.spiffeID, "spiffe-id", "", "SPIFFE ID of the SVID (required)")
-	fs.DurationVar(&f.ttl, "ttl", 0, "lifetime, such as 1h or 5m (0: server default)")
+	durationVar(fs, &f.ttl, "ttl", 0, "lifetime, a `duration` such as 1h or 5m (0: server default)")
 	fs.StringVar(&f.certFile, "cert", "", "X.509: file to write the certificate chain to (PEM)")
 	fs.StringVar(&f.keyFile, "key", "", "X.509: file to write the private key to (PKCS#8 PEM, mode 0600)")
 	fs.StringVar(&f.bundleFile, "bundle", "", "X.509: file to write the trust domain's roots to (PEM)")
@@ -92,6 +92,8 @@ func mintJWT(ctx context.Context, cf *clientFlags, f svidFlags, stdout io.Writer
 }
 
 // mintX509 makes a key and CSR, has the CA sign it, and writes the files.
+// The files are opened first, so that a path that cannot be written stops
+// it before the CA mints anything; each is replaced whole, or not at all.
 func mintX509(ctx context.Context, cf *clientFlags, f svidFlags, stdout io.Writer) error {
 	id, err := spiffeid.FromString(f.spiffeID)
 	if err != nil {
@@ -101,9 +103,32 @@ func mintX509(ctx context.Context, cf *clientFlags, f svidFlags, stdout io.Write
 	if err != nil {
 		return err
 	}
+	var keyOut, certOut, bundleOut *pendingFile
+	defer func() { keyOut.abort(); certOut.abort(); bundleOut.abort() }()
+	if keyOut, err = prepareFile(f.keyFile); err != nil {
+		return err
+	}
+	if certOut, err = prepareFile(f.certFile); err != nil {
+		return err
+	}
+	if f.bundleFile != "" {
+		if bundleOut, err = prepareFile(f.bundleFile); err != nil {
+			return err
+		}
+	}
 	key, csr, err := newCSR(id, f.dnsNames.vs)
 	if err != nil {
 		return err
+	}
+	keyBytes, err := keyPEM(key)
+	if err != nil {
+		return err
+	}
+	var bundle []byte
+	if f.bundleFile != "" {
+		if bundle, err = rootsPEM(ctx, c, id.TrustDomain()); err != nil {
+			return err
+		}
 	}
 	svid, err := c.MintX509SVID(ctx, api.X509SVIDMint{SPIFFEID: f.spiffeID, CSR: csr, TTL: api.Duration(f.ttl), DNSNames: f.dnsNames.vs})
 	if err != nil {
@@ -112,20 +137,14 @@ func mintX509(ctx context.Context, cf *clientFlags, f svidFlags, stdout io.Write
 	if len(svid.Certificates) == 0 {
 		return fmt.Errorf("mint X509-SVID for %s: the server returned no certificate", f.spiffeID)
 	}
-	var bundle []byte
-	if f.bundleFile != "" {
-		if bundle, err = rootsPEM(ctx, c, id.TrustDomain()); err != nil {
-			return err
-		}
-	}
-	if err := writeKeyFile(f.keyFile, key); err != nil {
+	if err := keyOut.commit(keyBytes, 0o600); err != nil {
 		return err
 	}
-	if err := writePublicFile(f.certFile, certsPEM(svid.Certificates)); err != nil {
+	if err := certOut.commit(certsPEM(svid.Certificates), 0o644); err != nil {
 		return err
 	}
 	if f.bundleFile != "" {
-		if err := writePublicFile(f.bundleFile, bundle); err != nil {
+		if err := bundleOut.commit(bundle, 0o644); err != nil {
 			return err
 		}
 	}

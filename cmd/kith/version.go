@@ -4,27 +4,71 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 )
 
-// runVersion is `kith version`: the module version and Go version kith
-// was built with.
+// runVersion is `kith version`: the module version, the commit and the Go
+// version kith was built with.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "", "Print the version of kith.", stderr)
+	fs := newFlagSet("version", "[-o table|json]", "Print the version of kith, the commit it was built from and the Go version.", stderr)
+	output := fs.String("o", "table", "output format: table or json")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		_, err := fmt.Fprintln(stdout, "kith (unknown version)")
+	v := versionOf(debug.ReadBuildInfo())
+	switch *output {
+	case "json":
+		return writeJSON(stdout, v)
+	case "table":
+		_, err := fmt.Fprintln(stdout, v.text())
 		return err
 	}
-	rev := ""
+	return usagef(fs, "-o must be table or json, not %q", *output)
+}
+
+// versionJSON is `kith version -o json`.
+type versionJSON struct {
+	Version    string `json:"version"`               // the module version, "(devel)" for a local build
+	Commit     string `json:"commit,omitempty"`      // vcs.revision, when the build recorded it
+	Modified   bool   `json:"modified,omitempty"`    // built from a checkout with local changes
+	CommitTime string `json:"commit_time,omitempty"` // vcs.time
+	Go         string `json:"go"`
+}
+
+// versionOf reads what the build recorded (debug.ReadBuildInfo's results).
+func versionOf(bi *debug.BuildInfo, ok bool) versionJSON {
+	if !ok {
+		return versionJSON{Version: "unknown", Go: runtime.Version()}
+	}
+	v := versionJSON{Version: bi.Main.Version, Go: bi.GoVersion}
+	if v.Version == "" {
+		v.Version = "unknown"
+	}
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			rev = " " + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			v.Commit = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		case "vcs.time":
+			v.CommitTime = s.Value
 		}
 	}
-	_, err := fmt.Fprintf(stdout, "kith %s%s %s\n", bi.Main.Version, rev, bi.GoVersion)
-	return err
+	return v
+}
+
+// text is the one line `kith version` prints.
+func (v versionJSON) text() string {
+	commit := "unknown (built without VCS information)"
+	if v.Commit != "" {
+		commit = v.Commit[:min(12, len(v.Commit))]
+		if v.Modified {
+			commit += "+modified"
+		}
+		if v.CommitTime != "" {
+			commit += " (" + v.CommitTime + ")"
+		}
+	}
+	return fmt.Sprintf("kith %s commit %s %s", v.Version, commit, v.Go)
 }

@@ -15,7 +15,7 @@ import (
 
 // runWitness is `kith witness`: a C2SP tlog-witness, until interrupted.
 func runWitness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("witness", `--data DIR --log "ORIGIN VKEY" [flags]`,
+	fs := newFlagSet("witness", `--data DIR --log "[ORIGIN] VKEY" [flags]`,
 		"Run a transparency-log witness (https://c2sp.org/tlog-witness): cosign each checkpoint\n"+
 			"of the logs given with --log that is consistent with the last one cosigned.\n\n"+
 			"It serves POST /add-checkpoint over plain HTTP; expose it through a TLS terminator.\n"+
@@ -25,7 +25,7 @@ func runWitness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.ListenAddr, "listen", "127.0.0.1:8444", "address to serve add-checkpoint on, over plain HTTP")
 	fs.StringVar(&cfg.DataDir, "data", "kith-witness", "data folder: witness key (witness.key) and state (witness.db)")
 	fs.StringVar(&cfg.Name, "name", "", "name of the witness key created on first start, such as witness.example.org/w1 (default: the host name)")
-	fs.Var((*logList)(&cfg.Logs), "log", `a log to witness: its origin and verifier key, as "ORIGIN VKEY" (repeatable)`)
+	fs.Var((*logList)(&cfg.Logs), "log", `a log to witness: its origin and verifier key, as "ORIGIN VKEY", or VKEY alone when the origin is the key's name, as kith audit key prints it (repeatable)`)
 	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
@@ -64,16 +64,20 @@ func (l *logList) String() string {
 	return strings.Join(origins, ", ")
 }
 
+// Set adds a log given as "ORIGIN VKEY", or as VKEY alone when the log's
+// origin is the key's name, as for Kith's ledger: --log "$(kith audit key)".
 func (l *logList) Set(s string) error {
-	i := strings.LastIndexByte(strings.TrimSpace(s), ' ')
-	if i < 0 {
-		return errors.New(`want "ORIGIN VKEY"`)
-	}
 	s = strings.TrimSpace(s)
-	origin, vkey := strings.TrimSpace(s[:i]), s[i+1:]
+	origin, vkey := "", s
+	if i := strings.LastIndexByte(s, ' '); i >= 0 {
+		origin, vkey = strings.TrimSpace(s[:i]), s[i+1:]
+	}
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
-		return fmt.Errorf("verifier key %q: %w", vkey, err)
+		return fmt.Errorf("verifier key %q: %w (want \"ORIGIN VKEY\", or VKEY when the origin is the key's name)", vkey, err)
+	}
+	if origin == "" {
+		origin = v.Name()
 	}
 	*l = append(*l, witness.Log{Origin: origin, Verifier: v})
 	return nil

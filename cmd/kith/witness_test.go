@@ -56,10 +56,16 @@ type witnessRun struct {
 // ends, and returns once it serves.
 func startWitness(t *testing.T, args ...string) *witnessRun {
 	t.Helper()
+	return startWitnessLogging(t, io.Discard, args...)
+}
+
+// startWitnessLogging is startWitness with the logs written to stderr.
+func startWitnessLogging(t *testing.T, stderr io.Writer, args ...string) *witnessRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	out := &lineWriter{lines: make(chan string, 16)}
 	errc := make(chan error, 1)
-	go func() { errc <- runWitness(ctx, args, out, io.Discard) }()
+	go func() { errc <- runWitness(ctx, args, out, stderr) }()
 	var once sync.Once
 	var stopErr error
 	r := &witnessRun{stop: func() error {
@@ -79,6 +85,7 @@ func startWitness(t *testing.T, args ...string) *witnessRun {
 				r.url, _, _ = strings.Cut(rest, " ")
 			}
 		case err := <-errc:
+			once.Do(func() { cancel(); stopErr = err }) // stop must not wait for it again
 			t.Fatalf("kith witness stopped: %v", err)
 		case <-deadline:
 			t.Fatalf("kith witness did not start; it printed %q", r.stdout)
@@ -189,7 +196,7 @@ func TestWitnessUsage(t *testing.T) {
 		{"log without key", []string{"--log", "example.com/log"}},
 		{"log with a bad key", []string{"--log", "example.com/log notakey"}},
 		{"log with a cosignature key", []string{"--log", "example.com/log " + mustWitnessVkey(t)}},
-		{"log key only", []string{"--log", vkey}},
+		{"log key of no origin", []string{"--log", strings.Replace(vkey, "example.com/log", "", 1)}},
 		{"bad log level", []string{"--log-level", "loud"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,6 +206,57 @@ func TestWitnessUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWitnessLogKeyOnly: the log's verifier key alone names the log, its
+// origin being the key's name, as kith witness --log "$(kith audit key)"
+// expects; the witness starts without logging the store's migrations.
+func TestWitnessLogKeyOnly(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "example.com/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logSigner, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	r := startWitnessLogging(t, &logs, "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--name", "witness.test/w1", "--log", vkey, "--log-level", "info")
+	v, err := witness.NewVerifier(r.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := witness.NewClient(witness.ClientConfig{URL: r.url, Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddCheckpoint(t.Context(), 0, nil, signedCheckpoint(t, logSigner, "example.com/log", 1)); err != nil {
+		t.Errorf("add-checkpoint of the log named by its key alone: %v", err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "migration") {
+		t.Errorf("the witness logged migrations at info:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func mustWitnessVkey(t *testing.T) string {

@@ -26,8 +26,9 @@ const maxResponseBytes = 8 << 20
 
 // Config configures a [Client].
 type Config struct {
-	// Addr is the host:port of the admin API; empty means [DefaultAddr]. An
-	// empty or unspecified host (":8443", "0.0.0.0:8443") means loopback.
+	// Addr is the host:port of the admin API, or its base URL
+	// https://host:port; empty means [DefaultAddr]. An empty or
+	// unspecified host (":8443", "0.0.0.0:8443") means loopback.
 	Addr string
 	// Token is the admin token sent as a bearer token on /v1 routes.
 	// Required.
@@ -64,7 +65,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	addr, err := dialAddr(cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("adminclient: address %q is not host:port: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("adminclient: address %q is not host:port or https://host:port: %w", cfg.Addr, err)
 	}
 	var td spiffeid.TrustDomain
 	if cfg.TrustDomain != "" {
@@ -94,9 +95,19 @@ func New(cfg Config) (*Client, error) {
 }
 
 // dialAddr returns the address to dial for addr, a host:port with a
-// numeric port. An empty or unspecified host, as in a listen address such
-// as ":8443" or "0.0.0.0:8443", becomes the loopback address.
+// numeric port or the base URL https://host:port (with port 443 when it
+// has none). An empty or unspecified host, as in a listen address such as
+// ":8443" or "0.0.0.0:8443", becomes the loopback address.
 func dialAddr(addr string) (string, error) {
+	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
+		if !strings.EqualFold(scheme, "https") {
+			return "", fmt.Errorf("the admin API is served over https, not %s", scheme)
+		}
+		addr = strings.TrimSuffix(rest, "/")
+		if _, _, err := net.SplitHostPort(addr); err != nil && !strings.ContainsAny(addr, "/@?#") {
+			addr = net.JoinHostPort(strings.Trim(addr, "[]"), "443")
+		}
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", err

@@ -233,7 +233,12 @@ func TestNewValidation(t *testing.T) {
 		{name: "http client replaces roots", cfg: adminclient.Config{Token: tok, HTTPClient: http.DefaultClient}},
 		{name: "no token", cfg: adminclient.Config{Roots: roots}, wantErr: "Token is required"},
 		{name: "no roots", cfg: adminclient.Config{Token: tok}, wantErr: "no trust anchors"},
-		{name: "bad addr", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "https://x"}, wantErr: "not host:port"},
+		{name: "bad addr", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "x"}, wantErr: "not host:port"},
+		{name: "addr as a URL", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "https://kith.example.org:8443/"}},
+		{name: "addr as a URL without a port", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "https://kith.example.org"}},
+		{name: "addr as an IPv6 URL", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "https://[::1]:8443"}},
+		{name: "addr over http", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "http://x:8443"}, wantErr: "served over https"},
+		{name: "addr URL with a path", cfg: adminclient.Config{Token: tok, Roots: roots, Addr: "https://x:8443/v1"}, wantErr: "not host:port"},
 		{name: "bad trust domain", cfg: adminclient.Config{Token: tok, Roots: roots, TrustDomain: "Example Org"}, wantErr: "trust domain"},
 	}
 	for _, tt := range tests {

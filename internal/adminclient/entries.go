@@ -116,7 +116,8 @@ func (c *Client) UpdateEntry(ctx context.Context, e api.Entry) (*api.Entry, erro
 }
 
 // DeleteEntry deletes the entry id. It returns the server's *api.Problem
-// (404 if there is no such entry).
+// (404 if there is no such entry, 409 if OAuth clients act for it: see
+// [Client.DeleteEntryCascade]).
 func (c *Client) DeleteEntry(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("delete entry: %w", errNoID)
@@ -125,4 +126,18 @@ func (c *Client) DeleteEntry(ctx context.Context, id string) error {
 		return fmt.Errorf("delete entry %s: %w", id, err)
 	}
 	return nil
+}
+
+// DeleteEntryCascade deletes the entry id and, first, the OAuth clients
+// that act for it; it returns which. It returns the server's *api.Problem
+// (404 if there is no such entry).
+func (c *Client) DeleteEntryCascade(ctx context.Context, id string) (*api.EntryDeletion, error) {
+	if id == "" {
+		return nil, fmt.Errorf("delete entry: %w", errNoID)
+	}
+	var out api.EntryDeletion
+	if err := c.do(ctx, call{method: http.MethodDelete, path: entryPath(id), query: url.Values{"cascade": {"true"}}, out: &out}); err != nil {
+		return nil, fmt.Errorf("delete entry %s: %w", id, err)
+	}
+	return &out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -53,6 +54,7 @@ type Agent struct {
 	reconnect  chan struct{}               // asks the sync stream to reconnect
 	ready      chan struct{}               // closed once the agent has an identity
 	readyOnce  sync.Once
+	createdDir bool // New made the data folder: it did not exist
 	connected  atomic.Bool
 	lastSync   atomic.Int64 // Unix nanoseconds of the last message
 	ran        atomic.Bool
@@ -71,8 +73,9 @@ type Agent struct {
 	feedHeartbeat           time.Duration // zero: dataplane.HeartbeatInterval
 }
 
-// New validates cfg, creates the data folder (0700) and loads the identity,
-// cache and workload SVIDs it holds. It does no network I/O: attestation
+// New validates cfg, loads the identity, cache and workload SVIDs the data
+// folder holds, and creates the folder (0700) if the agent can start: not
+// when New fails. It does no network I/O: attestation
 // happens in Run. Persisted workload SVIDs that cannot be trusted (a file
 // group or others may access, one that does not authenticate, SVIDs
 // expired, revoked, or for entries no longer active) are logged and left
@@ -91,9 +94,6 @@ func New(cfg Config) (*Agent, error) {
 		reconnect: make(chan struct{}, 1), ready: make(chan struct{}), changed: newBroadcaster(),
 		backoffBase: defaultBackoffBase, backoffMax: defaultBackoffMax,
 		heartbeatTimeout: 2 * agentproto.HeartbeatInterval, tick: defaultTick, idleSVIDTimeout: defaultIdleSVIDTimeout}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("agent: data folder: %w", err)
-	}
 	a.metrics = newMetrics()
 	a.telemetry = newTelemetryBuffer(a.metrics.reg)
 	a.state = newState(cfg.Clock, td)
@@ -130,6 +130,14 @@ func New(cfg Config) (*Agent, error) {
 			return nil, ErrNoTrustBundle
 		}
 	}
+	// Only now that the agent can start is its data folder made; Run
+	// removes it again if the first start fails before attestation.
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, fs.ErrNotExist) {
+		a.createdDir = true
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: data folder: %w", err)
+	}
 	store, persisted := openSVIDStore(cfg.DataDir, a.logger)
 	a.svids = newSVIDCache(svidCacheConfig{
 		minter: a, state: a.state, clock: a.clock, logger: a.logger, metrics: a.metrics, changed: a.changed,
@@ -151,11 +159,14 @@ func New(cfg Config) (*Agent, error) {
 // It returns nil after ctx is done, [ErrEvicted] after the server evicted
 // the agent (its identity and cache are then deleted),
 // [ErrAttestationRefused] if the join token was refused, or the error of
-// the first task that failed (such as a socket that cannot be bound).
-func (a *Agent) Run(ctx context.Context) error {
+// the first task that failed (such as a socket that cannot be bound). A
+// first start that fails before the agent has an identity removes the data
+// folder New created.
+func (a *Agent) Run(ctx context.Context) (err error) {
 	if !a.ran.CompareAndSwap(false, true) {
 		return errors.New("agent: Run called twice")
 	}
+	defer func() { a.removeUnusedDataDir(err) }()
 	api, err := a.listenWorkloadAPI()
 	if err != nil {
 		return err
@@ -215,6 +226,23 @@ func (a *Agent) dropIdentity() {
 		a.logger.Error("delete the evicted identity", "error", err)
 	}
 	a.logger.Warn("agent evicted: identity, cache and workload SVIDs dropped")
+}
+
+// removeUnusedDataDir removes the data folder New created if Run failed
+// (err) before the agent had an identity: a first start that could not
+// attest leaves nothing behind.
+func (a *Agent) removeUnusedDataDir(err error) {
+	select {
+	case <-a.ready:
+		return
+	default:
+	}
+	if err == nil || !a.createdDir {
+		return
+	}
+	if rerr := os.RemoveAll(a.cfg.DataDir); rerr != nil {
+		a.logger.Warn("remove the data folder of a failed first start", "dir", a.cfg.DataDir, "error", rerr)
+	}
 }
 
 // Ready returns a channel closed once the agent has an identity (loaded or

@@ -39,8 +39,10 @@ const (
 	// TypeEntryUpdated: a workload entry was changed (or the attempt
 	// failed). Written by registry.
 	TypeEntryUpdated = "entry.updated"
-	// TypeEntryDeleted: a workload entry was deleted. Written by
-	// registry.
+	// TypeEntryDeleted: a workload entry was deleted (detail
+	// deleted_clients: the OAuth clients deleted with it, each also an
+	// oauth.client.deleted event), or the deletion was refused because
+	// clients act for it. Written by registry.
 	TypeEntryDeleted = "entry.deleted"
 	// TypeEntryRevoked: every credential of an entry issued so far was
 	// revoked. Written by nodes.
@@ -179,7 +181,7 @@ func Types() []TypeInfo {
 		{TypeAgentEvicted, "an agent was evicted and its SVIDs revoked", "nodes"},
 		{TypeEntryCreated, "a workload entry was registered, or the attempt failed", "registry"},
 		{TypeEntryUpdated, "a workload entry was changed, or the attempt failed", "registry"},
-		{TypeEntryDeleted, "a workload entry was deleted", "registry"},
+		{TypeEntryDeleted, "a workload entry was deleted (with its OAuth clients: deleted_clients), or refused while clients act for it", "registry"},
 		{TypeEntryRevoked, "every credential of an entry issued so far was revoked", "nodes"},
 		{TypeEntryQuarantined, "an entry was quarantined: credentials revoked, no new SVIDs", "nodes"},
 		{TypeEntryReleased, "a quarantined entry was released", "nodes"},

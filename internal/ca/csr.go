@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 )
@@ -85,6 +86,19 @@ func checkDNSNames(names []string) error {
 	for _, n := range names {
 		if !validDNSName(n) {
 			return fmt.Errorf("%w: invalid DNS name %q", ErrInvalidParams, n)
+		}
+	}
+	return nil
+}
+
+// checkIPAddresses accepts at most maxDNSNames IPv4 or IPv6 addresses.
+func checkIPAddresses(ips []net.IP) error {
+	if len(ips) > maxDNSNames {
+		return fmt.Errorf("%w: %d IP addresses, limit %d", ErrInvalidParams, len(ips), maxDNSNames)
+	}
+	for _, ip := range ips {
+		if len(ip) != net.IPv4len && len(ip) != net.IPv6len {
+			return fmt.Errorf("%w: invalid IP address %v", ErrInvalidParams, ip)
 		}
 	}
 	return nil

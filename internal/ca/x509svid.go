@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
+	"net"
 	"net/url"
 	"time"
 
@@ -35,6 +36,9 @@ type X509Params struct {
 	TTL time.Duration
 	// DNSNames are added as DNS SANs; optional.
 	DNSNames []string
+	// IPAddresses are added as IP address SANs; optional. At most
+	// 32, each 4 or 16 bytes.
+	IPAddresses []net.IP
 	// NotBefore, if set, is the earliest start of validity: the CA
 	// normally backdates NotBefore a few seconds for clock skew, and a
 	// caller whose SPIFFE ID was revoked moments ago (revocations cut off
@@ -63,8 +67,8 @@ type X509SVID struct {
 // and its issuer's NotAfter.
 //
 // It returns an error wrapping [ErrInvalidSPIFFEID] if the ID is not a
-// workload ID of the trust domain, [ErrInvalidParams] for a negative TTL or
-// a malformed DNS name, [ErrInvalidCSR] if the CSR is larger than
+// workload ID of the trust domain, [ErrInvalidParams] for a negative TTL,
+// a malformed DNS name or IP address, [ErrInvalidCSR] if the CSR is larger than
 // [MaxCSRSize], malformed, signed with a weak algorithm or its signature
 // does not verify, [ErrUnsupportedKey] for keys other than ECDSA P-256/P-384,
 // RSA of 2048 to 8192 bits and Ed25519, and [ErrUnavailable] if the active
@@ -81,6 +85,9 @@ func (c *CA) MintX509SVID(ctx context.Context, p X509Params) (*X509SVID, error) 
 		return nil, fmt.Errorf("%w: NotBefore %s is in the future", ErrInvalidParams, p.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if err := checkDNSNames(p.DNSNames); err != nil {
+		return nil, err
+	}
+	if err := checkIPAddresses(p.IPAddresses); err != nil {
 		return nil, err
 	}
 	csr, err := parseCSR(p.CSR)
@@ -119,6 +126,7 @@ func (c *CA) MintX509SVID(ctx context.Context, p X509Params) (*X509SVID, error) 
 		IsCA:                  false,
 		URIs:                  []*url.URL{p.SPIFFEID.URL()},
 		DNSNames:              p.DNSNames,
+		IPAddresses:           p.IPAddresses,
 		SubjectKeyId:          ski,
 	}
 	if len(p.DNSNames) > 0 {

@@ -7,7 +7,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"math/big"
+	"net"
 	"net/url"
 	"testing"
 	"time"
@@ -160,6 +162,32 @@ func TestMintX509SVIDDNSNames(t *testing.T) {
 	}
 	if leaf.Subject.CommonName != names[0] || len(leaf.URIs) != 1 {
 		t.Errorf("CN = %q, URIs = %v; want first DNS name and one URI", leaf.Subject.CommonName, leaf.URIs)
+	}
+}
+
+func TestMintX509SVIDIPAddresses(t *testing.T) {
+	e := newEnv(t)
+	c := e.newCA(t)
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
+	svid, err := c.MintX509SVID(context.Background(), X509Params{
+		CSR: newCSR(t, newKey(t, "p256"), nil), SPIFFEID: mustID(t, "spiffe://example.org/api"), IPAddresses: ips,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := svid.Certificates[0]
+	if len(leaf.IPAddresses) != 2 || !leaf.IPAddresses[0].Equal(ips[0]) || !leaf.IPAddresses[1].Equal(ips[1]) {
+		t.Errorf("IPAddresses = %v, want %v", leaf.IPAddresses, ips)
+	}
+	if err := leaf.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("VerifyHostname(127.0.0.1): %v", err)
+	}
+	for _, bad := range [][]net.IP{{nil}, {net.IP{1, 2, 3}}, make([]net.IP, maxDNSNames+1)} {
+		if _, err := c.MintX509SVID(context.Background(), X509Params{
+			CSR: newCSR(t, newKey(t, "p256"), nil), SPIFFEID: mustID(t, "spiffe://example.org/api"), IPAddresses: bad,
+		}); !errors.Is(err, ErrInvalidParams) {
+			t.Errorf("IPAddresses %v: error %v, want ErrInvalidParams", bad, err)
+		}
 	}
 }
 

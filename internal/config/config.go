@@ -34,6 +34,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kith-dev/kith/internal/didyoumean"
 )
 
 // MaxFileSize bounds a configuration file.
@@ -184,7 +186,7 @@ func parse(name string, data []byte) ([]setting, error) {
 func suggest(fs *flag.FlagSet, name string) string {
 	best, bestD := "", 3
 	fs.VisitAll(func(f *flag.Flag) {
-		if d := distance(name, f.Name); d < bestD && f.Name != Flag {
+		if d := didyoumean.Distance(name, f.Name); d < bestD && f.Name != Flag {
 			best, bestD = f.Name, d
 		}
 	})
@@ -192,25 +194,4 @@ func suggest(fs *flag.FlagSet, name string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance between a and b, in bytes.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,7 +233,9 @@ func runDemo(ctx context.Context, cfg demoConfig) error {
 	if err != nil {
 		return err
 	}
-	start("traffic", func(ctx context.Context) error { return generateTraffic(ctx, gen, base(0), cfg.interval) })
+	start("traffic", func(ctx context.Context) error {
+		return generateTraffic(ctx, gen, base(0), cfg.interval, &trafficWatch{logger: cfg.logger})
+	})
 	return demoStopped(ctx, errc, nil)
 }
 
@@ -358,8 +361,8 @@ func relay(w http.ResponseWriter, what string, code int, body string, err error)
 
 // generateTraffic calls orders every interval (one call at a time, so the
 // rate is bounded) until ctx is done: mostly orders, and every fifth call
-// a peek that the policies deny.
-func generateTraffic(ctx context.Context, c *http.Client, ordersURL string, interval time.Duration) error {
+// a peek that the policies deny. watch is told how each order fared.
+func generateTraffic(ctx context.Context, c *http.Client, ordersURL string, interval time.Duration, watch *trafficWatch) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for i := 1; ; i++ {
@@ -373,7 +376,44 @@ func generateTraffic(ctx context.Context, c *http.Client, ordersURL string, inte
 			path = "/peek"
 		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		call(cctx, c, http.MethodGet, ordersURL+path) // the outcome is in the metrics and the ledger
+		code, body, err := call(cctx, c, http.MethodGet, ordersURL+path) // the outcome is in the metrics and the ledger
 		cancel()
+		if path == "/order" && ctx.Err() == nil {
+			watch.observe(code, body, err)
+		}
 	}
+}
+
+// trafficWatch logs when the demo's orders start being refused, and when
+// they go through again, once each time: a policy, a quarantine or a
+// revocation the user made shows in the log, not only in the ledger.
+type trafficWatch struct {
+	logger  *slog.Logger
+	refused bool
+}
+
+// observe takes the outcome of one GET /order.
+func (w *trafficWatch) observe(code int, body string, err error) {
+	ok := err == nil && code == http.StatusOK
+	switch {
+	case !ok && !w.refused:
+		w.refused = true
+		why := fmt.Sprintf("%d %s", code, strings.TrimSpace(body))
+		if err != nil {
+			why = err.Error()
+		}
+		w.logger.Warn("kith dev: the demo's calls are being refused (kith audit tail --calls shows the decisions)",
+			"call", "dev-user → orders → payments → ledger-db", "answer", truncateText(why, 200))
+	case ok && w.refused:
+		w.refused = false
+		w.logger.Warn("kith dev: the demo's calls go through again")
+	}
+}
+
+// truncateText returns s cut to at most n bytes, marked when cut.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

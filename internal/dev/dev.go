@@ -73,6 +73,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.TrustDomain == "" {
 		cfg.TrustDomain = "example.org"
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	temp := cfg.DataDir == ""
 	if temp {
 		dir, err := os.MkdirTemp("", "kith-dev-")
@@ -253,12 +256,14 @@ func seed(ctx context.Context, srv *server.Server) (int, error) {
 const banner = `
 Kith dev is running (trust domain {{.TD}}); Ctrl-C stops it.
 
-  admin API      https://{{.Addr}}/v1   (server SPIFFE ID {{.ServerID}})
-  trust bundle   https://{{.Addr}}/bundle
-  health         https://{{.Addr}}/healthz   metrics: https://{{.Addr}}/metrics
+  admin API      {{.URL}}/v1   (server SPIFFE ID {{.ServerID}})
+  OAuth issuer   {{.URL}}   (metadata: {{.URL}}/.well-known/oauth-authorization-server)
+  trust bundle   {{.URL}}/bundle   (PEM: {{.Data}}/bundle.pem)
+  health         {{.URL}}/healthz   metrics: {{.URL}}/metrics
   data folder    {{.Data}}{{if .Temp}}   (temporary: removed on exit){{end}}
   admin token    {{.Token}}
-{{if .Seeded}}  demo entries   {{.Seeded}} workloads registered (orders, payments, ledger-db)
+{{if .Seeded}}  entries        {{.Entries}} workloads registered: orders, payments, ledger-db, and dev-user
+                 for the programs you run
 {{end}}
 Demo services (orders → payments → ledger-db), each behind an inbound proxy
 that accepts only the callers the demo-* policies allow; a traffic generator
@@ -273,9 +278,10 @@ In another terminal, point the CLI at it and try:
   export KITH_DATA={{.Data}}
   {{.Kith}} entry list
   {{.Kith}} bundle show
-  {{.Kith}} svid mint --spiffe-id spiffe://{{.TD}}/orders --cert orders.pem --key orders-key.pem
+  {{.Kith}} svid mint --spiffe-id spiffe://{{.TD}}/orders --cert $KITH_DATA/orders.pem --key $KITH_DATA/orders-key.pem
   {{.Kith}} policy list
-  {{.Kith}} audit tail
+  {{.Kith}} audit tail --follow         (--calls adds the demo's calls)
+  curl --cacert $KITH_DATA/bundle.pem {{.URL}}/healthz
 
 `
 
@@ -295,8 +301,8 @@ func printBanner(cfg Config, srv *server.Server, seeded int, temp bool, lns *dem
 	}
 	t := template.Must(template.New("banner").Parse(banner))
 	return t.Execute(cfg.Out, map[string]any{
-		"TD": srv.TrustDomain().Name(), "Addr": srv.Addr(), "ServerID": srv.ID().String(),
-		"Data": cfg.DataDir, "Temp": temp, "Token": token, "Seeded": seeded, "Kith": kith,
+		"TD": srv.TrustDomain().Name(), "URL": srv.URL(), "ServerID": srv.ID().String(),
+		"Data": cfg.DataDir, "Temp": temp, "Token": token, "Seeded": seeded, "Entries": seeded + 1, "Kith": kith,
 		"Services": services, "Metrics": lns.metrics.Addr().String(),
 	})
 }

@@ -68,18 +68,18 @@ func VerifyEvidence(e *Evidence, v note.Verifier) error {
 	if e.Index >= cp.Size {
 		return fmt.Errorf("%w: index %d is beyond the checkpoint's size %d", ErrVerificationFailed, e.Index, cp.Size)
 	}
-	var errs []error
+	// The entry as given, then as the ledger would have logged it; the
+	// failure reported is that of the last form tried, the logged one.
+	var last error
 	for _, data := range [][]byte{e.Entry, canonicalJSON(e.Entry)} {
 		if data == nil {
 			continue
 		}
-		err := verifyEntryInclusion(e.Index, data, e.Proof, cp)
-		if err == nil {
+		if last = verifyEntryInclusion(e.Index, data, e.Proof, cp); last == nil {
 			return nil
 		}
-		errs = append(errs, err)
 	}
-	return fmt.Errorf("%w: entry %d: %w", ErrVerificationFailed, e.Index, errors.Join(errs...))
+	return fmt.Errorf("%w: entry %d: %w", ErrVerificationFailed, e.Index, last)
 }
 
 // verifyEntryInclusion checks that data is the entry at index in the tree
@@ -92,7 +92,12 @@ func verifyEntryInclusion(index uint64, data []byte, p [][]byte, cp *Checkpoint)
 	if embedded != index {
 		return fmt.Errorf("entry embeds index %d", embedded)
 	}
-	return proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, rfc6962.DefaultHasher.HashLeaf(data), p, cp.Root)
+	err = proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, rfc6962.DefaultHasher.HashLeaf(data), p, cp.Root)
+	if m := (proof.RootMismatchError{}); errors.As(err, &m) {
+		// Its text shows the roots as decimal byte lists over four lines.
+		return fmt.Errorf("the inclusion proof leads to root %x, not to the checkpoint's root %x", m.CalculatedRoot, m.ExpectedRoot)
+	}
+	return err
 }
 
 // canonicalJSON returns data compacted and with HTML-significant

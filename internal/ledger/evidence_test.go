@@ -2,9 +2,11 @@ package ledger_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kith-dev/kith/internal/ledger"
@@ -96,5 +98,39 @@ func TestEvidence(t *testing.T) {
 	}
 	if err := ledger.VerifyEvidence(nil, signer.Verifier()); err == nil {
 		t.Error("VerifyEvidence(nil) succeeded")
+	}
+}
+
+// TestEvidenceFailureText: a failed check names the roots in hex, on one
+// line, once, whatever form the entry was given in.
+func TestEvidenceFailureText(t *testing.T) {
+	l, _, signer := testLedger(t)
+	for i := range 4 {
+		mustRecord(t, l, testEvent(i))
+	}
+	mustPublish(t, l)
+	e, err := l.Evidence(t.Context(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := ledger.ParseCheckpoint([]byte(e.Checkpoint), signer.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(e.Entry, []byte("entry-2"), []byte("entry-3"), 1)
+	var indented bytes.Buffer
+	json.Indent(&indented, edited, "", "  ")
+	for name, entry := range map[string][]byte{"compact": edited, "indented": indented.Bytes()} {
+		bad := *e
+		bad.Entry = entry
+		err := ledger.VerifyEvidence(&bad, signer.Verifier())
+		if err == nil {
+			t.Fatalf("%s: an edited entry verified", name)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") || strings.Contains(msg, "[") || !strings.Contains(msg, hex.EncodeToString(cp.Root)) ||
+			strings.Count(msg, "root") != 2 {
+			t.Errorf("%s: error %q: want one line naming the checkpoint's root %x in hex, and the root the proof leads to", name, msg, cp.Root)
+		}
 	}
 }

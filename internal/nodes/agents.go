@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/revocation"
@@ -24,6 +26,17 @@ func (s *Service) Get(ctx context.Context, id string) (Agent, error) {
 		return Agent{}, fmt.Errorf("nodes: get agent: %w", err)
 	}
 	return agentFromRecord(rec)
+}
+
+// AgentBySPIFFEID returns the agent whose SPIFFE ID is id, evicted or not.
+// It returns [ErrAgentNotFound] if id is not an agent ID of the trust
+// domain or no agent has it, or the store's error.
+func (s *Service) AgentBySPIFFEID(ctx context.Context, id spiffeid.ID) (Agent, error) {
+	agentID, ok := agentIDOf(s.cfg.TrustDomain, id)
+	if !ok {
+		return Agent{}, ErrAgentNotFound
+	}
+	return s.Get(ctx, agentID)
 }
 
 // List returns one page of agents in ID order, those after the ID after,

@@ -23,7 +23,8 @@ type Change struct {
 	// Kind is created, updated, deleted or unchanged.
 	Kind string `json:"kind"`
 	// Diff, for updated, shows the changed lines of the policy's JSON
-	// form ("-" old, "+" new, " " context).
+	// form, or its YAML form for [DiffYAML] ("-" old, "+" new, " "
+	// context).
 	Diff string `json:"diff,omitempty"`
 }
 
@@ -31,6 +32,24 @@ type Change struct {
 // applied document is created, updated or unchanged (documents of the set
 // that are not applied stay as they are). Changes are sorted by name.
 func Diff(current, applied []Document) []Change {
+	return diff(current, applied, canonicalJSON)
+}
+
+// DiffYAML is [Diff] with the changed lines shown in the documents' YAML
+// form (see [MarshalYAML]), for people who write policies in YAML.
+func DiffYAML(current, applied []Document) []Change {
+	return diff(current, applied, func(d *Document) []byte {
+		b, err := MarshalYAML(*d)
+		if err != nil {
+			return []byte("<" + err.Error() + ">")
+		}
+		return bytes.TrimSuffix(b, []byte("\n"))
+	})
+}
+
+// diff is Diff showing changed documents in the form show gives them;
+// whether a document changed is decided on its canonical JSON.
+func diff(current, applied []Document, show func(*Document) []byte) []Change {
 	cur := make(map[string]*Document, len(current))
 	for i := range current {
 		cur[current[i].Name] = &current[i]
@@ -48,7 +67,7 @@ func Diff(current, applied []Document) []Change {
 			out = append(out, Change{Name: d.Name, Kind: ChangeUnchanged})
 			continue
 		}
-		out = append(out, Change{Name: d.Name, Kind: ChangeUpdated, Diff: lineDiff(string(a), string(b))})
+		out = append(out, Change{Name: d.Name, Kind: ChangeUpdated, Diff: lineDiff(string(show(old)), string(show(d)))})
 	}
 	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Name, b.Name) })
 	return out

@@ -54,3 +54,23 @@ func TestDiff(t *testing.T) {
 		t.Errorf("diff =\n%s\nwant the lines %q", got[0].Diff, want)
 	}
 }
+
+// TestDiffYAML: the same changes, shown in the YAML people write.
+func TestDiffYAML(t *testing.T) {
+	cur := parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n    to: {methods: [GET]}\n")
+	next := parseDocs(t, "name: a\ntarget: spiffe://example.org/a\nrules:\n  - action: allow\n    to: {methods: [POST]}\n---\nname: b\ntarget: spiffe://example.org/b\n")
+	got := DiffYAML(cur, next)
+	if len(got) != 2 || got[0].Kind != ChangeUpdated || got[1].Kind != ChangeCreated {
+		t.Fatalf("DiffYAML = %+v", got)
+	}
+	var ops []string
+	for _, l := range strings.Split(strings.TrimSuffix(got[0].Diff, "\n"), "\n") {
+		ops = append(ops, l[:1]+strings.TrimSpace(l[1:]))
+	}
+	if want := []string{" methods:", "-- GET", "+- POST", " action: allow"}; strings.Join(ops, "|") != strings.Join(want, "|") {
+		t.Errorf("diff =\n%s\nwant the lines %q", got[0].Diff, want)
+	}
+	if again := DiffYAML(next, next); again[0].Kind != ChangeUnchanged {
+		t.Errorf("DiffYAML of the same documents = %+v", again)
+	}
+}

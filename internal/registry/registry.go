@@ -49,6 +49,12 @@ type Config struct {
 	Auditor Auditor
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Agents, if set, is asked whether an entry's new parent is an agent
+	// that is not evicted; nil accepts any parent of the trust domain.
+	Agents Agents
+	// Dependents, if set, is asked what acts for an entry before it is
+	// deleted; nil means nothing does.
+	Dependents Dependents
 	// Hook, if set, takes part in the transaction of every update and
 	// deletion of an entry.
 	Hook Hook
@@ -67,11 +73,13 @@ type Hook interface {
 
 // Registry manages workload entries.
 type Registry struct {
-	td    spiffeid.TrustDomain
-	store Store
-	audit Auditor
-	clock func() time.Time
-	hook  Hook
+	td     spiffeid.TrustDomain
+	store  Store
+	audit  Auditor
+	clock  func() time.Time
+	hook   Hook
+	agents Agents     // nil: parents are not looked up
+	deps   Dependents // nil: nothing acts for an entry
 }
 
 // New returns a Registry, or an error naming the missing Config field.
@@ -87,14 +95,23 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock, hook: cfg.Hook}, nil
+	return &Registry{td: cfg.TrustDomain, store: cfg.Store, audit: cfg.Auditor, clock: cfg.Clock, hook: cfg.Hook,
+		agents: cfg.Agents, deps: cfg.Dependents}, nil
 }
 
 // Create validates spec and stores it as a new entry. It returns a
-// *ValidationError for bad input and ErrConflict if an entry with the same
-// SPIFFE ID, parent and selectors exists.
+// *ValidationError for bad input (including a selector type no agent
+// reports, see [KnownSelectorTypes], and a parent that is not an agent,
+// see [Agents]) and ErrConflict if an entry with the same SPIFFE ID,
+// parent and selectors exists.
 func (r *Registry) Create(ctx context.Context, actor audit.Actor, spec Spec) (Entry, error) {
 	e, err := spec.validate(r.td)
+	if err == nil {
+		err = checkSelectorTypes(e.Selectors, nil)
+	}
+	if err == nil {
+		err = r.checkParent(ctx, e.ParentID, spiffeid.ID{})
+	}
 	if err != nil {
 		r.auditFailure(ctx, actor, audit.TypeEntryCreated, "create", spec.SPIFFEID, err)
 		return Entry{}, err
@@ -177,14 +194,21 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Entry, string, error) 
 
 // Update replaces the entry's fields with spec. spec.Revision must be the
 // revision the caller read; if the entry changed since, Update returns
-// ErrConflict. It returns ErrNotFound, a *ValidationError, ErrConflict for
-// a duplicate, or the Hook's error.
+// ErrConflict. It returns ErrNotFound, a *ValidationError (as Create, but a
+// selector or parent the entry has already is kept), ErrConflict for a
+// duplicate, or the Hook's error.
 func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spec Spec) (Entry, error) {
 	cur, err := r.Get(ctx, id)
 	if err != nil {
 		return Entry{}, err
 	}
 	e, err := spec.validate(r.td)
+	if err == nil {
+		err = checkSelectorTypes(e.Selectors, cur.Selectors)
+	}
+	if err == nil {
+		err = r.checkParent(ctx, e.ParentID, cur.ParentID)
+	}
 	if err != nil {
 		r.auditFailure(ctx, actor, audit.TypeEntryUpdated, "update", id, err)
 		return Entry{}, err
@@ -210,21 +234,12 @@ func (r *Registry) Update(ctx context.Context, actor audit.Actor, id string, spe
 	return e, nil
 }
 
-// Delete removes the entry. It returns ErrNotFound, or the Hook's error.
+// Delete removes the entry. It returns ErrNotFound, an *InUseError if
+// something acts for the entry (see [Dependents]) and the entry is kept
+// ([Registry.DeleteCascade] deletes them too), or the Hook's error.
 func (r *Registry) Delete(ctx context.Context, actor audit.Actor, id string) error {
-	cur, err := r.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	return r.change(ctx, func(tx *store.Tx) (audit.Event, error) {
-		if err := tx.DeleteEntry(ctx, id); err != nil {
-			return audit.Event{}, mapStoreErr(err)
-		}
-		if err := r.runHook(ctx, tx, cur, true); err != nil {
-			return audit.Event{}, err
-		}
-		return successEvent(actor, audit.TypeEntryDeleted, "delete", cur), nil
-	})
+	_, err := r.delete(ctx, actor, id, false)
+	return err
 }
 
 // runHook calls the hook, if any, in the change's transaction.
@@ -283,7 +298,7 @@ func (r *Registry) auditFailure(ctx context.Context, actor audit.Actor, typ, act
 	switch {
 	case errors.As(cause, &ve):
 		reason = ve.Error()
-	case errors.Is(cause, ErrConflict), errors.Is(cause, ErrNotFound):
+	case errors.Is(cause, ErrConflict), errors.Is(cause, ErrNotFound), errors.As(cause, new(*InUseError)):
 		reason = cause.Error()
 	}
 	_, _ = r.audit.Record(ctx, audit.Event{

@@ -95,10 +95,23 @@ func (s *Server) updateEntry(w http.ResponseWriter, r *http.Request, actor audit
 	return writeJSON(w, http.StatusOK, entryToAPI(e))
 }
 
+// deleteEntry deletes an entry; one that OAuth clients act for only with
+// cascade=true, which deletes them first and answers which.
 func (s *Server) deleteEntry(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
-	if err := s.registry.Delete(r.Context(), actor, r.PathValue("id")); err != nil {
-		return err
+	id := r.PathValue("id")
+	switch r.URL.Query().Get("cascade") {
+	case "", "false":
+		if err := s.registry.Delete(r.Context(), actor, id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case "true":
+		clients, err := s.registry.DeleteCascade(r.Context(), actor, id)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, api.EntryDeletion{ID: id, DeletedClients: append([]string{}, clients...)})
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return badRequest("cascade", "cascade must be true or false")
 }

@@ -136,7 +136,8 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// instrument counts and times requests by route pattern and logs them.
+// instrument counts and times requests by route pattern and logs them:
+// at debug, or at info as an access log (Config.AccessLog).
 func (s *Server) instrument(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -147,9 +148,15 @@ func (s *Server) instrument(name string, h http.Handler) http.Handler {
 		}
 		d := time.Since(start)
 		s.metrics.observeRequest(name, rec.status, d)
-		s.logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+		level := slog.LevelDebug
+		if s.cfg.AccessLog {
+			level = slog.LevelInfo
+		}
+		s.logger.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("route", name), slog.Int("status", rec.status),
-			slog.Duration("duration", d), slog.String("request_id", requestID(r.Context())))
+			slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
+			slog.String("request_id", requestID(r.Context())))
 	})
 }
 
@@ -189,7 +196,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ve):
 		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid entry", Detail: ve.Error(), Field: ve.Field}
 	case errors.As(err, &fe):
-		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid federation", Detail: fe.Error(), Field: federationField(fe.Field)}
+		f := federationField(fe.Field) // the API's name, not the Go field's
+		p = api.Problem{Status: http.StatusBadRequest, Title: "Invalid federation", Detail: f + ": " + fe.Err.Error(), Field: f}
 	case errors.Is(err, federation.ErrFetch), errors.Is(err, federation.ErrBundleRejected):
 		p = api.Problem{Status: http.StatusBadGateway, Title: "Bundle endpoint failed", Detail: err.Error()}
 	case errors.Is(err, ca.ErrInvalidCSR), errors.Is(err, ca.ErrUnsupportedKey),
@@ -199,6 +207,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p = api.Problem{Status: http.StatusServiceUnavailable, Title: "Service Unavailable", Detail: "the CA has no usable signing key right now"}
 	case errors.Is(err, registry.ErrNotFound):
 		p = api.Problem{Status: http.StatusNotFound, Title: "Not Found", Detail: err.Error()}
+	case errors.As(err, new(*registry.InUseError)):
+		p = api.Problem{Status: http.StatusConflict, Title: "Conflict", Detail: err.Error()}
 	case errors.Is(err, registry.ErrConflict):
 		p = api.Problem{Status: http.StatusConflict, Title: "Conflict",
 			Detail: "an entry with the same SPIFFE ID, parent and selectors exists, or the entry changed since it was read"}

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,26 +22,21 @@ type oauthPart struct {
 }
 
 // buildOAuth builds the token service. It needs the store, the KEK, the
-// ledger, the CA, the registry, the agent plane and the bound listener,
-// whose address makes the issuer. It shares the agent plane's revocation
+// ledger, the CA, the registry, the agent plane and the server's names,
+// whose base URL is the issuer unless one is configured. It shares the agent plane's revocation
 // set, so that agents and token verifiers see one set.
 func (s *Server) buildOAuth(ctx context.Context) error {
 	p := &oauthPart{}
 	revs := notifyingRevocations{Set: s.agents.revocations, notify: s.agents.changed}
-	issuer, alt, err := oauthBaseURLs(s.Addr())
-	if err != nil {
-		return err
-	}
+	// The listen URL is the issuer unless one is configured, which then
+	// is the public name; the other names stay accepted as alternate
+	// base URLs (serverNames has checked the configured one).
+	issuer, alt := s.names.url, s.names.alt
 	if s.cfg.OAuthIssuer != "" {
-		u, err := url.Parse(s.cfg.OAuthIssuer)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("token service issuer %q: want an https URL without query or fragment (RFC 8414)", s.cfg.OAuthIssuer)
-		}
-		// The configured issuer is the public name; the listen address
-		// stays accepted as an alternate base URL.
-		alt = append([]string{issuer}, alt...)
 		issuer = strings.TrimSuffix(s.cfg.OAuthIssuer, "/")
+		alt = slices.DeleteFunc(append([]string{s.names.url}, alt...), func(u string) bool { return u == issuer })
 	}
+	var err error
 	p.svc, err = oauth.New(ctx, oauth.Config{
 		Issuer:      issuer,
 		AltBaseURLs: alt,
@@ -89,23 +83,6 @@ func (n notifyingRevocations) Revoke(ctx context.Context, e revocation.Entry) (r
 		n.notify()
 	}
 	return out, err
-}
-
-// oauthBaseURLs derives the issuer from the listen address: the server's
-// SVID names "localhost", so a loopback or unspecified address gives
-// https://localhost:<port>, with the loopback addresses as alternate base
-// URLs; any other host is used as it is.
-func oauthBaseURLs(addr string) (issuer string, alt []string, err error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("token service issuer: %w", err)
-	}
-	ip := net.ParseIP(host)
-	if host == "" || host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) {
-		return "https://" + net.JoinHostPort("localhost", port),
-			[]string{"https://" + net.JoinHostPort("127.0.0.1", port), "https://" + net.JoinHostPort("::1", port)}, nil
-	}
-	return "https://" + net.JoinHostPort(host, port), nil, nil
 }
 
 // run runs the token service until ctx is done. The revocation set it

@@ -99,7 +99,7 @@ func TestOAuthInteropClientCredentials(t *testing.T) {
 			}
 			c := verifyWithJWKS(t, e, tok.AccessToken)
 			if c.ClientID != cs.Client.ID || c.Subject != "spiffe://example.org/orders" ||
-				c.Issuer != "https://localhost:"+port(e.Addr()) || !c.Audience.Contains("spiffe://example.org/billing") {
+				c.Issuer != e.URL() || !c.Audience.Contains("spiffe://example.org/billing") {
 				t.Errorf("claims %+v", c)
 			}
 
@@ -174,7 +174,7 @@ func TestOAuthMetadataOverHTTPS(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
 		t.Fatal(err)
 	}
-	iss := "https://localhost:" + port(e.Addr())
+	iss := e.URL() // the listen address, which the certificate names
 	want := map[string]any{"issuer": iss, "token_endpoint": iss + "/oauth2/token", "jwks_uri": iss + "/oauth2/jwks",
 		"introspection_endpoint": iss + "/oauth2/introspect", "revocation_endpoint": iss + "/oauth2/revoke"}
 	for k, v := range want {

@@ -40,7 +40,9 @@ type Config struct {
 	// "example.org". Required.
 	TrustDomain string
 	// ListenAddr is the HTTPS address of the admin API; "127.0.0.1:8443"
-	// when empty. Port 0 picks a free port (see [Server.Addr]).
+	// when empty. Port 0 picks a free port (see [Server.Addr]). The
+	// server's certificate names its IP address (every address of the
+	// host for an unspecified one) and localhost.
 	ListenAddr string
 	// DataDir holds the SQLite database, the key-encryption key, the admin
 	// token and files for the CLI; "kith-data" when empty. Created 0700;
@@ -81,8 +83,8 @@ type Config struct {
 	// negative turns it off (the quick check at start still runs).
 	LedgerVerifyInterval time.Duration
 	// OAuthIssuer is the token service's issuer URL as clients and
-	// resource servers know it (https://auth.example.org); empty derives
-	// it from ListenAddr (https://localhost:<port> on loopback).
+	// resource servers know it (https://auth.example.org); empty means
+	// [Server.URL]. Its host is added to the server's certificate.
 	OAuthIssuer string
 	// TokenTTL is the lifetime of access tokens: 5m when zero, at most 1h.
 	TokenTTL time.Duration
@@ -125,6 +127,10 @@ type Config struct {
 	// committed to the ledger (see [CallObserver]); nil means none.
 	CallObserver CallObserver
 
+	// AccessLog logs every HTTP request at info ("http request": method,
+	// path, route, status, duration, remote address, request ID), not
+	// at debug.
+	AccessLog bool
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now.
@@ -161,6 +167,7 @@ type Server struct {
 	policies  *policyset.Service
 
 	listener       net.Listener
+	names          serverName // what the listener's certificate and URL say
 	bundleListener net.Listener
 	webTLS         *tls.Config // https_web bundle endpoint
 	adminToken     *AdminToken // set only when New created the first token
@@ -184,6 +191,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.close()
 		}
 	}()
+	// What can fail without leaving anything behind goes first: a busy
+	// port must not leave a data folder with a fresh admin token and key.
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
 	if err := prepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, err
 	}
@@ -207,7 +219,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if s.registry, err = registry.New(registry.Config{TrustDomain: td, Store: s.store, Auditor: registryAuditor{s}, Clock: cfg.Clock,
-		Hook: entryHook{s}}); err != nil {
+		Hook: entryHook{s}, Agents: registryAgents{s}, Dependents: entryClients{s}}); err != nil {
 		return nil, err
 	}
 	if err := s.buildFederation(ctx); err != nil {
@@ -226,30 +238,40 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.buildPolicies(ctx); err != nil {
 		return nil, err
 	}
-	if s.svid, err = newServingSVID(ctx, s.ca, td, cfg.Clock, cfg.Logger); err != nil {
+	if s.svid, err = newServingSVID(ctx, s.ca, td, s.names, cfg.Clock, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("server svid: %w", err)
 	}
 	if s.adminToken, err = s.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if s.listener, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
 	if err := s.buildOAuth(ctx); err != nil {
 		return nil, err
-	}
-	if cfg.BundleEndpointAddr != "" {
-		if s.webTLS, err = webTLSConfig(cfg.BundleEndpointCertFile, cfg.BundleEndpointKeyFile); err != nil {
-			return nil, err
-		}
-		if s.bundleListener, err = net.Listen("tcp", cfg.BundleEndpointAddr); err != nil {
-			return nil, fmt.Errorf("listen bundle endpoint: %w", err)
-		}
 	}
 	if err := s.writeClientFiles(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// listen binds the listeners, loads the https_web bundle endpoint's
+// certificate and names the server (see serverNames).
+func (s *Server) listen() error {
+	var err error
+	if s.listener, err = net.Listen("tcp", s.cfg.ListenAddr); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if s.names, err = serverNames(s.listener.Addr().(*net.TCPAddr), s.cfg.OAuthIssuer); err != nil {
+		return err
+	}
+	if s.cfg.BundleEndpointAddr != "" {
+		if s.webTLS, err = webTLSConfig(s.cfg.BundleEndpointCertFile, s.cfg.BundleEndpointKeyFile); err != nil {
+			return err
+		}
+		if s.bundleListener, err = net.Listen("tcp", s.cfg.BundleEndpointAddr); err != nil {
+			return fmt.Errorf("listen bundle endpoint: %w", err)
+		}
+	}
+	return nil
 }
 
 func (cfg *Config) setDefaults() error {
@@ -398,6 +420,12 @@ func (s *Server) buildFederation(ctx context.Context) error {
 
 // Addr returns the address the admin API listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// URL returns the server's base URL, https://host:port, as a person or
+// program should be told it: the listen address (loopback for an
+// unspecified one), which the server's certificate names, and the OAuth
+// issuer unless Config.OAuthIssuer sets another.
+func (s *Server) URL() string { return s.names.url }
 
 // BundleEndpointAddr returns the address of the https_web bundle endpoint,
 // or "" when it is not configured.

@@ -510,7 +510,7 @@ func TestLedgerMetrics(t *testing.T) {
 		t.Fatalf("jwt mint: %d", code)
 	}
 	if code := ts.do(t, "POST", "/v1/entries", ts.token, api.Entry{SPIFFEID: "spiffe://example.org/orders",
-		ParentID: "spiffe://example.org/kith/agent/n1", Selectors: []string{"unix:uid:1"}}, nil); code != http.StatusCreated {
+		Selectors: []string{"unix:uid:1"}}, nil); code != http.StatusCreated {
 		t.Fatalf("create entry: %d", code)
 	}
 	value := func(name string) float64 {

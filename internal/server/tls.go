@@ -23,10 +23,14 @@ func serverID(td spiffeid.TrustDomain) spiffeid.ID {
 }
 
 // servingSVID holds the server's own X509-SVID, the certificate of its
-// HTTPS listener, and renews it at half its lifetime.
+// HTTPS listener, and renews it at half its lifetime. Besides the SPIFFE
+// ID it names the server's addresses and localhost (see serverNames), so
+// that a Web PKI client holding the trust bundle, such as curl --cacert
+// DATA/bundle.pem, verifies it too.
 type servingSVID struct {
 	ca     *ca.CA
 	id     spiffeid.ID
+	names  serverName
 	clock  func() time.Time
 	logger *slog.Logger
 	cur    atomic.Pointer[servingCert]
@@ -38,8 +42,8 @@ type servingCert struct {
 	expiresAt time.Time
 }
 
-func newServingSVID(ctx context.Context, c *ca.CA, td spiffeid.TrustDomain, clock func() time.Time, logger *slog.Logger) (*servingSVID, error) {
-	s := &servingSVID{ca: c, id: serverID(td), clock: clock, logger: logger}
+func newServingSVID(ctx context.Context, c *ca.CA, td spiffeid.TrustDomain, names serverName, clock func() time.Time, logger *slog.Logger) (*servingSVID, error) {
+	s := &servingSVID{ca: c, id: serverID(td), names: names, clock: clock, logger: logger}
 	if err := s.renew(ctx); err != nil {
 		return nil, err
 	}
@@ -56,7 +60,7 @@ func (s *servingSVID) renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	svid, err := s.ca.MintX509SVID(ctx, ca.X509Params{CSR: csr, SPIFFEID: s.id, DNSNames: []string{"localhost"}})
+	svid, err := s.ca.MintX509SVID(ctx, ca.X509Params{CSR: csr, SPIFFEID: s.id, DNSNames: s.names.dns, IPAddresses: s.names.ips})
 	if err != nil {
 		return fmt.Errorf("mint %s: %w", s.id, err)
 	}

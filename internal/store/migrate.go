@@ -41,20 +41,28 @@ const migrationLock = `SELECT pg_advisory_xact_lock(1263818824, hashtext(coalesc
 
 // migrate applies the pending migrations to db, each in its own
 // transaction, and records them in schema_migrations. It fails if the
-// database holds a version this binary does not know.
+// database holds a version this binary does not know. Each migration is
+// logged at debug; an upgrade of a database that had some already is
+// logged once at info (a new database's creation is not news).
 func migrate(ctx context.Context, db *sql.DB, d dialect, logger *slog.Logger) error {
 	latest := migrations[len(migrations)-1].version
+	n := 0
 	for _, m := range migrations {
 		applied, err := applyMigration(ctx, db, d, m, latest)
 		if err != nil {
 			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
 		}
 		if applied {
-			logger.LogAttrs(ctx, slog.LevelInfo, "store: applied migration",
+			n++
+			logger.LogAttrs(ctx, slog.LevelDebug, "store: applied migration",
 				slog.String("backend", d.String()),
 				slog.Int64("version", m.version),
 				slog.String("name", m.name))
 		}
+	}
+	if n > 0 && n < len(migrations) {
+		logger.LogAttrs(ctx, slog.LevelInfo, "store: schema upgraded",
+			slog.String("backend", d.String()), slog.Int("migrations", n), slog.Int64("version", latest))
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ type migrationLog struct {
 
 func newMigrationLog() *migrationLog {
 	l := &migrationLog{}
-	l.logger = slog.New(slog.NewTextHandler(&l.buf, nil))
+	l.logger = slog.New(slog.NewTextHandler(&l.buf, &slog.HandlerOptions{Level: slog.LevelDebug})) // migrations log at debug
 	return l
 }
 
