@@ -1,0 +1,269 @@
+package trust
+
+import (
+	"fmt"
+	"math"
+)
+
+// The rate detector and the window half of the volume detector share one
+// state per caller: calls and bytes counted in ten-second and five-minute
+// buckets, and a profile per hour of day (UTC) learned from them.
+//
+//   - Bursts (rate.spike, volume.exfiltration): the calls and bytes of the
+//     last ten seconds, a sliding estimate over the current and previous
+//     bucket, against the largest such estimate the caller made at this
+//     hour of day and the hours beside it in its recent history (a decayed
+//     peak: it loses about 3 % a day). A caller's daily peaks and its cron
+//     bursts are its own history, so they do not fire; a burst several
+//     times larger than any it made at this hour does, within seconds.
+//   - Sustained rises (rate.sustained, volume.low_and_slow): a one-sided
+//     CUSUM over five-minute buckets of z = (x − mean) / scale against the
+//     mean and mean absolute deviation of this hour of day (exponentially
+//     weighted over about four days), z clipped to ±4 so that no single
+//     bucket decides, with a scale floored at a quarter of the mean and at
+//     Poisson noise. It fires when the sum of (z − k) exceeds h and the
+//     excess over the run adds up to a minimum. A rise of half the usual
+//     volume is found in about an hour; a doubling within minutes.
+//
+// While an incident of a kind is under way, its peaks grow by at most 2 %
+// a bucket and its means learn four times slower: an attack must not
+// become the caller's new normal within the hour.
+type rateState struct {
+	b10, b5  uint32  // current ten-second and five-minute buckets (Unix time / 10 s, / 300 s)
+	runStart uint32  // when the CUSUM on calls left zero
+	c10, y10 float32 // calls and bytes in the current ten-second bucket
+	p10, q10 float32 // in the previous one, if it was adjacent
+	m10, n10 float32 // largest sliding estimates of calls and bytes within the current one
+	c5, y5   float32 // calls and bytes in the current five-minute bucket
+	sC, sB   float32 // CUSUM on calls and bytes
+	xC, xB   float32 // excess calls and bytes over the CUSUMs' runs
+	gC, gB   float32 // largest ten-second calls and bytes at any hour (decayed)
+	n        [24]uint8
+	slot     [24]slotStats
+}
+
+// slotStats is the profile of one hour of day.
+type slotStats struct {
+	peakC, peakB float32 // largest ten-second calls and bytes (decayed)
+	meanC, devC  float32 // five-minute calls: mean, mean absolute deviation
+	meanB, devB  float32 // five-minute bytes
+}
+
+const (
+	slotDecay   = 0.997  // per five-minute bucket of the hour: about 3.5 % a day
+	globalDecay = 0.9998 // per five-minute bucket: about 5.6 % a day
+	minSlotObs  = 12     // a day's buckets of an hour before its profile is used
+	maxGap5     = 288    // five-minute buckets (a day) of silence still accounted one by one
+	profileRate = 0.02   // the profile's learning rate per bucket, once it has 50
+	cusumCap    = 3      // times h the CUSUM is capped at
+)
+
+// rateWindows counts the call into the caller's buckets and checks the
+// ten-second windows.
+func (e *Engine) rateWindows(o *obs) {
+	r := &o.cs.rate
+	b10, b5 := uint32(o.ms/10000), uint32(o.ms/300000)
+	if r.b10 == 0 {
+		r.b10, r.b5 = b10, b5
+	}
+	if b10 != r.b10 {
+		e.close10(o, r, b10)
+	}
+	if b5 != r.b5 {
+		e.close5(o, r, b5)
+	}
+	r.c10++
+	r.y10 += o.bytes
+	r.c5++
+	r.y5 += o.bytes
+	frac := float32(o.ms%10000) / 10000
+	estC, estB := r.c10+r.p10*(1-frac), r.y10+r.q10*(1-frac)
+	r.m10, r.n10 = max(r.m10, estC), max(r.n10, estB)
+	if !o.warm {
+		return
+	}
+	refC, refB := r.burstRef(hourOf(o.sec))
+	if limit := max(float32(e.t.MinSpike), float32(e.t.SpikeFactor)*refC); estC > limit {
+		sev := Medium
+		if estC > 10*max(refC, 1) {
+			sev = High
+		}
+		e.raise(o, RateSpike, sev, func() map[string]string {
+			return map[string]string{
+				"expected": fmt.Sprintf("at most %.0f calls in 10s at %02d:00 UTC (largest burst %.0f, limit %.0f)", refC, hourOf(o.sec), refC, limit),
+				"seen":     fmt.Sprintf("%.0f calls in the last 10s", estC),
+				"window":   "10s",
+			}
+		})
+	}
+	if limit := max(float32(e.t.MinExfilBytes), float32(e.t.ExfilFactor)*refB); estB > limit {
+		sev := High
+		if estB > 25*max(refB, 1) {
+			sev = Critical
+		}
+		e.raise(o, VolumeExfiltration, sev, func() map[string]string {
+			return map[string]string{
+				"expected": fmt.Sprintf("at most %s in 10s at %02d:00 UTC (largest burst, limit %s)", byteSize(refB), hourOf(o.sec), byteSize(limit)),
+				"seen":     byteSize(estB) + " in the last 10s",
+				"window":   "10s",
+			}
+		})
+	}
+}
+
+// burstRef returns the largest ten-second calls and bytes of hour h and
+// its neighbours, or of any hour when h has too little history.
+func (r *rateState) burstRef(h int) (calls, bytes float32) {
+	if r.n[h] < minSlotObs {
+		return r.gC, r.gB
+	}
+	for _, j := range [3]int{(h + 23) % 24, h, (h + 1) % 24} {
+		if j == h || r.n[j] >= minSlotObs {
+			calls, bytes = max(calls, r.slot[j].peakC), max(bytes, r.slot[j].peakB)
+		}
+	}
+	return calls, bytes
+}
+
+// close10 closes the current ten-second bucket: its largest sliding
+// estimates become the peaks of its hour if larger.
+func (e *Engine) close10(o *obs, r *rateState, b10 uint32) {
+	s := &r.slot[hourOfUnix(int64(r.b10)*10)]
+	spike, exfil := e.active(o.cs, RateSpike, o.sec), e.active(o.cs, VolumeExfiltration, o.sec)
+	s.peakC, r.gC = learnPeak(s.peakC, r.m10, spike), learnPeak(r.gC, r.m10, spike)
+	s.peakB, r.gB = learnPeak(s.peakB, r.n10, exfil), learnPeak(r.gB, r.n10, exfil)
+	if b10 == r.b10+1 {
+		r.p10, r.q10 = r.c10, r.y10
+	} else {
+		r.p10, r.q10 = 0, 0
+	}
+	r.c10, r.y10, r.m10, r.n10 = 0, 0, 0, 0
+	r.b10 = b10
+}
+
+// learnPeak returns peak raised to x, by at most 2 % (and one) while an
+// incident is under way.
+func learnPeak(peak, x float32, incident bool) float32 {
+	if incident {
+		x = min(x, peak*1.02+1)
+	}
+	return max(peak, x)
+}
+
+// hourOfUnix returns the hour of day (UTC) of Unix time u.
+func hourOfUnix(u int64) int { return int(u / 3600 % 24) }
+
+// close5 closes the current five-minute bucket and accounts for the
+// silent ones since, up to a day of them; after a longer silence the
+// CUSUMs start afresh.
+func (e *Engine) close5(o *obs, r *rateState, b5 uint32) {
+	e.bucket5(o, r, r.b5, r.c5, r.y5)
+	if gap := b5 - r.b5; gap <= maxGap5 {
+		for b := r.b5 + 1; b < b5; b++ {
+			e.bucket5(o, r, b, 0, 0)
+		}
+	} else {
+		r.sC, r.sB, r.xC, r.xB = 0, 0, 0, 0
+	}
+	r.c5, r.y5 = 0, 0
+	r.b5 = b5
+}
+
+// bucket5 runs the CUSUMs on one five-minute bucket of x calls and y
+// bytes, then learns it into its hour's profile.
+func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
+	h := hourOfUnix(int64(b) * 300)
+	s := &r.slot[h]
+	s.peakC *= slotDecay
+	s.peakB *= slotDecay
+	r.gC *= globalDecay
+	r.gB *= globalDecay
+	n := r.n[h]
+	k, limit := float32(e.t.CUSUMSlack), float32(e.t.CUSUMThreshold)
+	judge := o.warm && n >= minSlotObs
+	if judge {
+		scaleC := max(1.25*s.devC, 0.25*s.meanC, sqrt32(s.meanC), 1)
+		if r.sC == 0 {
+			r.runStart = uint32(int64(b)*300 - epoch)
+		}
+		r.sC, r.xC = cusum(r.sC, r.xC, (x-s.meanC)/scaleC, x-s.meanC, k, limit)
+		scaleB := max(1.25*s.devB, 0.25*s.meanB, s.meanB/sqrt32(max(s.meanC, 1)), 4096)
+		r.sB, r.xB = cusum(r.sB, r.xB, (y-s.meanB)/scaleB, y-s.meanB, k, limit)
+		if r.sC > limit && r.xC >= float32(e.t.MinExcessCalls) {
+			meanC, run := s.meanC, o.sec-min(r.runStart, o.sec)
+			e.raise(o, RateSustained, severityOfRun(x, meanC), func() map[string]string {
+				return map[string]string{
+					"expected": fmt.Sprintf("about %.1f calls per 5m at %02d:00 UTC", meanC, h),
+					"seen":     fmt.Sprintf("%.0f calls in the last 5m; %.0f more than expected over %dm", x, r.xC, run/60),
+					"window":   "5m",
+				}
+			})
+		}
+		if r.sB > limit && r.xB >= float32(e.t.MinExcessBytes) {
+			meanB, run := s.meanB, o.sec-min(r.runStart, o.sec)
+			e.raise(o, VolumeLowAndSlow, severityOfRun(y, meanB), func() map[string]string {
+				return map[string]string{
+					"expected": fmt.Sprintf("about %s per 5m at %02d:00 UTC", byteSize(meanB), h),
+					"seen":     fmt.Sprintf("%s in the last 5m; %s more than expected over %dm", byteSize(y), byteSize(r.xB), run/60),
+					"window":   "5m",
+				}
+			})
+		}
+	}
+	a := float32(profileRate)
+	if n < 49 {
+		a = 1 / float32(n+1)
+	}
+	aC, aB := a, a
+	if r.sC >= limit/2 {
+		aC /= 4
+	}
+	if r.sB >= limit/2 {
+		aB /= 4
+	}
+	dC, dB := x-s.meanC, y-s.meanB
+	s.meanC += aC * dC
+	s.devC += aC * (abs32(dC) - s.devC)
+	s.meanB += aB * dB
+	s.devB += aB * (abs32(dB) - s.devB)
+	if n < 255 {
+		r.n[h]++
+	}
+}
+
+// cusum returns the CUSUM s and the run's excess ex after one more bucket
+// of standardised deviation z (clipped to ±4) and raw deviation d.
+func cusum(s, ex, z, d, k, limit float32) (float32, float32) {
+	z = min(max(z, -4), 4)
+	s = min(max(s+z-k, 0), cusumCap*limit)
+	if s == 0 {
+		return 0, 0
+	}
+	return s, ex + d
+}
+
+// severityOfRun grades a sustained rise by the last bucket against the
+// mean: medium, high from three times.
+func severityOfRun(x, mean float32) Severity {
+	if x > 3*max(mean, 1) {
+		return High
+	}
+	return Medium
+}
+
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
+// byteSize formats n bytes for evidence, as "512 B", "3.2 KiB", "1.5 MiB".
+func byteSize(n float32) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%.0f B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", n/1024)
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", n/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", n/(1<<30))
+}
