@@ -26,6 +26,7 @@ type routeState struct {
 	mean  [routeCap]uint16 // per route: log2(bytes + 1) × 1024, exponentially weighted
 	dev   [routeCap]uint16 // and its mean absolute deviation
 	n     [routeCap]uint8  // calls learned per route (saturating)
+	born  [routeCap]uint16 // hour the route was first used (hours since epoch, wrapping)
 	used  uint8            // entries of fp in use
 	_     [3]byte
 	bloom [8]uint64 // every route used
@@ -34,6 +35,12 @@ type routeState struct {
 	at    uint32    // when novel and base were last decayed
 	big   float32   // oversized responses, decayed over ten minutes
 	bigAt uint32
+}
+
+// young reports whether route i of the table was first used less than a
+// day before sec.
+func (rt *routeState) young(i uint8, sec uint32) bool {
+	return i < routeCap && uint16(sec/3600)-rt.born[i] < 24
 }
 
 const (
@@ -56,7 +63,7 @@ func (e *Engine) endpoints(o *obs) uint8 {
 	idx := uint8(routeOther)
 	if rt.used < routeCap {
 		idx = rt.used
-		rt.fp[idx] = f
+		rt.fp[idx], rt.born[idx] = f, uint16(o.sec/3600)
 		rt.used++
 	}
 	if bloomTest(rt.bloom[:], o.route) {

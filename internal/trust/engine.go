@@ -116,6 +116,9 @@ type obs struct {
 	warm  bool
 	bytes float32 // request and response bytes
 	route uint64  // routeHash of the call
+	net   uint64  // the call's network and host (placeOf), zero when unknown
+	host  uint64
+	cred  uint64 // hash of the credential ID, zero without one
 }
 
 // Observe learns from one call and raises, through the sink, the signals
@@ -157,6 +160,10 @@ func (e *Engine) observe(c *Call) {
 	}
 	o := obs{c: c, i: i, cs: cs, ms: ms, sec: sec, warm: e.warm(cs, sec),
 		bytes: float32(max(c.ReqBytes, 0) + max(c.RespBytes, 0)), route: routeHash(e.seed, c)}
+	o.net, o.host = placeOf(e.seed, c)
+	if c.Credential != "" {
+		o.cred = hashString(e.seed^0x63726564, c.Credential)
+	}
 	e.credential(&o)
 	e.rateWindows(&o)
 	ri := e.endpoints(&o)

@@ -10,10 +10,9 @@ import (
 // policy, refused before it, or answered 401, 403, 404 or 405: what
 // probing and enumeration produce), both decayed with a one-minute time
 // constant, and learns the caller's usual share of refusals. errors.burst
-// fires when the recent refusals reach MinErrors and exceed what the
-// usual share predicts by four Poisson deviations (plus three), and are
-// at least twice the prediction: a caller that often gets 404s by design
-// needs a larger burst. Its evidence counts the distinct routes refused
+// fires when the recent refusals exceed what the usual share predicts by
+// MinErrors and by four binomial standard deviations: a caller that
+// often gets 404s by design needs a larger burst. Its evidence counts the distinct routes refused
 // (a 64-bit bitmap: high severity from eight, which is enumeration).
 type errorState struct {
 	calls, errs float32 // decayed over a minute
@@ -58,7 +57,7 @@ func (e *Engine) errorBursts(o *obs) {
 		return
 	}
 	exp := s.base * s.calls
-	if s.errs <= exp+4*sqrt32(exp+1)+3 || s.errs <= 2*exp {
+	if excess := s.errs - exp; excess < float32(e.t.MinErrors) || excess < 4*sqrt32(exp*(1-s.base)+1) {
 		return
 	}
 	distinct := bits.OnesCount64(s.paths)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,7 +190,8 @@ func (w *workload) run(from, to time.Time, emit func(*Call)) {
 			nextCron = nextCron.Add(w.cron.period)
 		}
 		for len(burst) > 0 && !burst[0].After(t) {
-			c := w.call(burst[0], w.rng.IntN(w.instances), w.cron.route)
+			// a cron job is its own process: its own host and credential
+			c := w.call(burst[0], w.instances, w.cron.route)
 			emit(&c)
 			burst = burst[1:]
 		}
@@ -210,3 +212,6 @@ func days(n float64) time.Duration { return time.Duration(n * 24 * float64(time.
 
 // observeAll emits to e.
 func observeAll(e *Engine) func(*Call) { return func(c *Call) { e.Observe(c) } }
+
+// sortTagged sorts s stably by cmp.
+func sortTagged[T any](s []T, cmp func(a, b T) int) { slices.SortStableFunc(s, cmp) }

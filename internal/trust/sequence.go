@@ -8,22 +8,27 @@ import (
 
 // The sequence detector is a first-order Markov model of the caller's
 // routes: counts of transitions between its table's routes (plus "other
-// route" and "start of a session", a session ending after ten minutes of
-// silence) in 256 hashed one-byte counters, and the number of transitions
-// out of each route. Collisions only make a transition look more probable
-// than it is: they can hide a surprise, never invent one.
+// route" and "start of a session") in 256 hashed one-byte counters, and
+// the number of transitions out of each route. Collisions only make a
+// transition look more probable than it is: they can hide a surprise,
+// never invent one. Counters saturate at 255; when a route's transitions
+// out reach 65535, all counts are halved, so that the model follows the
+// caller and transitions seen once long ago are forgotten.
 //
-// Counters saturate at 255; when a route's transitions out reach 65535,
-// all counts are halved, so that the model follows the caller and
-// transitions seen once long ago are forgotten.
+// The model is the caller's, but sessions are per place and credential
+// (the last eight are kept): the instances of a service, each with its
+// own credential and host, interleave their calls, and only each one's
+// own stream has the order of its work. A session ends after ten minutes
+// of silence.
 //
-// A transition out of a route seen at least 16 times is judged: its
-// probability is 0.7 × (count + 0.1) / (out + 1) + 0.3 × the route's
-// share of all calls (so that instances interleaving their sessions, a
-// common route after any other, are not surprising); it is surprising
-// when its surprisal (−log2 of that) exceeds SurpriseBits and it was seen
-// fewer than 64 times. The caller's own rate of surprising transitions is
-// learned (how random it is: many instances interleaving, say), and
+// A transition between two routes each seen at least 16 times is judged,
+// unless it leads to a route first used within the last day: a new route
+// is the endpoint detector's, which weighs policy, so that a deploy
+// adding a route and the calls around it are not a surprise. Its
+// probability is (count + 0.1) / (out + 1), mixed 98:2 with the route's
+// share of all calls; it is surprising when its surprisal (−log2 of that)
+// exceeds SurpriseBits and it was seen fewer than 64 times. The caller's
+// own rate of surprising transitions is learned (how random it is), and
 // sequence.surprise fires when so many of the last 16 judged transitions
 // are surprising that the binomial tail at that rate is below 10⁻⁷: at
 // least 4, more for callers that are often surprising, never for those
@@ -31,13 +36,21 @@ import (
 type seqState struct {
 	cnt    [256]uint8           // transition counts, hashed
 	out    [routeCap + 2]uint16 // transitions out of each route, other and start
-	prev   uint8                // the last route, or seqStart
 	judged uint8                // judged transitions in window (≤ 16)
-	window uint16               // the last judged transitions, newest in bit 0: 1 when surprising
-	at     uint32               // last call
-	total  uint32               // transitions counted (the sum of out)
-	rate   float32              // share of judged transitions that are surprising
-	n      uint32               // judged transitions (saturating), for rate's learning rate
+	_      uint8
+	window uint16     // the last judged transitions, newest in bit 0: 1 when surprising
+	total  uint32     // transitions counted (the sum of out)
+	rate   float32    // share of judged transitions that are surprising
+	n      uint32     // judged transitions (saturating), for rate's learning rate
+	sess   [8]session // the last sessions
+}
+
+// session is where one place and credential's stream of calls is.
+type session struct {
+	key  uint32 // fingerprint of the credential and host
+	at   uint32 // last call
+	prev uint8  // last route
+	_    [3]byte
 }
 
 const (
@@ -45,26 +58,22 @@ const (
 	sessionGap = 600 // seconds of silence that end a session
 	minOut     = 16  // transitions out of a route before those from it are judged
 	tailLimit  = 1e-7
-	frequent   = 64 // a transition seen this often is never surprising, whatever its share
+	mixShare   = 0.02 // weight of the route's share in a transition's probability
+	frequent   = 64   // a transition seen this often is never surprising, whatever its share
 )
 
 // sequences judges and learns the transition to the call's route ri.
 func (e *Engine) sequences(o *obs, ri uint8) {
 	sq := &o.cs.seq
-	prev := sq.prev
-	if sq.at == 0 || o.sec-sq.at > sessionGap {
-		prev = seqStart
-	}
-	sq.at = o.sec
+	ss := sq.session(fp(hashUint(o.cred, o.host)), o.sec)
+	prev := ss.prev
+	ss.at = o.sec
 	key := uint8(((uint32(prev)<<8|uint32(ri))*0x9E3779B1 ^ uint32(e.seed)) >> 24)
 	c, out := sq.cnt[key], sq.out[prev]
-	if out >= minOut && prev != routeOther {
-		// Interpolated with the route's share of all calls, so that
-		// instances interleaving their sessions (a common route after
-		// any other) do not look surprising.
+	if out >= minOut && sq.out[ri] >= minOut && prev != routeOther && ri != routeOther && !o.cs.route.young(ri, o.sec) {
 		pc := (float64(c) + 0.1) / float64(out+1)
 		pm := (float64(sq.out[ri]) + 0.1) / float64(sq.total+1)
-		s := -math.Log2(0.7*pc + 0.3*pm)
+		s := -math.Log2((1-mixShare)*pc + mixShare*pm)
 		hit := s >= e.t.SurpriseBits && c < frequent
 		var b uint16
 		if hit {
@@ -111,7 +120,27 @@ func (e *Engine) sequences(o *obs, ri uint8) {
 	}
 	sq.out[prev]++
 	sq.total++
-	sq.prev = ri
+	ss.prev = ri
+}
+
+// session returns the session of key, a new one (replacing the least
+// recent) when it has none or its last call is over sessionGap ago.
+func (sq *seqState) session(key, sec uint32) *session {
+	lru := 0
+	for i := range sq.sess {
+		s := &sq.sess[i]
+		if s.key == key {
+			if sec-s.at > sessionGap {
+				s.prev = seqStart
+			}
+			return s
+		}
+		if s.at < sq.sess[lru].at {
+			lru = i
+		}
+	}
+	sq.sess[lru] = session{key: key, prev: seqStart}
+	return &sq.sess[lru]
 }
 
 // surprisesNeeded returns the fewest surprising transitions of 16 whose

@@ -45,16 +45,15 @@ const sharedLimit = 3
 // sources checks and learns the call's network and the places of its
 // credential.
 func (e *Engine) sources(o *obs) {
-	netK, hostK := placeOf(e.seed, o.c)
-	if netK == 0 {
+	if o.net == 0 {
 		return
 	}
 	s := &o.cs.src
-	e.network(o, s, netK)
-	if o.c.Credential == "" {
+	e.network(o, s, o.net)
+	if o.cred == 0 {
 		return
 	}
-	cf, hf := fp(hashString(e.seed^0x63726564, o.c.Credential)), fp(hashUint(e.seed, hostK))
+	cf, hf := fp(o.cred), fp(hashUint(e.seed, o.host))
 	var cp *credPlaces
 	oldest := 0
 	for i := range s.creds {
@@ -126,10 +125,11 @@ func (e *Engine) network(o *obs, s *sourceState, netK uint64) {
 	}
 	known := s.nets
 	s.nets[lru], s.netAt[lru] = netK, o.sec
-	if bloomTest(s.bloom[:], netK) {
+	if h := hashUint(e.seed, netK); bloomTest(s.bloom[:], h) {
 		return
+	} else {
+		bloomAdd(s.bloom[:], h)
 	}
-	bloomAdd(s.bloom[:], netK)
 	stableFor := o.sec - s.newAt
 	first := s.newAt == 0
 	s.newAt = o.sec

@@ -53,7 +53,7 @@ func (e *Engine) callVolume(o *obs, ri uint8) {
 	}
 	rt.bigAt = o.sec
 	rt.big++
-	if !o.warm || rt.big < 2 {
+	if !o.warm || rt.big < 1.5 {
 		return
 	}
 	sev := High
