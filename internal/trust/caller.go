@@ -13,21 +13,21 @@ type caller struct {
 	rate  rateState
 	route routeState
 	seq   seqState
+	sess  sessions
 	src   sourceState
 	errs  errorState
 	fan   fanoutState
-	inc   [numKinds]incident
+	inc   incidents
 	trust trustState
 }
 
-// incident is the dedup state of one kind of signal for one caller: the
-// last time the detector found something and the severity raised for the
-// incident. Findings within the cool-down of the last one belong to the
-// same incident.
-type incident struct {
-	last uint32
-	sev  Severity
-	_    [3]byte
+// incidents is the dedup state of each kind of signal for one caller:
+// the last time the detector found something and the severity raised for
+// the incident. Findings within the cool-down of the last one belong to
+// the same incident.
+type incidents struct {
+	last [numKinds]uint32
+	sev  [numKinds]Severity
 }
 
 // epoch is the origin of the engine's second counters: 2020-01-01 UTC.
@@ -57,7 +57,7 @@ func hourOf(s uint32) int { return int((uint64(s) + epoch) / 3600 % 24) }
 // sec: the detectors learn slowly, or not at all, from what they find
 // during one, so that an attack does not become the new normal.
 func (e *Engine) active(cs *caller, k Kind, sec uint32) bool {
-	l := cs.inc[k].last
+	l := cs.inc.last[k]
 	return l != 0 && sec-l < e.cooldown
 }
 
@@ -139,4 +139,43 @@ func (e *Engine) forget(i int32) {
 	*e.at(i) = caller{}
 	e.free = append(e.free, i)
 	e.stats.Callers--
+}
+
+// sessions are the caller's last eight streams of calls, each of one
+// credential from one host: the sequence detector follows each stream's
+// routes, the source detector sees one credential in two streams.
+type sessions [8]session
+
+// session is one credential's stream of calls from one host.
+type session struct {
+	cred, host uint32 // fingerprints; zero when unknown
+	at         uint32 // last call
+	prev       uint8  // last route (seqStart for none)
+	_          [3]byte
+}
+
+// find returns the session of the call's credential and host, a new one
+// (replacing the least recent) when there is none, with its last call
+// before this one (zero for a new session), and the last call of the
+// same credential from another host within the table.
+func (ss *sessions) find(cred, host, sec uint32) (s *session, at, other uint32) {
+	lru := -1
+	for i := range ss {
+		x := &ss[i]
+		switch {
+		case x.cred == cred && x.host == host && x.at != 0:
+			s = x
+		case cred != 0 && x.cred == cred && x.at > other:
+			other = x.at
+		}
+		if lru < 0 || x.at < ss[lru].at {
+			lru = i
+		}
+	}
+	if s == nil {
+		s = &ss[lru]
+		*s = session{cred: cred, host: host, prev: seqStart}
+	}
+	at, s.at = s.at, sec
+	return s, at, other
 }

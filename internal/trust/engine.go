@@ -119,6 +119,10 @@ type obs struct {
 	net   uint64  // the call's network and host (placeOf), zero when unknown
 	host  uint64
 	cred  uint64 // hash of the credential ID, zero without one
+	sess  *session
+	// sessAt is the session's previous call (zero when new); otherAt the
+	// last call of the same credential from another host.
+	sessAt, otherAt uint32
 }
 
 // Observe learns from one call and raises, through the sink, the signals
@@ -161,9 +165,15 @@ func (e *Engine) observe(c *Call) {
 	o := obs{c: c, i: i, cs: cs, ms: ms, sec: sec, warm: e.warm(cs, sec),
 		bytes: float32(max(c.ReqBytes, 0) + max(c.RespBytes, 0)), route: routeHash(e.seed, c)}
 	o.net, o.host = placeOf(e.seed, c)
+	var credFP, hostFP uint32
 	if c.Credential != "" {
 		o.cred = hashString(e.seed^0x63726564, c.Credential)
+		credFP = fp(o.cred)
 	}
+	if o.host != 0 {
+		hostFP = fp(hashUint(e.seed, o.host))
+	}
+	o.sess, o.sessAt, o.otherAt = cs.sess.find(credFP, hostFP, sec)
 	e.credential(&o)
 	e.rateWindows(&o)
 	ri := e.endpoints(&o)

@@ -13,7 +13,7 @@ import (
 //     last ten seconds, a sliding estimate over the current and previous
 //     bucket, against the largest such estimate the caller made at this
 //     hour of day and the hours beside it in its recent history (a decayed
-//     peak: it loses about 3 % a day). A caller's daily peaks and its cron
+//     peak: it loses about 3 % a day; see logPeak). A caller's daily peaks and its cron
 //     bursts are its own history, so they do not fire; a burst several
 //     times larger than any it made at this hour does, within seconds.
 //   - Sustained rises (rate.sustained, volume.low_and_slow): a one-sided
@@ -38,19 +38,21 @@ type rateState struct {
 	sC, sB   float32 // CUSUM on calls and bytes
 	xC, xB   float32 // excess calls and bytes over the CUSUMs' runs
 	gC, gB   float32 // largest ten-second calls and bytes at any hour (decayed)
+	refC     float32 // burstRef of hour refH-1, cached until a peak changes
+	refB     float32
+	refH     uint8
 	n        [24]uint8
 	slot     [24]slotStats
 }
 
 // slotStats is the profile of one hour of day.
 type slotStats struct {
-	peakC, peakB float32 // largest ten-second calls and bytes (decayed)
+	peakC, peakB logPeak // largest ten-second calls and bytes (decayed)
 	meanC, devC  float32 // five-minute calls: mean, mean absolute deviation
 	meanB, devB  float32 // five-minute bytes
 }
 
 const (
-	slotDecay   = 0.997  // per five-minute bucket of the hour: about 3.5 % a day
 	globalDecay = 0.9998 // per five-minute bucket: about 5.6 % a day
 	minSlotObs  = 12     // a day's buckets of an hour before its profile is used
 	maxGap5     = 288    // five-minute buckets (a day) of silence still accounted one by one
@@ -82,7 +84,12 @@ func (e *Engine) rateWindows(o *obs) {
 	if !o.warm {
 		return
 	}
-	refC, refB := r.burstRef(hourOf(o.sec))
+	h := hourOf(o.sec)
+	if r.refH != uint8(h+1) {
+		r.refC, r.refB = r.burstRef(h)
+		r.refH = uint8(h + 1)
+	}
+	refC, refB := r.refC, r.refB
 	if limit := max(float32(e.t.MinSpike), float32(e.t.SpikeFactor)*refC); estC > limit {
 		sev := Medium
 		if estC > 10*max(refC, 1) {
@@ -119,7 +126,7 @@ func (r *rateState) burstRef(h int) (calls, bytes float32) {
 	}
 	for _, j := range [3]int{(h + 23) % 24, h, (h + 1) % 24} {
 		if j == h || r.n[j] >= minSlotObs {
-			calls, bytes = max(calls, r.slot[j].peakC), max(bytes, r.slot[j].peakB)
+			calls, bytes = max(calls, r.slot[j].peakC.value()), max(bytes, r.slot[j].peakB.value())
 		}
 	}
 	return calls, bytes
@@ -130,8 +137,9 @@ func (r *rateState) burstRef(h int) (calls, bytes float32) {
 func (e *Engine) close10(o *obs, r *rateState, b10 uint32) {
 	s := &r.slot[hourOfUnix(int64(r.b10)*10)]
 	spike, exfil := e.active(o.cs, RateSpike, o.sec), e.active(o.cs, VolumeExfiltration, o.sec)
-	s.peakC, r.gC = learnPeak(s.peakC, r.m10, spike), learnPeak(r.gC, r.m10, spike)
-	s.peakB, r.gB = learnPeak(s.peakB, r.n10, exfil), learnPeak(r.gB, r.n10, exfil)
+	s.peakC, r.gC = newLogPeak(learnPeak(s.peakC.value(), r.m10, spike)), learnPeak(r.gC, r.m10, spike)
+	s.peakB, r.gB = newLogPeak(learnPeak(s.peakB.value(), r.n10, exfil)), learnPeak(r.gB, r.n10, exfil)
+	r.refH = 0
 	if b10 == r.b10+1 {
 		r.p10, r.q10 = r.c10, r.y10
 	} else {
@@ -140,6 +148,22 @@ func (e *Engine) close10(o *obs, r *rateState, b10 uint32) {
 	r.c10, r.y10, r.m10, r.n10 = 0, 0, 0, 0
 	r.b10 = b10
 }
+
+// logPeak is a decayed maximum kept in 16 bits as log2(x + 1) × 512
+// (0.14 % steps): decaying is subtracting, and half the size of a float.
+type logPeak uint16
+
+// slotDecay is the decay of an hour's peaks per five-minute bucket of the
+// hour, in logPeak units: 2/512 of a bit, × 0.9973, about 3.2 % a day.
+const slotDecay = 2
+
+func newLogPeak(x float32) logPeak {
+	return logPeak(min(math.Log2(float64(x)+1)*512+0.5, 65535))
+}
+
+func (p logPeak) value() float32 { return float32(math.Exp2(float64(p)/512) - 1) }
+
+func (p logPeak) decay() logPeak { return p - min(p, slotDecay) }
 
 // learnPeak returns peak raised to x, by at most 2 % (and one) while an
 // incident is under way.
@@ -174,8 +198,8 @@ func (e *Engine) close5(o *obs, r *rateState, b5 uint32) {
 func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 	h := hourOfUnix(int64(b) * 300)
 	s := &r.slot[h]
-	s.peakC *= slotDecay
-	s.peakB *= slotDecay
+	s.peakC, s.peakB = s.peakC.decay(), s.peakB.decay()
+	r.refH = 0
 	r.gC *= globalDecay
 	r.gB *= globalDecay
 	n := r.n[h]

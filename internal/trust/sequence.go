@@ -15,11 +15,11 @@ import (
 // out reach 65535, all counts are halved, so that the model follows the
 // caller and transitions seen once long ago are forgotten.
 //
-// The model is the caller's, but sessions are per place and credential
-// (the last eight are kept): the instances of a service, each with its
-// own credential and host, interleave their calls, and only each one's
-// own stream has the order of its work. A session ends after ten minutes
-// of silence.
+// The model is the caller's, but sessions are per credential and host
+// (see sessions): the instances of a service, each with its own
+// credential and host, interleave their calls, and only each one's own
+// stream has the order of its work. A session ends after ten minutes of
+// silence.
 //
 // A transition between two routes each seen at least 16 times is judged,
 // unless it leads to a route first used within the last day: a new route
@@ -38,19 +38,10 @@ type seqState struct {
 	out    [routeCap + 2]uint16 // transitions out of each route, other and start
 	judged uint8                // judged transitions in window (≤ 16)
 	_      uint8
-	window uint16     // the last judged transitions, newest in bit 0: 1 when surprising
-	total  uint32     // transitions counted (the sum of out)
-	rate   float32    // share of judged transitions that are surprising
-	n      uint32     // judged transitions (saturating), for rate's learning rate
-	sess   [8]session // the last sessions
-}
-
-// session is where one place and credential's stream of calls is.
-type session struct {
-	key  uint32 // fingerprint of the credential and host
-	at   uint32 // last call
-	prev uint8  // last route
-	_    [3]byte
+	window uint16  // the last judged transitions, newest in bit 0: 1 when surprising
+	total  uint32  // transitions counted (the sum of out)
+	rate   float32 // share of judged transitions that are surprising
+	n      uint32  // judged transitions (saturating), for rate's learning rate
 }
 
 const (
@@ -65,9 +56,11 @@ const (
 // sequences judges and learns the transition to the call's route ri.
 func (e *Engine) sequences(o *obs, ri uint8) {
 	sq := &o.cs.seq
-	ss := sq.session(fp(hashUint(o.cred, o.host)), o.sec)
+	ss := o.sess
 	prev := ss.prev
-	ss.at = o.sec
+	if o.sec-o.sessAt > sessionGap {
+		prev = seqStart
+	}
 	key := uint8(((uint32(prev)<<8|uint32(ri))*0x9E3779B1 ^ uint32(e.seed)) >> 24)
 	c, out := sq.cnt[key], sq.out[prev]
 	if out >= minOut && sq.out[ri] >= minOut && prev != routeOther && ri != routeOther && !o.cs.route.young(ri, o.sec) {
@@ -121,26 +114,6 @@ func (e *Engine) sequences(o *obs, ri uint8) {
 	sq.out[prev]++
 	sq.total++
 	ss.prev = ri
-}
-
-// session returns the session of key, a new one (replacing the least
-// recent) when it has none or its last call is over sessionGap ago.
-func (sq *seqState) session(key, sec uint32) *session {
-	lru := 0
-	for i := range sq.sess {
-		s := &sq.sess[i]
-		if s.key == key {
-			if sec-s.at > sessionGap {
-				s.prev = seqStart
-			}
-			return s
-		}
-		if s.at < sq.sess[lru].at {
-			lru = i
-		}
-	}
-	sq.sess[lru] = session{key: key, prev: seqStart}
-	return &sq.sess[lru]
 }
 
 // surprisesNeeded returns the fewest surprising transitions of 16 whose

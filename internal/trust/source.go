@@ -18,10 +18,11 @@ import (
 //     keeps adding networks (autoscaling across subnets) is never stable
 //     and so never raises it: it adapts. Being new is not suspicious; a
 //     new network after a stable history is.
-//   - source.concurrent: for the caller's last four credentials, the last
-//     two hosts each was used from and when. A credential used from a
-//     second host less than Overlap after its last use from the first
-//     (both in use: a copy, not a move) raises a high signal. A caller
+//   - source.concurrent: a credential used from one host less than
+//     Overlap after its use from another (the caller's sessions, see
+//     sessions), when that other use is later than this host's previous
+//     one: the uses alternate, so both copies are in use (a copy, not a
+//     move). It raises a high signal. A caller
 //     whose credentials are shared by design (a client secret used by
 //     several instances) shows it in its first day, or by three such
 //     incidents; from then on its credentials are taken as shared.
@@ -32,12 +33,6 @@ type sourceState struct {
 	newAt  uint32    // when a network was last new to the caller
 	shared uint8     // concurrent uses seen: its credentials are shared at sharedLimit
 	_      [3]byte
-	creds  [4]credPlaces
-}
-
-// credPlaces is where one credential was last used: two hosts and when.
-type credPlaces struct {
-	cred, h1, h2, t1, t2 uint32
 }
 
 const sharedLimit = 3
@@ -50,39 +45,8 @@ func (e *Engine) sources(o *obs) {
 	}
 	s := &o.cs.src
 	e.network(o, s, o.net)
-	if o.cred == 0 {
-		return
-	}
-	cf, hf := fp(o.cred), fp(hashUint(e.seed, o.host))
-	var cp *credPlaces
-	oldest := 0
-	for i := range s.creds {
-		if s.creds[i].cred == cf {
-			cp = &s.creds[i]
-			break
-		}
-		if max(s.creds[i].t1, s.creds[i].t2) < max(s.creds[oldest].t1, s.creds[oldest].t2) {
-			oldest = i
-		}
-	}
-	if cp == nil {
-		s.creds[oldest] = credPlaces{cred: cf, h1: hf, t1: o.sec}
-		return
-	}
-	var otherT uint32
-	switch hf {
-	case cp.h1:
-		cp.t1, otherT = o.sec, cp.t2
-	case cp.h2:
-		cp.t2, otherT = o.sec, cp.t1
-	default:
-		if cp.h2 == 0 || cp.t1 >= cp.t2 { // replace the place used less recently
-			cp.h2, cp.t2, otherT = hf, o.sec, cp.t1
-		} else {
-			cp.h1, cp.t1, otherT = hf, o.sec, cp.t2
-		}
-	}
-	if otherT == 0 || o.sec-otherT >= e.overlap {
+	otherT := o.otherAt
+	if o.cred == 0 || otherT == 0 || o.sec-otherT >= e.overlap || o.sessAt != 0 && o.sessAt > otherT {
 		return
 	}
 	if !o.warm { // shared by design: seen in the caller's first day

@@ -136,21 +136,21 @@ func (e *Engine) raise(o *obs, k Kind, sev Severity, evidence func() map[string]
 		return
 	}
 	cs := o.cs
-	inc := &cs.inc[k]
-	ongoing := inc.last != 0 && o.sec-inc.last < e.cooldown
-	inc.last = o.sec
+	inc := &cs.inc
+	ongoing := inc.last[k] != 0 && o.sec-inc.last[k] < e.cooldown
+	inc.last[k] = o.sec
 	e.decay(cs, o.sec)
 	cs.trust.alarm = o.sec
-	if ongoing && sev <= inc.sev {
+	if ongoing && sev <= inc.sev[k] {
 		return
 	}
 	t := &cs.trust
 	add := float32(e.t.Penalty[sev])
 	if ongoing {
-		add -= float32(e.t.Penalty[inc.sev])
+		add -= float32(e.t.Penalty[inc.sev[k]])
 	}
 	t.pen[k] = min(t.pen[k]+add, MaxScore)
-	inc.sev = sev
+	inc.sev[k] = sev
 	if ongoing { // one incident, one signal: a graver finding only weighs more
 		e.reevaluate(o.i, cs, o.sec, "signal "+k.String()+" now "+sev.String())
 		return
@@ -287,13 +287,12 @@ func (e *Engine) reasons(i int32, cs *caller, sec uint32) []Reason {
 		Detail: "starting score of the weakest credential type used in the last day", Since: timeOf(t.baseAt)}}
 	for k, p := range t.pen {
 		if p >= 1 {
-			inc := cs.inc[k]
 			detail := "recovering"
 			if sec-t.alarm < e.quiet {
 				detail = "incident under way or recent; recovery starts " + e.t.QuietPeriod.String() + " after the last finding"
 			}
 			rs = append(rs, Reason{Kind: "signal", Name: Kind(k).String(), Points: -int(p + 0.5),
-				Detail: inc.sev.String() + " severity; " + detail, Since: timeOf(inc.last)})
+				Detail: cs.inc.sev[k].String() + " severity; " + detail, Since: timeOf(cs.inc.last[k])})
 		}
 	}
 	if t.hasCtx {
@@ -399,7 +398,7 @@ func (e *Engine) Clear(identity, by string) (State, error) {
 	sec := max(secOf(e.cfg.Clock().UnixMilli()), cs.last)
 	cs.trust.pen = [numKinds]float32{}
 	cs.trust.alarm, cs.trust.hasCtx = 0, false
-	cs.inc = [numKinds]incident{}
+	cs.inc = incidents{}
 	cs.rate.sC, cs.rate.sB, cs.rate.xC, cs.rate.xB = 0, 0, 0, 0
 	cs.route.novel, cs.fan.novel, cs.route.big = 0, 0, 0
 	cs.seq.window = 0
