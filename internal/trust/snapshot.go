@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 )
 
 // A snapshot is the engine's learned state, for the server to store so
@@ -18,13 +19,15 @@ import (
 //	size       uint32: bytes of one caller's state
 //	seed       uint64: the hash seed (routes and networks are kept hashed)
 //	count      uint32: callers
-//	count ×    uint16 identity length, identity, the caller's state
-//	           (its fields in order, encoding/binary)
+//	count ×    uint16 identity length, identity, the caller's state (its
+//	           memory image: a fixed-size value without pointers)
 //	contexts   uint32 length, then JSON: the context inputs by identity
 //
-// A snapshot of another version or caller size is refused with
+// A snapshot of another version, caller size or byte order (all of
+// Kith's 64-bit little-endian platforms share one) is refused with
 // ErrSnapshot: the engine then starts afresh, which costs a warm-up, not
-// correctness. About 1.8 KB a caller before compression; it compresses
+// correctness. A restored caller's indices are checked (see sanitize), so
+// that no snapshot can make the engine index out of range. About 1.8 KB a caller before compression; it compresses
 // well (idle hours and unused tables are zeros).
 const (
 	snapshotMagic   = "KITHTRST"
@@ -41,7 +44,10 @@ func (e *Engine) WriteSnapshot(w io.Writer) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	size := binary.Size(caller{})
+	size := int(unsafe.Sizeof(caller{}))
+	if !littleEndian() {
+		return fmt.Errorf("write trust snapshot: big-endian platforms are not supported")
+	}
 	hdr := make([]byte, 0, 32)
 	hdr = append(hdr, snapshotMagic...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, snapshotVersion)
@@ -58,10 +64,7 @@ func (e *Engine) WriteSnapshot(w io.Writer) error {
 		}
 		buf = binary.LittleEndian.AppendUint16(buf[:0], uint16(len(id)))
 		buf = append(buf, id...)
-		var err error
-		if buf, err = binary.Append(buf, binary.LittleEndian, e.at(int32(i))); err != nil {
-			return fmt.Errorf("write trust snapshot: %w", err)
-		}
+		buf = append(buf, callerBytes(e.at(int32(i)))...)
 		if _, err := bw.Write(buf); err != nil {
 			return fmt.Errorf("write trust snapshot: %w", err)
 		}
@@ -92,8 +95,10 @@ func (e *Engine) ReadSnapshot(r io.Reader) error {
 		return fmt.Errorf("%w: header: %v", ErrSnapshot, err)
 	}
 	le := binary.LittleEndian
-	size := binary.Size(caller{})
+	size := int(unsafe.Sizeof(caller{}))
 	switch {
+	case !littleEndian():
+		return fmt.Errorf("%w: big-endian platforms are not supported", ErrSnapshot)
 	case string(hdr[:8]) != snapshotMagic:
 		return fmt.Errorf("%w: not a trust snapshot", ErrSnapshot)
 	case le.Uint32(hdr[8:]) != snapshotVersion:
@@ -106,7 +111,6 @@ func (e *Engine) ReadSnapshot(r io.Reader) error {
 		return fmt.Errorf("%w: %d callers, more than MaxCallers (%d)", ErrSnapshot, count, e.maxCallers)
 	}
 	n := &Engine{index: make(map[string]int32, count), contexts: map[string][]ContextInput{}, dirty: map[int32]struct{}{}}
-	buf := make([]byte, size)
 	for k := range count {
 		var l [2]byte
 		if _, err := io.ReadFull(br, l[:]); err != nil {
@@ -120,16 +124,14 @@ func (e *Engine) ReadSnapshot(r io.Reader) error {
 		if _, err := io.ReadFull(br, id); err != nil {
 			return fmt.Errorf("%w: caller %d: %v", ErrSnapshot, k, err)
 		}
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return fmt.Errorf("%w: caller %d: %v", ErrSnapshot, k, err)
-		}
 		i := int32(k)
 		if int(i)/chunkSize == len(n.chunks) {
 			n.chunks = append(n.chunks, new([chunkSize]caller))
 		}
-		if _, err := binary.Decode(buf, le, n.at(i)); err != nil {
+		if _, err := io.ReadFull(br, callerBytes(n.at(i))); err != nil {
 			return fmt.Errorf("%w: caller %d: %v", ErrSnapshot, k, err)
 		}
+		n.at(i).sanitize()
 		s := string(id)
 		if _, dup := n.index[s]; dup {
 			return fmt.Errorf("%w: identity %q twice", ErrSnapshot, s)
@@ -167,4 +169,35 @@ func (e *Engine) ReadSnapshot(r io.Reader) error {
 	e.contexts, e.dirty = n.contexts, n.dirty
 	e.stats.Callers = int64(len(n.ids))
 	return nil
+}
+
+// callerBytes returns the memory of cs as bytes: a caller holds no
+// pointers, so its image is its value.
+func callerBytes(cs *caller) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(cs)), unsafe.Sizeof(*cs))
+}
+
+// littleEndian reports whether the platform is little-endian.
+func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }
+
+// sanitize clamps the fields of a restored caller that index arrays, so
+// that a damaged snapshot cannot make the engine panic.
+func (cs *caller) sanitize() {
+	cs.route.used = min(cs.route.used, routeCap)
+	cs.seq.judged = min(cs.seq.judged, 16)
+	for i := range cs.sess {
+		cs.sess[i].prev = min(cs.sess[i].prev, seqStart)
+	}
+	for k := range cs.inc.sev {
+		cs.inc.sev[k] = min(cs.inc.sev[k], Critical)
+	}
+	cs.rate.refH = min(cs.rate.refH, 24)
+	cs.trust.level = min(cs.trust.level, uint8(LevelHigh))
+	cs.trust.base = min(cs.trust.base, MaxScore)
+	cs.trust.reported = min(cs.trust.reported, MaxScore)
+	for k, p := range cs.trust.pen {
+		if !(p >= 0 && p <= MaxScore) { // NaN too
+			cs.trust.pen[k] = MaxScore
+		}
+	}
 }
