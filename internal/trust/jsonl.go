@@ -27,7 +27,7 @@ import (
 type lineParser struct {
 	b       []byte
 	i       int
-	scratch []byte // unescaped strings; never grows during a parse
+	scratch []byte // unescaped strings (invalid UTF-8 may triple a string: room for 3×)
 	call    Call
 	evType  string // "type" of an event line
 	actor   string // actor.kind of an event line
@@ -49,7 +49,7 @@ const maxDepth = 64
 func (p *lineParser) parse(line []byte) error {
 	p.b, p.i, p.depth = line, 0, 0
 	if cap(p.scratch) < len(line) {
-		p.scratch = make([]byte, 0, len(line)*2)
+		p.scratch = make([]byte, 0, len(line)*3)
 	}
 	p.scratch = p.scratch[:0]
 	p.call = Call{}
@@ -372,8 +372,8 @@ func (p *lineParser) escaped(start int) (string, error) {
 	return "", p.errorf("unterminated string")
 }
 
-// put appends c to the scratch buffer, which has room: the unescaped
-// strings of a line are never longer than the line.
+// put appends c to the scratch buffer. Should it grow, the strings made
+// from it so far keep the old array: they stay valid.
 func (p *lineParser) put(c byte) { p.scratch = append(p.scratch, c) }
 
 func (p *lineParser) putRune(r rune) { p.scratch = utf8.AppendRune(p.scratch, r) }
@@ -410,18 +410,41 @@ func (p *lineParser) number() (string, error) {
 		return p.str()
 	}
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			p.i++
-			continue
-		}
-		break
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
 	}
-	if p.i == start {
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case p.digits() == 0:
 		return "", p.errorf("want a number")
 	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if p.digits() == 0 {
+			return "", p.errorf("want digits after '.'")
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if p.digits() == 0 {
+			return "", p.errorf("want digits in the exponent")
+		}
+	}
 	return unsafeString(p.b[start:p.i]), nil
+}
+
+// digits consumes decimal digits and returns how many.
+func (p *lineParser) digits() int {
+	n := 0
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+		n++
+	}
+	return n
 }
 
 // floatValue parses a number.
