@@ -135,6 +135,7 @@ func (p *lineParser) object(where int) error {
 			return p.errorf("want ':' after a key")
 		}
 		p.i++
+		p.ws()
 		if err := p.field(where, key); err != nil {
 			return err
 		}

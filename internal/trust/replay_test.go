@@ -120,7 +120,11 @@ func TestParseLineShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	export := fmt.Sprintf(`{"index":17,"event":%s}`, evJSON)
-	for name, line := range map[string]string{"flat": flat, "export": export, "event": string(evJSON)} {
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, []byte(export), " ", "\t "); err != nil {
+		t.Fatal(err)
+	}
+	for name, line := range map[string]string{"flat": flat, "export": export, "event": string(evJSON), "indented": indented.String()} {
 		var p lineParser
 		if err := p.parse([]byte(line)); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -212,6 +216,14 @@ func FuzzParseLine(f *testing.F) {
 					t.Fatalf("ts %q: got %v, time.Parse: %v, %v", v, p.call.Time, want, err)
 				}
 			}
+		}
+		var spaced bytes.Buffer // whitespace anywhere JSON allows it changes nothing
+		if err := json.Indent(&spaced, line, " ", "\t"); err != nil {
+			t.Fatalf("accepted %q, which json.Indent refuses: %v", line, err)
+		}
+		var r lineParser
+		if err := r.parse(spaced.Bytes()); err != nil || !cmp.Equal(p.call, r.call, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })) {
+			t.Fatalf("indented %q: %v, %+v; want %+v", line, err, r.call, p.call)
 		}
 		first := p.call
 		first.Caller, first.Target, first.Route = strings.Clone(first.Caller), strings.Clone(first.Target), strings.Clone(first.Route)
