@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -105,14 +106,11 @@ func (p *lineParser) errorf(format string, args ...any) error {
 }
 
 func (p *lineParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\r', '\n':
-			p.i++
-		default:
-			return
-		}
+	b, i := p.b, p.i
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
+	p.i = i
 }
 
 // object parses an object whose keys mean what where says.
@@ -281,24 +279,47 @@ func (p *lineParser) str() (string, error) {
 	}
 	p.i++
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			s := p.b[start:p.i]
+	for {
+		b, i := p.b, p.i // locals: the loop is the parser's hottest
+		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		for i < len(b) && strClass[b[i]] == 0 {
+			i++
+		}
+		p.i = i
+		if p.i >= len(p.b) {
+			return "", p.errorf("unterminated string")
+		}
+		switch strClass[p.b[p.i]] {
+		case 1: // '"'
 			p.i++
-			return unsafeString(s), nil
-		case c == '\\':
-			return p.escaped(start)
-		case c < 0x20:
-			return "", p.errorf("control character in a string")
-		case c >= utf8.RuneSelf:
+			return unsafeString(p.b[start : p.i-1]), nil
+		case 4: // above ASCII: valid UTF-8 is kept as it is
+			r, size := utf8.DecodeRune(p.b[p.i:])
+			if r == utf8.RuneError && size == 1 {
+				return p.escaped(start)
+			}
+			p.i += size
+		default: // '\\' or a control character
 			return p.escaped(start)
 		}
-		p.i++
 	}
-	return "", p.errorf("unterminated string")
 }
+
+// special8 reports whether any of the eight bytes of w is not plain
+// ASCII inside a string: '"', '\\', a control character or above ASCII.
+// (It may report true for plain bytes beside one that is not.)
+func special8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(x uint64) uint64 { return (x - ones) &^ x }
+	return (zero(w^(ones*'"'))|zero(w^(ones*'\\'))|(w-ones*0x20)&^w|w)&highs != 0
+}
+
+// strClass classifies bytes inside a string: 0 plain ASCII, 1 '"', 2
+// '\\', 3 control character, 4 above ASCII. A constant, so that it is
+// read-only.
+const strClass = "\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x03\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04\x04"
 
 // escaped finishes a string with escapes or non-ASCII bytes from start,
 // unescaping it into the scratch buffer (invalid UTF-8 becomes U+FFFD, as
