@@ -69,8 +69,8 @@ type Tuning struct {
 	MinExfilBytes float64
 	// CUSUMSlack and CUSUMThreshold are the CUSUM's k and h, in robust
 	// standard deviations of five-minute counts and bytes at this hour of
-	// day: rate.sustained and volume.low_and_slow fire when the sum of
-	// (z - k) exceeds h. 1 and 10.
+	// day (at today's level): rate.sustained and volume.low_and_slow fire
+	// when the sum of (z - k) exceeds h. 0.75 and 10.
 	CUSUMSlack, CUSUMThreshold float64
 	// MinExcessCalls and MinExcessBytes are the least excess over the
 	// expected calls or bytes, summed over the CUSUM's run, for
@@ -87,9 +87,10 @@ type Tuning struct {
 	// NewNetworkStable: source.new_network fires only for a caller that
 	// used no new network for this long before; 24h.
 	NewNetworkStable time.Duration
-	// Overlap: source.concurrent fires when one credential is used from
-	// a second place less than Overlap after its last use from the first;
-	// 2m.
+	// Overlap: source.concurrent fires when a host starts using a
+	// credential less than Overlap after another host's last use of it
+	// (and, whatever the gap within the hour, when the uses alternate);
+	// 10m.
 	Overlap time.Duration
 	// MinErrors is the fewest refusals and probing errors (decayed over a
 	// minute) for an errors.burst; 8.
@@ -117,9 +118,9 @@ func DefaultTuning() Tuning {
 	return Tuning{
 		WarmUp: 24 * time.Hour, MinCalls: 50, Cooldown: 30 * time.Minute,
 		SpikeFactor: 2.5, MinSpike: 20, ExfilFactor: 4, MinExfilBytes: 1 << 20,
-		CUSUMSlack: 1, CUSUMThreshold: 10, MinExcessCalls: 60, MinExcessBytes: 4 << 20,
+		CUSUMSlack: 0.75, CUSUMThreshold: 10, MinExcessCalls: 60, MinExcessBytes: 4 << 20,
 		EndpointThreshold: 5, SurpriseBits: 7,
-		NewNetworkStable: 24 * time.Hour, Overlap: 2 * time.Minute,
+		NewNetworkStable: 24 * time.Hour, Overlap: 10 * time.Minute,
 		MinErrors: 8, FanoutThreshold: 3,
 		RecoveryHalfLife: 6 * time.Hour, QuietPeriod: 30 * time.Minute,
 		Penalty: [5]int{0, 60, 150, 300, 500}, ScoreStep: 25,

@@ -17,11 +17,21 @@ import (
 //     bursts are its own history, so they do not fire; a burst several
 //     times larger than any it made at this hour does, within seconds.
 //   - Sustained rises (rate.sustained, volume.low_and_slow): a one-sided
-//     CUSUM over five-minute buckets of z = (x − mean) / scale against the
-//     mean and mean absolute deviation of this hour of day (exponentially
-//     weighted over about four days), z clipped to ±4 so that no single
+//     CUSUM over five-minute buckets of z = (x − expected) / scale, where
+//     expected is the mean of this hour of day (exponentially weighted
+//     over about four days) times today's level (the recent buckets
+//     against their hours' means, over about six hours: a busy day is
+//     not an attack, a rise within the hour is), and the scale is the
+//     hour's mean absolute deviation; z is clipped to ±4 so that no single
 //     bucket decides, with a scale floored at a quarter of the mean and at
-//     Poisson noise. It fires when the sum of (z − k) exceeds h and the
+//     Poisson noise. The five-minute buckets count the caller's
+//     background: of each ten seconds, at most four times the usual ten
+//     seconds at this hour (at least 3; in the hour's first day, four
+//     times the recent calls per busy ten seconds) — bursts are the burst
+//     detector's; so that an hourly cron burst does not inflate the
+//     deviation a steady rise would hide in, while a sustained rise of
+//     any size still counts up to four times. Buckets are also winsorized
+//     at four scales above the mean before they are learned. It fires when the sum of (z − k) exceeds h and the
 //     excess over the run adds up to a minimum. A rise of half the usual
 //     volume is found in about an hour; a doubling within minutes.
 //
@@ -40,6 +50,9 @@ type rateState struct {
 	gC, gB   float32 // largest ten-second calls and bytes at any hour (decayed)
 	refC     float32 // burstRef of hour refH-1, cached until a peak changes
 	refB     float32
+	cap10    float32 // calls of a ten-second bucket counted in five-minute buckets
+	avg10    float32 // calls per non-empty ten-second bucket, exponentially weighted
+	lvC, lvB float32 // today's level: recent calls and bytes against the profile
 	refH     uint8
 	n        [24]uint8
 	slot     [24]slotStats
@@ -53,11 +66,12 @@ type slotStats struct {
 }
 
 const (
-	globalDecay = 0.9998 // per five-minute bucket: about 5.6 % a day
-	minSlotObs  = 12     // a day's buckets of an hour before its profile is used
-	maxGap5     = 288    // five-minute buckets (a day) of silence still accounted one by one
-	profileRate = 0.02   // the profile's learning rate per bucket, once it has 50
-	cusumCap    = 3      // times h the CUSUM is capped at
+	globalDecay = 0.9998   // per five-minute bucket: about 5.6 % a day
+	minSlotObs  = 12       // a day's buckets of an hour before its profile is used
+	maxGap5     = 288      // five-minute buckets (a day) of silence still accounted one by one
+	profileRate = 0.02     // the profile's learning rate per bucket, once it has 50
+	levelRate   = 1.0 / 72 // today's level's learning rate per bucket: six hours
+	cusumCap    = 3        // times h the CUSUM is capped at
 )
 
 // rateWindows counts the call into the caller's buckets and checks the
@@ -66,7 +80,7 @@ func (e *Engine) rateWindows(o *obs) {
 	r := &o.cs.rate
 	b10, b5 := uint32(o.ms/10000), uint32(o.ms/300000)
 	if r.b10 == 0 {
-		r.b10, r.b5 = b10, b5
+		r.b10, r.b5, r.cap10, r.avg10, r.lvC, r.lvB = b10, b5, 3, 1, 1, 1
 	}
 	if b10 != r.b10 {
 		e.close10(o, r, b10)
@@ -74,20 +88,26 @@ func (e *Engine) rateWindows(o *obs) {
 	if b5 != r.b5 {
 		e.close5(o, r, b5)
 	}
+	h := hourOf(o.sec)
+	if r.refH != uint8(h+1) {
+		r.refC, r.refB = r.burstRef(h)
+		r.cap10 = max(4*r.slot[h].meanC/30, 3)
+		if r.n[h] < minSlotObs { // the hour's first day: the recent level
+			r.cap10 = max(4*r.avg10, 3)
+		}
+		r.refH = uint8(h + 1)
+	}
+	if r.c10 < r.cap10 {
+		r.c5++
+		r.y5 += o.bytes
+	}
 	r.c10++
 	r.y10 += o.bytes
-	r.c5++
-	r.y5 += o.bytes
 	frac := float32(o.ms%10000) / 10000
 	estC, estB := r.c10+r.p10*(1-frac), r.y10+r.q10*(1-frac)
 	r.m10, r.n10 = max(r.m10, estC), max(r.n10, estB)
 	if !o.warm {
 		return
-	}
-	h := hourOf(o.sec)
-	if r.refH != uint8(h+1) {
-		r.refC, r.refB = r.burstRef(h)
-		r.refH = uint8(h + 1)
 	}
 	refC, refB := r.refC, r.refB
 	if limit := max(float32(e.t.MinSpike), float32(e.t.SpikeFactor)*refC); estC > limit {
@@ -140,6 +160,7 @@ func (e *Engine) close10(o *obs, r *rateState, b10 uint32) {
 	s.peakC, r.gC = newLogPeak(learnPeak(s.peakC.value(), r.m10, spike)), learnPeak(r.gC, r.m10, spike)
 	s.peakB, r.gB = newLogPeak(learnPeak(s.peakB.value(), r.n10, exfil)), learnPeak(r.gB, r.n10, exfil)
 	r.refH = 0
+	r.avg10 += 0.05 * (r.c10 - r.avg10)
 	if b10 == r.b10+1 {
 		r.p10, r.q10 = r.c10, r.y10
 	} else {
@@ -206,15 +227,16 @@ func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 	k, limit := float32(e.t.CUSUMSlack), float32(e.t.CUSUMThreshold)
 	judge := o.warm && n >= minSlotObs
 	if judge {
-		scaleC := max(1.25*s.devC, 0.25*s.meanC, sqrt32(s.meanC), 1)
+		eC, eB := s.meanC*r.lvC, s.meanB*r.lvB // expected at today's level
+		scaleC := max(1.25*s.devC*r.lvC, 0.25*eC, sqrt32(eC), 1)
 		if r.sC == 0 {
 			r.runStart = uint32(int64(b)*300 - epoch)
 		}
-		r.sC, r.xC = cusum(r.sC, r.xC, (x-s.meanC)/scaleC, x-s.meanC, k, limit)
-		scaleB := max(1.25*s.devB, 0.25*s.meanB, s.meanB/sqrt32(max(s.meanC, 1)), 4096)
-		r.sB, r.xB = cusum(r.sB, r.xB, (y-s.meanB)/scaleB, y-s.meanB, k, limit)
+		r.sC, r.xC = cusum(r.sC, r.xC, (x-eC)/scaleC, x-eC, k, limit)
+		scaleB := max(1.25*s.devB*r.lvB, 0.25*eB, eB/sqrt32(max(eC, 1)), 4096)
+		r.sB, r.xB = cusum(r.sB, r.xB, (y-eB)/scaleB, y-eB, k, limit)
 		if r.sC > limit && r.xC >= float32(e.t.MinExcessCalls) {
-			meanC, run := s.meanC, o.sec-min(r.runStart, o.sec)
+			meanC, run := eC, o.sec-min(r.runStart, o.sec)
 			e.raise(o, RateSustained, severityOfRun(x, meanC), func() map[string]string {
 				return map[string]string{
 					"expected": fmt.Sprintf("about %.1f calls per 5m at %02d:00 UTC", meanC, h),
@@ -224,7 +246,7 @@ func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 			})
 		}
 		if r.sB > limit && r.xB >= float32(e.t.MinExcessBytes) {
-			meanB, run := s.meanB, o.sec-min(r.runStart, o.sec)
+			meanB, run := eB, o.sec-min(r.runStart, o.sec)
 			e.raise(o, VolumeLowAndSlow, severityOfRun(y, meanB), func() map[string]string {
 				return map[string]string{
 					"expected": fmt.Sprintf("about %s per 5m at %02d:00 UTC", byteSize(meanB), h),
@@ -244,6 +266,27 @@ func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 	}
 	if r.sB >= limit/2 {
 		aB /= 4
+	}
+	if n >= minSlotObs { // today's level, over about six hours
+		lC, lB := float32(levelRate), float32(levelRate)
+		if r.sC >= limit/2 {
+			lC /= 4
+		}
+		if r.sB >= limit/2 {
+			lB /= 4
+		}
+		if s.meanC >= 1 {
+			r.lvC += lC * (min(max(x/s.meanC, 1.0/3), 3) - r.lvC)
+		}
+		if s.meanB >= 1024 {
+			r.lvB += lB * (min(max(y/s.meanB, 1.0/3), 3) - r.lvB)
+		}
+	}
+	// Winsorized: an hourly cron burst must not inflate the profile's
+	// deviation so much that a steady rise hides in it.
+	if n >= minSlotObs {
+		x = min(x, s.meanC+4*max(1.25*s.devC, sqrt32(s.meanC), 1))
+		y = min(y, s.meanB+4*max(1.25*s.devB, 0.25*s.meanB, 4096))
 	}
 	dC, dB := x-s.meanC, y-s.meanB
 	s.meanC += aC * dC

@@ -18,11 +18,12 @@ import (
 //     keeps adding networks (autoscaling across subnets) is never stable
 //     and so never raises it: it adapts. Being new is not suspicious; a
 //     new network after a stable history is.
-//   - source.concurrent: a credential used from one host less than
-//     Overlap after its use from another (the caller's sessions, see
-//     sessions), when that other use is later than this host's previous
-//     one: the uses alternate, so both copies are in use (a copy, not a
-//     move). It raises a high signal. A caller
+//   - source.concurrent: a credential used from two hosts in overlapping
+//     time (the caller's sessions, see sessions): a host uses it again
+//     after another host used it within the hour (the uses alternate:
+//     both copies are in use, a copy, not a move), or a host starts
+//     using it less than Overlap after another's last use. It raises a
+//     high signal. A caller
 //     whose credentials are shared by design (a client secret used by
 //     several instances) shows it in its first day, or by three such
 //     incidents; from then on its credentials are taken as shared.
@@ -35,7 +36,10 @@ type sourceState struct {
 	_      [3]byte
 }
 
-const sharedLimit = 3
+const (
+	sharedLimit     = 3
+	alternateWindow = 3600 // seconds: how far back the other host's use counts when the uses alternate
+)
 
 // sources checks and learns the call's network and the places of its
 // credential.
@@ -46,7 +50,15 @@ func (e *Engine) sources(o *obs) {
 	s := &o.cs.src
 	e.network(o, s, o.net)
 	otherT := o.otherAt
-	if o.cred == 0 || otherT == 0 || o.sec-otherT >= e.overlap || o.sessAt != 0 && o.sessAt > otherT {
+	if o.cred == 0 || otherT == 0 {
+		return
+	}
+	// Both copies in use: this host used the credential before the other
+	// did, and uses it again (within a credential's life); or it starts
+	// using it right after the other did.
+	alternate := o.sessAt != 0 && o.sessAt < otherT && o.sec-otherT < alternateWindow
+	handover := o.sessAt == 0 && o.sec-otherT < e.overlap
+	if !alternate && !handover {
 		return
 	}
 	if !o.warm { // shared by design: seen in the caller's first day
