@@ -25,8 +25,9 @@ import (
 //     using it less than Overlap after another's last use. It raises a
 //     high signal. A caller
 //     whose credentials are shared by design (a client secret used by
-//     several instances) shows it in its first day, or by three such
-//     incidents; from then on its credentials are taken as shared.
+//     several instances) shows it in its first day (three such uses), or
+//     by three such incidents; from then on its credentials are taken as
+//     shared.
 type sourceState struct {
 	nets   [4]uint64 // the last networks used
 	netAt  [4]uint32 // their last use
@@ -61,8 +62,8 @@ func (e *Engine) sources(o *obs) {
 	if !alternate && !handover {
 		return
 	}
-	if !o.warm { // shared by design: seen in the caller's first day
-		s.shared = sharedLimit
+	if !o.warm { // shared by design: seen again and again in the caller's first day
+		s.shared = min(s.shared+1, sharedLimit)
 		return
 	}
 	if s.shared >= sharedLimit {
