@@ -31,9 +31,11 @@ import (
 //     detector's; so that an hourly cron burst does not inflate the
 //     deviation a steady rise would hide in, while a sustained rise of
 //     any size still counts up to four times. Buckets are also winsorized
-//     at four scales above the mean before they are learned. It fires when the sum of (z − k) exceeds h and the
-//     excess over the run adds up to a minimum. A rise of half the usual
-//     volume is found in about an hour; a doubling within minutes.
+//     at four scales above the mean before they are learned. It fires
+//     when the sum of (z − k) exceeds h and the excess over the run adds
+//     up to a minimum and to half of what the run expected (a day half
+//     again as busy is not an attack). A rise of half the usual volume
+//     is found in about an hour; a doubling within minutes.
 //
 // While an incident of a kind is under way, its peaks grow by at most 2 %
 // a bucket and its means learn four times slower: an attack must not
@@ -47,6 +49,7 @@ type rateState struct {
 	c5, y5   float32 // calls and bytes in the current five-minute bucket
 	sC, sB   float32 // CUSUM on calls and bytes
 	xC, xB   float32 // excess calls and bytes over the CUSUMs' runs
+	eC, eB   float32 // expected calls and bytes over the runs
 	gC, gB   float32 // largest ten-second calls and bytes at any hour (decayed)
 	refC     float32 // burstRef of hour refH-1, cached until a peak changes
 	refB     float32
@@ -66,12 +69,13 @@ type slotStats struct {
 }
 
 const (
-	globalDecay = 0.9998   // per five-minute bucket: about 5.6 % a day
-	minSlotObs  = 12       // a day's buckets of an hour before its profile is used
-	maxGap5     = 288      // five-minute buckets (a day) of silence still accounted one by one
-	profileRate = 0.02     // the profile's learning rate per bucket, once it has 50
-	levelRate   = 1.0 / 72 // today's level's learning rate per bucket: six hours
-	cusumCap    = 3        // times h the CUSUM is capped at
+	globalDecay    = 0.9998   // per five-minute bucket: about 5.6 % a day
+	minSlotObs     = 12       // a day's buckets of an hour before its profile is used
+	maxGap5        = 288      // five-minute buckets (a day) of silence still accounted one by one
+	profileRate    = 0.02     // the profile's learning rate per bucket, once it has 50
+	levelRate      = 1.0 / 72 // today's level's learning rate per bucket: six hours
+	cusumCap       = 3        // times h the CUSUM is capped at
+	minExcessShare = 0.5      // least excess of a sustained rise, as a share of what its run expected
 )
 
 // rateWindows counts the call into the caller's buckets and checks the
@@ -232,10 +236,10 @@ func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 		if r.sC == 0 {
 			r.runStart = uint32(int64(b)*300 - epoch)
 		}
-		r.sC, r.xC = cusum(r.sC, r.xC, (x-eC)/scaleC, x-eC, k, limit)
+		r.sC, r.xC, r.eC = cusum(r.sC, r.xC, r.eC, (x-eC)/scaleC, x, eC, k, limit)
 		scaleB := max(1.25*s.devB*r.lvB, 0.25*eB, eB/sqrt32(max(eC, 1)), 4096)
-		r.sB, r.xB = cusum(r.sB, r.xB, (y-eB)/scaleB, y-eB, k, limit)
-		if r.sC > limit && r.xC >= float32(e.t.MinExcessCalls) {
+		r.sB, r.xB, r.eB = cusum(r.sB, r.xB, r.eB, (y-eB)/scaleB, y, eB, k, limit)
+		if r.sC > limit && r.xC >= float32(e.t.MinExcessCalls) && r.xC >= minExcessShare*r.eC {
 			meanC, run := eC, o.sec-min(r.runStart, o.sec)
 			e.raise(o, RateSustained, severityOfRun(x, meanC), func() map[string]string {
 				return map[string]string{
@@ -245,7 +249,7 @@ func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 				}
 			})
 		}
-		if r.sB > limit && r.xB >= float32(e.t.MinExcessBytes) {
+		if r.sB > limit && r.xB >= float32(e.t.MinExcessBytes) && r.xB >= minExcessShare*r.eB {
 			meanB, run := eB, o.sec-min(r.runStart, o.sec)
 			e.raise(o, VolumeLowAndSlow, severityOfRun(y, meanB), func() map[string]string {
 				return map[string]string{
@@ -298,15 +302,16 @@ func (e *Engine) bucket5(o *obs, r *rateState, b uint32, x, y float32) {
 	}
 }
 
-// cusum returns the CUSUM s and the run's excess ex after one more bucket
-// of standardised deviation z (clipped to ±4) and raw deviation d.
-func cusum(s, ex, z, d, k, limit float32) (float32, float32) {
+// cusum returns the CUSUM s, the run's excess ex and what the run
+// expected es after one more bucket of standardised deviation z (clipped
+// to ±4), seen x and expected e.
+func cusum(s, ex, es, z, x, e, k, limit float32) (float32, float32, float32) {
 	z = min(max(z, -4), 4)
 	s = min(max(s+z-k, 0), cusumCap*limit)
 	if s == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return s, ex + d
+	return s, ex + x - e, es + e
 }
 
 // severityOfRun grades a sustained rise by the last bucket against the
