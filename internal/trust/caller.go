@@ -100,7 +100,7 @@ func (e *Engine) lookup(identity string, sec uint32, credType string) int32 {
 	cs := e.at(i)
 	*cs = caller{first: sec, last: sec}
 	b := Strength(credType)
-	cs.trust = trustState{base: uint16(b), baseAt: sec, reported: uint16(b), level: uint8(levelOf(b))}
+	cs.trust = trustState{base: uint16(b), baseAt: sec, reported: uint16(b), level: uint8(LevelOf(b))}
 	e.stats.Callers++
 	return i
 }

@@ -3,9 +3,9 @@ package trust
 import (
 	"fmt"
 	"math"
-	"slices"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"

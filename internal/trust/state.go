@@ -53,8 +53,6 @@ func LevelOf(score int) Level {
 	return LevelUntrusted
 }
 
-func levelOf(score int) Level { return LevelOf(score) }
-
 // Strength returns the starting score of a caller that authenticates
 // with credType: how much a stolen copy of the credential is worth to an
 // attacker, inversely.
