@@ -72,8 +72,14 @@ func FromRecord(r *callrecord.Record, source netip.Addr, node string) Call {
 
 // refused reports whether the call was denied by policy or refused
 // before it, or answered with a status that probing produces (401, 403,
-// 404, 405): the errors detector counts these.
+// 404, 405): the errors detector counts these. A call that remediation
+// answered (step-up, quarantine, rate limit, restricted scopes) is not
+// counted: the engine must not feed on its own verdicts.
 func (c *Call) refused() bool {
+	switch c.Decision {
+	case "step_up", "quarantine", "rate_limit", "restrict":
+		return false
+	}
 	switch c.Status {
 	case 401, 403, 404, 405:
 		return true
@@ -81,10 +87,11 @@ func (c *Call) refused() bool {
 	return denied(c.Decision)
 }
 
-// denied reports whether decision is one that refused the call.
+// denied reports whether decision is one that refused the call by policy
+// (or before it).
 func denied(decision string) bool {
 	switch decision {
-	case "deny", "refused", "quarantine":
+	case "deny", "refused":
 		return true
 	}
 	return false

@@ -302,6 +302,25 @@ func TestErrorsBurst(t *testing.T) {
 	}
 }
 
+// TestRemediationIsNotProbing: the step-up challenges (401) and
+// quarantine refusals that remediation answers raise no errors.burst:
+// the engine must not feed on its own verdicts.
+func TestRemediationIsNotProbing(t *testing.T) {
+	w := newWorkload("spiffe://example.org/a", 1, 0.5, 4)
+	e, rec, start := warmed(t, w, nil)
+	_, s := attack(e, rec, w, start, 60, func(k int) Call {
+		c := w.call(start.Add(time.Duration(k)*time.Second/2), 0, 4)
+		c.Status, c.Decision = 401, "step_up"
+		if k%2 == 1 {
+			c.Status, c.Decision = 403, "quarantine"
+		}
+		return c
+	}, ErrorsBurst)
+	if s != nil {
+		t.Errorf("remediation raised %v", s)
+	}
+}
+
 // TestFanout: one new dependency after a deploy is not lateral movement;
 // calls to services never called before, which policy denies, are.
 func TestFanout(t *testing.T) {
