@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -342,5 +343,25 @@ func TestFanout(t *testing.T) {
 	}, FanoutNewTargets)
 	if s == nil || n > 2 {
 		t.Fatalf("fanout.new_targets after %d requests (%v); signals:%s", n, s, rec.summary())
+	}
+}
+
+// TestEndpointAdaptive: a caller whose paths hold names the engine cannot
+// tell from routes (/v1/users/alice), so that nearly every call is a new
+// "route" from its first day, raises its own bar: no endpoint.new.
+func TestEndpointAdaptive(t *testing.T) {
+	w := newWorkload("spiffe://example.org/a", 1, 0.2, 4)
+	w.withRoute = false
+	e, rec, _ := newEngine(t, nil)
+	names := "abcdefghijklmnopqrstuvwxyz"
+	w.run(t0, t0.Add(days(4)), func(c *Call) {
+		if c.Method == "GET" && strings.HasPrefix(c.Path, "/v1/orders/") {
+			n := w.rng.IntN(1 << 20)
+			c.Path = "/v1/users/" + string([]byte{names[n%26], names[n/26%26], names[n/676%26], names[n/17576%26]})
+		}
+		e.Observe(c)
+	})
+	if got := rec.of(EndpointNew); len(got) > 0 {
+		t.Errorf("endpoint.new on a caller whose paths are mostly new:%s", rec.summary())
 	}
 }

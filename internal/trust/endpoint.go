@@ -81,7 +81,7 @@ func (e *Engine) endpoints(o *obs) uint8 {
 	}
 	decayNovelty(&rt.novel, &rt.base, &rt.at, o.sec)
 	rt.novel += w
-	limit := float32(e.t.EndpointThreshold) + 2*rt.base/(week/hour)
+	limit := float32(e.t.EndpointThreshold) + 2*hourlyRate(rt.base, o.cs.first, o.sec)
 	rt.base += w
 	if !o.warm || rt.novel < limit {
 		return idx
@@ -115,6 +115,15 @@ func allowanceText(w float32) string {
 		return "denied by policy"
 	}
 	return "not known to be allowed, or refused"
+}
+
+// hourlyRate returns a caller's hourly rate of novelty from its base (a
+// sum decayed over a week), over the caller's life when shorter than a
+// week: a caller that discovers routes by design on its first day has
+// that rate from its second.
+func hourlyRate(base float32, first, sec uint32) float32 {
+	hours := min(max(float32(sec-first)/hour, 1), week/hour)
+	return base / hours
 }
 
 // decayNovelty decays a novelty score (one-hour time constant) and its

@@ -33,7 +33,7 @@ func (e *Engine) fanout(o *obs) {
 	}
 	decayNovelty(&f.novel, &f.base, &f.at, o.sec)
 	f.novel += w
-	limit := float32(e.t.FanoutThreshold) + 2*f.base/(week/hour)
+	limit := float32(e.t.FanoutThreshold) + 2*hourlyRate(f.base, o.cs.first, o.sec)
 	f.base += w
 	if !o.warm || f.novel < limit {
 		return

@@ -122,20 +122,21 @@ func normalizePath(p string) string {
 
 // idLike reports whether a path segment looks like an identifier rather
 // than a name: all digits; a UUID, hash, date or other run of hex digits
-// and dashes with a digit, 8 characters or more; a token-like run of 16
-// or more letters, digits, '-', '_', '=' and '.' with a digit; or
-// anything with an '@'.
+// and dashes with a digit, 8 characters or more; a token-like run of
+// letters, digits, '-', '_', '=' and '.' with four digits, or with one
+// and 8 characters or more ("cus_8f3k2ab", "user1234", but not "v2",
+// "oauth2", "x509", "sha256" or "v2beta1"); or anything with an '@'.
 func idLike(seg string) bool {
 	if seg == "" {
 		return false
 	}
 	digits, hex, token := true, true, true
-	hasDigit := false
+	nDigits := 0
 	for i := 0; i < len(seg); i++ {
 		c := seg[i]
 		switch {
 		case c >= '0' && c <= '9':
-			hasDigit = true
+			nDigits++
 			continue
 		case c == '@':
 			return true
@@ -150,9 +151,9 @@ func idLike(seg string) bool {
 	switch {
 	case digits:
 		return true
-	case hex && hasDigit && len(seg) >= 8:
+	case hex && nDigits > 0 && len(seg) >= 8:
 		return true
-	case token && hasDigit && len(seg) >= 16:
+	case token && (nDigits >= 4 || nDigits > 0 && len(seg) >= 8):
 		return true
 	}
 	return false
