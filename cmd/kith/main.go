@@ -47,6 +47,7 @@ func commands() []command {
 		{"policy", "manage and check authorization policies (apply, test, explain, ...)", runPolicy},
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
 		{"audit", "read the audit ledger", runAudit},
+		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
 		{"version", "print the version of kith", runVersion},
 	}
 }

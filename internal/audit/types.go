@@ -155,6 +155,16 @@ const (
 	// TypeTelemetryRefused: call records an agent uploaded were left out
 	// as invalid. Written by the server.
 	TypeTelemetryRefused = "telemetry.refused"
+
+	// TypeTrustSignal: the behavioural-trust engine found evidence about
+	// a caller (a rate spike, a new network, ...); the details carry the
+	// kind, severity and evidence. Written by the server from package
+	// trust.
+	TypeTrustSignal = "trust.signal"
+	// TypeTrustLevelChanged: a caller's trust level changed (a signal, a
+	// context input, recovery, or an admin clearing it); the reason lists
+	// what weighs on the score. Written by the server from package trust.
+	TypeTrustLevelChanged = "trust.level_changed"
 )
 
 // TypeInfo describes one event type.
@@ -214,6 +224,8 @@ func Types() []TypeInfo {
 		{TypePolicyDecision, "one policy decision as a decision record (not written by a running part yet)", "policyset"},
 		{TypeCallDecided, "a proxy or the SDK middleware decided a call", "server, from call records"},
 		{TypeTelemetryRefused, "call records an agent uploaded were left out as invalid", "server"},
+		{TypeTrustSignal, "the trust engine found evidence about a caller's behaviour", "server, from the trust engine"},
+		{TypeTrustLevelChanged, "a caller's trust level changed, with the reasons", "server, from the trust engine"},
 	}
 }
 
