@@ -15,6 +15,8 @@ type attack struct {
 	victim     int
 	start, end int64 // planned bounds; calls fall inside
 	r          rng
+	lenient    bool       // the second choice of victims: take what suits less well
+	hours      [2]float64 // if set, the attack starts between these hours of a day
 	// step generates the attack's calls in [w0, w1); it is set up by the
 	// scenario's plan function and may keep state.
 	step func(g *gen, w0, w1 int64)
@@ -25,10 +27,11 @@ type attack struct {
 	description string
 }
 
-// label returns the label of a, from its first call to its last.
+// label returns the label of a, from its first call to its last, in the
+// milliseconds the calls' times are written in.
 func (a *attack) label(w *world) Label {
 	return Label{Scenario: a.scenario, Identity: w.services[a.victim].id, Credential: a.credential,
-		Start: time.Unix(0, a.first).UTC(), End: time.Unix(0, a.last).UTC(), Description: a.description}
+		Start: time.UnixMilli(a.first / 1e6).UTC(), End: time.UnixMilli(a.last / 1e6).UTC(), Description: a.description}
 }
 
 // window generates a's calls in [w0, w1).
@@ -78,9 +81,14 @@ func (g *gen) planAttacks(r rng) {
 		// scenario may refuse a caller it cannot use.
 		slices.SortStableFunc(callers, func(x, y *service) int { return len(used[x.idx]) - len(used[y.idx]) })
 		var d time.Duration
-		for _, c := range callers {
-			a.victim = c.idx
-			if d = planners[sc](g, a); d > 0 {
+		for _, a.lenient = range []bool{false, true} {
+			for _, c := range callers {
+				a.victim = c.idx
+				if d = planners[sc](g, a); d > 0 {
+					break
+				}
+			}
+			if d > 0 {
 				break
 			}
 		}
@@ -92,6 +100,13 @@ func (g *gen) planAttacks(r rng) {
 		hi := g.end - int64(d) - 30*minute
 		for try := 0; try < 100; try++ {
 			a.start = lo + int64(r.Float64()*float64(max(hi-lo, 1)))
+			if a.hours[1] > 0 {
+				dayStart := a.start - a.start%day
+				a.start = dayStart + int64(r.between(a.hours[0], a.hours[1])*float64(hour))
+				if a.start < lo || a.start > hi {
+					continue
+				}
+			}
 			a.end = a.start + int64(d)
 			if !slices.ContainsFunc(used[a.victim], func(w [2]int64) bool { return a.start < w[1]+2*hour && a.end > w[0]-2*hour }) {
 				break
@@ -133,21 +148,34 @@ func (g *gen) podAt(r rng, svc int) int32 {
 	return s.pods[r.IntN(len(s.pods))]
 }
 
-// strangeNode returns a node the victim has no instance on now, and an
-// address in its /24 that no pod has.
-func (g *gen) strangeNode(r rng, victim int) (int, uint32) {
+// strangeNode returns a node up now that the victim has never run on, and
+// an address in its /24 that no pod has; false if there is none.
+func (g *gen) strangeNode(r rng, victim int) (int, uint32, bool) {
 	w := g.w
+	used := make([]bool, len(w.nodes))
+	for _, p := range w.pods {
+		if int(p.svc) == victim {
+			used[p.node] = true
+		}
+	}
 	var cands []int
 	for i, n := range w.nodes {
-		if n.down != 0 {
-			continue
-		}
-		if !slices.ContainsFunc(w.services[victim].pods, func(p int32) bool { return int(w.pods[p].node) == i }) {
+		if n.down == 0 && !used[i] {
 			cands = append(cands, i)
 		}
 	}
+	if len(cands) == 0 {
+		return 0, 0, false
+	}
 	ni := cands[r.IntN(len(cands))]
-	return ni, w.nodes[ni].net | uint32(r.intBetween(200, 254))
+	return ni, w.nodes[ni].net | uint32(r.intBetween(200, 254)), true
+}
+
+// rogueNode returns the ID of a node that joined with a stolen join token
+// and an address in a /24 no node of the cluster has.
+func (g *gen) rogueNode(r rng) (string, uint32) {
+	return fmt.Sprintf("spiffe://%s/kith/agent/node-%02d", g.w.td, 90+r.IntN(10)),
+		10<<24 | 31<<16 | uint32(r.IntN(256))<<8 | uint32(r.intBetween(2, 254))
 }
 
 // foreignAddress returns an address outside the cluster's 10.16.0.0/12:

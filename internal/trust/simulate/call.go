@@ -235,7 +235,7 @@ func (cr *CallReader) field(p *parser, key []byte, c *Call) error {
 	case "route":
 		c.Route = cr.str(raw)
 	case "path":
-		c.Path = cr.str(raw)
+		c.Path = string(raw) // too varied to share
 	case "source":
 		c.Source = cr.str(raw)
 	case "node":

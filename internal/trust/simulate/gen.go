@@ -57,10 +57,15 @@ type gen struct {
 	events    []Event
 
 	// Calls per caller in the current hour, and the busiest hour so far.
-	usage     [][]int32 // calls per caller and route so far
-	hourOf    []int64
-	hourCount []int
-	busiest   []int
+	usage      [][]int32 // calls per caller and route so far
+	hourOf     []int64
+	hourCount  []int
+	busiest    []int
+	minOf      []int64
+	minCount   []int
+	busiestM   []int // busiest minute
+	lastPod    []int32
+	lastTarget []int32
 
 	out   *bufio.Writer
 	line  []byte
@@ -116,6 +121,8 @@ func newGen(cfg Config) *gen {
 	g.planAttacks(newRNG(cfg.Seed, 4))
 	n := len(g.w.services)
 	g.hourOf, g.hourCount, g.busiest = make([]int64, n), make([]int, n), make([]int, n)
+	g.minOf, g.minCount, g.busiestM = make([]int64, n), make([]int, n), make([]int, n)
+	g.lastPod, g.lastTarget = make([]int32, n), make([]int32, n)
 	g.usage = make([][]int32, n)
 	for i := range g.usage {
 		g.usage[i] = make([]int32, len(g.w.routes))
@@ -201,7 +208,8 @@ func (g *gen) flush(until int64) error {
 	return nil
 }
 
-// count tracks each caller's busiest hour, which attacks are scaled to.
+// count tracks what attacks are scaled to: each caller's routes, busiest
+// hour and busiest minute.
 func (g *gen) count(e *event) {
 	h := e.t / hour
 	c := e.caller
@@ -210,7 +218,13 @@ func (g *gen) count(e *event) {
 	}
 	g.hourCount[c]++
 	g.usage[c][e.route]++
+	g.lastPod[c], g.lastTarget[c] = e.pod, int32(g.w.routes[e.route].svc)
 	g.busiest[c] = max(g.busiest[c], g.hourCount[c])
+	if m := e.t / minute; g.minOf[c] != m {
+		g.minOf[c], g.minCount[c] = m, 0
+	}
+	g.minCount[c]++
+	g.busiestM[c] = max(g.busiestM[c], g.minCount[c])
 }
 
 // weekend reports whether t (unix ns) falls on a Saturday or Sunday, UTC.

@@ -79,7 +79,7 @@ func (g *gen) planWorld(r rng) {
 		e := s.edges[r.IntN(len(s.edges))]
 		for _, ri := range w.services[e.to].business {
 			if !w.allowed[[2]int{s.idx, ri}] {
-				h := s.business[r.IntN(len(s.business))]
+				h := w.handlerFor(r, s)
 				w.handlers[h] = append(w.handlers[h], step{route: ri, p: r.between(0.01, 0.05)})
 				g.note(g.start, "stale_config", s.name, "calls %s %s on %s now and then; policy denies it",
 					w.routes[ri].method, w.routes[ri].tmpl, w.services[e.to].name)
@@ -178,7 +178,7 @@ func (g *gen) planNewRoute(r rng) {
 			}
 		}
 		if !replaced {
-			h := c.business[r.IntN(len(c.business))]
+			h := w.handlerFor(r, c)
 			w.handlers[h] = append(w.handlers[h], step{route: ri, p: r.between(0.3, 0.9), from: tc})
 		}
 		for _, e := range c.edges {
@@ -202,6 +202,17 @@ func (g *gen) planNewService(r rng) {
 	for _, rt := range s.routes {
 		w.routes[rt].from = t
 	}
+	// An existing service deploys and starts to call it; then it calls a
+	// few leaf services of its own from its first minute.
+	var mids []*service
+	for _, o := range g.callers() {
+		if o.tier == tierMid || o.tier == tierEntry {
+			mids = append(mids, o)
+		}
+	}
+	c := mids[r.IntN(len(mids))]
+	tc := t + int64(r.between(30, 120)*float64(minute))
+	w.connect(r, c, s, tc)
 	var leaves []*service
 	for _, o := range w.services {
 		if o.tier == tierLeaf && o != s && o.startAt == 0 {
@@ -214,18 +225,6 @@ func (g *gen) planNewService(r rng) {
 	}
 	g.schedule(action{t: t, kind: actStartService, svc: s.idx, node: -1})
 	g.note(t, "service_started", s.name, "first instances of a new service (%s)", s.id)
-	var mids []*service
-	for _, o := range g.callers() {
-		if o.tier == tierMid || o.tier == tierEntry {
-			mids = append(mids, o)
-		}
-	}
-	if len(mids) == 0 {
-		return
-	}
-	c := mids[r.IntN(len(mids))]
-	tc := t + int64(r.between(30, 120)*float64(minute))
-	w.connect(r, c, s, tc)
 	g.deploy(r, c, tc, "deploy starting to call the new service "+s.name)
 }
 

@@ -21,8 +21,9 @@ import (
 // stops.
 func planTokenReplay(g *gen, a *attack) time.Duration {
 	r, s := a.r, g.w.services[a.victim]
-	n := r.intBetween(15, 250)
-	dur := minutes(r.between(1, 20))
+	dur := minutes(r.between(2, 20))
+	pace := r.between(0.5, 3) // times an instance's rate in the busiest hour
+	n := 0
 	var validity time.Duration
 	if s.cred == credX509 {
 		validity = minutes(r.between(10, 50))
@@ -39,9 +40,12 @@ func planTokenReplay(g *gen, a *attack) time.Duration {
 		refused    int
 		validUntil int64
 	)
-	a.step = paced(a, expGap(r, float64(dur)/float64(n)), func(g *gen, t int64) bool {
+	var gap float64
+	a.step = paced(a, func() int64 { return int64(r.ExpFloat64() * gap) }, func(g *gen, t int64) bool {
 		if ovr == 0 {
 			p = g.podAt(r, a.victim)
+			perSec := max(pace*g.busiestPerSec(a.victim)/float64(len(s.pods)), 10/dur.Seconds())
+			gap, n = 1e9/perSec, int(perSec*dur.Seconds())
 			routes, cum = g.usageOf(a.victim, nil)
 			target := g.w.routes[routes[r.pick(cum)]].svc
 			if s.cred != credX509 { // a token is for one audience
@@ -55,14 +59,13 @@ func planTokenReplay(g *gen, a *attack) time.Duration {
 			validUntil = t + int64(validity)
 			o = override{target: -1, credential: a.credential}
 			var where string
+			ni, ip, strange := g.strangeNode(r, a.victim)
 			switch {
-			case mode < 45:
-				ni, ip := g.strangeNode(r, a.victim)
+			case mode < 45 && strange:
 				o.source, o.node = ip, g.w.nodes[ni].id
 				where = "a compromised node of the cluster"
 			case mode < 80:
-				o.source = 10<<24 | 31<<16 | uint32(r.IntN(256))<<8 | uint32(r.intBetween(2, 254))
-				o.node = fmt.Sprintf("spiffe://%s/kith/agent/node-%02d", g.w.td, 90+r.IntN(10))
+				o.node, o.source = g.rogueNode(r)
 				where = "a rogue node joined with a stolen join token"
 			default:
 				o.source = foreignAddress(r)
@@ -122,6 +125,14 @@ func planEnumeration(g *gen, a *attack) time.Duration {
 			p = g.podAt(r, a.victim)
 			probes = g.probes(a, n)
 			a.credential = g.w.credentialAt(&g.w.pods[p], probes[0].target, t)
+			var names []string
+			for _, pr := range probes {
+				if n := g.w.services[pr.target].name; !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+			a.describe("%s walks %d routes and paths of %v (unused routes, internal routes, well-known paths, guesses, IDs in order) at %.2f calls/s, interleaved with its normal calls",
+				g.w.services[a.victim].name, len(probes), names, rate)
 		}
 		if i >= len(probes) {
 			return false
@@ -175,7 +186,7 @@ func (g *gen) probes(a *attack, n int) []probe {
 		t := w.services[ti]
 		var block []probe
 		for _, ri := range t.routes {
-			if g.usage[a.victim][ri] == 0 {
+			if g.usage[a.victim][ri] == 0 && w.routes[ri].from <= a.start {
 				block = append(block, probe{route: ri, target: ti, id: 1 + int64(r.IntN(3))})
 			}
 		}
@@ -215,7 +226,7 @@ func (g *gen) probes(a *attack, n int) []probe {
 	var walk []int
 	for _, ti := range targets {
 		for _, ri := range w.services[ti].business {
-			if rt := &w.routes[ri]; rt.params > 0 && rt.method == "GET" && w.allows(a.victim, ri) {
+			if rt := &w.routes[ri]; rt.params > 0 && rt.method == "GET" && w.allows(a.victim, ri) && rt.from <= a.start {
 				walk = append(walk, ri)
 			}
 		}
@@ -276,15 +287,21 @@ func planLowAndSlow(g *gen, a *attack) time.Duration {
 	a.step = func(g *gen, w0, w1 int64) {
 		if perSec == 0 {
 			p = g.podAt(r, a.victim)
-			routes, cum := g.usageOf(a.victim, func(rt *route) bool { return rt.kind.reads() })
-			// Lists first: a scraper wants many records per call.
-			ri = routes[r.pick(cum)]
-			for _, c := range routes {
-				if g.w.routes[c].kind == kindList && r.chance(0.6) {
-					ri = c
-					break
+			// A read it makes often, a list more likely: a scraper wants
+			// many records per call and to hide in a busy route.
+			poll := g.w.services[a.victim].pollRoute
+			routes, _ := g.usageOf(a.victim, func(rt *route) bool { return rt.kind.reads() && (poll < 0 || rt != &g.w.routes[poll]) })
+			if len(routes) == 0 {
+				routes, _ = g.usageOf(a.victim, func(rt *route) bool { return rt.kind.reads() })
+			}
+			wts := make([]float64, len(routes))
+			for i, c := range routes {
+				wts[i] = math.Pow(float64(g.usage[a.victim][c])+1, 1.5)
+				if g.w.routes[c].kind.paged() {
+					wts[i] *= 4
 				}
 			}
+			ri = routes[r.pick(cumulative(wts))]
 			elapsed := float64(w0-g.start) / 1e9
 			avg := float64(g.usage[a.victim][ri]) / elapsed
 			perSec = min(max(frac*avg, 0.4/60), 0.3*g.busiestPerSec(a.victim))
@@ -456,35 +473,48 @@ func planSequenceAbuse(g *gen, a *attack) time.Duration {
 	for _, e := range w.services[a.victim].edges {
 		allowed = append(allowed, e.allowed...)
 	}
-	var pairs [][2]int
+	// Pairs on one object (both routes take an ID) if there are any.
+	var pairs, objectPairs [][2]int
 	for _, c := range allowed {
 		for _, d := range allowed {
 			if c != d && !seen[[2]int{c, d}] && !seen[[2]int{d, c}] && w.routes[c].from == 0 && w.routes[d].from == 0 {
 				pairs = append(pairs, [2]int{c, d})
+				if w.routes[c].params > 0 && w.routes[d].params > 0 {
+					objectPairs = append(objectPairs, [2]int{c, d})
+				}
 			}
 		}
+	}
+	if len(objectPairs) > 0 && r.chance(0.8) {
+		pairs = objectPairs
 	}
 	if len(pairs) == 0 {
 		return 0
 	}
-	pair := pairs[r.IntN(len(pairs))]
 	rounds := r.intBetween(25, 300)
 	between := r.between(1, 10) * 1e9
 	dur := time.Duration(float64(rounds)*between*1.5) + time.Minute
 	var (
-		p     int32
-		setup bool
-		k     int
+		p    int32
+		pair [2]int
+		k    int
 	)
 	a.step = paced(a, func() int64 { return int64(r.logNormal(math.Log(between), 0.4)) }, func(g *gen, t int64) bool {
-		c, d := &w.routes[pair[0]], &w.routes[pair[1]]
-		if !setup {
-			setup = true
+		if k == 0 {
+			// Rarely used routes: their transitions are the rarest.
+			wts := make([]float64, len(pairs))
+			for i, pr := range pairs {
+				wts[i] = 1 / (1 + float64(g.usage[a.victim][pr[0]]+g.usage[a.victim][pr[1]]))
+			}
+			pair = pairs[r.pick(cumulative(wts))]
+			c, d := &w.routes[pair[0]], &w.routes[pair[1]]
 			p = g.podAt(r, a.victim)
 			a.credential = w.credentialAt(&w.pods[p], c.svc, t)
-			a.describe("%s loops %s %s (%s) → %s %s (%s) on the same object, %d rounds, one every %.1fs; its handlers never make this transition",
-				w.services[a.victim].name, c.method, c.tmpl, w.services[c.svc].name, d.method, d.tmpl, w.services[d.svc].name, rounds, between/1e9)
+			a.describe("%s loops %s %s (%s) → %s %s (%s), %d rounds, one every %.1fs; its handlers never make this transition, and it made these calls %d and %d times before",
+				w.services[a.victim].name, c.method, c.tmpl, w.services[c.svc].name, d.method, d.tmpl, w.services[d.svc].name, rounds, between/1e9,
+				g.usage[a.victim][pair[0]], g.usage[a.victim][pair[1]])
 		}
+		c := &w.routes[pair[0]]
 		if k >= rounds {
 			return false
 		}
@@ -502,11 +532,16 @@ func planSequenceAbuse(g *gen, a *attack) time.Duration {
 // planTwoHosts: one credential of one instance, copied to a second host
 // that uses it at the same time as the instance: for 10–55 minutes, within
 // the credential's lifetime, at the pace of an instance, on the victim's
-// routes. The second host is another node the victim runs on (a known
-// network for the identity, not for the credential), or a strange one.
+// routes, in the daytime, while the instance is busy. The second host is
+// another node the victim runs on (a known network for the identity, not
+// for the credential), or a strange one.
 func planTwoHosts(g *gen, a *attack) time.Duration {
 	r, w := a.r, g.w
 	s := w.services[a.victim]
+	if s.cred != credX509 && !a.lenient { // a token's short life leaves little overlap
+		return 0
+	}
+	a.hours = [2]float64{10, 19} // while the instance is busy too
 	dur := minutes(r.between(10, 55))
 	if s.cred != credX509 {
 		dur = time.Duration(float64(s.refresh) * r.between(0.6, 0.95))
@@ -524,9 +559,13 @@ func planTwoHosts(g *gen, a *attack) time.Duration {
 	a.step = func(g *gen, w0, w1 int64) {
 		if !set {
 			set = true
-			p = g.podAt(r, a.victim)
+			// The instance that called last, and the target it called.
+			p = g.lastPod[a.victim]
+			target := int(g.lastTarget[a.victim])
+			if !slices.Contains(s.pods, p) {
+				p = g.podAt(r, a.victim)
+			}
 			routes, cum = g.usageOf(a.victim, nil)
-			target := w.routes[routes[r.pick(cum)]].svc
 			pd := &w.pods[p]
 			// The credential the instance holds now, used by the second
 			// host until the instance rotates it.
@@ -562,14 +601,19 @@ func planTwoHosts(g *gen, a *attack) time.Duration {
 				o = override{target: -1, credential: a.credential, source: w.nodes[ni].net | uint32(r.intBetween(200, 254)), node: w.nodes[ni].id}
 				where = "another node the service runs on"
 			case mode < 90:
-				ni, ip := g.strangeNode(r, a.victim)
-				o = override{target: -1, credential: a.credential, source: ip, node: w.nodes[ni].id}
-				where = "a node the service does not run on"
+				ni, ip, ok := g.strangeNode(r, a.victim)
+				node := w.nodes[ni].id
+				if !ok {
+					node, ip = g.rogueNode(r)
+				}
+				o = override{target: -1, credential: a.credential, source: ip, node: node}
+				where = "a node the service never ran on"
 			default:
 				o = override{target: -1, credential: a.credential, source: foreignAddress(r)}
 				where = "a host outside the mesh"
 			}
 			perSec = g.busiestPerSec(a.victim) / float64(max(len(s.pods), 1)) * r.between(0.3, 1.5)
+			perSec = max(perSec, 15/(float64(until-from)/1e9)) // enough calls to tell
 			a.describe("%s credential of %s at %s also used from %s (%s, node %q) at the same time, %.1f calls/min, for %v",
 				s.cred, s.name, ipText(pd.ip), ipText(o.source), where, o.node, perSec*60, time.Duration(until-from).Round(time.Second))
 		}
@@ -586,13 +630,13 @@ func planTwoHosts(g *gen, a *attack) time.Duration {
 	return dur
 }
 
-// planRateSpike: the victim's rate jumps to 3–12 times its busiest hour's
-// and stays there for 10 minutes to 2 hours, with its usual mix of routes,
-// from one instance or all of them, ramping up in under a minute.
+// planRateSpike: the victim's rate jumps to 2–6 times its busiest minute
+// so far and stays there for 10 minutes to 2 hours, with its usual mix of
+// routes, from one instance or all of them, ramping up in under a minute.
 func planRateSpike(g *gen, a *attack) time.Duration {
 	r, w := a.r, g.w
 	dur := minutes(r.between(10, 120))
-	m := r.between(3, 12)
+	m := r.between(2, 6)
 	ramp := r.between(10e9, 60e9)
 	all := r.chance(0.5)
 	var (
@@ -603,14 +647,14 @@ func planRateSpike(g *gen, a *attack) time.Duration {
 	)
 	a.step = func(g *gen, w0, w1 int64) {
 		if base == 0 {
-			base = g.busiestPerSec(a.victim)
+			base = max(float64(g.busiestM[a.victim]), 2) / 60
 			routes, cum = g.usageOf(a.victim, nil)
 			pods = slices.Clone(w.services[a.victim].pods)
 			if !all {
 				pods = pods[r.IntN(len(pods)):][:1]
 			}
 			a.credential = w.credentialAt(&w.pods[pods[0]], w.routes[routes[0]].svc, w0)
-			a.describe("%s calls at %.1f× its busiest hour's rate (%.0f calls/min, from %d instance(s)) for %v, its usual mix of routes",
+			a.describe("%s calls at %.1f× its busiest minute so far (%.0f calls/min, from %d instance(s)) for %v, its usual mix of routes",
 				w.services[a.victim].name, m, m*base*60, len(pods), dur.Round(time.Second))
 		}
 		for range r.poisson(m * base * float64(w1-w0) / 1e9) {

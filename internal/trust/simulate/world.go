@@ -232,7 +232,7 @@ func (w *world) connect(r rng, from, to *service, at int64) *edge {
 	// handlers (for an entry service, of the routes outsiders call).
 	for _, rt := range e.routes {
 		for range 1 + r.geometric(0.7) {
-			h := from.business[r.IntN(len(from.business))]
+			h := w.handlerFor(r, from)
 			st := step{route: rt, p: r.between(0.35, 1), from: at}
 			if r.chance(0.45) {
 				st.p = 1
@@ -246,6 +246,26 @@ func (w *world) connect(r rng, from, to *service, at int64) *edge {
 		}
 	}
 	return e
+}
+
+// handlerFor returns a route of s whose handler runs: one its callers
+// call, or for an entry service (or one nobody calls yet) any of its
+// business routes.
+func (w *world) handlerFor(r rng, s *service) int {
+	var called []int
+	if s.tier != tierEntry {
+		for _, o := range w.services {
+			for _, e := range o.edges {
+				if e.to == s.idx {
+					called = append(called, e.routes...)
+				}
+			}
+		}
+	}
+	if len(called) == 0 {
+		return s.business[r.IntN(len(s.business))]
+	}
+	return called[r.IntN(len(called))]
 }
 
 // build creates the world of cfg: services in tiers, the call graph,
@@ -313,6 +333,13 @@ func build(cfg Config, r rng, start int64) *world {
 	}
 	firstMid, firstLeaf, firstBatch := nEntry, nEntry+nMid, nEntry+nMid+nLeaf
 	for _, s := range w.services[:firstBatch] {
+		// A service nobody calls yet gets a caller among the entry and mid
+		// services before it, so that its own handlers run.
+		if s.tier != tierEntry && indeg[s.idx] == 0 {
+			c := w.services[r.IntN(min(s.idx, firstLeaf))]
+			indeg[s.idx]++
+			w.connect(r, c, s, 0)
+		}
 		var k int
 		lo, hi := firstMid, firstBatch
 		switch s.tier {
@@ -331,15 +358,6 @@ func build(cfg Config, r rng, start int64) *world {
 				w.connect(r, s, c, 0)
 			}
 		}
-	}
-	// Every mid and leaf service has a caller.
-	for _, s := range w.services[firstMid:firstBatch] {
-		if indeg[s.idx] > 0 {
-			continue
-		}
-		c := w.services[r.IntN(min(s.idx, firstLeaf))]
-		indeg[s.idx]++
-		w.connect(r, c, s, 0)
 	}
 	// Outside traffic spreads over an entry service's routes that call
 	// something.
