@@ -47,6 +47,7 @@ func commands() []command {
 		{"policy", "manage and check authorization policies (apply, test, explain, ...)", runPolicy},
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
 		{"audit", "read the audit ledger", runAudit},
+		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
 		{"version", "print the version of kith", runVersion},
 	}
 }
