@@ -193,8 +193,10 @@ func foreignAddress(r rng) uint32 {
 	}
 }
 
-// ipText formats ip for a description.
-func ipText(ip uint32) string { return string(appendIP(nil, ip)) }
+// podAddr formats the address of pod p for a description.
+func (w *world) podAddr(p int32) string {
+	return addrText(w.pods[p].ip, w.nodes[w.pods[p].node].v6)
+}
 
 // paced returns a step that calls f at times spaced by gap(), from the
 // attack's start, until f returns false or the attack ends.

@@ -138,7 +138,6 @@ func (g *gen) run(ctx context.Context) error {
 			return err
 		}
 		w1 := w0 + minute
-		g.ovr = g.ovr[:0:0] // overrides of carried events stay valid: never reuse the array
 		g.applyActions(w0, w1)
 		if (w0-g.start)%hour == 0 {
 			g.newHour(w0)
@@ -205,6 +204,9 @@ func (g *gen) flush(until int64) error {
 		n = len(g.buf) // calls after the end are dropped
 	}
 	g.buf = append(g.buf[:0], g.buf[n:]...)
+	if len(g.buf) == 0 {
+		g.ovr = g.ovr[:0] // no pending call refers to an override
+	}
 	return nil
 }
 

@@ -87,6 +87,18 @@ func (g *gen) planWorld(r rng) {
 			}
 		}
 	}
+	// Old clients: a caller or two still GET a path a callee removed.
+	if callers := g.callers(); len(callers) > 0 {
+		for range r.intBetween(1, 2) {
+			s := callers[r.IntN(len(callers))]
+			e := s.edges[r.IntN(len(s.edges))]
+			t := w.services[e.to]
+			h := w.handlerFor(r, s)
+			path := "/v0/" + t.arch.resources[0] + "/"
+			w.handlers[h] = append(w.handlers[h], step{route: t.health, p: r.between(0.01, 0.08), legacy: path})
+			g.note(g.start, "legacy_client", s.name, "GETs %s{id} on %s now and then, removed long ago: 404, no route", path, t.name)
+		}
+	}
 	g.planNewRoute(r)
 	g.planNewService(r)
 }
@@ -228,11 +240,13 @@ func (g *gen) planNewService(r rng) {
 	g.deploy(r, c, tc, "deploy starting to call the new service "+s.name)
 }
 
-// weekdayAt returns the first weekday at or after t's day at hour h.
+// weekdayAt returns the first weekday at or after t's day at hour h, on
+// a minute: the world changes on minutes.
 func (g *gen) weekdayAt(t int64, h float64) int64 {
 	d := t - t%day
 	for weekend(d) && d+day < g.end {
 		d += day
 	}
-	return min(d+int64(h*float64(hour)), g.end-hour)
+	t = min(d+int64(h*float64(hour)), g.end-hour)
+	return t - t%minute
 }

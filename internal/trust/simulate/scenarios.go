@@ -62,7 +62,7 @@ func planTokenReplay(g *gen, a *attack) time.Duration {
 			ni, ip, strange := g.strangeNode(r, a.victim)
 			switch {
 			case mode < 45 && strange:
-				o.source, o.node = ip, g.w.nodes[ni].id
+				o.source, o.node, o.v6 = ip, g.w.nodes[ni].id, g.w.nodes[ni].v6
 				where = "a compromised node of the cluster"
 			case mode < 80:
 				o.node, o.source = g.rogueNode(r)
@@ -73,7 +73,7 @@ func planTokenReplay(g *gen, a *attack) time.Duration {
 			}
 			ovr = g.addOverride(o)
 			a.describe("%s credential of %s (stolen %v earlier from %s) replayed from %s, node %q, %s: about %d calls over %v, valid for %v of them, mostly the routes it uses to %s",
-				s.cred, s.name, time.Duration(t-stolenAt).Round(time.Second), ipText(g.w.pods[p].ip), ipText(o.source), o.node, where,
+				s.cred, s.name, time.Duration(t-stolenAt).Round(time.Second), g.w.podAddr(p), addrText(o.source, o.v6), o.node, where,
 				n, dur.Round(time.Second), validity.Round(time.Second), g.w.services[target].name)
 		}
 		var e event
@@ -598,15 +598,15 @@ func planTwoHosts(g *gen, a *attack) time.Duration {
 			switch {
 			case mode < 55 && len(others) > 0:
 				ni := others[r.IntN(len(others))]
-				o = override{target: -1, credential: a.credential, source: w.nodes[ni].net | uint32(r.intBetween(200, 254)), node: w.nodes[ni].id}
+				o = override{target: -1, credential: a.credential, source: w.nodes[ni].net | uint32(r.intBetween(200, 254)), node: w.nodes[ni].id, v6: w.nodes[ni].v6}
 				where = "another node the service runs on"
 			case mode < 90:
 				ni, ip, ok := g.strangeNode(r, a.victim)
-				node := w.nodes[ni].id
+				o = override{target: -1, credential: a.credential, source: ip, node: w.nodes[ni].id, v6: w.nodes[ni].v6}
 				if !ok {
-					node, ip = g.rogueNode(r)
+					o.v6 = false
+					o.node, o.source = g.rogueNode(r)
 				}
-				o = override{target: -1, credential: a.credential, source: ip, node: node}
 				where = "a node the service never ran on"
 			default:
 				o = override{target: -1, credential: a.credential, source: foreignAddress(r)}
@@ -615,7 +615,7 @@ func planTwoHosts(g *gen, a *attack) time.Duration {
 			perSec = g.busiestPerSec(a.victim) / float64(max(len(s.pods), 1)) * r.between(0.3, 1.5)
 			perSec = max(perSec, 15/(float64(until-from)/1e9)) // enough calls to tell
 			a.describe("%s credential of %s at %s also used from %s (%s, node %q) at the same time, %.1f calls/min, for %v",
-				s.cred, s.name, ipText(pd.ip), ipText(o.source), where, o.node, perSec*60, time.Duration(until-from).Round(time.Second))
+				s.cred, s.name, w.podAddr(p), addrText(o.source, o.v6), where, o.node, perSec*60, time.Duration(until-from).Round(time.Second))
 		}
 		lo, hi := max(w0, from), min(w1, until)
 		if lo >= hi {

@@ -1,6 +1,9 @@
 package simulate
 
-import "math"
+import (
+	"math"
+	"strconv"
+)
 
 // maxDepth bounds a cascade of calls; the call graph is a DAG, so this
 // only guards against a bug.
@@ -18,6 +21,10 @@ func (g *gen) serve(svc, ri int, t int64, depth int) int64 {
 	cur := t + int64(g.r.logNormal(math.Log(300e3), 0.5)) // parsing, auth, business logic
 	for _, st := range g.w.handlers[ri] {
 		if t < st.from || st.until != 0 && t >= st.until || !g.r.chance(st.p) {
+			continue
+		}
+		if st.legacy != "" {
+			cur += g.legacyCall(svc, p, st, cur)
 			continue
 		}
 		for {
@@ -58,6 +65,16 @@ func (g *gen) call(caller int, p int32, ri int, t int64, depth int) int64 {
 			return t - start
 		}
 	}
+}
+
+// legacyCall is a call to a path the callee removed in an earlier release,
+// which an old client still makes: no route template matches it; 404.
+func (g *gen) legacyCall(caller int, p int32, st step, t int64) int64 {
+	path := st.legacy + strconv.Itoa(1+g.r.IntN(5000))
+	lat := int64(g.r.between(300, 1500))
+	g.emit(event{t: t, caller: int32(caller), pod: p, route: int32(st.route), status: 404, resp: int64(g.r.between(80, 160)), lat: lat,
+		ovr: g.addOverride(override{target: -1, method: "GET", path: path})})
+	return lat * 1000
 }
 
 // params draws the path parameters of a call to rt.

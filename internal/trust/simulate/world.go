@@ -65,6 +65,7 @@ type step struct {
 	p           float64 // probability the handler makes it
 	loop        float64 // chance of each further repetition (N+1 fetches)
 	from, until int64   // active in [from, until); 0 until: forever
+	legacy      string  // if set, a path removed from the callee: GET it, 404, no route
 }
 
 // node is a machine running an agent: a stable /24 for its pods.
@@ -74,6 +75,7 @@ type node struct {
 	next       uint32 // next host number to hand out
 	up, down   int64  // lifetime; down 0: still up
 	candidates bool   // the scheduler may place pods on it
+	v6         bool   // its pods have IPv6 addresses, a /64 per node
 }
 
 // pod is one instance of a service, or one run of a cron job.
@@ -409,8 +411,9 @@ func (w *world) addNode(t int64) int {
 	w.nodes = append(w.nodes, node{
 		id:  fmt.Sprintf("spiffe://%s/kith/agent/node-%02d", w.td, seq),
 		net: 10<<24 | uint32(16+seq/250)<<16 | uint32(seq%250)<<8,
-		// Hosts .2 to .254 are handed out round-robin.
-		next: 2, up: t, candidates: true,
+		// Hosts .2 to .254 are handed out round-robin. One node in five is
+		// in an IPv6 pool.
+		next: 2, up: t, candidates: true, v6: seq%5 == 0,
 	})
 	return len(w.nodes) - 1
 }

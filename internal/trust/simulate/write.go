@@ -42,7 +42,8 @@ type override struct {
 	path       string
 	credential string
 	credType   string
-	source     uint32
+	source     uint32 // with v6: the host within the v6 form of its /24
+	v6         bool
 	node       string
 }
 
@@ -97,6 +98,22 @@ func appendUUID(dst []byte, a, b uint64) []byte {
 	dst = append(dst, '-')
 	return append(dst, h[20:32]...)
 }
+
+// appendAddr appends the address ip: IPv4 in dotted form, or for an IPv6
+// pod network the address with the same node and host numbers in
+// fd00:a10::/32, a /64 per node.
+func appendAddr(b []byte, ip uint32, v6 bool) []byte {
+	if !v6 {
+		return appendIP(b, ip)
+	}
+	b = append(b, "fd00:a10:"...)
+	b = strconv.AppendUint(b, uint64(ip>>8&0xffff), 16)
+	b = append(b, "::"...)
+	return strconv.AppendUint(b, uint64(ip&255), 16)
+}
+
+// addrText formats an address for a description.
+func addrText(ip uint32, v6 bool) string { return string(appendAddr(nil, ip, v6)) }
 
 // appendIP appends the IPv4 address ip in dotted form.
 func appendIP(b []byte, ip uint32) []byte {
@@ -246,9 +263,9 @@ func (g *gen) appendEvent(b []byte, e *event) []byte {
 	b = strconv.AppendInt(b, e.resp, 10)
 	b = append(b, `,"source":"`...)
 	if o != nil && o.source != 0 {
-		b = appendIP(b, o.source)
+		b = appendAddr(b, o.source, o.v6)
 	} else {
-		b = appendIP(b, p.ip)
+		b = appendAddr(b, p.ip, w.nodes[p.node].v6)
 	}
 	b = append(b, `","node":"`...)
 	if o != nil && o.node != "" {
