@@ -55,16 +55,30 @@ func (g *gen) attackEmit(a *attack, e event) {
 // (returned) and its step function.
 type planner func(g *gen, a *attack) time.Duration
 
-// planners are the scenarios, with the victims each can take.
-var planners = map[string]planner{
-	ScenarioTokenReplay:   planTokenReplay,
-	ScenarioEnumeration:   planEnumeration,
-	ScenarioLowAndSlow:    planLowAndSlow,
-	ScenarioExfiltration:  planExfiltration,
-	ScenarioLateralFanout: planLateralFanout,
-	ScenarioSequenceAbuse: planSequenceAbuse,
-	ScenarioTwoHosts:      planTwoHosts,
-	ScenarioRateSpike:     planRateSpike,
+// plannerOf returns the plan function of scenario sc. Each one draws the
+// attack's parameters from a.r, returns how long it may last (0 if the
+// victim does not suit it), and sets a.step, which sets itself up on its
+// first call from the state of the world at that time (the victim's pods,
+// the routes it has used, its busiest hour and minute).
+func plannerOf(sc string) planner {
+	switch sc {
+	case ScenarioTokenReplay:
+		return planTokenReplay
+	case ScenarioEnumeration:
+		return planEnumeration
+	case ScenarioLowAndSlow:
+		return planLowAndSlow
+	case ScenarioExfiltration:
+		return planExfiltration
+	case ScenarioLateralFanout:
+		return planLateralFanout
+	case ScenarioSequenceAbuse:
+		return planSequenceAbuse
+	case ScenarioTwoHosts:
+		return planTwoHosts
+	default:
+		return planRateSpike
+	}
 }
 
 // planAttacks picks a victim and a time for each scenario of the config:
@@ -84,7 +98,7 @@ func (g *gen) planAttacks(r rng) {
 		for _, a.lenient = range []bool{false, true} {
 			for _, c := range callers {
 				a.victim = c.idx
-				if d = planners[sc](g, a); d > 0 {
+				if d = plannerOf(sc)(g, a); d > 0 {
 					break
 				}
 			}

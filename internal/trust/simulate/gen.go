@@ -30,13 +30,12 @@ type Event struct {
 
 // Summary is what [Run] wrote.
 type Summary struct {
-	Calls      int64     `json:"calls"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end"`
-	Services   int       `json:"services"`
-	Identities int       `json:"identities"`
-	Labels     []Label   `json:"labels"`
-	Events     []Event   `json:"events"`
+	Calls    int64     `json:"calls"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Services int       `json:"services"`
+	Labels   []Label   `json:"labels"`
+	Events   []Event   `json:"events"`
 }
 
 // gen is one run of the generator.
@@ -101,7 +100,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	slices.SortStableFunc(g.events, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	return &Summary{
 		Calls: g.calls, Start: cfg.Start, End: time.Unix(0, g.end).UTC(),
-		Services: len(g.w.services), Identities: len(g.w.services), Labels: labels, Events: g.events,
+		Services: len(g.w.services), Labels: labels, Events: g.events,
 	}, nil
 }
 
