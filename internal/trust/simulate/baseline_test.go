@@ -55,7 +55,7 @@ func TestBaseline(t *testing.T) {
 // low-and-slow scraping, which stays within every minute's limit.
 func TestBaselineOnSimulation(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		g := generate(t, small(seed))
+		g := generateSmall(t, seed)
 		signals, err := RunBaseline(bytes.NewReader(g.raw), BaselineConfig{})
 		if err != nil {
 			t.Fatal(err)

@@ -22,7 +22,7 @@ func BenchmarkRun(b *testing.B) {
 
 // BenchmarkEvaluate measures reading and scoring calls.
 func BenchmarkEvaluate(b *testing.B) {
-	g := generate(b, small(1))
+	g := generateSmall(b, 1)
 	signals, err := RunBaseline(bytes.NewReader(g.raw), BaselineConfig{})
 	if err != nil {
 		b.Fatal(err)

@@ -139,7 +139,7 @@ func (g *gen) run(ctx context.Context) error {
 		w1 := w0 + minute
 		g.applyActions(w0, w1)
 		if (w0-g.start)%hour == 0 {
-			g.newHour(w0)
+			g.newHour()
 		}
 		g.movePods(w0)
 		g.entryTraffic(w0, w1)
@@ -238,13 +238,12 @@ func weekend(t int64) bool {
 func hourOfDay(t int64) float64 { return float64(t%day) / float64(hour) }
 
 // newHour moves the entry services' slow random walk of load.
-func (g *gen) newHour(t int64) {
+func (g *gen) newHour() {
 	for _, s := range g.w.services {
 		if s.tier == tierEntry {
 			s.hourNoise = 0.8*s.hourNoise + 0.07*g.r.NormFloat64()
 		}
 	}
-	_ = t
 }
 
 // entryTraffic generates the requests from outside the mesh that the

@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,6 +59,27 @@ func generate(t testing.TB, cfg Config) *generated {
 	return g
 }
 
+// smallRuns holds the runs of small(seed) that tests share: they only
+// read them.
+var smallRuns = struct {
+	sync.Mutex
+	m map[uint64]*generated
+}{m: map[uint64]*generated{}}
+
+// generateSmall returns the run of small(seed), generated once per test
+// binary.
+func generateSmall(t testing.TB, seed uint64) *generated {
+	t.Helper()
+	smallRuns.Lock()
+	defer smallRuns.Unlock()
+	if g := smallRuns.m[seed]; g != nil {
+		return g
+	}
+	g := generate(t, small(seed))
+	smallRuns.m[seed] = g
+	return g
+}
+
 // label returns the label of scenario sc.
 func (g *generated) label(t testing.TB, sc string) Label {
 	t.Helper()
@@ -83,7 +104,7 @@ func (g *generated) of(identity string, from, to time.Time) []Call {
 }
 
 func TestRunIsDeterministic(t *testing.T) {
-	a := generate(t, small(7))
+	a := generateSmall(t, 7)
 	b := generate(t, small(7))
 	if !bytes.Equal(a.raw, b.raw) {
 		t.Error("the same config wrote different calls")
@@ -91,14 +112,14 @@ func TestRunIsDeterministic(t *testing.T) {
 	if !slices.EqualFunc(a.labels, b.labels, func(x, y Label) bool { return x == y }) {
 		t.Error("the same config wrote different labels")
 	}
-	c := generate(t, small(8))
+	c := generateSmall(t, 8)
 	if bytes.Equal(a.raw[:10000], c.raw[:10000]) {
 		t.Error("seeds 7 and 8 wrote the same calls")
 	}
 }
 
 func TestCallsAreOrderedAndValid(t *testing.T) {
-	g := generate(t, small(1))
+	g := generateSmall(t, 1)
 	start := g.summary.Start
 	for i, c := range g.calls {
 		if i > 0 && c.Time.Before(g.calls[i-1].Time) {
@@ -118,7 +139,7 @@ func TestCallsAreOrderedAndValid(t *testing.T) {
 }
 
 func TestEveryScenarioIsInjectedAndLabelled(t *testing.T) {
-	g := generate(t, small(1))
+	g := generateSmall(t, 1)
 	if len(g.labels) != len(Scenarios()) {
 		t.Fatalf("%d labels, want %d", len(g.labels), len(Scenarios()))
 	}
@@ -143,7 +164,7 @@ func TestEveryScenarioIsInjectedAndLabelled(t *testing.T) {
 // extra call is its label's identity's, inside its window.
 func TestAttacksOnlyAdd(t *testing.T) {
 	cfg := small(3)
-	with := generate(t, cfg)
+	with := generateSmall(t, 3)
 	cfg.Scenarios = []string{}
 	without := generate(t, cfg)
 	if len(without.labels) != 0 {
@@ -188,7 +209,7 @@ func (g *generated) before(identity string, t time.Time) []Call {
 
 func TestScenarioShapes(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		g := generate(t, small(seed))
+		g := generateSmall(t, seed)
 		for _, l := range g.labels {
 			t.Run(l.Scenario, func(t *testing.T) {
 				in := g.of(l.Identity, l.Start, l.End.Add(time.Nanosecond))
@@ -330,7 +351,7 @@ func busiest(calls []Call) int {
 }
 
 func TestBenignFeatures(t *testing.T) {
-	g := generate(t, small(1))
+	g := generateSmall(t, 1)
 	events := map[string][]Event{}
 	for _, e := range g.summary.Events {
 		events[e.Kind] = append(events[e.Kind], e)
@@ -477,5 +498,3 @@ func TestRunStopsWithContext(t *testing.T) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
-
-var _ = math.Abs
