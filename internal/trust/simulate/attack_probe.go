@@ -246,7 +246,8 @@ func planLateralFanout(g *gen, a *attack) time.Duration {
 // planSequenceAbuse: from one instance, the victim loops between two
 // routes it uses (or at least may call) — C then D, on the same object if
 // both take one, again and again — though none of its handlers ever calls
-// D right after C: 25–300 rounds, a round every one to ten seconds.
+// D right after C: 25–300 rounds at a half to three times the victim's
+// own pace.
 func planSequenceAbuse(g *gen, a *attack) time.Duration {
 	r, w := a.r, g.w
 	// Transitions the victim's handlers make.
@@ -283,15 +284,25 @@ func planSequenceAbuse(g *gen, a *attack) time.Duration {
 		return 0
 	}
 	rounds := r.intBetween(25, 300)
-	between := r.between(1, 10) * 1e9
-	dur := time.Duration(float64(rounds)*between*1.5) + time.Minute
+	pace := r.between(0.5, 3) // times the victim's own rate
+	const dur = 95 * time.Minute
 	var (
-		p    int32
-		pair [2]int
-		k    int
+		p       int32
+		pair    [2]int
+		k       int
+		between float64
 	)
 	a.step = paced(a, func() int64 { return int64(r.logNormal(math.Log(between), 0.4)) }, func(g *gen, t int64) bool {
 		if k == 0 {
+			// A round (two calls) at about the victim's own pace, within
+			// 0.5 to 30 seconds, for at most an hour and a half.
+			total := 0
+			for _, n := range g.usage[a.victim] {
+				total += int(n)
+			}
+			perSec := pace * float64(total) / (float64(t-g.start) / 1e9)
+			between = min(max(2e9/perSec, 0.5e9), 30e9)
+			rounds = min(rounds, int(float64(90*time.Minute)/between))
 			// Routes it uses, so that only the order of the calls is new:
 			// both if it can, else one.
 			wts := make([]float64, len(pairs))

@@ -11,8 +11,8 @@ import (
 
 // planLowAndSlow: from one instance, a steady extra 30–90% of the
 // victim's own average rate on one of its read routes, day and night for
-// 6–18 hours, paging through a list or walking IDs in order — never
-// more in a minute than a fraction of its busiest minutes.
+// 6–18 hours, paging through a list or walking IDs in order — never so
+// much that the victim's minute beats its busiest minute so far.
 func planLowAndSlow(g *gen, a *attack) time.Duration {
 	r := a.r
 	if !g.hasRoute(a.victim, func(rt *route) bool { return rt.kind.reads() }) {
@@ -57,7 +57,10 @@ func planLowAndSlow(g *gen, a *attack) time.Duration {
 				dur.Round(time.Minute), map[bool]string{true: "pages", false: "IDs"}[rt.kind.paged()])
 		}
 		rt := &g.w.routes[ri]
-		for range r.poisson(perSec * float64(w1-w0) / 1e9) {
+		// Never more in a minute than the victim's busiest minute so far,
+		// with its own calls of this minute counted.
+		n := min(r.poisson(perSec*float64(w1-w0)/1e9), g.busiestM[a.victim]-1-g.pendingOf(a.victim, w0, w1))
+		for range n {
 			t := w0 + int64(r.Float64()*float64(w1-w0))
 			var e event
 			if rt.kind.paged() {
@@ -70,6 +73,18 @@ func planLowAndSlow(g *gen, a *attack) time.Duration {
 		}
 	}
 	return dur
+}
+
+// pendingOf returns the calls of caller waiting to be written with times
+// in [w0, w1): all of them, once the benign traffic of the minute is made.
+func (g *gen) pendingOf(caller int, w0, w1 int64) int {
+	n := 0
+	for i := range g.buf {
+		if e := &g.buf[i]; int(e.caller) == caller && e.t >= w0 && e.t < w1 {
+			n++
+		}
+	}
+	return n
 }
 
 // hasRoute reports whether caller's edges have a route that keep accepts.
@@ -85,34 +100,44 @@ func (g *gen) hasRoute(caller int, keep func(*route) bool) bool {
 }
 
 // planExfiltration: from one instance, reads of a route the victim
-// normally uses with responses 15 to 2,000 times its usual size — a few
-// huge ones in minutes, or a steady stream of large ones for up to an
-// hour — at a pace not far from its normal one.
+// normally uses with responses 15 to 2,000 times its usual size — a
+// burst of a few huge ones in minutes, or for up to an hour a steady
+// stream of large ones at one to three times its usual pace on that
+// route.
 func planExfiltration(g *gen, a *attack) time.Duration {
 	r := a.r
 	if !g.hasRoute(a.victim, func(rt *route) bool { return rt.kind.reads() }) {
 		return 0
 	}
 	burst := r.chance(0.4)
-	var n int
-	var dur time.Duration
-	var lo, hi float64
+	var (
+		n      int
+		dur    time.Duration
+		lo, hi float64
+		pace   = r.between(1, 3)
+	)
 	if burst {
 		n, dur, lo, hi = r.intBetween(5, 30), minutes(r.between(2, 15)), 200, 2000
 	} else {
-		n, dur, lo, hi = r.intBetween(50, 400), minutes(r.between(15, 60)), 15, 80
+		dur, lo, hi = minutes(r.between(15, 60)), 15, 80
 	}
 	factor := math.Exp(r.between(math.Log(lo), math.Log(hi)))
 	var (
-		p  int32
-		ri = -1
+		p   int32
+		ri  = -1
+		gap float64
 	)
-	a.step = paced(a, expGap(r, float64(dur)/float64(n)), func(g *gen, t int64) bool {
+	a.step = paced(a, func() int64 { return int64(r.ExpFloat64() * gap) }, func(g *gen, t int64) bool {
 		if ri < 0 {
 			p = g.podAt(r, a.victim)
 			routes, cum := g.usageOf(a.victim, func(rt *route) bool { return rt.kind.reads() })
 			ri = routes[r.pick(cum)]
 			rt := &g.w.routes[ri]
+			if !burst {
+				perSec := pace * float64(g.usage[a.victim][ri]) / (float64(t-g.start) / 1e9)
+				n = max(int(perSec*dur.Seconds()), 8)
+			}
+			gap = float64(dur) / float64(n)
 			a.credential = g.w.credentialAt(&g.w.pods[p], rt.svc, t)
 			a.describe("%s reads %s %s on %s, a route it uses, with responses about %.0f× the usual size: about %d calls over %v (%s)",
 				g.w.services[a.victim].name, rt.method, rt.tmpl, g.w.services[rt.svc].name, factor, n, dur.Round(time.Second),
