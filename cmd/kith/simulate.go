@@ -20,7 +20,8 @@ type simulateFlags struct {
 	out, labels, start, scenarios string
 	verbose                       bool
 	evaluate                      bool
-	calls, signals, output        string
+	calls, output                 string
+	signals                       multiFlag
 	grace                         time.Duration
 	cfg                           simulate.Config
 	base                          simulate.BaselineConfig
@@ -30,7 +31,7 @@ type simulateFlags struct {
 // a detector's signals on it.
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("simulate", "[--out CALLS.jsonl] [--labels LABELS.jsonl] [--days 7] [--services 30] [--seed N] [--rate 1]\n"+
-		"   or: kith simulate --evaluate --calls CALLS.jsonl --labels LABELS.jsonl [--signals SIGNALS.jsonl] [-o table|json]",
+		"   or: kith simulate --evaluate --calls CALLS.jsonl --labels LABELS.jsonl [--signals SIGNALS.jsonl ...] [-o table|json]",
 		"Generate simulated service-to-service traffic of one trust domain, days of it in\n"+
 			"seconds, with attacks injected after a warm-up: calls in the replay format (the\n"+
 			"input of kith trust replay) and one label per attack. The same flags write the\n"+
@@ -52,7 +53,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&f.verbose, "v", false, "list every benign event (deploys, outages) in the summary")
 	fs.BoolVar(&f.evaluate, "evaluate", false, "evaluate signals instead of generating traffic")
 	fs.StringVar(&f.calls, "calls", "", "with --evaluate: the calls file")
-	fs.StringVar(&f.signals, "signals", "", "with --evaluate: the detector's signals file (default: the baseline only)")
+	fs.Var(&f.signals, "signals", "with --evaluate: a detector's signals file (repeatable; default: the baseline only)")
 	fs.DurationVar(&f.grace, "grace", 0, "with --evaluate: how long after an attack a signal still detects it (default 15m)")
 	fs.StringVar(&f.output, "o", "table", "with --evaluate: output format, table or json")
 	fs.DurationVar(&f.base.Learn, "baseline-learn", 0, "with --evaluate: how long the naive rate limit learns each caller's busiest minute (default 24h)")
@@ -64,7 +65,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return runEvaluate(fs, &f, stdout)
 	}
 	switch {
-	case f.calls != "" || f.signals != "":
+	case f.calls != "" || len(f.signals) > 0:
 		return usagef(fs, "--calls and --signals go with --evaluate")
 	case f.labels == "" && f.out == "-":
 		return usagef(fs, "--labels is required when the calls go to standard output")
@@ -161,12 +162,12 @@ func runEvaluate(fs *flag.FlagSet, f *simulateFlags, stdout io.Writer) error {
 		return err
 	}
 	var sets []simulate.SignalSet
-	if f.signals != "" {
-		sigs, err := readWith(f.signals, simulate.ReadSignals)
+	for _, path := range f.signals {
+		sigs, err := readWith(path, simulate.ReadSignals)
 		if err != nil {
 			return err
 		}
-		sets = append(sets, simulate.SignalSet{Name: f.signals, Signals: sigs})
+		sets = append(sets, simulate.SignalSet{Name: path, Signals: sigs})
 	}
 	base, err := readWith(f.calls, func(r io.Reader) ([]simulate.Signal, error) { return simulate.RunBaseline(r, f.base) })
 	if err != nil {
