@@ -16,14 +16,21 @@
 //   - daily and weekly rhythms per entry service, cron batch jobs (a nightly
 //     export, an hourly run, an indexer every 15 minutes, a weekly rollup),
 //     periodic pollers and health checks;
-//   - instances on nodes with stable /24 networks, pods that move, rolling
-//     deploys, node replacement, X509-SVIDs rotated every hour and bearer
-//     tokens every few minutes;
+//   - instances on nodes with stable /24 networks (one node in five on
+//     IPv6, a /64 each), pods that move, rolling deploys, node replacement,
+//     cron runs from fresh pods, X509-SVIDs rotated every hour and bearer
+//     or DPoP tokens every few minutes;
 //   - a deploy that adds a route its callers start to use (and policy
 //     allows), a service whose first day starts in the middle of the run,
-//     outages with retry storms, stray 401s, 403s and 404s;
+//     outages with retry storms, stray 401s, a caller policy denies now and
+//     then, old clients calling removed paths;
 //   - eight attacks after a warm-up, each on its own identity with
 //     parameters drawn from the seed (see [Scenarios]).
+//
+// In the calls, source is the address of the caller's instance and node
+// the SPIFFE ID of the agent on its node (the node a credential is used
+// from); node is empty for a caller outside the mesh. The credential is
+// the X509-SVID's serial or the token's jti.
 //
 // [Evaluate] reads calls once, streaming, and scores sets of [Signal]s in
 // the replay output format against the labels: per attack detected or
