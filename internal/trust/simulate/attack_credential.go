@@ -134,7 +134,12 @@ func planTwoHosts(g *gen, a *attack) time.Duration {
 			if s.cred == credX509 {
 				epochEnd = pd.born + ((w0-pd.born)/hour+1)*hour
 			} else {
-				routes, cum = g.usageOf(a.victim, func(rt *route) bool { return rt.svc == target })
+				if rs, cs := g.usageOf(a.victim, func(rt *route) bool { return rt.svc == target }); rs != nil {
+					routes, cum = rs, cs
+				} else { // it never called: the token is for a service it may call
+					target = w.routes[routes[0]].svc
+					routes, cum = g.usageOf(a.victim, func(rt *route) bool { return rt.svc == target })
+				}
 				salt := mix64(pd.seed ^ uint64(target)<<40)
 				phase := int64(salt % uint64(s.refresh))
 				epochEnd = ((w0-pd.born+phase)/s.refresh+1)*s.refresh + pd.born - phase
