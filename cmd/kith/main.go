@@ -48,6 +48,7 @@ func commands() []command {
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
 		{"audit", "read the audit ledger", runAudit},
 		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
+		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
 		{"version", "print the version of kith", runVersion},
 	}
 }
