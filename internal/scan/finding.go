@@ -207,8 +207,12 @@ func preview(s string) string {
 	case strings.HasPrefix(s, oauth.SecretPrefix):
 		return oauth.SecretPrefix + "…"
 	case utf8.RuneCountInString(s) >= 16:
-		r := []rune(s)
-		return string(r[:4]) + "…"
+		end := 0
+		for range 4 {
+			_, n := utf8.DecodeRuneInString(s[end:])
+			end += n
+		}
+		return s[:end] + "…"
 	}
 	return "…"
 }

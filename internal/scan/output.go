@@ -71,7 +71,7 @@ func (s Summary) String() string {
 		parts = append(parts, fmt.Sprintf("%d whose check failed", s.CheckFailed))
 	}
 	if len(parts) > 0 {
-		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+		b.WriteString(": " + strings.Join(parts, ", "))
 	}
 	return b.String()
 }
