@@ -107,6 +107,18 @@ const (
 	// TypeOAuthClientKeyRemoved: a client's registered public key was
 	// removed. Written by oauth.
 	TypeOAuthClientKeyRemoved = "oauth.client.key_removed"
+	// TypeOAuthClientSecretLeaked: a client's secret was reported found
+	// outside Kith (by kith scan, through the admin API's secret check).
+	// Target: the client; details: entry_id, spiffe_id, secret_id,
+	// location ("path:line" where it was found), commit (when found in
+	// git history), places (how many places it was found in), live
+	// (whether it still authenticated the client) and revoked (whether
+	// the report revoked it: the secret removed from the client and the
+	// client's tokens revoked). A check of a secret no client holds is
+	// recorded with outcome failure and no target. The secret itself is
+	// never recorded. Governance turns the successes into findings; the
+	// trust engine lowers the entry's trust. Written by oauth.
+	TypeOAuthClientSecretLeaked = "oauth.client.secret_leaked"
 	// TypeOAuthTokenIssued: the token endpoint issued access tokens
 	// (client credentials or token exchange). Written by oauth.
 	TypeOAuthTokenIssued = "oauth.token.issued"
@@ -211,6 +223,7 @@ func Types() []TypeInfo {
 		{TypeOAuthClientSecretRotated, "a client's secret was rotated", "oauth"},
 		{TypeOAuthClientKeyAdded, "a public key was registered for a client's private_key_jwt", "oauth"},
 		{TypeOAuthClientKeyRemoved, "a client's registered public key was removed", "oauth"},
+		{TypeOAuthClientSecretLeaked, "a client's secret was reported found outside Kith (where, whether live, whether revoked), or a reported secret matched no client", "oauth"},
 		{TypeOAuthTokenIssued, "the token endpoint issued access tokens", "oauth"},
 		{TypeOAuthTokenRefused, "the token endpoint refused requests (coalesced, with a count)", "oauth"},
 		{TypeOAuthTokenRevoked, "a token was revoked at the revocation endpoint", "oauth"},

@@ -54,6 +54,9 @@ import (
 type ClientStore interface {
 	GetOAuthClient(ctx context.Context, id string) (store.OAuthClient, error)
 	ListOAuthClients(ctx context.Context, f store.OAuthClientFilter) ([]store.OAuthClient, error)
+	// FindOAuthClientSecret finds the client holding a secret by its
+	// hash (for leak reports); store.ErrNotFound if none does.
+	FindOAuthClientSecret(ctx context.Context, hash []byte) (clientID, secretID string, err error)
 	// Tx runs fn in a transaction: a client is created, changed or
 	// deleted in one with its audit event.
 	Tx(ctx context.Context, fn func(tx *store.Tx) error) error

@@ -138,6 +138,25 @@ func (q queries) ListOAuthClients(ctx context.Context, f OAuthClientFilter) ([]O
 	return out, nil
 }
 
+// FindOAuthClientSecret returns the ID of the client that holds a secret
+// with the given hash, and the secret's ID, or [ErrNotFound]. The hash is
+// of a high-entropy secret, so that the lookup, unlike a comparison with
+// the secret, tells a caller nothing about secrets it does not hold. No
+// index serves it: it is a scan of the secrets table, fit for the rare,
+// rate-limited leak checks that call it (an index is one migration away
+// if that changes).
+func (q queries) FindOAuthClientSecret(ctx context.Context, hash []byte) (clientID, secretID string, err error) {
+	err = q.queryRow(ctx, `SELECT client_id, id FROM oauth_client_secrets WHERE hash = ? ORDER BY client_id, id LIMIT 1`,
+		bytesArg(hash)).Scan(&clientID, &secretID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("store: find oauth client secret: %w", err)
+	}
+	return clientID, secretID, nil
+}
+
 // UpdateOAuthClient replaces the stored client with ID c.ID by c, all
 // fields but CreatedAt, which keeps its stored value and is copied back into
 // c; its secrets and keys become exactly c.Secrets and c.Keys. It is an

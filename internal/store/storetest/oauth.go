@@ -266,3 +266,53 @@ func testOAuthClientInTx(t *testing.T, s *store.Store) {
 		t.Errorf("GetOAuthClient after rollback: error = %v, want ErrNotFound", err)
 	}
 }
+
+func testFindOAuthClientSecret(t *testing.T, s *store.Store) {
+	mustCreateOAuthClient(t, s, newOAuthClient("c1", "e1")) // secrets s1 {1,2,3} and s2 {4,5,6}
+	other := newOAuthClient("c2", "e1")
+	other.Secrets = []store.OAuthClientSecret{{ID: "s1", Hash: []byte{7, 8, 9}, CreatedAt: t0}}
+	mustCreateOAuthClient(t, s, other)
+	tests := []struct {
+		name             string
+		hash             []byte
+		client, secretID string
+		err              error
+	}{
+		{"first secret", []byte{1, 2, 3}, "c1", "s1", nil},
+		{"second secret", []byte{4, 5, 6}, "c1", "s2", nil},
+		{"another client's", []byte{7, 8, 9}, "c2", "s1", nil},
+		{"unknown", []byte{1, 2, 4}, "", "", store.ErrNotFound},
+		{"a prefix is not a match", []byte{1, 2}, "", "", store.ErrNotFound},
+		{"empty", nil, "", "", store.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client, id, err := s.FindOAuthClientSecret(t.Context(), tc.hash)
+			if client != tc.client || id != tc.secretID || !errors.Is(err, tc.err) {
+				t.Errorf("FindOAuthClientSecret = %q, %q, %v; want %q, %q, %v", client, id, err, tc.client, tc.secretID, tc.err)
+			}
+		})
+	}
+	// A rotation that drops a secret drops it from the lookup.
+	c, err := s.GetOAuthClient(t.Context(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Secrets = c.Secrets[1:]
+	if err := s.UpdateOAuthClient(t.Context(), &c); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.FindOAuthClientSecret(t.Context(), []byte{1, 2, 3}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a removed secret: %v, want ErrNotFound", err)
+	}
+	err = s.Tx(t.Context(), func(tx *store.Tx) error {
+		client, _, err := tx.FindOAuthClientSecret(t.Context(), []byte{4, 5, 6})
+		if client != "c1" {
+			return fmt.Errorf("in a Tx: %q, %v", client, err)
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t testing.TB) *store.Store) {
 		{"DeleteOAuthClient", testDeleteOAuthClient},
 		{"ListOAuthClients", testListOAuthClients},
 		{"OAuthClientInTx", testOAuthClientInTx},
+		{"FindOAuthClientSecret", testFindOAuthClientSecret},
 		{"Revocations", testRevocations},
 		{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
 		{"LiftRevocation", testLiftRevocation},
