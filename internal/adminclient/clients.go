@@ -157,3 +157,17 @@ func (c *Client) RevokeClientTokens(ctx context.Context, id, reason string) erro
 	}
 	return nil
 }
+
+// CheckSecret asks which client holds the Kith client secret in.Secret
+// (found outside Kith, by kith scan), whether it is live, and, with
+// in.Revoke, to revoke it; the server records the leak. A secret no
+// client holds is answered with Known false. It returns the server's
+// *api.Problem on refusal (400 for a string that is not a Kith secret,
+// 429 when checks come too fast).
+func (c *Client) CheckSecret(ctx context.Context, in api.SecretCheck) (*api.SecretCheckResult, error) {
+	var out api.SecretCheckResult
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/clients/secret-check", in: in, out: &out}); err != nil {
+		return nil, fmt.Errorf("check secret: %w", err)
+	}
+	return &out, nil
+}

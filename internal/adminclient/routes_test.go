@@ -94,6 +94,16 @@ func TestRoutes(t *testing.T) {
 			want: seen{Method: "DELETE", Path: "/v1/entries/e1", Query: url.Values{}},
 		},
 		{
+			name: "check secret",
+			call: func(ctx context.Context, c *adminclient.Client) (any, error) {
+				return c.CheckSecret(ctx, api.SecretCheck{Secret: "kith_sk_x", Location: "a.env:3", Commit: "abc123", Places: 2, Revoke: true})
+			},
+			reply: `{"known":true,"client_id":"ci_1","live":true,"revoked":true}`,
+			want: seen{Method: "POST", Path: "/v1/clients/secret-check", Query: url.Values{}, ContentType: "application/json",
+				Body: `{"secret":"kith_sk_x","location":"a.env:3","commit":"abc123","places":2,"revoke":true}`},
+			out: &api.SecretCheckResult{Known: true, ClientID: "ci_1", Live: true, Revoked: true},
+		},
+		{
 			name: "bundle",
 			call: func(ctx context.Context, c *adminclient.Client) (any, error) {
 				b, err := c.Bundle(ctx)

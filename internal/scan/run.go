@@ -31,9 +31,8 @@ type RunConfig struct {
 	// Format is FormatTable (the default when empty), FormatJSON or
 	// FormatSARIF.
 	Format string
-	// Out receives the report; Stderr gitleaks' warnings (unless
-	// Config.Warnings is set) and, after a JSON or SARIF report, the
-	// line that says nothing was found.
+	// Out receives the report; Stderr, after a JSON or SARIF report,
+	// the line that says nothing was found.
 	Out, Stderr io.Writer
 	// Version is Kith's version, named in SARIF output.
 	Version string
@@ -73,9 +72,6 @@ func Run(ctx context.Context, rc RunConfig) error {
 		write = func(r *Report, w io.Writer) error { return r.WriteSARIF(w, rc.Version) }
 	default:
 		return fmt.Errorf("%w: unknown output format %q (want table, json or sarif)", ErrConfig, rc.Format)
-	}
-	if rc.Warnings == nil {
-		rc.Warnings = rc.Stderr
 	}
 	rep, err := Scan(ctx, rc.Config)
 	if rep == nil {

@@ -13,7 +13,8 @@
 // The package reads files and runs git; it never prints a secret, nor
 // keeps one it cannot check (only Kith secrets are kept, as
 // [oauth.Secret], until checked). gitleaks logs through a logger of its
-// own package; the first scan sets it to warnings on standard error.
+// own package: the first scan sets it to warnings (a file it could not
+// read, a git error) on standard error.
 package scan
 
 import (
@@ -21,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -52,10 +52,6 @@ type Config struct {
 	// Revoke has the server revoke each live Kith secret found, and
 	// record the leak. It needs a Checker.
 	Revoke bool
-	// Warnings receives gitleaks' warnings (files it could not read, git
-	// errors); nil means standard error. Only the first scan of a
-	// process sets it.
-	Warnings io.Writer
 	// Logger receives the scan's own logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -103,11 +99,7 @@ func Scan(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w := cfg.Warnings
-	if w == nil {
-		w = os.Stderr
-	}
-	quietGitleaks(w)
+	quietGitleaks(os.Stderr)
 	rs, err := rules()
 	if err != nil {
 		return nil, err

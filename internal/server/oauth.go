@@ -16,9 +16,10 @@ import (
 	"github.com/kith-dev/kith/internal/revocation"
 )
 
-// oauthPart is the token service.
+// oauthPart is the token service, and the limit on secret checks.
 type oauthPart struct {
-	svc *oauth.Service
+	svc          *oauth.Service
+	secretChecks *limiter
 }
 
 // buildOAuth builds the token service. It needs the store, the KEK, the
@@ -26,7 +27,7 @@ type oauthPart struct {
 // whose base URL is the issuer unless one is configured. It shares the agent plane's revocation
 // set, so that agents and token verifiers see one set.
 func (s *Server) buildOAuth(ctx context.Context) error {
-	p := &oauthPart{}
+	p := &oauthPart{secretChecks: newLimiter(secretCheckRate, secretCheckBurst)}
 	revs := notifyingRevocations{Set: s.agents.revocations, notify: s.agents.changed}
 	// The listen URL is the issuer unless one is configured, which then
 	// is the public name; the other names stay accepted as alternate
@@ -105,6 +106,7 @@ func (s *Server) clientRoutes() []route {
 		{"POST /v1/clients/{id}/keys", s.addClientKey},
 		{"DELETE /v1/clients/{id}/keys/{kid}", s.removeClientKey},
 		{"POST /v1/clients/{id}/revoke-tokens", s.revokeClientTokens},
+		{"POST /v1/clients/secret-check", s.checkClientSecret},
 	}
 }
 

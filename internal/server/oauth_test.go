@@ -37,9 +37,9 @@ type oauthEnv struct {
 	roots *x509.CertPool
 }
 
-func newOAuthEnv(t *testing.T) *oauthEnv {
+func newOAuthEnv(t *testing.T, mutate ...func(*Config)) *oauthEnv {
 	t.Helper()
-	ts := startServer(t, "example.org")
+	ts := startServer(t, "example.org", mutate...)
 	e := &oauthEnv{testServer: ts, base: "https://" + ts.Addr(), roots: x509.NewCertPool()}
 	for _, c := range ts.CA().X509Authorities() {
 		e.roots.AddCert(c)
