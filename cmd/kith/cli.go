@@ -28,14 +28,19 @@ func usagef(fs *flag.FlagSet, format string, args ...any) error {
 }
 
 // exitCode reports err on stderr and returns the exit status for it: 0 for
-// none or a request for help, 2 for a usageError, 1 otherwise.
+// none or a request for help, 2 for a usageError, the code of an error
+// that carries one (ExitCode, such as scan.FoundError's), 1 otherwise.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	fmt.Fprintf(stderr, "kith: %v\n", inFlagTerms(err))
-	if errors.As(err, new(usageError)) {
+	var coded interface{ ExitCode() int }
+	switch {
+	case errors.As(err, new(usageError)):
 		return 2
+	case errors.As(err, &coded):
+		return coded.ExitCode()
 	}
 	return 1
 }

@@ -48,13 +48,15 @@ func commands() []command {
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
 		{"audit", "read the audit ledger", runAudit},
 		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
+		{"scan", "find hard-coded credentials in files and git history; check and revoke Kith secrets", runScan},
 		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
 		{"version", "print the version of kith", runVersion},
 	}
 }
 
 // run runs kith with args (without the program name) and returns the exit
-// status: 0 on success, 1 on failure, 2 on a usage error. stdin is reserved
+// status: 0 on success, 1 on failure, 2 on a usage error, or the code an
+// error carries (kith scan's 3 and 4). stdin is reserved
 // for commands that read input.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	_ = stdin

@@ -88,6 +88,24 @@ func FromEnvironment(o Overrides) (Config, error) {
 	return cfg, nil
 }
 
+// Configured reports whether o or the environment names a server: an
+// address or data folder given (o.Addr, o.DataDir, $KITH_ADDR,
+// $KITH_DATA), an admin token in $KITH_ADMIN_TOKEN, or an admin token in
+// the default data folder. A command that can work without a server
+// (kith scan) asks it before [FromEnvironment], whose error then means
+// a server was meant but cannot be reached as configured.
+func Configured(o Overrides) bool {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if first(o.Addr, o.DataDir, getenv(EnvAddr), getenv(EnvData), getenv(EnvAdminToken)) != "" {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(DefaultDataDir, AdminTokenFile))
+	return err == nil
+}
+
 // first returns the first non-empty string of vs.
 func first(vs ...string) string {
 	for _, v := range vs {

@@ -173,3 +173,34 @@ func writeFile(tb testing.TB, path, content string) {
 		tb.Fatal(err)
 	}
 }
+
+func TestConfigured(t *testing.T) {
+	t.Chdir(t.TempDir()) // no ./kith-data
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	tests := []struct {
+		name string
+		o    adminclient.Overrides
+		want bool
+	}{
+		{"nothing", adminclient.Overrides{Getenv: env(nil)}, false},
+		{"a CA bundle or trust domain alone names no server",
+			adminclient.Overrides{CABundle: "b.pem", TrustDomain: "example.org", Getenv: env(nil)}, false},
+		{"--addr", adminclient.Overrides{Addr: "127.0.0.1:8443", Getenv: env(nil)}, true},
+		{"--data", adminclient.Overrides{DataDir: "d", Getenv: env(nil)}, true},
+		{"KITH_ADDR", adminclient.Overrides{Getenv: env(map[string]string{"KITH_ADDR": "h:1"})}, true},
+		{"KITH_DATA", adminclient.Overrides{Getenv: env(map[string]string{"KITH_DATA": "d"})}, true},
+		{"KITH_ADMIN_TOKEN", adminclient.Overrides{Getenv: env(map[string]string{"KITH_ADMIN_TOKEN": "t"})}, true},
+	}
+	for _, tc := range tests {
+		if got := adminclient.Configured(tc.o); got != tc.want {
+			t.Errorf("%s: Configured = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if err := os.Mkdir("kith-data", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join("kith-data", "admin.token"), "tok")
+	if !adminclient.Configured(adminclient.Overrides{Getenv: env(nil)}) {
+		t.Error("./kith-data/admin.token: Configured = false, want true")
+	}
+}

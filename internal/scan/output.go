@@ -56,7 +56,14 @@ func (s Summary) String() string {
 	if s.Kith == 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, ", %d of them Kith client %s", s.Kith, plural(s.Kith, "secret", "secrets"))
+	switch {
+	case s.Found == 1:
+		b.WriteString(", a Kith client secret")
+	case s.Kith == 1:
+		b.WriteString(", 1 of them a Kith client secret")
+	default:
+		fmt.Fprintf(&b, ", %d of them Kith client secrets", s.Kith)
+	}
 	var parts []string
 	if s.Live > 0 {
 		parts = append(parts, fmt.Sprintf("%d live", s.Live))
