@@ -2,6 +2,7 @@ package scan
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -120,8 +121,8 @@ func fromGitleaks(g *report.Finding, root string, inRepo bool) (Finding, bool) {
 	return f, true
 }
 
-// holdsKithSecret reports whether s holds a Kith-shaped string, plainly
-// or base64-encoded in one of its words: another rule's match on one
+// holdsKithSecret reports whether s holds a Kith-shaped string, plainly,
+// or base64- or hex-encoded in one of its words: another rule's match on one
 // (generic-api-key on "secret: kith_sk_…", or on its encoded form in a
 // Kubernetes Secret) is left to the Kith rule, which checks the checksum.
 func holdsKithSecret(s string) bool {
@@ -138,9 +139,15 @@ func holdsKithSecret(s string) bool {
 				return true
 			}
 		}
+		if strings.Contains(strings.ToLower(word), hexPrefix) {
+			return true
+		}
 	}
 	return false
 }
+
+// hexPrefix is Kith's secret prefix hex-encoded: gitleaks decodes hex too.
+var hexPrefix = hex.EncodeToString([]byte(oauth.SecretPrefix))
 
 // encodedSecretLen is the length of a Kith secret in base64.
 var encodedSecretLen = base64.RawStdEncoding.EncodedLen(len(oauth.SecretPrefix) + 49)

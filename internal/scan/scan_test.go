@@ -2,6 +2,7 @@ package scan
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os/exec"
 	"path"
@@ -201,8 +202,8 @@ func TestScanIgnoresLookalikes(t *testing.T) {
 			}
 		}
 	}
-	if n < 4 {
-		t.Fatalf("the fixture holds %d Kith-shaped strings, want at least 4", n)
+	if n < 6 {
+		t.Fatalf("the fixture holds %d Kith-shaped strings, want at least 6", n)
 	}
 	cfg := Config{Paths: []string{p.dir}}
 	if _, err := exec.LookPath("git"); err == nil {
@@ -219,11 +220,14 @@ func TestScanIgnoresLookalikes(t *testing.T) {
 	}
 }
 
-// decodedWords returns the words of text that decode from base64.
+// decodedWords returns the words of text that decode from base64 or hex.
 func decodedWords(text string) []string {
 	var out []string
 	for _, w := range strings.Fields(text) {
 		if b, err := base64.StdEncoding.DecodeString(w); err == nil {
+			out = append(out, string(b))
+		}
+		if b, err := hex.DecodeString(w); err == nil {
 			out = append(out, string(b))
 		}
 	}
@@ -302,5 +306,27 @@ func TestColumns(t *testing.T) {
 				t.Errorf("columns = %d, %d; want %d, %d", start, end, tc.start, tc.end)
 			}
 		})
+	}
+}
+
+func TestHoldsKithSecret(t *testing.T) {
+	shaped := "kith_sk_" + strings.Repeat("A", 49)
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{shaped, true},
+		{"secret: " + shaped, true},
+		{"data: " + base64.StdEncoding.EncodeToString([]byte(shaped)), true},
+		{"data: " + base64.RawURLEncoding.EncodeToString([]byte("x="+shaped)), true},
+		{"data: " + hex.EncodeToString([]byte(shaped)), true},
+		{"data: " + base64.StdEncoding.EncodeToString([]byte("ghp_"+strings.Repeat("A", 53))), false},
+		{"AKIAABCDEFGHIJKLMNOP", false},
+		{"kith_pk_" + strings.Repeat("A", 49), false},
+	}
+	for _, tc := range tests {
+		if got := holdsKithSecret(tc.in); got != tc.want {
+			t.Errorf("holdsKithSecret(%q) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }
