@@ -29,7 +29,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&rc.Format, "output", scan.FormatTable, "same as -o")
 	fs.BoolVar(&rc.Revoke, "revoke", false, "revoke each live Kith secret found, at once (needs a server)")
 	noHistory := fs.Bool("no-history", false, "scan the files only, not the git history")
-	staged := fs.Bool("staged", false, "scan only the changes staged for the next commit (for a pre-commit hook)")
+	staged := fs.Bool("staged", false, "scan only the changes staged for the next commit, offline (for a pre-commit hook)")
 	fs.StringVar(&rc.LogOpts, "log-opts", "", "git log options that select the commits to scan, such as main..HEAD (default: all)")
 	offline := fs.Bool("offline", false, "do not check Kith secrets with a server, even if one is configured")
 	cf := addConnFlags(fs)
@@ -44,6 +44,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef(fs, "--no-history and --staged exclude each other")
 	case *offline && rc.Revoke:
 		return usagef(fs, "--revoke needs a server; drop --offline")
+	case *staged && rc.Revoke:
+		return usagef(fs, "--staged checks what is not committed yet, which has not leaked: nothing to revoke")
 	}
 	rc.Paths, rc.Out, rc.Stderr = pos, stdout, stderr
 	if *noHistory {
@@ -55,7 +57,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		rc.Version = versionOf(bi, ok).Version
 	}
-	if !*offline && (rc.Revoke || adminclient.Configured(cf.o)) {
+	// Staged changes have not left the machine: a secret in them is
+	// refused, not reported to the server as a leak.
+	if !*offline && !*staged && (rc.Revoke || adminclient.Configured(cf.o)) {
 		c, err := cf.client()
 		if err != nil {
 			return err

@@ -76,7 +76,8 @@ type Status string
 
 // The statuses of a Kith secret found.
 const (
-	// StatusUnchecked: no server was asked (none configured).
+	// StatusUnchecked: no server was asked (none configured, or the
+	// scan was of staged changes, which have not leaked).
 	StatusUnchecked Status = "unchecked"
 	// StatusUnknown: no client holds the secret (never issued by this
 	// server, or removed at a rotation or revocation).

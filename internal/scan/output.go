@@ -14,8 +14,8 @@ type Summary struct {
 	Found int `json:"found"`
 	// Kith is the findings of Kith client secrets; Live, Revoked,
 	// Unchecked and CheckFailed count those among them that were live
-	// when checked, revoked by this scan, not checked (no server), and
-	// whose check failed.
+	// when checked, revoked by this scan, not checked (no server, or
+	// staged changes), and whose check failed.
 	Kith        int `json:"kith"`
 	Live        int `json:"live"`
 	Revoked     int `json:"revoked"`
@@ -72,7 +72,7 @@ func (s Summary) String() string {
 		parts = append(parts, fmt.Sprintf("%d revoked now", s.Revoked))
 	}
 	if s.Unchecked > 0 {
-		parts = append(parts, fmt.Sprintf("%d not checked (no server)", s.Unchecked))
+		parts = append(parts, fmt.Sprintf("%d not checked", s.Unchecked))
 	}
 	if s.CheckFailed > 0 {
 		parts = append(parts, fmt.Sprintf("%d whose check failed", s.CheckFailed))
@@ -114,7 +114,7 @@ func (k *KithStatus) describe() string {
 	var s string
 	switch k.Status {
 	case StatusUnchecked:
-		return "not checked: no server"
+		return "not checked with a server"
 	case StatusUnknown:
 		return "no client holds it"
 	case StatusCheckFailed:

@@ -25,7 +25,7 @@ func TestRunExitCodes(t *testing.T) {
 		summary string
 	}{
 		{"nothing found", clean, nil, 0, ""},
-		{"found, no server", p.dir, nil, ExitFound, "7 secrets found, 3 of them Kith client secrets: 3 not checked (no server)"},
+		{"found, no server", p.dir, nil, ExitFound, "7 secrets found, 3 of them Kith client secrets: 3 not checked"},
 		{"found, none live", p.dir, none, ExitFound, "7 secrets found, 3 of them Kith client secrets"},
 		{"found a live one", p.dir, live, ExitLive, "7 secrets found, 3 of them Kith client secrets: 2 live"},
 		{"the check failed", p.dir, down, 1, ""},
