@@ -30,7 +30,7 @@ type FeedConfig struct {
 	// them to the server's ledger).
 	NoUpload bool
 	// FlushInterval is the longest a call record waits for its upload;
-	// 10 seconds when zero.
+	// DefaultFlushInterval (100ms) when zero.
 	FlushInterval time.Duration
 }
 
