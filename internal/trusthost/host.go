@@ -116,6 +116,7 @@ type Host struct {
 	log     []logEntry
 	events  []audit.Event
 	changes []trust.Change
+	pushed  bool // entries were logged without a Change (see announce)
 
 	stats struct {
 		observed, events, behind, snapshots atomic.Int64
@@ -125,7 +126,8 @@ type Host struct {
 	snapVersion  int64
 	leaseVersion int64
 	lastSnap     time.Time
-	wroteSince   bool // findings written since the last snapshot
+	wroteSince   bool                // findings written since the last snapshot
+	announced    map[string]struct{} // callers whose state was pushed (see announce)
 }
 
 // logEntry is one trust change for the sync hub.
@@ -160,7 +162,7 @@ func New(cfg Config) (*Host, error) {
 		_, _ = rand.Read(b[:])
 		cfg.Replica = hex.EncodeToString(b[:])
 	}
-	h := &Host{cfg: cfg, wake: make(chan struct{}, 1), progress: make(chan struct{})}
+	h := &Host{cfg: cfg, wake: make(chan struct{}, 1), progress: make(chan struct{}), announced: map[string]struct{}{}}
 	var err error
 	h.engine, err = trust.New(trust.Config{Sink: sink{h}, RouteAllowed: cfg.RouteAllowed, Clock: cfg.Clock, Tuning: cfg.Tuning})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/store"
 )
@@ -114,6 +115,9 @@ func (h *Host) apply(row *store.Event) {
 	case audit.TypeCallDecided:
 		c := callOf(&ev)
 		h.engine.Observe(&c)
+		if _, ok := h.announced[c.Caller]; !ok && c.Caller != "" {
+			h.announce(c.Caller)
+		}
 	case audit.TypeTrustCleared:
 		_, err = h.engine.Clear(ev.Target, ev.Actor.ID)
 	case audit.TypeTrustContextAdded:
@@ -126,13 +130,29 @@ func (h *Host) apply(row *store.Event) {
 	}
 }
 
+// announce pushes the state of a caller this Host has not pushed yet:
+// the engine reports no Change for a caller it starts tracking (its
+// state is its credential's starting one), but the data planes, which
+// give unlisted callers the starting state of an unknown credential,
+// must learn it. Once per caller and process; the set is bounded by the
+// engine's MaxCallers in practice (an evicted caller stays in it).
+func (h *Host) announce(identity string) {
+	h.announced[identity] = struct{}{}
+	st := h.engine.State(identity)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rev++
+	h.log = append(h.log, logEntry{rev: h.rev, entry: agentproto.TrustEntry{ID: identity, Score: st.Trust.Score, Signals: st.Trust.Signals}})
+	h.pushed = true
+}
+
 // flush writes the queued findings to the ledger (as leader), tells
 // OnChange and wakes the hub.
 func (h *Host) flush(ctx context.Context) {
 	callers := h.engine.Stats().Callers // before h.mu: the sink takes h.mu under the engine's lock
 	h.mu.Lock()
-	evs, changes := h.events, h.changes
-	h.events, h.changes = nil, nil
+	evs, changes, pushed := h.events, h.changes, h.pushed
+	h.events, h.changes, h.pushed = nil, nil, false
 	h.trimLog(callers)
 	h.mu.Unlock()
 	if len(evs) > 0 && h.leader.Load() {
@@ -146,13 +166,13 @@ func (h *Host) flush(ctx context.Context) {
 			h.wroteSince = true
 		}
 	}
-	if len(changes) == 0 {
+	if len(changes) == 0 && !pushed {
 		return
 	}
 	if h.cfg.Notify != nil {
 		h.cfg.Notify()
 	}
-	if h.cfg.OnChange != nil {
+	if h.cfg.OnChange != nil && len(changes) > 0 {
 		h.cfg.OnChange(changes)
 	}
 }
