@@ -22,6 +22,7 @@ import (
 	"github.com/kith-dev/kith/internal/audit"
 	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/callrecord"
+	"github.com/kith-dev/kith/internal/dataplane"
 	"github.com/kith-dev/kith/internal/enforce"
 	"github.com/kith-dev/kith/internal/ledger"
 	"github.com/kith-dev/kith/internal/policy"
@@ -136,16 +137,20 @@ func inboundOn(t *testing.T, dataPlane string, target spiffeid.ID, svid *workloa
 	return feed, in.Addr().String()
 }
 
-// TestTrustEndToEnd runs a real server, two agents (two nodes) and an
-// inbound proxy on each. orders, on node 1, calls inventory (node 1) and
-// payments (node 2); payments' policy reads orders' trust: allowed while
-// high, step-up below 850, quarantined below 500. Attack traffic from
-// orders against inventory — probing a route it may not use, then
-// enumerating routes — lowers its trust through the engine's signals;
-// node 2's proxy answers step-up, then quarantine, each within a second
-// of the call that raised the signal; the ledger says why (trust.signal,
-// trust.level_changed); an admin's clear restores access.
-func TestTrustEndToEnd(t *testing.T) {
+// trustScenario is a real server with two agents (two nodes): orders
+// and inventory on node 1, payments on node 2, each service behind an
+// inbound proxy fed by its node's agent. payments' policy reads orders'
+// trust: allowed while at least 850, step-up below, quarantined below
+// 500. orders has two hours of history with inventory.
+type trustScenario struct {
+	e                           *e2eEnv
+	view2                       *dataplane.View
+	ordersID                    spiffeid.ID
+	inventory, payments         *http.Client
+	inventoryAddr, paymentsAddr string
+}
+
+func newTrustScenario(t *testing.T) *trustScenario {
 	e := newE2EEnv(t, func(c *server.Config) {
 		c.Trust.Tuning = trust.Tuning{WarmUp: time.Hour, MinCalls: 20}
 	})
@@ -178,20 +183,6 @@ func TestTrustEndToEnd(t *testing.T) {
 		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	}
 	inventory, payments := client(inventoryID), client(paymentsID)
-	get := func(c *http.Client, addr, path string) (int, enforce.Reason) {
-		t.Helper()
-		r, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+addr+path, nil)
-		resp, err := c.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var p struct {
-			Reason enforce.Reason `json:"reason"`
-		}
-		json.NewDecoder(resp.Body).Decode(&p)
-		return resp.StatusCode, p.Reason
-	}
 
 	// orders' history: two hours of calls to inventory from this host,
 	// as node 1's agent reported them then.
@@ -214,31 +205,72 @@ func TestTrustEndToEnd(t *testing.T) {
 	await.Until(t, "node 2 to have orders' trust", 30*time.Second, view2.Changed, func() bool {
 		return view2.Trust(ordersID.String()).Level == "high"
 	})
-	if code, reason := get(payments, paymentsAddr, "/charge/1"); code != http.StatusOK {
+	sc := &trustScenario{e: e, view2: view2, ordersID: ordersID, inventory: inventory, payments: payments,
+		inventoryAddr: inventoryAddr, paymentsAddr: paymentsAddr}
+	if code, reason := sc.get(t, payments, paymentsAddr, "/charge/1"); code != http.StatusOK {
 		t.Fatalf("orders → payments before the attack: %d %s", code, reason)
 	}
+	return sc
+}
 
-	// enforcedWithin waits until node 2's view gives orders a score below
-	// bar, and returns how long after the call that raised the latest
-	// signal it did.
-	enforcedWithin := func(what string, bar int) time.Duration {
-		t.Helper()
-		var at time.Time
-		await.Until(t, what, 30*time.Second, view2.Changed, func() bool {
-			at = time.Now()
-			return view2.Trust(ordersID.String()).Score < bar
-		})
-		sigs, err := e.srv.Ledger().Query(t.Context(), store.EventFilter{Type: audit.TypeTrustSignal, Target: ordersID.String(), After: -1, Limit: 1000})
-		if err != nil || len(sigs) == 0 {
-			t.Fatalf("no trust.signal of orders in the ledger: %v", err)
-		}
-		last := sigs[len(sigs)-1].Event
-		d := at.Sub(last.Time)
+// get calls addr's path with c as orders and returns the status and the
+// refusal's reason.
+func (sc *trustScenario) get(t *testing.T, c *http.Client, addr, path string) (int, enforce.Reason) {
+	t.Helper()
+	r, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+addr+path, nil)
+	resp, err := c.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Reason enforce.Reason `json:"reason"`
+	}
+	json.NewDecoder(resp.Body).Decode(&p)
+	return resp.StatusCode, p.Reason
+}
+
+// enforcedWithin waits until node 2's view gives orders a score below
+// bar, and returns how long after the call that raised the latest signal
+// it did.
+func (sc *trustScenario) enforcedWithin(t *testing.T, what string, bar int) time.Duration {
+	t.Helper()
+	var at time.Time
+	await.Until(t, what, 30*time.Second, sc.view2.Changed, func() bool {
+		at = time.Now()
+		return sc.view2.Trust(sc.ordersID.String()).Score < bar
+	})
+	sigs, err := sc.e.srv.Ledger().Query(t.Context(), store.EventFilter{Type: audit.TypeTrustSignal, Target: sc.ordersID.String(), After: -1, Limit: 1000})
+	if err != nil || len(sigs) == 0 {
+		t.Fatalf("no trust.signal of orders in the ledger: %v", err)
+	}
+	last := sigs[len(sigs)-1].Event
+	d := at.Sub(last.Time)
+	if testing.Verbose() {
 		t.Logf("%s: %s %s at %s, enforced on node 2 %v later", what, last.Details["kind"], last.Details["severity"],
 			last.Time.Format(time.RFC3339Nano), d)
-		return d
 	}
+	return d
+}
 
+// TestTrustEndToEnd runs a real server, two agents (two nodes) and an
+// inbound proxy on each. orders, on node 1, calls inventory (node 1) and
+// payments (node 2); payments' policy reads orders' trust: allowed while
+// high, step-up below 850, quarantined below 500. Attack traffic from
+// orders against inventory — probing a route it may not use, then
+// enumerating routes — lowers its trust through the engine's signals;
+// node 2's proxy answers step-up, then quarantine, each within a second
+// of the call that raised the signal; the ledger says why (trust.signal,
+// trust.level_changed); an admin's clear restores access.
+func TestTrustEndToEnd(t *testing.T) {
+	sc := newTrustScenario(t)
+	e, view2, ordersID := sc.e, sc.view2, sc.ordersID
+	get := func(c *http.Client, addr, path string) (int, enforce.Reason) {
+		t.Helper()
+		return sc.get(t, c, addr, path)
+	}
+	enforcedWithin := func(what string, bar int) time.Duration { t.Helper(); return sc.enforcedWithin(t, what, bar) }
+	inventory, payments, inventoryAddr, paymentsAddr := sc.inventory, sc.payments, sc.inventoryAddr, sc.paymentsAddr
 	// Probing: one route inventory's policy does not give orders, again
 	// and again. Every call is refused, and they add up to an errors
 	// burst.
