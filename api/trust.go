@@ -113,4 +113,3 @@ type TrustContext struct {
 type TrustContextRemove struct {
 	ID string `json:"id"`
 }
-

@@ -35,7 +35,9 @@ func (f *fakeStore) PutBlob(_ context.Context, name string, data []byte, expect 
 	return expect + 1, nil
 }
 
-func (f *fakeStore) ListEvents(context.Context, store.EventFilter) ([]store.Event, error) { return nil, nil }
+func (f *fakeStore) ListEvents(context.Context, store.EventFilter) ([]store.Event, error) {
+	return nil, nil
+}
 
 type nopLedger struct{}
 
