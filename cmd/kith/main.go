@@ -47,7 +47,8 @@ func commands() []command {
 		{"policy", "manage and check authorization policies (apply, test, explain, ...)", runPolicy},
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
 		{"audit", "read the audit ledger", runAudit},
-		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
+		{"trust", "the behavioural-trust engine: callers' trust, its history, clear; replay recorded calls", runTrust},
+		{"signal", "the trust engine's signals: evidence about callers' behaviour", runSignal},
 		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
 		{"version", "print the version of kith", runVersion},
 	}

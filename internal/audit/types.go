@@ -165,6 +165,19 @@ const (
 	// context input, recovery, or an admin clearing it); the reason lists
 	// what weighs on the score. Written by the server from package trust.
 	TypeTrustLevelChanged = "trust.level_changed"
+	// TypeTrustCleared: an admin restored a caller's trust at once
+	// (`kith trust clear`); every replica's trust engine applies it when
+	// it reads the event. Written by the server's admin API.
+	TypeTrustCleared = "trust.cleared"
+	// TypeTrustContextAdded: a context input about a caller (a
+	// vulnerability, a leak, a partner's event) was added or replaced,
+	// with its reason, weight and expiry in the details; every replica's
+	// trust engine applies it when it reads the event. Written by the
+	// server's admin API.
+	TypeTrustContextAdded = "trust.context_added"
+	// TypeTrustContextRemoved: a context input about a caller was
+	// removed. Written by the server's admin API.
+	TypeTrustContextRemoved = "trust.context_removed"
 )
 
 // TypeInfo describes one event type.
@@ -226,6 +239,9 @@ func Types() []TypeInfo {
 		{TypeTelemetryRefused, "call records an agent uploaded were left out as invalid", "server"},
 		{TypeTrustSignal, "the trust engine found evidence about a caller's behaviour", "server, from the trust engine"},
 		{TypeTrustLevelChanged, "a caller's trust level changed, with the reasons", "server, from the trust engine"},
+		{TypeTrustCleared, "an admin restored a caller's trust", "server (admin API)"},
+		{TypeTrustContextAdded, "a context input about a caller was added, with its reason, weight and expiry", "server (admin API)"},
+		{TypeTrustContextRemoved, "a context input about a caller was removed", "server (admin API)"},
 	}
 }
 

@@ -123,6 +123,10 @@ type Config struct {
 	Witnesses     []WitnessConfig
 	WitnessQuorum int
 
+	// Trust configures the behavioural-trust engine the server runs over
+	// the call records (see [TrustConfig]); on by default.
+	Trust TrustConfig
+
 	// CallObserver, if set, is told of every call record the server
 	// committed to the ledger (see [CallObserver]); nil means none.
 	CallObserver CallObserver
@@ -165,6 +169,7 @@ type Server struct {
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
 	policies  *policyset.Service
+	trust     *trustPart // nil when disabled
 
 	listener       net.Listener
 	names          serverName // what the listener's certificate and URL say
@@ -231,6 +236,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.metrics.registerLedgerHealth(&s.health)
 	if err := s.checkLedgerAtStart(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.buildTrust(); err != nil {
+		return nil, fmt.Errorf("trust engine: %w", err)
 	}
 	if err := s.buildNodes(ctx); err != nil {
 		return nil, err
@@ -468,6 +476,9 @@ func (s *Server) Run(ctx context.Context) error {
 		{"oauth", s.oauth.run},
 		{"admin-auth-audit", s.runAuthFailures},
 		{"ledger-verify", s.runLedgerVerify},
+	}
+	if s.trust != nil {
+		tasks = append(tasks, task{"trust", s.trust.host.Run}, task{"trust-policies", s.runTrustPolicies})
 	}
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
