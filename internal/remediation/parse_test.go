@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/trust"
 )
 
@@ -183,5 +184,26 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	if d := cmp.Diff(f, g); d != "" {
 		t.Errorf("round trip mismatch (-want +got):\n%s", d)
+	}
+}
+
+func TestCheckPolicies(t *testing.T) {
+	f := &File{Ladders: []Ladder{ladder(
+		Step{Level: trust.LevelLow, Action: ActionStepUp},
+		Step{Level: trust.LevelLow, Action: ActionRateLimit},
+		Step{Level: trust.LevelUntrusted, Action: ActionQuarantine},
+	)}}
+	docs := []policy.Document{
+		{Name: "p", Target: "spiffe://example.org/a", Rules: []policy.Rule{
+			{Action: policy.ActionStepUp, When: `trust.level == "low"`},
+			{Action: policy.ActionRateLimit}, // reads no trust
+		}},
+		{Name: "q", Target: "spiffe://example.org/b", Mode: policy.ModeDryRun, Rules: []policy.Rule{
+			{Action: policy.ActionRateLimit, When: `trust.level == "low"`}, // not enforced
+		}},
+	}
+	got := CheckPolicies(f, docs)
+	if len(got) != 1 || !strings.Contains(got[0], `step 1 (rate_limit at low)`) {
+		t.Errorf("CheckPolicies = %q, want one warning about the rate_limit rung", got)
 	}
 }
