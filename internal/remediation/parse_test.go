@@ -207,3 +207,24 @@ func TestCheckPolicies(t *testing.T) {
 		t.Errorf("CheckPolicies = %q, want one warning about the rate_limit rung", got)
 	}
 }
+
+// TestReadmeExample checks that the ladder file the README shows parses.
+func TestReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "### Remediation")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("the README has no YAML example under ### Remediation")
+	}
+	f, err := Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatalf("the README's example does not parse:\n%v", err)
+	}
+	if len(f.Ladders) != 1 || len(f.Ladders[0].Steps) != 5 || f.Webhook == nil {
+		t.Errorf("the README's example parsed to %+v", f)
+	}
+}
