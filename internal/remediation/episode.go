@@ -29,11 +29,11 @@ type episode struct {
 	done uint32
 	// held is the guard that last held each step back, so that each is
 	// recorded once while it holds.
-	held [MaxSteps]string
+	held []string
 	// tries counts the failed attempts of each step.
-	tries [MaxSteps]uint8
+	tries []uint8
 	// retryAt is when a failed step may be tried again.
-	retryAt [MaxSteps]time.Time
+	retryAt []time.Time
 }
 
 // process applies the queued changes.
@@ -104,7 +104,8 @@ func (r *Remediator) apply(ctx context.Context, id string, u update, now time.Ti
 			r.count(&r.stats.Overflow, 1)
 			return
 		}
-		ep = &episode{ladder: l}
+		n := len(l.Steps)
+		ep = &episode{ladder: l, held: make([]string, n), tries: make([]uint8, n), retryAt: make([]time.Time, n)}
 		r.episodes[id] = ep
 		r.count(&r.stats.Episodes, 1)
 	}
