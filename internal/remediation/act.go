@@ -74,7 +74,9 @@ func (r *Remediator) take(ctx context.Context, id string, ep *episode, i int, no
 		}
 	}
 	r.lastAct[id] = now
-	if l.Mode != ModeEnforce {
+	if l.Mode != ModeEnforce || r.follower {
+		// A dry run records what it would have done; a follower takes
+		// the step as the active replica does, without doing it.
 		r.taken(ctx, id, ep, i, ev, targets, details)
 		return
 	}
@@ -127,7 +129,7 @@ func (r *Remediator) taken(ctx context.Context, id string, ep *episode, i int, e
 	if len(targets) > 0 {
 		details["instances"] = strings.Join(targets, " ")
 	}
-	r.count(counter, 1)
+	r.tally(counter)
 	r.record(ctx, r.event(typ, id, ep, i, audit.OutcomeSuccess, ev, verb, details))
 }
 
@@ -151,7 +153,7 @@ func (r *Remediator) hold(ctx context.Context, id string, ep *episode, i int, ev
 		return
 	}
 	ep.held[i] = guard
-	r.count(&r.stats.Skipped, 1)
+	r.tally(&r.stats.Skipped)
 	r.record(ctx, r.event(audit.TypeRemediationSkipped, id, ep, i, audit.OutcomeDenied, ev, "held back: "+why,
 		map[string]string{"guard": guard}))
 }
@@ -172,7 +174,7 @@ func (r *Remediator) failed(ctx context.Context, id string, ep *episode, i int, 
 		ep.done |= 1 << i
 		what = "failed; giving up for this episode"
 	}
-	r.count(&r.stats.Failed, 1)
+	r.tally(&r.stats.Failed)
 	r.record(ctx, r.event(audit.TypeRemediationActed, id, ep, i, audit.OutcomeFailure, ev, what, d))
 }
 

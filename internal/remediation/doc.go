@@ -27,6 +27,11 @@
 // (audit.TypeRemediationActed, TypeRemediationDryRun,
 // TypeRemediationSkipped) and a [Notification].
 //
+// With several server replicas, every replica feeds its Remediator the
+// same changes, and only the active one (Config.Active: the trust host's
+// leader) acts and records; the others follow, so that one can take over
+// without repeating a step.
+//
 // A [Webhook] delivers notifications to people: POSTed JSON, signed with
 // HMAC-SHA256 ([Sign], [Verify]), with timeouts, retries with backoff and
 // a bounded queue, so that it never holds up the ladder.

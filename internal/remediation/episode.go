@@ -38,6 +38,7 @@ type episode struct {
 
 // process applies the queued changes.
 func (r *Remediator) process(ctx context.Context) {
+	r.follower = r.cfg.Active != nil && !r.cfg.Active()
 	r.mu.Lock()
 	pending, creds := r.pending, r.creds
 	r.pending, r.creds = map[string]update{}, map[string][]string{}

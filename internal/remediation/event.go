@@ -46,8 +46,12 @@ func (r *Remediator) event(typ, id string, ep *episode, i int, outcome audit.Out
 	}
 }
 
-// record writes ev to the ledger and tells the notifier.
+// record writes ev to the ledger and tells the notifier; a follower
+// records nothing.
 func (r *Remediator) record(ctx context.Context, ev audit.Event) {
+	if r.follower {
+		return
+	}
 	if _, err := r.cfg.Auditor.Record(ctx, ev); err != nil {
 		r.count(&r.stats.Unrecorded, 1)
 		r.cfg.Logger.ErrorContext(ctx, "remediation: record event", "type", ev.Type, "identity", ev.Target, "error", err)
@@ -72,4 +76,11 @@ func newID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
+}
+
+// tally counts a step of the kind c counts, unless this is a follower.
+func (r *Remediator) tally(c *int64) {
+	if !r.follower {
+		r.count(c, 1)
+	}
 }

@@ -90,6 +90,12 @@ type Config struct {
 	States States
 	// Notifier, if set, is told of every event the ladder records.
 	Notifier Notifier
+	// Active, if set, says whether this replica acts: when it answers
+	// false, the Remediator follows its callers' episodes as the active
+	// replica does (same changes, same ladders) but neither acts nor
+	// records, so that it can take over where the other left off. The
+	// server passes its trust host's Leader. Nil: always active.
+	Active func() bool
 	// Clock gives the time of steps, delays and cooldowns; time.Now when
 	// nil.
 	Clock func() time.Time
@@ -156,6 +162,7 @@ type Remediator struct {
 	episodes map[string]*episode
 	recent   map[string][]string  // credentials recent signals named, by identity
 	lastAct  map[string]time.Time // last server-side action by identity, across episodes
+	follower bool                 // Active said no at the start of this round
 }
 
 // compiled is a ladder with its patterns compiled.

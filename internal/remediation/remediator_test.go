@@ -391,3 +391,34 @@ func TestNewRefuses(t *testing.T) {
 		t.Errorf("New(dry run without Actions) = %v", err)
 	}
 }
+
+// TestFollower checks a replica that is not active: it follows the
+// episodes without acting or recording, and once active goes on from
+// where the active replica would be, without repeating its steps.
+func TestFollower(t *testing.T) {
+	active := false
+	ev, act, clk := &events{}, &fakeActions{}, &clock{now: t0}
+	r, err := New(Config{Ladders: []Ladder{ladder(
+		Step{Level: trust.LevelLow, Action: ActionStepUp},
+		Step{Level: trust.LevelUntrusted, Action: ActionRevokeCredentials},
+		Step{Level: trust.LevelUntrusted, After: time.Hour, Action: ActionRequireRotation},
+	)}, Auditor: ev, Actions: act, Clock: clk.Now, Active: func() bool { return active }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Change(change(caller, 100, sig("source.concurrent", trust.Critical)))
+	r.process(t.Context())
+	checkEvents(t, ev.take())
+	checkCalls(t, act)
+	if s := r.Stats(); s.Acted != 0 || s.Episodes != 1 {
+		t.Errorf("follower stats = %+v, want an episode and nothing acted", s)
+	}
+	active = true
+	clk.Advance(30 * time.Minute)
+	r.tick(t.Context())
+	checkEvents(t, ev.take())
+	clk.Advance(30 * time.Minute)
+	r.tick(t.Context())
+	checkEvents(t, ev.take(), evsum{acted, "require_rotation", ok, ""})
+	checkCalls(t, act, "rotate "+caller)
+}
