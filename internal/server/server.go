@@ -126,6 +126,13 @@ type Config struct {
 	// Trust configures the behavioural-trust engine the server runs over
 	// the call records (see [TrustConfig]); on by default.
 	Trust TrustConfig
+	// Remediation is the file of remediation ladders (package
+	// remediation, README "Remediation"); none when empty.
+	Remediation string
+	// TokenSensitiveScopes are the scopes tokens of low-trust clients
+	// leave out (names, or prefixes ending in '*'); see
+	// oauth.TrustConfig.
+	TokenSensitiveScopes []string
 
 	// CallObserver, if set, is told of every call record the server
 	// committed to the ledger (see [CallObserver]); nil means none.
@@ -170,6 +177,8 @@ type Server struct {
 	oauth     *oauthPart  // the token service
 	policies  *policyset.Service
 	trust     *trustPart // nil when disabled
+	// remediation is the ladder; nil without a ladder file.
+	remediation *remediationPart
 
 	listener       net.Listener
 	names          serverName // what the listener's certificate and URL say
@@ -253,6 +262,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.buildOAuth(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.buildRemediation(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.writeClientFiles(); err != nil {
@@ -480,6 +492,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.trust != nil {
 		tasks = append(tasks, task{"trust", s.trust.host.Run}, task{"trust-policies", s.runTrustPolicies})
 	}
+	tasks = append(tasks, s.remediationTasks()...)
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
 			return s.serve(ctx, s.bundleListener, s.bundleHandler(), s.webTLS)

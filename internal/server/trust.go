@@ -50,7 +50,13 @@ func (s *Server) buildTrust() error {
 	p.host, err = trusthost.New(trusthost.Config{
 		Store: s.store, Ledger: s.ledger,
 		Start:        func(context.Context) (int64, error) { return int64(s.ledger.Stats().TreeSize) - 1, nil },
-		RouteAllowed: p.routeAllowed, Tuning: tc.Tuning, OnChange: tc.OnChange,
+		RouteAllowed: p.routeAllowed, Tuning: tc.Tuning,
+		OnChange: func(cs []trust.Change) {
+			s.trustChanged(cs)
+			if tc.OnChange != nil {
+				tc.OnChange(cs)
+			}
+		},
 		Notify: func() {
 			if s.agents != nil {
 				s.agents.hub.Notify()
