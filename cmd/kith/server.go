@@ -58,6 +58,11 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.DurationVar(&cfg.AdminAuditWindow, "admin-audit-window", 0, "repeated failed admin logins of one source within this window are one ledger event with a count (default 10s)")
 	fs.DurationVar(&cfg.LedgerVerifyInterval, "ledger-verify-interval", 0, "how often the whole audit ledger is verified in the background; a failure makes /readyz not ready (default 1h; negative: off, the check at start still runs)")
 	fs.BoolVar(&cfg.AccessLog, "access-log", false, "log every HTTP request at info: method, path, status, duration, remote address")
+	fs.StringVar(&cfg.Remediation, "remediation", "", "`file` of remediation ladders: what the server does when a caller's trust falls (README: Remediation)")
+	fs.Func("token-sensitive-scope", "a scope (or prefix ending in *) tokens of low-trust clients leave out (repeatable)", func(v string) error {
+		cfg.TokenSensitiveScopes = append(cfg.TokenSensitiveScopes, v)
+		return nil
+	})
 	lf := daemonFlags(fs)
 	return cfg, lf
 }

@@ -16,6 +16,10 @@ import (
 // runTrust is `kith trust`: the behavioural-trust engine.
 func runTrust(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runGroup(ctx, "trust", []subcommand{
+		{"list", "list the callers the engine tracks, lowest trust first", runTrustList},
+		{"show", "show a caller's trust, what weighs on it and its recent signals", runTrustShow},
+		{"history", "show a caller's signals, level changes and clears from the ledger", runTrustHistory},
+		{"clear", "restore a caller's trust at once (audited)", runTrustClear},
 		{"replay", "run the detectors over recorded calls and print the signals (offline)", runTrustReplay},
 	}, args, stdout, stderr)
 }

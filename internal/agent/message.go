@@ -78,7 +78,13 @@ func parseMessage(msg agentproto.Message, td spiffeid.TrustDomain, held *spiffeb
 		}
 		u.revs = batch
 	}
-	u.plane = planeUpdate{policies: msg.Policies, tokenKeys: msg.TokenKeys, issuer: msg.TokenIssuer, revocationJWS: msg.Revocations}
+	u.plane = planeUpdate{policies: msg.Policies, tokenKeys: msg.TokenKeys, issuer: msg.TokenIssuer, revocationJWS: msg.Revocations,
+		trust: msg.Trust}
+	if msg.Trust != nil {
+		if n := checkTrust(msg.Trust); n > 0 {
+			u.skipped = append(u.skipped, fmt.Sprintf("%d trust states without identity or with a score out of range", n))
+		}
+	}
 	for _, e := range msg.Entries {
 		if err := checkEntry(e, td); err != nil {
 			u.skipped = append(u.skipped, err.Error())

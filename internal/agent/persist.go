@@ -67,6 +67,7 @@ func (s *state) snapshot() (*stateFile, error) {
 	revs, _ := s.revoked.Load().Since(0)
 	f.Revocations = wireRevocations(revs)
 	plane := s.plane.clone()
+	plane.Trust = s.trust.table()
 	f.Plane = &plane
 	return f, nil
 }

@@ -22,6 +22,9 @@ type planeData struct {
 	Policies  *agentproto.PolicySet `json:"policies,omitempty"`
 	TokenKeys json.RawMessage       `json:"token_keys,omitempty"`
 	Issuer    string                `json:"token_issuer,omitempty"`
+	// Trust is the callers' trust states as saved; in memory they are
+	// in state.trust.
+	Trust *agentproto.TrustUpdate `json:"trust,omitempty"`
 }
 
 func (p planeData) clone() planeData {
@@ -35,10 +38,17 @@ type planeUpdate struct {
 	tokenKeys     json.RawMessage
 	issuer        string
 	revocationJWS string
+	trust         *agentproto.TrustUpdate
 }
 
 func (u planeUpdate) empty() bool {
-	return u.policies == nil && len(u.tokenKeys) == 0 && u.issuer == "" && u.revocationJWS == ""
+	return u.policies == nil && len(u.tokenKeys) == 0 && u.issuer == "" && u.revocationJWS == "" && u.trust == nil
+}
+
+// trustOnly reports whether u changes the trust states and nothing else
+// of the data plane.
+func (u planeUpdate) trustOnly() bool {
+	return u.trust != nil && !u.trust.Full && u.policies == nil && len(u.tokenKeys) == 0 && u.issuer == "" && u.revocationJWS == ""
 }
 
 // applyPlane records the data-plane part of u and counts a change of the
@@ -62,6 +72,9 @@ func (s *state) applyPlane(u *update) {
 	if p.issuer != "" {
 		s.plane.Issuer = p.issuer
 	}
+	if p.trust != nil {
+		s.trust.apply(p.trust, s.feedVersion)
+	}
 }
 
 // restorePlane restores persisted data-plane data. Without the signed
@@ -71,8 +84,15 @@ func (s *state) applyPlane(u *update) {
 func (s *state) restorePlane(p *planeData) {
 	s.feedVersion++
 	s.plane = planeData{}
+	s.trust = trustData{}
 	if p != nil {
 		s.plane = p.clone()
+		if t := s.plane.Trust; t != nil {
+			t.Full = true
+			checkTrust(t)
+			s.trust.apply(t, s.feedVersion)
+			s.plane.Trust = nil
+		}
 	}
 	if len(s.plane.Batches) == 0 || len(s.plane.Batches) > maxRevocationBatches {
 		s.revRevision = 0
@@ -88,6 +108,7 @@ type feedState struct {
 	policies json.RawMessage
 	keys     json.RawMessage
 	issuer   string
+	trust    feedTrust
 }
 
 // feed returns the current feed state; ok is false while the agent has
@@ -99,7 +120,7 @@ func (s *state) feed() (f feedState, ok bool) {
 		return feedState{}, false
 	}
 	f = feedState{version: s.feedVersion, td: s.td.Name(), bundles: map[string]json.RawMessage{},
-		batches: slices.Clone(s.plane.Batches), keys: s.plane.TokenKeys, issuer: s.plane.Issuer}
+		batches: slices.Clone(s.plane.Batches), keys: s.plane.TokenKeys, issuer: s.plane.Issuer, trust: s.trust.capture()}
 	if raw, err := s.bundle.Marshal(); err == nil {
 		f.bundles[s.td.Name()] = raw
 	}
@@ -117,7 +138,7 @@ func (s *state) feed() (f feedState, ok bool) {
 // full returns the whole state as a feed message.
 func (f *feedState) full() *dataplane.FeedMessage {
 	return &dataplane.FeedMessage{Version: f.version, Full: true, TrustDomain: f.td, Bundles: f.bundles,
-		Revocations: f.batches, Policies: f.policies, TokenKeys: f.keys, Issuer: f.issuer}
+		Revocations: f.batches, Policies: f.policies, TokenKeys: f.keys, Issuer: f.issuer, Trust: f.trust.full()}
 }
 
 // delta returns the message that brings a reader from prev to f; it may
@@ -156,5 +177,6 @@ func (f *feedState) delta(prev *feedState) *dataplane.FeedMessage {
 	if !slices.Equal(f.keys, prev.keys) || f.issuer != prev.issuer {
 		m.TokenKeys, m.Issuer = f.keys, f.issuer
 	}
+	m.Trust = f.trust.delta(prev.trust)
 	return m
 }

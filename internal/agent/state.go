@@ -40,6 +40,9 @@ type state struct {
 	// changes for it (see dataplane.go). Both are guarded by mu.
 	plane       planeData
 	feedVersion int64
+	// trust is the callers' trust states, served on the feed; guarded
+	// by mu.
+	trust trustData
 }
 
 func newState(clock func() time.Time, td spiffeid.TrustDomain) *state {
@@ -241,6 +244,7 @@ func (s *state) clear() {
 	s.revision, s.revRevision = 0, 0
 	s.revoked.Store(s.newSet())
 	s.plane = planeData{}
+	s.trust = trustData{}
 	s.feedVersion++
 	s.mu.Unlock()
 	s.changes.notify()

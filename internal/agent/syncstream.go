@@ -143,6 +143,12 @@ func (a *Agent) handleMessage(msg agentproto.Message) error {
 	a.metrics.revision.Set(float64(rev))
 	a.logger.Debug("sync: applied", "revision", rev, "revocations", revs, "full", u.full,
 		"entries", len(u.entries), "deleted", len(u.deleted), "bundle", u.bundle != nil, "revocation_batch", u.revs != nil)
+	if u.plane.trustOnly() && !u.full && len(u.entries) == 0 && len(u.deleted) == 0 && u.bundle == nil &&
+		len(u.federated) == 0 && len(u.removed) == 0 && u.revs == nil {
+		// Trust deltas come often and the whole table is sent again on
+		// every reconnection: they are saved with the next other change.
+		return nil
+	}
 	if err := saveState(a.cfg.DataDir, a.state); err != nil {
 		a.logger.Error("persist the cache", "error", err)
 	}

@@ -31,7 +31,10 @@
 //     R and V, or the full state (Full) when R is 0 or too old to resume
 //     from. Later messages carry each change as it happens; a Heartbeat
 //     message at least every [HeartbeatInterval] lets both sides detect a
-//     dead connection.
+//     dead connection. With the behavioural-trust engine, the first
+//     message of every stream carries the whole table of callers' trust
+//     states ([TrustUpdate], Full), later ones the states that changed,
+//     pushed as soon as the engine changes them.
 //   - POST [TelemetryPath]: the call records of the proxies on the
 //     agent's node, for the server's audit ledger. The body is a JSON
 //     array of call records (package callrecord; at most 1024, within
@@ -219,6 +222,10 @@ type Message struct {
 	TokenKeys json.RawMessage `json:"token_keys,omitempty"`
 	// TokenIssuer is the token service's issuer URL; sent with TokenKeys.
 	TokenIssuer string `json:"token_issuer,omitempty"`
+	// Trust is the behavioural-trust engine's trust states of callers:
+	// the whole table (Full) in the first message of a stream, then the
+	// states that changed. Absent from a server without the engine.
+	Trust *TrustUpdate `json:"trust,omitempty"`
 	// Evicted says the agent was evicted: it must drop its identity, its
 	// workloads' SVIDs and stop.
 	Evicted bool `json:"evicted,omitempty"`
@@ -234,6 +241,32 @@ type PolicySet struct {
 	Revision int64 `json:"revision"`
 	// Documents is the JSON array of policy documents.
 	Documents json.RawMessage `json:"documents"`
+}
+
+// TrustUpdate carries callers' trust states (package trust's Table in
+// wire form) from the server to the agents, and from an agent to its
+// proxies (dataplane.FeedMessage). A caller's trust is its score; the
+// level follows from the score alone (below 200 untrusted, below 500
+// low, below 800 medium, high above).
+type TrustUpdate struct {
+	// Full says Entries is the whole table: drop every state not in it.
+	Full bool `json:"full,omitempty"`
+	// Default is the score of callers not listed; zero means the
+	// documented starting state of a caller without history (700,
+	// medium), never a score of zero.
+	Default int `json:"default,omitempty"`
+	// Entries are the callers' states, new or changed.
+	Entries []TrustEntry `json:"entries"`
+}
+
+// TrustEntry is one caller's trust state.
+type TrustEntry struct {
+	// ID is the caller's SPIFFE ID, or its OAuth client ID without one.
+	ID string `json:"id"`
+	// Score is its trust score, 0 to 1000.
+	Score int `json:"s"`
+	// Signals name what weighs on it ("rate.spike", "context.leak").
+	Signals []string `json:"sig,omitempty"`
 }
 
 // Entry is a registry entry as an agent needs it.

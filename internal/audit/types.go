@@ -177,6 +177,41 @@ const (
 	// context input, recovery, or an admin clearing it); the reason lists
 	// what weighs on the score. Written by the server from package trust.
 	TypeTrustLevelChanged = "trust.level_changed"
+	// TypeTrustCleared: an admin restored a caller's trust at once
+	// (`kith trust clear`); every replica's trust engine applies it when
+	// it reads the event. Written by the server's admin API.
+	TypeTrustCleared = "trust.cleared"
+	// TypeTrustContextAdded: a context input about a caller (a
+	// vulnerability, a leak, a partner's event) was added or replaced,
+	// with its reason, weight and expiry in the details; every replica's
+	// trust engine applies it when it reads the event. Written by the
+	// server's admin API.
+	TypeTrustContextAdded = "trust.context_added"
+	// TypeTrustContextRemoved: a context input about a caller was
+	// removed. Written by the server's admin API.
+	TypeTrustContextRemoved = "trust.context_removed"
+
+	// TypeRemediationActed: the remediation ladder took a step for a
+	// caller whose trust fell: a server-side action (quarantine,
+	// revoke_credentials, require_rotation; outcome failure if it
+	// failed) or a data-plane rung reached (observe, step_up, restrict,
+	// rate_limit, which policy enforces on trust.level). Details: the
+	// ladder, the step, the evidence, the instances acted on. Written by
+	// the server from package remediation.
+	TypeRemediationActed = "remediation.acted"
+	// TypeRemediationDryRun: a dry-run ladder would have taken a step;
+	// nothing was done. Written by the server from package remediation.
+	TypeRemediationDryRun = "remediation.dry_run"
+	// TypeRemediationSkipped: a guard rail held a step back (detail
+	// guard: allow_list, evidence, cooldown, share, no_instances); one
+	// event per step and guard while the caller's trust stays low.
+	// Written by the server from package remediation.
+	TypeRemediationSkipped = "remediation.skipped"
+	// TypeRemediationNotifyFailed: notifications of remediation for
+	// people could not be delivered to the webhook (refused or failing
+	// after every retry, or dropped from a full queue; detail count).
+	// Written by the server from package remediation.
+	TypeRemediationNotifyFailed = "remediation.notify_failed"
 )
 
 // TypeInfo describes one event type.
@@ -239,6 +274,13 @@ func Types() []TypeInfo {
 		{TypeTelemetryRefused, "call records an agent uploaded were left out as invalid", "server"},
 		{TypeTrustSignal, "the trust engine found evidence about a caller's behaviour", "server, from the trust engine"},
 		{TypeTrustLevelChanged, "a caller's trust level changed, with the reasons", "server, from the trust engine"},
+		{TypeTrustCleared, "an admin restored a caller's trust", "server (admin API)"},
+		{TypeTrustContextAdded, "a context input about a caller was added, with its reason, weight and expiry", "server (admin API)"},
+		{TypeTrustContextRemoved, "a context input about a caller was removed", "server (admin API)"},
+		{TypeRemediationActed, "the remediation ladder acted on a caller (or a data-plane rung was reached), or its action failed", "server, from remediation"},
+		{TypeRemediationDryRun, "a dry-run remediation ladder would have acted on a caller", "server, from remediation"},
+		{TypeRemediationSkipped, "a guard rail held back a remediation step (allow-list, evidence, cooldown, share, no instances)", "server, from remediation"},
+		{TypeRemediationNotifyFailed, "remediation notifications could not be delivered to the webhook", "server, from remediation"},
 	}
 }
 

@@ -10,11 +10,12 @@ import (
 // Event returns the ledger event of r, an [audit.TypeCallDecided]
 // reported by the agent whose SPIFFE ID is reporter, in the request
 // requestID. The actor is the caller (or its OAuth client when no SPIFFE
-// ID was verified); the outcome is denied when the proxy refused the call
+// ID was verified), with the record's Source as its remote address; the outcome is denied when the proxy refused the call
 // (a Reason is set), success otherwise. For a record that passed
 // [Record.Validate], the event always fits a ledger entry.
 func (r *Record) Event(reporter, requestID string) audit.Event {
-	actor := audit.Actor{Kind: "workload", ID: r.Caller, CredentialID: r.CredentialID, CredentialType: r.CredentialType}
+	actor := audit.Actor{Kind: "workload", ID: r.Caller, CredentialID: r.CredentialID, CredentialType: r.CredentialType,
+		RemoteAddr: r.Source}
 	if r.Caller == "" && r.ClientID != "" {
 		actor.Kind, actor.ID = "client", r.ClientID
 	}

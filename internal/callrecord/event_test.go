@@ -46,6 +46,12 @@ func TestEvent(t *testing.T) {
 			Target: base.Target, Action: "call", Outcome: audit.OutcomeSuccess, RequestID: "req-1",
 			Policy: &audit.Policy{Revision: 3, Rule: "payments/allow-orders"}, Trust: &audit.Trust{Score: 90},
 			Details: details()}},
+		{"with source", func(r *Record) { r.Source = "10.1.2.3" }, audit.Event{Time: at, Type: audit.TypeCallDecided,
+			Actor: audit.Actor{Kind: "workload", ID: base.Caller, CredentialID: "1f2e", CredentialType: "x509_svid",
+				RemoteAddr: "10.1.2.3"},
+			Target: base.Target, Action: "POST /charge/{id}", Outcome: audit.OutcomeSuccess, RequestID: "req-1",
+			Policy: &audit.Policy{Revision: 3, Rule: "payments/allow-orders"}, Trust: &audit.Trust{Score: 90},
+			Details: details("path", "/charge/7")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

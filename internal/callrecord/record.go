@@ -3,6 +3,7 @@ package callrecord
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,7 +13,7 @@ import (
 
 // Limits on the text fields of a [Record].
 const (
-	// MaxIDLen caps Caller, Target, ClientID and CredentialID.
+	// MaxIDLen caps Caller, Target, ClientID, CredentialID and Node.
 	MaxIDLen = 2048
 	// MaxTextLen caps Method, Route, Path, Decision, Rule, Reason,
 	// Direction and CredentialType.
@@ -59,13 +60,30 @@ type Record struct {
 	Rule           string `json:"rule,omitempty"`
 	Reason         string `json:"reason,omitempty"`
 	TrustScore     int    `json:"trust_score"`
+	// Source is the caller's IP address as the inbound side saw it (the
+	// TCP peer of the proxy or the middleware, without the port); empty
+	// when unknown, as in the records of proxies older than the field.
+	// The behavioural-trust engine learns the networks a caller uses
+	// from it.
+	Source string `json:"source,omitempty"`
+	// Node is the SPIFFE ID of the agent that reported the record. The
+	// server sets it from the agent that uploaded the batch (see
+	// [Record.FromAgent]); what a proxy or an agent put here is replaced.
+	Node string `json:"node,omitempty"`
+}
+
+// FromAgent returns r as reported by the agent whose SPIFFE ID is
+// agent: its Node set to agent, whatever the record said.
+func (r Record) FromAgent(agent string) Record {
+	r.Node = agent
+	return r
 }
 
 // Latency returns the call's latency, LatencyMicros as a duration.
 func (r *Record) Latency() time.Duration { return time.Duration(r.LatencyMicros) * time.Microsecond }
 
-// Validate checks r: a Target that is a SPIFFE ID, a Caller that is one
-// or empty, a known Direction, a Decision and a Time, text fields within
+// Validate checks r: a Target that is a SPIFFE ID, a Caller and a Node
+// that are one or empty, a Source that is an IP address or empty, a known Direction, a Decision and a Time, text fields within
 // their limits alone and together ([MaxEncoded]), no negative numbers. It
 // returns an error wrapping [ErrInvalid]. The agent refuses a proxy's
 // batch with an invalid record; the server refuses the record alone (see
@@ -86,7 +104,12 @@ func (r *Record) Validate() error {
 	default:
 		return fmt.Errorf("%w: direction must be inbound, outbound or tcp", ErrInvalid)
 	}
-	ids := [...]string{r.Caller, r.Target, r.ClientID, r.CredentialID}
+	if r.Source != "" {
+		if a, err := netip.ParseAddr(r.Source); err != nil || a.Zone() != "" {
+			return fmt.Errorf("%w: source is not an IP address", ErrInvalid)
+		}
+	}
+	ids := [...]string{r.Caller, r.Target, r.ClientID, r.CredentialID, r.Node}
 	texts := [...]string{r.Direction, r.CredentialType, r.Method, r.Route, r.Path, r.Decision, r.Rule, r.Reason}
 	encoded := 0
 	for _, f := range ids {
@@ -110,6 +133,11 @@ func (r *Record) Validate() error {
 	if r.Caller != "" {
 		if _, err := spiffeid.FromString(r.Caller); err != nil {
 			return fmt.Errorf("%w: caller is not a SPIFFE ID", ErrInvalid)
+		}
+	}
+	if r.Node != "" {
+		if _, err := spiffeid.FromString(r.Node); err != nil {
+			return fmt.Errorf("%w: node is not a SPIFFE ID", ErrInvalid)
 		}
 	}
 	return nil
@@ -174,4 +202,21 @@ func ClipText(s string, limit int) string {
 		}
 	}
 	return s
+}
+
+// SourceOf returns the IP address of remoteAddr ("host:port", as
+// http.Request.RemoteAddr and net.Conn.RemoteAddr give it, or a bare
+// address) in the form of [Record.Source]: no port, no zone, an
+// IPv4-mapped IPv6 address as IPv4. It returns "" for anything else,
+// such as the address of a Unix socket.
+func SourceOf(remoteAddr string) string {
+	a, err := netip.ParseAddr(remoteAddr)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(remoteAddr)
+		if err != nil {
+			return ""
+		}
+		a = ap.Addr()
+	}
+	return a.WithZone("").Unmap().String()
 }

@@ -40,6 +40,61 @@ func TestRecordJSON(t *testing.T) {
 	if rec.Latency() != 3*time.Microsecond {
 		t.Errorf("Latency() = %v, want 3µs", rec.Latency())
 	}
+	// The fields added for behavioural trust: optional, after the others.
+	rec.Source, rec.Node = "10.1.2.3", "spiffe://example.org/kith/agent/n1"
+	got, err = json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := want[:len(want)-1] + `,"source":"10.1.2.3","node":"spiffe://example.org/kith/agent/n1"}`; string(got) != w {
+		t.Errorf("JSON with source and node:\n got %s\nwant %s", got, w)
+	}
+}
+
+// TestRecordJSONCompat decodes the records of proxies and agents of
+// other versions: an old record without source and node stays valid and
+// reads as unknown; a new one's fields read back.
+func TestRecordJSONCompat(t *testing.T) {
+	for _, tt := range []struct {
+		name, line   string
+		source, node string
+	}{
+		{"before source and node", `{"time":"2026-11-28T12:00:00Z","direction":"inbound","caller":"spiffe://example.org/a",` +
+			`"target":"spiffe://example.org/b","status":200,"bytes_in":0,"bytes_out":0,"latency_us":0,"decision":"allow","trust_score":0}`, "", ""},
+		{"with source and node", `{"time":"2026-11-28T12:00:00Z","direction":"inbound","caller":"spiffe://example.org/a",` +
+			`"target":"spiffe://example.org/b","status":200,"bytes_in":0,"bytes_out":0,"latency_us":0,"decision":"allow","trust_score":0,` +
+			`"source":"2001:db8::7","node":"spiffe://example.org/kith/agent/n1"}`, "2001:db8::7", "spiffe://example.org/kith/agent/n1"},
+		{"with unknown later fields", `{"time":"2026-11-28T12:00:00Z","direction":"tcp","target":"spiffe://example.org/b",` +
+			`"status":0,"bytes_in":0,"bytes_out":0,"latency_us":0,"decision":"refused","trust_score":0,"source":"10.0.0.1","later":true}`, "10.0.0.1", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := DecodeBatch([]byte("[" + tt.line + "]"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recs[0].Source != tt.source || recs[0].Node != tt.node {
+				t.Errorf("source, node = %q, %q; want %q, %q", recs[0].Source, recs[0].Node, tt.source, tt.node)
+			}
+		})
+	}
+}
+
+func TestSourceOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.1.2.3:4567":        "10.1.2.3",
+		"[2001:db8::1]:443":    "2001:db8::1",
+		"[fe80::1%eth0]:443":   "fe80::1",
+		"[::ffff:10.0.0.1]:80": "10.0.0.1",
+		"192.0.2.1":            "192.0.2.1",
+		"@":                    "",
+		"/run/kith/agent.sock": "",
+		"":                     "",
+		"example.org:443":      "",
+	} {
+		if got := SourceOf(in); got != want {
+			t.Errorf("SourceOf(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestDecodeBatch(t *testing.T) {

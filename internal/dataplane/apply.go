@@ -11,6 +11,7 @@ import (
 
 	"github.com/kith-dev/kith/internal/agentproto"
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/trust"
 )
 
 // Apply applies one feed message and publishes the result atomically. [View.Run]
@@ -62,6 +63,9 @@ func (v *View) Apply(m *FeedMessage) error {
 	}
 	if len(m.Policies) > 0 {
 		v.loadPolicies(m)
+	}
+	if m.Trust != nil {
+		v.trust.Store(applyTrust(v.trust.Load(), m.Trust))
 	}
 	v.cur.Store(next)
 	if set != nil {
@@ -170,6 +174,23 @@ func (v *View) applyRevocations(m *FeedMessage, next *snapshot) (*revocation.Set
 		}
 	}
 	return fresh, nil
+}
+
+// applyTrust returns the trust index after u: a new one from a full
+// table, cur with u's entries otherwise. Entries without an identity are
+// skipped and scores are kept within 0 to trust.MaxScore.
+func applyTrust(cur *trust.Index, u *agentproto.TrustUpdate) *trust.Index {
+	entries := make([]trust.Entry, 0, len(u.Entries))
+	for _, e := range u.Entries {
+		if e.ID == "" {
+			continue
+		}
+		entries = append(entries, trust.Entry{Identity: e.ID, Score: min(max(e.Score, 0), trust.MaxScore), Signals: e.Signals})
+	}
+	if u.Full {
+		return trust.NewIndex(trust.Table{Default: min(max(u.Default, 0), trust.MaxScore), Entries: entries})
+	}
+	return cur.With(entries...)
 }
 
 // loadPolicies compiles the policy set of m into the engine.

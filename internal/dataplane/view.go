@@ -19,6 +19,7 @@ import (
 	"github.com/kith-dev/kith/internal/authn"
 	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/revocation"
+	"github.com/kith-dev/kith/internal/trust"
 )
 
 // ErrNoBundle is returned by the bundle getters of a [View] for a trust
@@ -54,6 +55,7 @@ type View struct {
 
 	cur     atomic.Pointer[snapshot]
 	revoked atomic.Pointer[revocation.Set]
+	trust   atomic.Pointer[trust.Index] // nil until the agent sends a table
 	engine  *policy.Engine
 
 	applyMu   sync.Mutex // serialises Apply
@@ -115,6 +117,16 @@ func (v *View) Version() int64 { return v.cur.Load().version }
 // TrustDomain returns the own trust domain, zero before the first full
 // message.
 func (v *View) TrustDomain() spiffeid.TrustDomain { return v.cur.Load().td }
+
+// Trust returns caller's trust state as the behavioural-trust engine last
+// pushed it, without I/O: its entry in the table, the table's default for
+// a caller not listed, and the documented starting state
+// (trust.Starting(""): score 700, level medium) before the View has
+// heard from the engine. It makes the View an enforce.TrustSource.
+func (v *View) Trust(caller string) policy.Trust { return v.trust.Load().Trust(caller) }
+
+// TrustLen returns the number of callers the View's trust table lists.
+func (v *View) TrustLen() int { return v.trust.Load().Len() }
 
 // Issuer returns the token service's issuer URL, "" before any.
 func (v *View) Issuer() string { return v.cur.Load().issuer }

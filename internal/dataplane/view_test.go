@@ -139,3 +139,48 @@ func TestApply(t *testing.T) {
 		t.Errorf("Version = %d, want 2", v.Version())
 	}
 }
+
+// TestTrust follows the trust states a View is fed: the starting state
+// before any (never zero), a full table, deltas, and a later full table
+// that drops what it does not list.
+func TestTrust(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	own, _ := testBundle(t, td)
+	ownRaw, _ := own.Marshal()
+	v, err := New(Config{SocketPath: "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a, b = "spiffe://example.org/a", "spiffe://example.org/b"
+	check := func(step, caller string, score int, level string) {
+		t.Helper()
+		if got := v.Trust(caller); got.Score != score || got.Level != level {
+			t.Errorf("%s: Trust(%s) = %+v, want %d %s", step, caller, got, score, level)
+		}
+	}
+	check("before any table", a, 700, "medium")
+	apply := func(m *FeedMessage) {
+		t.Helper()
+		if err := v.Apply(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(&FeedMessage{Version: 1, Full: true, TrustDomain: td.Name(), Bundles: map[string]json.RawMessage{td.Name(): ownRaw},
+		Trust: &agentproto.TrustUpdate{Full: true, Entries: []agentproto.TrustEntry{{ID: a, Score: 450, Signals: []string{"rate.spike"}}}}})
+	check("full table", a, 450, "low")
+	check("full table, unlisted", b, 700, "medium")
+	if got := v.Trust(a).Signals; len(got) != 1 || got[0] != "rate.spike" {
+		t.Errorf("signals = %v", got)
+	}
+	apply(&FeedMessage{Version: 2, Trust: &agentproto.TrustUpdate{Entries: []agentproto.TrustEntry{{ID: b, Score: 150}, {Score: 1}}}})
+	check("delta", b, 150, "untrusted")
+	check("delta keeps the rest", a, 450, "low")
+	apply(&FeedMessage{Version: 3, Policies: json.RawMessage(`{"revision":1,"documents":[]}`)})
+	check("a message without trust", b, 150, "untrusted")
+	apply(&FeedMessage{Version: 4, Trust: &agentproto.TrustUpdate{Full: true, Default: 900, Entries: []agentproto.TrustEntry{{ID: a, Score: 2000}}}})
+	check("new full table, clamped", a, 1000, "high")
+	check("new full table drops", b, 900, "high")
+	if v.TrustLen() != 1 {
+		t.Errorf("TrustLen = %d, want 1", v.TrustLen())
+	}
+}

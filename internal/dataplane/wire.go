@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kith-dev/kith/internal/agentproto"
 )
 
 // FeedPath is the path of the feed on the agent's data-plane socket:
@@ -58,6 +60,12 @@ type FeedMessage struct {
 	// serves it) when it changed, with Issuer, its issuer URL.
 	TokenKeys json.RawMessage `json:"token_keys,omitempty"`
 	Issuer    string          `json:"issuer,omitempty"`
+	// Trust is the callers' trust states as the behavioural-trust engine
+	// pushed them through the agent: the whole table (Full) in a full
+	// message once the agent has one, the changed states after. A View
+	// that has none gives every caller the documented starting state
+	// (trust.Starting(""): score 700, medium), never zero.
+	Trust *agentproto.TrustUpdate `json:"trust,omitempty"`
 	// Heartbeat marks a message that only keeps the stream alive.
 	Heartbeat bool `json:"heartbeat,omitempty"`
 }
@@ -71,7 +79,7 @@ type PolicySet struct {
 // IsEmpty reports whether m carries no change.
 func (m *FeedMessage) IsEmpty() bool {
 	return !m.Full && m.TrustDomain == "" && len(m.Bundles) == 0 && len(m.BundlesRemoved) == 0 &&
-		len(m.Revocations) == 0 && len(m.Policies) == 0 && len(m.TokenKeys) == 0 && m.Issuer == ""
+		len(m.Revocations) == 0 && len(m.Policies) == 0 && len(m.TokenKeys) == 0 && m.Issuer == "" && m.Trust == nil
 }
 
 // DecodeFeedMessage decodes one line of the feed. It checks the shape

@@ -145,7 +145,7 @@ func runDemo(ctx context.Context, cfg demoConfig) error {
 
 	// The proxies upload through the dev agent, which forwards to the
 	// server's ledger as "call.decided" events, as in production.
-	feed, err := proxy.NewFeed(proxy.FeedConfig{DataPlaneSocket: cfg.view, Logger: cfg.logger, FlushInterval: 2 * time.Second})
+	feed, err := proxy.NewFeed(proxy.FeedConfig{DataPlaneSocket: cfg.view, Logger: cfg.logger})
 	if err != nil {
 		return err
 	}

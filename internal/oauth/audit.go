@@ -37,7 +37,12 @@ type auditKey struct {
 	acr         string
 	reason      string
 	source      string
-	seq         uint64 // 0 for the batch taking events; unique for set-aside ones
+	// trustLevel and trustScore are the client's trust when it was read
+	// (level empty otherwise); trustNote what it changed.
+	trustLevel string
+	trustScore int
+	trustNote  string
+	seq        uint64 // 0 for the batch taking events; unique for set-aside ones
 }
 
 // auditBatch is a group of equal events.
@@ -305,12 +310,17 @@ func (k auditKey) event(b *auditBatch) audit.Event {
 		d["count"] = strconv.Itoa(b.count)
 		d["last"] = b.last.UTC().Format(time.RFC3339Nano)
 	}
-	return audit.Event{
+	k.trustDetails(d)
+	ev := audit.Event{
 		Time: b.first, Type: k.typ, Action: k.action, Outcome: k.outcome, Reason: reason,
 		Actor:   audit.Actor{Kind: "client", ID: k.clientID, CredentialID: k.credID, CredentialType: k.method, RemoteAddr: k.source},
 		Target:  k.entryID,
 		Details: d,
 	}
+	if k.trustLevel != "" {
+		ev.Trust = &audit.Trust{Score: k.trustScore}
+	}
+	return ev
 }
 
 // record is for the rare events that are written at once, such as a

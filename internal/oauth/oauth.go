@@ -18,6 +18,13 @@
 // signing keys and flush the audit trail. Every issuance and every refusal
 // is recorded in the ledger, never with a secret.
 //
+// With a [TrustSource] (Config.Trust), tokens follow the client's
+// behavioural trust: fewer scopes and shorter lifetimes at low trust,
+// none for an untrusted client, each issuance and refusal recorded with
+// the trust it was decided under. Tokens carry no trust claim: trust
+// changes within a token's lifetime, and resource servers read it live
+// (Kith's proxies from their data plane).
+//
 // The package does not decide what a token allows at a resource (package
 // policy does) and does not verify tokens for resource servers (package
 // authn does, for the proxy and the SDK). It verifies its callers (client
@@ -220,6 +227,13 @@ type Config struct {
 	// ledger, coalesced: 1s when zero. Issuance events are written before
 	// the token is returned, unless BatchIssuanceAudit.
 	AuditFlushInterval time.Duration
+	// Trust makes tokens depend on the client's behavioural trust: fewer
+	// scopes, shorter lifetimes or none at lower levels (see
+	// [TrustConfig]; by default, low trust gets a quarter of the lifetime
+	// and no sensitive scopes, untrusted clients no token). Every issuance
+	// and refusal then records the trust it was decided under. Without a
+	// Source, tokens do not depend on trust.
+	Trust TrustConfig
 	// BatchIssuanceAudit queues issuance events with the refusals, for
 	// the flush of every AuditFlushInterval, instead of writing them
 	// before each token is returned: about twice the tokens per second on
@@ -305,6 +319,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.ClientRate < 0 || cfg.ClientBurst < 1 || cfg.SourceFailureRate < 0 || cfg.SourceFailureBurst < 1 ||
 		cfg.ClientFailureRate < 0 || cfg.ClientFailureBurst < 1 || cfg.ReplayCapacity < 1 || cfg.ReplayShare < 1:
 		errs = append(errs, errors.New("rate limits must be positive"))
+	}
+	if err := cfg.Trust.check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, fmt.Errorf("oauth: config: %w", err)

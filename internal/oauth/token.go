@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/policy"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/revocation"
 )
@@ -25,6 +26,10 @@ type reqInfo struct {
 	// may hold (see recordedClaim).
 	clientID string
 	auth     *authResult
+	// trust is the client's trust, when a TrustSource was asked, and
+	// trustNote what it changed.
+	trust     *policy.Trust
+	trustNote string
 }
 
 // key returns the audit key of an event about the request.
@@ -33,6 +38,12 @@ func (ri *reqInfo) key(typ, action string, outcome audit.Outcome, reason string)
 		grant: ri.grant, reason: reason, source: ri.source}
 	if a := ri.auth; a != nil {
 		k.clientID, k.entryID, k.method, k.credID = string(a.client.ID), a.entry.ID, string(a.method), a.credID
+	}
+	if t := ri.trust; t != nil {
+		k.trustLevel, k.trustScore, k.trustNote = t.Level, t.Score, ri.trustNote
+		if k.trustLevel == "" {
+			k.trustLevel = "unknown"
+		}
 	}
 	return k
 }
@@ -128,6 +139,9 @@ func (s *Service) token(r *http.Request, ri *reqInfo, now time.Time) (*tokenResp
 		g, err = s.exchange(r.Context(), auth, req, now)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.applyTrust(ri, auth, g, req.scope != nil, now); err != nil {
 		return nil, err
 	}
 	return s.issue(r.Context(), ri, auth, g, proof, now)

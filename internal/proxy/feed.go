@@ -30,7 +30,7 @@ type FeedConfig struct {
 	// them to the server's ledger).
 	NoUpload bool
 	// FlushInterval is the longest a call record waits for its upload;
-	// 10 seconds when zero.
+	// DefaultFlushInterval (100ms) when zero.
 	FlushInterval time.Duration
 }
 
@@ -105,11 +105,12 @@ type EnforcerConfig struct {
 }
 
 // Enforcer returns the enforcer of cfg.Target, fed by the view: trust
-// bundles, revocations, policies, and the token service's issuer and keys,
+// bundles, revocations, policies, the token service's issuer and keys, and
+// callers' trust states (the policy's `trust` variable),
 // all read on every call, so that what the agent pushes later (an issuer
 // published after start included) takes effect without a restart. It
 // returns the error of enforce.New.
 func (f *Feed) Enforcer(cfg EnforcerConfig) (*enforce.Enforcer, error) {
 	return enforce.New(enforce.Config{Target: cfg.Target, Bundles: f.view, Revocations: f.view,
-		Policy: f.view.PolicyEngine(), Issuers: f.view, Keys: f.view, AllowNoClientCert: cfg.AllowNoClientCert})
+		Policy: f.view.PolicyEngine(), Issuers: f.view, Keys: f.view, Trust: f.view, AllowNoClientCert: cfg.AllowNoClientCert})
 }

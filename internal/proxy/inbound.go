@@ -200,7 +200,8 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, forward func(w htt
 		cw.status = http.StatusOK // what net/http sends for a silent handler
 	}
 	rec := callrecord.Record{Time: start, Direction: "inbound", Target: g.target, Method: r.Method, Path: r.URL.Path,
-		Status: cw.status, BytesOut: cw.n, LatencyMicros: time.Since(start).Microseconds()}
+		Status: cw.status, BytesOut: cw.n, LatencyMicros: time.Since(start).Microseconds(),
+		Source: callrecord.SourceOf(r.RemoteAddr)}
 	if body != nil {
 		rec.BytesIn = body.count()
 	}

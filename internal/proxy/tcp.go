@@ -122,7 +122,8 @@ func (p *TCP) handle(ctx context.Context, c *tls.Conn) {
 	p.conns.add(c, cut).setPeer(peer)
 	defer p.conns.remove(c)
 	res := p.cfg.Enforcer.CheckConn(peer)
-	rec := callrecord.Record{Time: start, Direction: "tcp", Target: p.cfg.Enforcer.Target().String(), Method: "CONNECT"}
+	rec := callrecord.Record{Time: start, Direction: "tcp", Target: p.cfg.Enforcer.Target().String(), Method: "CONNECT",
+		Source: callrecord.SourceOf(c.RemoteAddr().String())}
 	defer func() {
 		fillRecord(&rec, res)
 		rec.LatencyMicros = time.Since(start).Microseconds()

@@ -55,13 +55,21 @@ type TelemetryConfig struct {
 	Uploader Uploader
 	// BatchSize is the most records per upload; 256 when zero.
 	BatchSize int
-	// FlushInterval is the longest a record waits for its upload; 10s
-	// when zero.
+	// FlushInterval is the longest a record waits for its upload: a
+	// batch is sent when it is full or FlushInterval after its first
+	// record, so that the trust engine sees a call well within a second
+	// (an idle proxy sends nothing); DefaultFlushInterval when zero.
 	FlushInterval time.Duration
 	// QueueSize is how many records wait for upload before new ones are
 	// dropped (and counted); 4096 when zero.
 	QueueSize int
 }
+
+// DefaultFlushInterval is the longest a call record waits for its upload
+// by default: short, as the behavioural-trust engine acts on the records
+// (a signal must reach the proxies of other nodes within a second of the
+// call that raised it), and costing nothing when the proxy is idle.
+const DefaultFlushInterval = 100 * time.Millisecond
 
 // Telemetry records calls. It is safe for concurrent use.
 type Telemetry struct {
@@ -84,7 +92,7 @@ func NewTelemetry(cfg TelemetryConfig) (*Telemetry, error) {
 		cfg.BatchSize = 256
 	}
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 10 * time.Second
+		cfg.FlushInterval = DefaultFlushInterval
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 4096
@@ -153,7 +161,8 @@ func (t *Telemetry) Observe(ctx context.Context, rec callrecord.Record) {
 	}
 }
 
-// Run uploads queued records in batches until ctx is done, then uploads
+// Run uploads queued records in batches (when full, or FlushInterval
+// after their first record) until ctx is done, then uploads
 // what is left with a short grace period. Without an Uploader it waits
 // for ctx. It returns nil; failed uploads are logged and dropped.
 func (t *Telemetry) Run(ctx context.Context) error {
@@ -161,10 +170,14 @@ func (t *Telemetry) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	tick := time.NewTicker(t.cfg.FlushInterval)
-	defer tick.Stop()
+	// linger fires FlushInterval after the first record of a batch; it
+	// is stopped while the batch is empty.
+	linger := time.NewTimer(t.cfg.FlushInterval)
+	linger.Stop()
+	defer linger.Stop()
 	batch := make([]callrecord.Record, 0, t.cfg.BatchSize)
 	flush := func(ctx context.Context) {
+		linger.Stop()
 		if len(batch) == 0 {
 			return
 		}
@@ -177,10 +190,13 @@ func (t *Telemetry) Run(ctx context.Context) error {
 		select {
 		case rec := <-t.queue:
 			batch = append(batch, rec)
+			if len(batch) == 1 {
+				linger.Reset(t.cfg.FlushInterval)
+			}
 			if len(batch) >= t.cfg.BatchSize {
 				flush(ctx)
 			}
-		case <-tick.C:
+		case <-linger.C:
 			flush(ctx)
 		case <-ctx.Done():
 			for drained := false; !drained; {

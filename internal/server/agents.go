@@ -85,12 +85,16 @@ func (s *Server) watchChanges(ctx context.Context) error {
 // registry, the federation manager and the metrics are built. It returns
 // an error naming the part that failed.
 func (s *Server) buildNodes(ctx context.Context) error {
-	hub, err := synchub.New(ctx, synchub.Config{
+	hcfg := synchub.Config{
 		Entries: s.store, Tombstones: s.store, Revocations: s.store,
 		Signer: s.ca, Bundle: s.ca, Federated: s.fed, TokenKeys: lateTokenKeys{s},
 		Clock: s.clock, Logger: s.logger,
 		Policies: s.store, PollInterval: s.cfg.ReplicaPollInterval,
-	})
+	}
+	if s.trust != nil {
+		hcfg.Trust = s.trust.host
+	}
+	hub, err := synchub.New(ctx, hcfg)
 	if err != nil {
 		return fmt.Errorf("sync hub: %w", err)
 	}

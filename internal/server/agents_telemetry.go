@@ -28,7 +28,8 @@ import (
 // answer was lost is recognised by its sequence numbers
 // (callrecord.BatchHeader): the records this server recorded already are
 // left out and counted as duplicates. The records committed, and only
-// those, then go to Config.CallObserver.
+// those, then go to Config.CallObserver; the trust engine reads them from
+// the ledger, woken at once. Each record's Node is set to the agent.
 func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes.Caller) error {
 	body, err := readAgentBody(r)
 	if err != nil {
@@ -48,6 +49,7 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	reqID := requestID(r.Context())
 	evs := make([]audit.Event, 0, len(batch)+1)
 	for i := range batch {
+		batch[i] = batch[i].FromAgent(reporter)
 		evs = append(evs, batch[i].Event(reporter, reqID))
 	}
 	if len(refused) > 0 {
@@ -64,6 +66,9 @@ func (s *Server) agentTelemetry(w http.ResponseWriter, r *http.Request, c *nodes
 	}
 	if numbered {
 		s.telemetry.mark(c.Agent.ID, id)
+	}
+	if s.trust != nil && len(batch) > 0 {
+		s.trust.host.Wake() // the engine reads the records from the ledger
 	}
 	if s.cfg.CallObserver != nil && len(batch) > 0 {
 		s.cfg.CallObserver.ObserveCalls(c.Agent.SPIFFEID, batch)

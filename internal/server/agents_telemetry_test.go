@@ -295,10 +295,12 @@ func TestAgentTelemetryCallObserver(t *testing.T) {
 	for _, st := range steps {
 		postTelemetry(t, ts, a, st.header, st.batch)
 	}
+	// The server sets each record's node to the agent that uploaded it.
+	node := func(r callrecord.Record) callrecord.Record { return r.FromAgent(a.SPIFFEID) }
 	want := []observedCalls{
-		{Agent: a.SPIFFEID, Records: []callrecord.Record{first[0], first[2]}, InLedger: 2},
-		{Agent: a.SPIFFEID, Records: []callrecord.Record{rec("/3")}, InLedger: 3},
-		{Agent: a.SPIFFEID, Records: []callrecord.Record{rec("/4")}, InLedger: 4},
+		{Agent: a.SPIFFEID, Records: []callrecord.Record{node(first[0]), node(first[2])}, InLedger: 2},
+		{Agent: a.SPIFFEID, Records: []callrecord.Record{node(rec("/3"))}, InLedger: 3},
+		{Agent: a.SPIFFEID, Records: []callrecord.Record{node(rec("/4"))}, InLedger: 4},
 	}
 	obs.mu.Lock()
 	defer obs.mu.Unlock()

@@ -55,6 +55,7 @@ func (s *Server) allAdminRoutes() []route {
 	routes := append(s.adminRoutes(), s.ledgerRoutes()...)
 	routes = append(routes, s.agentAdminRoutes()...)
 	routes = append(routes, s.policyRoutes()...)
+	routes = append(routes, s.trustRoutes()...)
 	return append(routes, s.clientRoutes()...)
 }
 

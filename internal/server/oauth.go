@@ -56,6 +56,7 @@ func (s *Server) buildOAuth(ctx context.Context) error {
 		ClientRate:         s.cfg.TokenClientRate,
 		ClientBurst:        s.cfg.TokenClientBurst,
 		BatchIssuanceAudit: s.cfg.BatchTokenAudit,
+		Trust:              s.tokenTrust(),
 
 		// Entry changes of other replicas: at once with their change
 		// notice (watchChanges), else at the next poll of the revision.
@@ -242,4 +243,13 @@ func (s *Server) revokeClientTokens(w http.ResponseWriter, r *http.Request, acto
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// tokenTrust is how the token service reads trust: from the trust host,
+// if it runs.
+func (s *Server) tokenTrust() oauth.TrustConfig {
+	if s.trust == nil {
+		return oauth.TrustConfig{}
+	}
+	return oauth.TrustConfig{Source: s.trust.host, Sensitive: s.cfg.TokenSensitiveScopes}
 }

@@ -123,6 +123,17 @@ type Config struct {
 	Witnesses     []WitnessConfig
 	WitnessQuorum int
 
+	// Trust configures the behavioural-trust engine the server runs over
+	// the call records (see [TrustConfig]); on by default.
+	Trust TrustConfig
+	// Remediation is the file of remediation ladders (package
+	// remediation, README "Remediation"); none when empty.
+	Remediation string
+	// TokenSensitiveScopes are the scopes tokens of low-trust clients
+	// leave out (names, or prefixes ending in '*'); see
+	// oauth.TrustConfig.
+	TokenSensitiveScopes []string
+
 	// CallObserver, if set, is told of every call record the server
 	// committed to the ledger (see [CallObserver]); nil means none.
 	CallObserver CallObserver
@@ -168,6 +179,9 @@ type Server struct {
 	agents    *agentPlane // node agents: attestation, sync hub, revocation set
 	oauth     *oauthPart  // the token service
 	policies  *policyset.Service
+	trust     *trustPart // nil when disabled
+	// remediation is the ladder; nil without a ladder file.
+	remediation *remediationPart
 
 	listener       net.Listener
 	names          serverName // what the listener's certificate and URL say
@@ -235,6 +249,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.checkLedgerAtStart(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.buildTrust(); err != nil {
+		return nil, fmt.Errorf("trust engine: %w", err)
+	}
 	if err := s.buildNodes(ctx); err != nil {
 		return nil, err
 	}
@@ -248,6 +265,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.buildOAuth(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.buildRemediation(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.writeClientFiles(); err != nil {
@@ -472,6 +492,10 @@ func (s *Server) Run(ctx context.Context) error {
 		{"admin-auth-audit", s.runAuthFailures},
 		{"ledger-verify", s.runLedgerVerify},
 	}
+	if s.trust != nil {
+		tasks = append(tasks, task{"trust", s.trust.host.Run}, task{"trust-policies", s.runTrustPolicies})
+	}
+	tasks = append(tasks, s.remediationTasks()...)
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
 			return s.serve(ctx, s.bundleListener, s.bundleHandler(), s.webTLS)

@@ -17,6 +17,7 @@ type snapshot struct {
 	federated     map[string]json.RawMessage
 	policies      *agentproto.PolicySet
 	tokenKeys     tokenKeys
+	trust         *agentproto.TrustUpdate // the whole table; nil without the engine
 }
 
 // pageLimit is the page size of every store read.
@@ -29,7 +30,7 @@ const pageLimit = 1000
 // twice; applying an entry twice does no harm. Revocations are read up to
 // the snapshot, the queue bringing the rest.
 func (h *Hub) catchUp(ctx context.Context, sub Subscription, at snapshot) (*agentproto.Message, error) {
-	m := &agentproto.Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated, Policies: at.policies}
+	m := &agentproto.Message{Revision: at.rev, Bundle: at.bundle, Federated: at.federated, Policies: at.policies, Trust: at.trust}
 	at.tokenKeys.fill(m)
 	parents := []string{sub.Agent.String(), ""}
 	full, err := h.needsFull(ctx, sub.Revision)

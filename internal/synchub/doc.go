@@ -1,6 +1,6 @@
 // Package synchub is the server's side of the sync stream to node agents:
-// the hub that reads registry, revocation, bundle, policy and token-key
-// changes, fans them out to connected agents as [agentproto.Message]
+// the hub that reads registry, revocation, bundle, policy, token-key and
+// trust-state changes, fans them out to connected agents as [agentproto.Message]
 // values, and lets a reconnecting agent resume from the revision it last
 // saw. It signs revocation batches with the trust domain's JWT authority.
 //

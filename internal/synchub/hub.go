@@ -87,6 +87,10 @@ type Config struct {
 	// means none. It is read from memory at every poll, so it may be
 	// bound late (the server builds the token service after the hub).
 	TokenKeys TokenKeySource
+	// Trust is the behavioural-trust engine's table pushed to proxies;
+	// nil means none. Like TokenKeys it is read from memory at every
+	// round.
+	Trust TrustSource
 	// PollInterval is how often the hub looks for changes made elsewhere
 	// (other replicas, federation refreshes) besides [Hub.Notify]; zero
 	// means [DefaultPollInterval].
@@ -116,12 +120,12 @@ var ErrClosed = errors.New("sync: hub stopped")
 // than make the hub wait for it.
 var ErrSlowConsumer = errors.New("sync: agent fell behind; stream closed")
 
-// Hub fans registry, bundle, revocation, policy and token-key changes out
+// Hub fans registry, bundle, revocation, policy, token-key and trust changes out
 // to the connected agents' streams. Changes are found by [Hub.Run]; each is
 // read once from the store and sent only to the streams it concerns: an
 // entry's change to the agents named by its parent (all agents for an
-// entry without one), bundles, revocations, policy sets and token keys to
-// all. A Hub is safe for concurrent use.
+// entry without one), bundles, revocations, policy sets, token keys and
+// trust states to all. A Hub is safe for concurrent use.
 //
 // A stream starts with a catch-up read from the store as it is then, while
 // later changes reach it through a bounded queue. An entry changed while a
@@ -143,6 +147,7 @@ type Hub struct {
 	federated map[string]json.RawMessage
 	policies  *agentproto.PolicySet // latest fanned out; nil for none
 	tokenKeys tokenKeys             // latest fanned out
+	trustRev  int64                 // trust revision fanned out
 	byAgent   map[string]map[*subscriber]struct{}
 	subs      map[*subscriber]struct{}
 	closed    bool // Run returned
@@ -205,6 +210,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.tokenKeys, _ = h.readTokenKeys(tokenKeys{})
+	if cfg.Trust != nil {
+		_, h.trustRev = cfg.Trust.TrustTable()
+	}
 	return h, nil
 }
 

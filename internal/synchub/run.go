@@ -82,6 +82,8 @@ type changes struct {
 	policies      *agentproto.PolicySet // nil: unchanged
 	tokenKeys     tokenKeys
 	keysChanged   bool
+	trust         *agentproto.TrustUpdate // nil: unchanged
+	trustRev      int64
 }
 
 // round reads what changed since the last round and fans it out. Only Run
@@ -104,6 +106,7 @@ func (h *Hub) round(ctx context.Context, bundleChanged bool) error {
 		h.policies = c.policies
 	}
 	h.tokenKeys = c.tokenKeys
+	h.trustRev = c.trustRev
 	h.noteStatsLocked()
 	return nil
 }
@@ -170,6 +173,7 @@ func (h *Hub) collect(ctx context.Context, bundleChanged bool) (*changes, error)
 		return nil, err
 	}
 	c.tokenKeys, c.keysChanged = h.readTokenKeys(h.tokenKeys)
+	h.collectTrust(c)
 	return c, nil
 }
 
@@ -263,12 +267,13 @@ func (h *Hub) fanOutEntries(c *changes) {
 }
 
 // fanOutGlobal queues the changes that concern every stream (bundles,
-// revocations) and ends the streams of agents whose SPIFFE ID was
+// revocations, policies, token keys, trust states) and ends the streams of agents whose SPIFFE ID was
 // revoked. h.mu must be held.
 func (h *Hub) fanOutGlobal(c *changes) {
-	if c.bundle != nil || c.revocationJWS != "" || len(c.fedChanged) > 0 || len(c.fedRemoved) > 0 || c.policies != nil || c.keysChanged {
+	if c.bundle != nil || c.revocationJWS != "" || len(c.fedChanged) > 0 || len(c.fedRemoved) > 0 || c.policies != nil || c.keysChanged ||
+		c.trust != nil {
 		m := &agentproto.Message{Revision: c.rev, Bundle: c.bundle, Federated: c.fedChanged,
-			FederatedRemoved: c.fedRemoved, Revocations: c.revocationJWS, Policies: c.policies}
+			FederatedRemoved: c.fedRemoved, Revocations: c.revocationJWS, Policies: c.policies, Trust: c.trust}
 		if c.keysChanged {
 			c.tokenKeys.fill(m)
 		}

@@ -66,7 +66,8 @@ func (h *Hub) Stream(ctx context.Context, sub Subscription, w MessageWriter) err
 		return ErrClosed
 	}
 	h.subscribe(s)
-	at := snapshot{rev: h.rev, revocRev: h.revocRev, bundle: h.bundle, federated: maps.Clone(h.federated), policies: h.policies, tokenKeys: h.tokenKeys}
+	at := snapshot{rev: h.rev, revocRev: h.revocRev, bundle: h.bundle, federated: maps.Clone(h.federated), policies: h.policies,
+		tokenKeys: h.tokenKeys, trust: h.trustTable()}
 	h.mu.Unlock()
 	defer h.unsubscribe(s)
 

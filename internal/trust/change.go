@@ -23,6 +23,9 @@ type Reason struct {
 	// Points is the effect on the score: the base for the credential,
 	// negative for what lowers it.
 	Points int `json:"points"`
+	// Severity is a signal's severity (the gravest finding of its
+	// incident); zero for the credential and context inputs.
+	Severity Severity `json:"severity,omitzero"`
 	// Detail explains it in words.
 	Detail string `json:"detail,omitempty"`
 	// Since is when it started weighing (the incident's last finding for
@@ -42,7 +45,7 @@ func (e *Engine) reasons(i int32, cs *caller, sec uint32) []Reason {
 			if sec-t.alarm < e.quiet {
 				detail = "incident under way or recent; recovery starts " + e.t.QuietPeriod.String() + " after the last finding"
 			}
-			rs = append(rs, Reason{Kind: "signal", Name: Kind(k).String(), Points: -int(p + 0.5),
+			rs = append(rs, Reason{Kind: "signal", Name: Kind(k).String(), Points: -int(p + 0.5), Severity: cs.inc.sev[k],
 				Detail: cs.inc.sev[k].String() + " severity; " + detail, Since: timeOf(cs.inc.last[k])})
 		}
 	}

@@ -22,7 +22,8 @@ import (
 // internal/synchub), so that neither the store (nor its SQL drivers), the
 // ledger, the CA nor the sync hub is linked. The call record the
 // middleware reports (internal/callrecord) and the event vocabulary it
-// maps to (internal/audit) are light: standard library and spiffeid.
+// maps to (internal/audit) are light: standard library and spiffeid; so
+// is the trust engine (internal/trust), whose Index the view holds.
 func TestDeps(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {
@@ -43,6 +44,10 @@ func TestDeps(t *testing.T) {
 		"github.com/kith-dev/kith/internal/proxy",
 		"github.com/kith-dev/kith/internal/revocation",
 		"github.com/kith-dev/kith/internal/signeddoc",
+		// The trust engine's Index, which the data-plane view holds
+		// (internal/trust imports only std, policy, callrecord and audit;
+		// its own deps test pins that).
+		"github.com/kith-dev/kith/internal/trust",
 		"github.com/go-jose/go-jose/v4",
 		"github.com/spiffe/go-spiffe/v2",
 		// CEL, for policy conditions.
