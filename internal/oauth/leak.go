@@ -34,8 +34,8 @@ type LeakReport struct {
 
 // Leak is what [Service.ReportLeak] learned and did: the client that
 // holds the secret, whether the secret was live, whether it was revoked.
-// It is also what the trust engine is told of a leak (see the server's
-// LeakObserver).
+// Its event's details say the same (the trust engine reads them from the
+// ledger).
 type Leak struct {
 	ClientID ClientID
 	EntryID  string

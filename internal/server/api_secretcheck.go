@@ -21,15 +21,6 @@ const (
 	secretCheckBurst = 100 // at once
 )
 
-// LeakObserver is told of every client secret reported leaked that a
-// client holds, after the leak's ledger event is committed: the seam for
-// the trust engine, which lowers the trust of the leak's entry
-// (oauth.Leak.SPIFFEID; see [LeakContext]). It is called on the request's
-// goroutine and must not block.
-type LeakObserver interface {
-	ObserveLeak(leak oauth.Leak)
-}
-
 // limiter is one token bucket, safe for concurrent use.
 type limiter struct {
 	rate, burst float64
@@ -86,8 +77,8 @@ func (s *Server) checkClientSecret(w http.ResponseWriter, r *http.Request, actor
 	if err != nil {
 		return clientError(err)
 	}
-	if s.cfg.LeakObserver != nil {
-		s.cfg.LeakObserver.ObserveLeak(leak)
+	if s.trust != nil {
+		s.trust.host.Wake() // the leak's event weighs on the entry's trust
 	}
 	return writeJSON(w, http.StatusOK, api.SecretCheckResult{Known: true, ClientID: string(leak.ClientID), EntryID: leak.EntryID,
 		SPIFFEID: leak.SPIFFEID, SecretID: leak.SecretID, Live: leak.Live, Revoked: leak.Revoked})

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/adminclient"
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/scan"
 )
 
@@ -20,14 +22,13 @@ import (
 // two clients' secrets leaked in a git repository, one in a file, the
 // other only in a commit since undone. Checked and revoked, both stop
 // working; the ledger records each leak with where it was found and not
-// the secret; the trust seam hears of both. A second scan finds them
+// the secret; the entry's trust falls. A second scan finds them
 // again, now unknown to the server: secrets found, none live.
 func TestScanRevokesLeakedSecrets(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
-	leaks := &leakRecorder{}
-	e := newOAuthEnv(t, func(c *Config) { c.LeakObserver = leaks })
+	e := newOAuthEnv(t)
 	inFile := e.createClient(t, api.ClientCreate{EntryID: e.entry.ID, Audiences: []string{"spiffe://example.org/billing"}})
 	inHistory := e.createClient(t, api.ClientCreate{EntryID: e.entry.ID, AuthMethod: "client_secret_post",
 		Audiences: []string{"spiffe://example.org/billing"}})
@@ -106,8 +107,12 @@ func TestScanRevokesLeakedSecrets(t *testing.T) {
 	if d := got[inFile.Client.ID]; d["commit"] != "" || !strings.HasSuffix(d["location"], "/deploy/values.yaml:3") || d["live"] != "true" {
 		t.Errorf("leak event of the file secret: %v", d)
 	}
-	if obs := leaks.all(); len(obs) != 2 || !obs[0].Revoked || !obs[1].Revoked {
-		t.Errorf("observed leaks: %+v", obs)
+	await.Until(t, "both leaks weigh on the entry's trust", 5*time.Second, e.trust.host.Progress, func() bool {
+		return len(e.trust.host.Contexts("spiffe://example.org/orders")) == 2
+	})
+	var st api.TrustState
+	if code := e.do(t, "GET", "/v1/trust/spiffe:%2F%2Fexample.org%2Forders", e.token, nil, &st); code != 200 || st.Score >= 700 {
+		t.Errorf("GET /v1/trust of the entry: %d %+v, want its trust lowered by the leaks", code, st)
 	}
 
 	// Once revoked, the same secrets are found again but are nobody's.

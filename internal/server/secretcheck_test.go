@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,27 +13,9 @@ import (
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/audit"
+	"github.com/kith-dev/kith/internal/await"
 	"github.com/kith-dev/kith/internal/oauth"
-	"github.com/kith-dev/kith/internal/trust"
 )
-
-// leakRecorder is a LeakObserver that remembers the leaks it is told of.
-type leakRecorder struct {
-	mu    sync.Mutex
-	leaks []oauth.Leak
-}
-
-func (r *leakRecorder) ObserveLeak(l oauth.Leak) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.leaks = append(r.leaks, l)
-}
-
-func (r *leakRecorder) all() []oauth.Leak {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]oauth.Leak(nil), r.leaks...)
-}
 
 // tokenStatus asks the token endpoint for a token with a client secret
 // (HTTP Basic) and returns the status.
@@ -56,11 +37,9 @@ func (e *oauthEnv) tokenStatus(t *testing.T, clientID, secret string) int {
 
 func TestSecretCheck(t *testing.T) {
 	var logs syncBuffer
-	leaks := &leakRecorder{}
 	e := newOAuthEnv(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		c.AccessLog = true
-		c.LeakObserver = leaks
 	})
 	cs := e.createClient(t, api.ClientCreate{EntryID: e.entry.ID, Audiences: []string{"spiffe://example.org/billing"}})
 	unknown, err := oauth.NewSecret()
@@ -144,10 +123,15 @@ func TestSecretCheck(t *testing.T) {
 		t.Error("the log holds a secret")
 	}
 
-	// The observer heard of both reports of the client's secret.
-	obs := leaks.all()
-	if len(obs) != 2 || obs[0].Revoked || !obs[1].Revoked || obs[1].Commit != "0a1b2c3d" || obs[1].SPIFFEID != "spiffe://example.org/orders" {
-		t.Errorf("observed leaks: %+v", obs)
+	// The trust engine applied the reports: one context input for the
+	// client's secret, replaced by the revoked report.
+	const orders = "spiffe://example.org/orders"
+	await.Until(t, "the leak weighs on the entry's trust", 5*time.Second, e.trust.host.Progress, func() bool {
+		ins := e.trust.host.Contexts(orders)
+		return len(ins) == 1 && strings.HasSuffix(ins[0].Reason, ", revoked")
+	})
+	if in := e.trust.host.Contexts(orders)[0]; in.Kind != "leak" || in.ID != "leak:"+cs.Client.ID+":"+cs.Client.Secrets[0].ID {
+		t.Errorf("context input %+v", in)
 	}
 }
 
@@ -210,53 +194,5 @@ func TestLimiter(t *testing.T) {
 	}
 	if ok, _ := l.take(t0.Add(time.Hour)); ok {
 		t.Error("a long pause refilled more than the burst")
-	}
-}
-
-func TestLeakContext(t *testing.T) {
-	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	base := oauth.Leak{ClientID: "ci_x", EntryID: "e1", SPIFFEID: "spiffe://example.org/orders", SecretID: "s1",
-		Location: "deploy/values.yaml:4", Commit: "0123456789abcdef", At: at}
-	live, revoked, expired := base, base, base
-	live.Live = true
-	revoked.Live, revoked.Revoked = true, true
-	tests := []struct {
-		name string
-		leak oauth.Leak
-		want trust.ContextInput
-	}{
-		{"live", live, trust.ContextInput{ID: "leak:ci_x:s1", Identity: "spiffe://example.org/orders", Kind: "leak", Source: "kith scan",
-			Reason: "client secret s1 of ci_x found at deploy/values.yaml:4 (commit 0123456789ab), still live",
-			Weight: LeakWeightLive, Expires: at.Add(LeakTTLLive)}},
-		{"revoked", revoked, trust.ContextInput{ID: "leak:ci_x:s1", Identity: "spiffe://example.org/orders", Kind: "leak", Source: "kith scan",
-			Reason: "client secret s1 of ci_x found at deploy/values.yaml:4 (commit 0123456789ab), revoked",
-			Weight: LeakWeightRevoked, Expires: at.Add(LeakTTLRevoked)}},
-		{"expired", expired, trust.ContextInput{ID: "leak:ci_x:s1", Identity: "spiffe://example.org/orders", Kind: "leak", Source: "kith scan",
-			Reason: "client secret s1 of ci_x found at deploy/values.yaml:4 (commit 0123456789ab), expired before",
-			Weight: LeakWeightExpired, Expires: at.Add(LeakTTLRevoked)}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := LeakContext(tc.leak)
-			if diff := cmp.Diff(tc.want, got); !ok || diff != "" {
-				t.Errorf("LeakContext = %v (-want +got):\n%s", ok, diff)
-			}
-		})
-	}
-	// The engine takes it, and the entry's trust falls.
-	eng, err := trust.New(trust.Config{Clock: func() time.Time { return at }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, _ := LeakContext(live)
-	before := eng.State(in.Identity).Trust.Score
-	if err := eng.AddContext(in); err != nil {
-		t.Fatalf("AddContext: %v", err)
-	}
-	if after := eng.State(in.Identity).Trust.Score; after != before-LeakWeightLive {
-		t.Errorf("trust %d after a live leak, was %d: want %d less", after, before, LeakWeightLive)
-	}
-	if _, ok := LeakContext(oauth.Leak{ClientID: "ci_x"}); ok {
-		t.Error("a leak without an entry has a context input")
 	}
 }

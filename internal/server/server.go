@@ -137,9 +137,6 @@ type Config struct {
 	// CallObserver, if set, is told of every call record the server
 	// committed to the ledger (see [CallObserver]); nil means none.
 	CallObserver CallObserver
-	// LeakObserver, if set, is told of every client secret reported
-	// leaked (see [LeakObserver]); nil means none.
-	LeakObserver LeakObserver
 
 	// AccessLog logs every HTTP request at info ("http request": method,
 	// path, route, status, duration, remote address, request ID), not

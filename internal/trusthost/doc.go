@@ -10,8 +10,9 @@
 // A [Host] reads the ledger from a cursor: call.decided events (the call
 // records agents uploaded, with the caller's source address and the
 // reporting node) are observed, trust.cleared and trust.context_added /
-// _removed events (written by the admin API) are applied, everything
-// else is skipped. The server wakes it after each telemetry commit
+// _removed events (written by the admin API) are applied, as are
+// oauth.client.secret_leaked events (a leaked client secret weighs on
+// its entry's trust), everything else is skipped. The server wakes it after each telemetry commit
 // ([Host.Wake]), so a record reaches the engine milliseconds after its
 // commit; it also polls, for what other replicas committed. Reading the
 // ledger rather than a queue of records means nothing is dropped under

@@ -101,7 +101,8 @@ func (h *Host) read(ctx context.Context) {
 // apply applies one ledger event to the engine.
 func (h *Host) apply(row *store.Event) {
 	switch row.Type {
-	case audit.TypeCallDecided, audit.TypeTrustCleared, audit.TypeTrustContextAdded, audit.TypeTrustContextRemoved:
+	case audit.TypeCallDecided, audit.TypeTrustCleared, audit.TypeTrustContextAdded, audit.TypeTrustContextRemoved,
+		audit.TypeOAuthClientSecretLeaked:
 	default:
 		return
 	}
@@ -124,6 +125,10 @@ func (h *Host) apply(row *store.Event) {
 		err = h.engine.AddContext(contextOf(&ev))
 	case audit.TypeTrustContextRemoved:
 		err = h.engine.RemoveContext(ev.Target, ev.Details["id"])
+	case audit.TypeOAuthClientSecretLeaked:
+		if in, ok := leakContextOf(&ev); ok {
+			err = h.engine.AddContext(in)
+		}
 	}
 	if err != nil {
 		h.cfg.Logger.Debug("trust: ledger event not applied", "index", row.Index, "type", row.Type, "error", err)
