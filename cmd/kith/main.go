@@ -49,6 +49,7 @@ func commands() []command {
 		{"audit", "read the audit ledger", runAudit},
 		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
 		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
+		{"completion", "print a shell completion script (bash, zsh, fish)", runCompletion},
 		{"version", "print the version of kith", runVersion},
 	}
 }
@@ -93,5 +94,8 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  %s\t%s\n", "help", "show this help, or a command's help: kith help <command>")
 	_ = tw.Flush()
+	printExamples(w, "")
 	fmt.Fprint(w, "\nRun 'kith <command> -h' for the flags of a command.\n")
 }
+
+//go:generate go test -run TestCLIReference -update .

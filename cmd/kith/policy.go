@@ -108,7 +108,7 @@ func runPolicyApply(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if cf.json() {
-		return writeJSON(stdout, res)
+		return cf.encode(stdout, res)
 	}
 	writeChanges(stdout, res.Changes)
 	fmt.Fprintf(stdout, "Revision: %d\n", res.Revision)
@@ -171,7 +171,7 @@ func runPolicyShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	if cf.json() {
-		return writeJSON(stdout, p)
+		return cf.encode(stdout, p)
 	}
 	d, err := policy.UnmarshalDocument(p.Policy)
 	if err != nil {
@@ -226,7 +226,7 @@ func runPolicyDiff(ctx context.Context, args []string, stdout, stderr io.Writer)
 		changes = append(changes, api.PolicyChange{Name: ch.Name, Kind: ch.Kind, Diff: ch.Diff})
 	}
 	if cf.json() {
-		return writeJSON(stdout, api.PolicyApplyResult{Revision: set.Revision, Changes: changes})
+		return cf.encode(stdout, api.PolicyApplyResult{Revision: set.Revision, Changes: changes})
 	}
 	fmt.Fprintf(stdout, "Against revision %d:\n", set.Revision)
 	writeChanges(stdout, changes)
@@ -353,7 +353,7 @@ func runPolicyExplain(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	ex := set.Explain(in)
 	if cf.json() {
-		return writeJSON(stdout, ex)
+		return cf.encode(stdout, ex)
 	}
 	return ex.WriteText(stdout)
 }
