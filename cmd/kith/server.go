@@ -62,6 +62,26 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	return cfg, lf
 }
 
+// serverConfig parses the arguments of `kith server` (and its --config
+// file) into the server's Config, checked as far as can be without
+// starting it.
+func serverConfig(args []string, stderr io.Writer) (*server.Config, error) {
+	fs := newFlagSet("server", "--trust-domain TD [flags]", "Run the control plane: CA, registry, federation, admin API.", stderr)
+	cfg, lf := serverFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return nil, err
+	}
+	if cfg.TrustDomain == "" {
+		return nil, usagef(fs, "--trust-domain is required")
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	cfg.Logger = logger
+	return cfg, cfg.Check()
+}
+
 type logFlags struct{ level, format string }
 
 // logger builds the slog.Logger the flags ask for, writing to w.
@@ -82,19 +102,10 @@ func (lf *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 
 // runServer is `kith server`: the control plane, until interrupted.
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("server", "--trust-domain TD [flags]", "Run the control plane: CA, registry, federation, admin API.", stderr)
-	cfg, lf := serverFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
+	cfg, err := serverConfig(args, stderr)
+	if err != nil {
 		return err
 	}
-	if cfg.TrustDomain == "" {
-		return usagef(fs, "--trust-domain is required")
-	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		return usageError{err}
-	}
-	cfg.Logger = logger
 	srv, err := server.New(ctx, *cfg)
 	if err != nil {
 		return err

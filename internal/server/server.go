@@ -274,6 +274,24 @@ func (s *Server) listen() error {
 	return nil
 }
 
+// Check reports what [New] would refuse in cfg before it touches the
+// network or the data folder: a missing or invalid trust domain, limits
+// out of range, half-given upstream CA or bundle endpoint files, a
+// witness quorum larger than the witnesses. It returns the errors New
+// returns for them.
+func (cfg Config) Check() error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	if _, err := spiffeid.TrustDomainFromString(cfg.TrustDomain); err != nil {
+		return fmt.Errorf("trust domain %q: %w", cfg.TrustDomain, err)
+	}
+	if cfg.WitnessQuorum > len(cfg.Witnesses) {
+		return fmt.Errorf("witness quorum %d is more than the %d witnesses configured", cfg.WitnessQuorum, len(cfg.Witnesses))
+	}
+	return nil
+}
+
 func (cfg *Config) setDefaults() error {
 	if cfg.TrustDomain == "" {
 		return errors.New("server: Config.TrustDomain is required")
