@@ -49,6 +49,7 @@ func commands() []command {
 		{"audit", "read the audit ledger", runAudit},
 		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
 		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
+		{"healthcheck", "check that the server or a node agent is healthy", runHealthcheck},
 		{"config", "check configuration files (kith config check FILE)", runConfig},
 		{"completion", "print a shell completion script (bash, zsh, fish)", runCompletion},
 		{"version", "print the version of kith", runVersion},

@@ -110,7 +110,7 @@ func Fish(w io.Writer, root *Command) error {
 	}
 	fmt.Fprint(bw, "end\n")
 	fmt.Fprintf(bw, "function %s_path\n", fn)
-	fmt.Fprint(bw, "    set -l p ''\n    set -l known (" + fn + "_paths)\n")
+	fmt.Fprint(bw, "    set -l p ''\n    set -l known ("+fn+"_paths)\n")
 	fmt.Fprint(bw, "    for t in (commandline -opc)[2..-1]\n")
 	fmt.Fprint(bw, "        string match -q -- '-*' $t; and continue\n")
 	fmt.Fprint(bw, "        contains -- \"$p $t\" $known; and set p \"$p $t\"\n")
