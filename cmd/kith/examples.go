@@ -95,7 +95,7 @@ kith federation add cloud.example --bundle-endpoint https://cloud.example/bundle
 		"client create": `# a client with a secret (shown once)
 kith client create --entry spiffe://example.org/orders --scopes payments.charge --audience spiffe://example.org/payments
 # a workload that authenticates with its JWT-SVID: no secret at all
-kith client create --entry spiffe://example.org/orders --scopes payments.charge --audience spiffe://example.org/payments --auth-method spiffe_jwt`,
+kith client create --entry spiffe://example.org/orders --scopes payments.charge --audience spiffe://example.org/payments --auth-method jwt_svid`,
 		"client list":   `kith client list --entry spiffe://example.org/orders`,
 		"client show":   `kith client show kc_7Hq2`,
 		"client delete": `kith client delete kc_7Hq2`,

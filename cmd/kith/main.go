@@ -46,6 +46,7 @@ func commands() []command {
 		{"client", "manage OAuth clients", runClient},
 		{"policy", "manage and check authorization policies (apply, test, explain, ...)", runPolicy},
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
+		{"workload", "fetch this process's SVIDs and bundles from a Workload API", runWorkload},
 		{"token", "get access tokens from the token service (client credentials)", runToken},
 		{"audit", "read the audit ledger", runAudit},
 		{"trust", "the behavioural-trust engine: replay recorded calls through its detectors", runTrust},
