@@ -32,6 +32,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
 	fs.StringVar(&cfg.OAuthIssuer, "oauth-issuer", "", "public https URL of the token service (the iss of its tokens); default derived from --listen")
+	fs.StringVar(&cfg.JWTIssuer, "jwt-issuer", "", "public https URL that JWT-SVIDs name as iss; serves an OIDC discovery document and JWKS for them at URL/.well-known/openid-configuration and URL/keys, so that OIDC relying parties accept JWT-SVIDs (like SPIRE's jwt_issuer and OIDC Discovery Provider)")
 	durationVar(fs, &cfg.TokenTTL, "token-ttl", 0, "lifetime of OAuth access tokens, a `duration` (default 5m, at most 1h)")
 	fs.Float64Var(&cfg.TokenClientRate, "token-client-rate", 0, "token requests per second one OAuth client may make (default 200)")
 	fs.IntVar(&cfg.TokenClientBurst, "token-client-burst", 0, "burst of one OAuth client's token requests (default twice the rate)")
