@@ -36,6 +36,7 @@ func (s *Server) adminRoutes() []route {
 	return []route{
 		{"GET /v1/entries", s.listEntries},
 		{"POST /v1/entries", s.createEntry},
+		{"POST /v1/entries/batch", s.createEntries},
 		{"GET /v1/entries/{id}", s.getEntry},
 		{"PUT /v1/entries/{id}", s.updateEntry},
 		{"DELETE /v1/entries/{id}", s.deleteEntry},
