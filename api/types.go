@@ -103,7 +103,16 @@ type Entry struct {
 	Revision int64 `json:"revision,omitempty"`
 }
 
-// EntryList is one page of entries.
+// EntryBatch is the body of POST /v1/entries/batch: entries created
+// together, all or none.
+type EntryBatch struct {
+	// Entries are the entries to create, as for POST /v1/entries (no id
+	// or revision).
+	Entries []Entry `json:"entries"`
+}
+
+// EntryList is a page of entries (GET /v1/entries), or the entries a
+// batch created (POST /v1/entries/batch).
 type EntryList struct {
 	Entries []Entry `json:"entries"`
 	// Next is the cursor for the following page ("after" query parameter);

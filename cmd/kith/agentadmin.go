@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -39,6 +40,15 @@ func agentCommand(daemon agentDaemon) func(ctx context.Context, args []string, s
 		subs := agentSubcommands()
 		if len(args) > 0 {
 			switch {
+			case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+				// The agent's own flags, then the admin commands.
+				err := daemon(ctx, args, stdout, stderr)
+				if h := (*helpShown)(nil); errors.As(err, &h) {
+					h.group, h.subs = "agent", subs
+					fmt.Fprintln(stderr)
+					printGroupUsage(stderr, "agent", subs)
+				}
+				return err
 			case args[0] == "help":
 				printGroupUsage(stdout, "agent", subs)
 				fmt.Fprint(stdout, "\nRun the agent itself: kith agent --server URL --join-token TOKEN --socket PATH [--data DIR]\n")

@@ -14,6 +14,30 @@ import (
 // runAgentDaemon is `kith agent` with flags and no subcommand: the node
 // agent, until interrupted.
 func runAgentDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := agentConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case err := <-done: // failed before it had an identity (or interrupted)
+		return err
+	case <-a.Ready():
+	}
+	fmt.Fprintf(stdout, "Workload API on %s; point workloads at it with:\n  export SPIFFE_ENDPOINT_SOCKET=unix://%s\n",
+		cfg.SocketPath, absPath(cfg.SocketPath))
+	return <-done
+}
+
+// agentConfig parses the arguments of `kith agent` (and its --config
+// file) into the agent's Config, checked as far as can be without
+// starting it.
+func agentConfig(args []string, stderr io.Writer) (agent.Config, error) {
 	fs := newFlagSet("agent", "--server URL --socket PATH [--join-token T] [flags]",
 		"Run the node agent: attest this node with a one-time join token (first start\n"+
 			"only; later starts reuse the identity in --data), keep in sync with the server,\n"+
@@ -30,13 +54,13 @@ func runAgentDaemon(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&cfg.HealthAddr, "health-addr", "", "serve /healthz, /readyz and /metrics on this address, such as 127.0.0.1:8088")
 	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
+		return cfg, err
 	}
 	switch {
 	case cfg.ServerURL == "":
-		return usagef(fs, "--server is required")
+		return cfg, usagef(fs, "--server is required")
 	case cfg.SocketPath == "":
-		return usagef(fs, "--socket is required")
+		return cfg, usagef(fs, "--socket is required")
 	}
 	if !strings.Contains(cfg.ServerURL, "://") {
 		cfg.ServerURL = "https://" + cfg.ServerURL
@@ -47,23 +71,10 @@ func runAgentDaemon(ctx context.Context, args []string, stdout, stderr io.Writer
 	cfg.JoinToken = agent.NewJoinToken(token)
 	logger, err := lf.logger(stderr)
 	if err != nil {
-		return usageError{err}
+		return cfg, usageError{err}
 	}
 	cfg.Logger = logger
-	a, err := agent.New(cfg)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case err := <-done: // failed before it had an identity (or interrupted)
-		return err
-	case <-a.Ready():
-	}
-	fmt.Fprintf(stdout, "Workload API on %s; point workloads at it with:\n  export SPIFFE_ENDPOINT_SOCKET=unix://%s\n",
-		cfg.SocketPath, absPath(cfg.SocketPath))
-	return <-done
+	return cfg, cfg.Check()
 }
 
 // absPath returns path made absolute, or path if that fails.

@@ -32,19 +32,19 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // runAuditTypes is `kith audit types`: the event vocabulary (audit.Types).
 func runAuditTypes(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit types", "[-o table|json]", "List the event types Kith writes, what each means and which part writes it.", stderr)
-	output := fs.String("o", "table", "output format: table or json")
+	fs := newFlagSet("audit types", "[-o table|json|yaml]", "List the event types Kith writes, what each means and which part writes it.", stderr)
+	output := fs.String("o", "table", "output format: table, json or yaml")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	types := audit.Types()
 	switch *output {
-	case "json":
+	case "json", "yaml":
 		out := make([]eventTypeJSON, len(types))
 		for i, t := range types {
 			out[i] = eventTypeJSON(t)
 		}
-		return writeJSON(stdout, out)
+		return writeAs(stdout, *output, out)
 	case "table":
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TYPE\tWRITTEN BY\tMEANING")
@@ -53,7 +53,7 @@ func runAuditTypes(_ context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return tw.Flush()
 	default:
-		return usagef(fs, "-o must be table or json, not %q", *output)
+		return usagef(fs, "-o must be table, json or yaml, not %q", *output)
 	}
 }
 

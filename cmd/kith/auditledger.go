@@ -57,7 +57,7 @@ func runAuditShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	e := page.Entries[0]
 	if cf.json() {
-		return writeJSON(stdout, e)
+		return cf.encode(stdout, e)
 	}
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, e.Data, "", "  "); err != nil {
@@ -102,7 +102,7 @@ func runAuditCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	if cf.json() {
-		return writeCheckpointJSON(ctx, c, cp, stdout)
+		return writeCheckpointJSON(ctx, c, cp, stdout, cf.output)
 	}
 	_, err = stdout.Write(cp)
 	return err
@@ -118,7 +118,7 @@ type checkpointJSON struct {
 
 // writeCheckpointJSON prints the signed checkpoint cp as JSON, once it
 // has checked it with the key the server serves.
-func writeCheckpointJSON(ctx context.Context, c *adminclient.Client, cp []byte, stdout io.Writer) error {
+func writeCheckpointJSON(ctx context.Context, c *adminclient.Client, cp []byte, stdout io.Writer, format string) error {
 	k, err := c.LedgerKey(ctx)
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func writeCheckpointJSON(ctx context.Context, c *adminclient.Client, cp []byte, 
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return writeJSON(stdout, checkpointJSON{Origin: parsed.Origin, Size: parsed.Size, RootHash: hex.EncodeToString(parsed.Root), Checkpoint: string(cp)})
+	return writeAs(stdout, format, checkpointJSON{Origin: parsed.Origin, Size: parsed.Size, RootHash: hex.EncodeToString(parsed.Root), Checkpoint: string(cp)})
 }
 
 // runAuditKey is `kith audit key`.
@@ -153,7 +153,7 @@ func runAuditKey(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if cf.json() {
-		return writeJSON(stdout, k)
+		return cf.encode(stdout, k)
 	}
 	_, err = fmt.Fprintln(stdout, k.VerifierKey)
 	return err

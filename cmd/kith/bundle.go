@@ -23,11 +23,11 @@ func runBundle(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // runBundleShow is `kith bundle show`.
 func runBundleShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bundle show", "[-o json|pem] [flags]",
+	fs := newFlagSet("bundle show", "[-o json|yaml|pem] [flags]",
 		"Print the trust domain's bundle: the SPIFFE bundle as served (-o json), or its\nX.509 authorities (-o pem).", stderr)
 	cf := addConnFlags(fs)
 	format := "json"
-	fs.StringVar(&format, "o", "json", "output format: json (the SPIFFE bundle) or pem (the X.509 authorities)")
+	fs.StringVar(&format, "o", "json", "output format: json (the SPIFFE bundle), yaml (the same in YAML) or pem (the X.509 authorities)")
 	fs.StringVar(&format, "output", "json", "same as -o")
 	fs.Func("format", "deprecated: use -o", func(v string) error {
 		format = v
@@ -37,8 +37,8 @@ func runBundleShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if format != "json" && format != "pem" {
-		return usagef(fs, "-o must be json or pem, not %q", format)
+	if format != "json" && format != "yaml" && format != "pem" {
+		return usagef(fs, "-o must be json, yaml or pem, not %q", format)
 	}
 	cfg, err := cf.config()
 	if err != nil {
@@ -51,6 +51,9 @@ func runBundleShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	raw, err := c.Bundle(ctx)
 	if err != nil {
 		return err
+	}
+	if format == "yaml" {
+		return writeYAML(stdout, json.RawMessage(raw))
 	}
 	if format == "json" {
 		var buf bytes.Buffer

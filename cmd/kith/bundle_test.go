@@ -53,7 +53,7 @@ func TestBundleShow(t *testing.T) {
 			name:   "bad format",
 			args:   []string{"bundle", "show", "--format", "xml"},
 			code:   2,
-			stderr: []string{"-o must be json or pem"},
+			stderr: []string{"-o must be json, yaml or pem"},
 			check:  noRequests,
 		},
 	})

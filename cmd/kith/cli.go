@@ -51,7 +51,10 @@ func newFlagSet(name, synopsis, summary string, stderr io.Writer) *flag.FlagSet 
 	fs := flag.NewFlagSet("kith "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: kith %s %s\n\n%s\n\nFlags:\n", name, synopsis, summary)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: kith %s %s\n\n%s\n", name, synopsis, summary)
+		printExamples(w, name)
+		fmt.Fprint(w, "\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return fs
@@ -115,7 +118,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return nil
 	case errors.Is(err, flag.ErrHelp):
 		usage()
-		return usageError{fmt.Errorf("%s: %w", strings.TrimPrefix(fs.Name(), "kith "), err)}
+		return usageError{fmt.Errorf("%s: %w", strings.TrimPrefix(fs.Name(), "kith "), &helpShown{fs: fs})}
 	}
 	return usagef(fs, "%s", flagMistake(fs, err))
 }
@@ -218,7 +221,7 @@ func runGroup(ctx context.Context, group string, subs []subcommand, args []strin
 		fallthrough
 	case "-h", "-help", "--help":
 		printGroupUsage(stdout, group, subs)
-		return nil
+		return &helpShown{group: group, subs: subs}
 	}
 	i := slices.IndexFunc(subs, func(s subcommand) bool { return s.name == args[0] })
 	if i < 0 {
@@ -250,5 +253,19 @@ func printGroupUsage(w io.Writer, group string, subs []subcommand) {
 		fmt.Fprintf(tw, "  %s\t%s\n", s.name, s.summary)
 	}
 	_ = tw.Flush()
+	printExamples(w, group)
 	fmt.Fprintf(w, "\nRun 'kith %s <command> -h' for the flags of a command.\n", group)
 }
+
+// helpShown is what a command returns after printing its help for -h or
+// help: an error that wraps flag.ErrHelp (exit status 0) and carries what
+// the help described, the flags of a command or the subcommands of a
+// group, so that the command tree can be walked (see cmdtree.go).
+type helpShown struct {
+	fs    *flag.FlagSet // a command's flags
+	group string        // or a group's name and subcommands
+	subs  []subcommand
+}
+
+func (h *helpShown) Error() string { return flag.ErrHelp.Error() }
+func (h *helpShown) Unwrap() error { return flag.ErrHelp }

@@ -17,7 +17,7 @@ func TestTopLevel(t *testing.T) {
 		{name: "version with argument", args: []string{"version", "x"}, code: 2, stderr: []string{"want 0 argument(s), got 1"}},
 		{name: "group without command", args: []string{"entry"}, code: 2, stderr: []string{"kith: entry: missing command", "Commands:"}},
 		{name: "unknown group command", args: []string{"federation", "frob"}, code: 2, stderr: []string{`kith: federation: unknown command "frob"`}},
-		{name: "bad output format", args: []string{"entry", "list", "-o", "yaml"}, code: 2, stderr: []string{`-o must be table or json, not "yaml"`}, check: noRequests},
+		{name: "bad output format", args: []string{"entry", "list", "-o", "xml"}, code: 2, stderr: []string{`-o must be table, json or yaml, not "xml"`}, check: noRequests},
 	})
 }
 

@@ -20,7 +20,7 @@ type clientFlags struct {
 // addClientFlags registers the common admin client flags on fs.
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	cf := addConnFlags(fs)
-	fs.StringVar(&cf.output, "o", "table", "output format: table or json")
+	fs.StringVar(&cf.output, "o", "table", "output format: table, json or yaml")
 	fs.StringVar(&cf.output, "output", "table", "same as -o")
 	return cf
 }
@@ -36,14 +36,15 @@ func addConnFlags(fs *flag.FlagSet) *clientFlags {
 	return cf
 }
 
-// json reports whether JSON output was asked for.
-func (cf *clientFlags) json() bool { return cf.output == "json" }
+// json reports whether machine output was asked for: JSON or YAML (see
+// encode), rather than a table for people.
+func (cf *clientFlags) json() bool { return cf.output == "json" || cf.output == "yaml" }
 
 // config checks the output format and resolves the client configuration.
 // It returns a usageError for an unknown format.
 func (cf *clientFlags) config() (adminclient.Config, error) {
-	if cf.output != "table" && cf.output != "json" {
-		return adminclient.Config{}, usagef(cf.fs, "-o must be table or json, not %q", cf.output)
+	if cf.output != "table" && cf.output != "json" && cf.output != "yaml" {
+		return adminclient.Config{}, usagef(cf.fs, "-o must be table, json or yaml, not %q", cf.output)
 	}
 	cfg, err := adminclient.FromEnvironment(cf.o)
 	if err != nil {

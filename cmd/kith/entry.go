@@ -8,12 +8,16 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kith-dev/kith/api"
 	"github.com/kith-dev/kith/internal/adminclient"
+	"github.com/kith-dev/kith/internal/entryfile"
 )
 
 // runEntry is `kith entry`: manage workload entries.
@@ -27,17 +31,29 @@ func runEntry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"revoke", "revoke the credentials issued so far for an entry", runEntryRevoke},
 		{"quarantine", "stop issuance for an entry and revoke its credentials", runEntryQuarantine},
 		{"release", "issue credentials for a quarantined entry again", runEntryRelease},
+		{"export", "print entries as a file that entry create -f reads back", runEntryExport},
 	}, args, stdout, stderr)
 }
 
 // runEntryCreate is `kith entry create`.
 func runEntryCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("entry create", "--spiffe-id ID --selector TYPE:VALUE... [flags]",
-		"Register a workload entry: processes matching all selectors get the SPIFFE ID.", stderr)
+	fs := newFlagSet("entry create", "--spiffe-id ID --selector TYPE:VALUE... [flags] | -f FILE",
+		"Register a workload entry: processes matching all selectors get the SPIFFE ID.\n"+
+			"With -f, register every entry of FILE, a YAML or JSON list of entries with the\n"+
+			"API's field names (as kith entry export writes it): the whole file is checked\n"+
+			"before anything is stored, and all its entries are stored in one transaction.", stderr)
 	ef := addEntryFlags(fs, false)
+	file := fs.String("f", "", "a YAML or JSON file of entries to create, all or none")
 	cf := addClientFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
+	}
+	if *file != "" {
+		var probe api.Entry
+		if ef.apply(fs, &probe) > 0 {
+			return usagef(fs, "-f takes the entries from the file: give no entry flags with it")
+		}
+		return createEntriesFromFile(ctx, cf, *file, stdout)
 	}
 	if ef.spiffeID == "" {
 		return usagef(fs, "--spiffe-id is required")
@@ -247,4 +263,83 @@ func ttlText(d api.Duration) string {
 		return "server default"
 	}
 	return time.Duration(d).String()
+}
+
+// createEntriesFromFile is `kith entry create -f FILE`: every entry of
+// the file, in one transaction; a problem the server finds is told at
+// the entry's line.
+func createEntriesFromFile(ctx context.Context, cf *clientFlags, file string, stdout io.Writer) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("entry create: %w", err)
+	}
+	items, err := entryfile.Parse(file, data)
+	if err != nil {
+		return err
+	}
+	entries := make([]api.Entry, len(items))
+	for i, it := range items {
+		entries[i] = it.Entry
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	created, err := c.CreateEntries(ctx, entries)
+	if err != nil {
+		var p *api.Problem
+		if errors.As(err, &p) {
+			if m := batchIndex.FindStringSubmatch(p.Field); m != nil {
+				i, _ := strconv.Atoi(m[1])
+				if i < len(items) {
+					return fmt.Errorf("%s:%d:%d: %s (nothing was created)", file, items[i].Line, items[i].Column, p.Detail)
+				}
+			}
+		}
+		return fmt.Errorf("%w (nothing was created)", err)
+	}
+	return cf.write(stdout, api.EntryList{Entries: created}, func(w io.Writer) {
+		fmt.Fprintln(w, "ID\tSPIFFE ID\tPARENT\tSELECTORS\tSTATUS\tOWNER")
+		for _, e := range created {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.SPIFFEID, parentText(e), list(e.Selectors), orDash(e.Status), orDash(e.Owner))
+		}
+	})
+}
+
+// batchIndex finds the index of an entry in a problem's field:
+// entries[3].selectors.
+var batchIndex = regexp.MustCompile(`^entries\[(\d+)\]`)
+
+// runEntryExport is `kith entry export`.
+func runEntryExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("entry export", "[-o yaml|json] [filters] [flags]",
+		"Print the entries (all, or those the filters select) as a file that\n"+
+			"kith entry create -f reads back: the same fields, without those the server\n"+
+			"assigns (ID, revision, times).", stderr)
+	var f adminclient.EntryFilter
+	fs.StringVar(&f.SPIFFEID, "spiffe-id", "", "only entries with this SPIFFE ID")
+	fs.StringVar(&f.ParentID, "parent", "", "only entries with this parent ID")
+	fs.BoolVar(&f.AnyAgent, "any-agent", false, "only entries every agent may serve")
+	fs.StringVar(&f.Status, "status", "", "only entries with this status")
+	cf := addConnFlags(fs)
+	format := "yaml"
+	fs.StringVar(&format, "o", "yaml", "file format: yaml or json")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if format != "yaml" && format != "json" {
+		return usagef(fs, "-o must be yaml or json, not %q", format)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	entries, err := c.ListAllEntries(ctx, f)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return errors.New("entry export: no entries to export")
+	}
+	return entryfile.Write(stdout, entries, format)
 }

@@ -46,11 +46,16 @@ func commands() []command {
 		{"client", "manage OAuth clients", runClient},
 		{"policy", "manage and check authorization policies (apply, test, explain, ...)", runPolicy},
 		{"svid", "mint X509-SVIDs and JWT-SVIDs", runSVID},
+		{"workload", "fetch this process's SVIDs and bundles from a Workload API", runWorkload},
+		{"token", "get access tokens from the token service (client credentials)", runToken},
 		{"audit", "read the audit ledger", runAudit},
 		{"trust", "the behavioural-trust engine: callers' trust, its history, clear; replay recorded calls", runTrust},
 		{"signal", "the trust engine's signals: evidence about callers' behaviour", runSignal},
 		{"scan", "find hard-coded credentials in files and git history; check and revoke Kith secrets", runScan},
 		{"simulate", "generate labelled traffic with attacks, or evaluate a detector on it", runSimulate},
+		{"healthcheck", "check that the server or a node agent is healthy", runHealthcheck},
+		{"config", "check configuration files (kith config check FILE)", runConfig},
+		{"completion", "print a shell completion script (bash, zsh, fish)", runCompletion},
 		{"version", "print the version of kith", runVersion},
 	}
 }
@@ -96,5 +101,8 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  %s\t%s\n", "help", "show this help, or a command's help: kith help <command>")
 	_ = tw.Flush()
+	printExamples(w, "")
 	fmt.Fprint(w, "\nRun 'kith <command> -h' for the flags of a command.\n")
 }
+
+//go:generate go test -run TestCLIReference -update .

@@ -7,17 +7,63 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
-// write prints v as indented JSON if cf asks for JSON, else the table that
-// table writes (its columns separated by tabs).
+// write prints v as indented JSON or as YAML if cf asks for either, else
+// the table that table writes (its columns separated by tabs).
 func (cf *clientFlags) write(w io.Writer, v any, table func(w io.Writer)) error {
 	if cf.json() {
-		return writeJSON(w, v)
+		return cf.encode(w, v)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	table(tw)
 	return tw.Flush()
+}
+
+// encode prints v in the machine format cf asks for: YAML for -o yaml,
+// else indented JSON.
+func (cf *clientFlags) encode(w io.Writer, v any) error {
+	return writeAs(w, cf.output, v)
+}
+
+// writeAs prints v as YAML if format is "yaml", else as indented JSON.
+func writeAs(w io.Writer, format string, v any) error {
+	if format == "yaml" {
+		return writeYAML(w, v)
+	}
+	return writeJSON(w, v)
+}
+
+// writeYAML prints v as YAML: its JSON form (the API's field names, in
+// the API's order) in block style.
+func writeYAML(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("write YAML: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("write YAML: %w", err)
+	}
+	blockStyle(&doc)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return fmt.Errorf("write YAML: %w", err)
+	}
+	return enc.Close()
+}
+
+// blockStyle clears the flow and quoting styles that n took from its JSON
+// source, so that it is written as YAML people write, quoted only where
+// needed (a string that reads as a number or boolean is still quoted).
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }
 
 // writeJSON prints v as indented JSON.

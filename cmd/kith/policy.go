@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		{"delete", "delete a stored policy", runPolicyDelete},
 		{"diff", "show what applying files would change", runPolicyDiff},
 		{"lint", "find unreachable and shadowed rules (offline)", runPolicyLint},
+		{"fmt", "rewrite policy files in canonical form, like opa fmt (offline)", runPolicyFmt},
 		{"test", "check policies against request cases (offline)", runPolicyTest},
 		{"explain", "show how every rule fares for one request", runPolicyExplain},
 	}, args, stdout, stderr)
@@ -108,7 +110,7 @@ func runPolicyApply(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if cf.json() {
-		return writeJSON(stdout, res)
+		return cf.encode(stdout, res)
 	}
 	writeChanges(stdout, res.Changes)
 	fmt.Fprintf(stdout, "Revision: %d\n", res.Revision)
@@ -171,7 +173,7 @@ func runPolicyShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	if cf.json() {
-		return writeJSON(stdout, p)
+		return cf.encode(stdout, p)
 	}
 	d, err := policy.UnmarshalDocument(p.Policy)
 	if err != nil {
@@ -226,7 +228,7 @@ func runPolicyDiff(ctx context.Context, args []string, stdout, stderr io.Writer)
 		changes = append(changes, api.PolicyChange{Name: ch.Name, Kind: ch.Kind, Diff: ch.Diff})
 	}
 	if cf.json() {
-		return writeJSON(stdout, api.PolicyApplyResult{Revision: set.Revision, Changes: changes})
+		return cf.encode(stdout, api.PolicyApplyResult{Revision: set.Revision, Changes: changes})
 	}
 	fmt.Fprintf(stdout, "Against revision %d:\n", set.Revision)
 	writeChanges(stdout, changes)
@@ -275,13 +277,14 @@ func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cases := &stringList{}
 	fs.Var(cases, "c", "a YAML file of test cases (repeatable)")
 	verbose := fs.Bool("v", false, "list passing cases too")
+	coverage := fs.Bool("coverage", false, "also report which rules no case reached, like opa test --coverage")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	if len(files.vs) == 0 || len(cases.vs) == 0 {
 		return usagef(fs, "-f and -c are required")
 	}
-	_, set, err := readPolicies(files.vs)
+	docs, set, err := readPolicies(files.vs)
 	if err != nil {
 		return err
 	}
@@ -300,6 +303,11 @@ func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer)
 	rep := policy.RunTests(set, all)
 	if err := rep.WriteText(stdout, *verbose); err != nil {
 		return err
+	}
+	if *coverage {
+		if err := policy.CoverageOf(docs, set, all).WriteText(stdout); err != nil {
+			return err
+		}
 	}
 	if rep.Failed > 0 {
 		return fmt.Errorf("policy test: %d of %d cases failed", rep.Failed, rep.Failed+rep.Passed)
@@ -353,7 +361,71 @@ func runPolicyExplain(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	ex := set.Explain(in)
 	if cf.json() {
-		return writeJSON(stdout, ex)
+		return cf.encode(stdout, ex)
 	}
 	return ex.WriteText(stdout)
+}
+
+// runPolicyFmt is `kith policy fmt`.
+func runPolicyFmt(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("policy fmt", "[-w | -l | --check] FILE...",
+		"Print policy files in canonical form, like opa fmt: fields in the documented\n"+
+			"order, block mappings, short lists in flow style, quotes only where needed,\n"+
+			"comments kept. -w rewrites the files; -l lists those not in canonical form;\n"+
+			"--check does that and exits 1 if there are any (for CI). Files must be valid.", stderr)
+	write := fs.Bool("w", false, "rewrite the files in place")
+	listOnly := fs.Bool("l", false, "list the files whose formatting differs")
+	check := fs.Bool("check", false, "list the files whose formatting differs and exit 1 if there are any")
+	files, err := parseAnyArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usagef(fs, "give one or more policy files")
+	}
+	if *write && (*listOnly || *check) {
+		return usagef(fs, "-w goes without -l and --check")
+	}
+	var differ []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("policy fmt: %w", err)
+		}
+		out, err := policy.Format(f, data)
+		if err != nil {
+			return fmt.Errorf("invalid policies:\n%w", err)
+		}
+		same := bytes.Equal(out, data)
+		switch {
+		case *listOnly || *check:
+			if !same {
+				differ = append(differ, f)
+				fmt.Fprintln(stdout, f)
+			}
+		case *write:
+			if !same {
+				if err := writeFileKeepMode(f, out); err != nil {
+					return fmt.Errorf("policy fmt: %w", err)
+				}
+			}
+		default:
+			if _, err := stdout.Write(out); err != nil {
+				return err
+			}
+		}
+	}
+	if *check && len(differ) > 0 {
+		return fmt.Errorf("policy fmt: %d file(s) not in canonical form: run kith policy fmt -w", len(differ))
+	}
+	return nil
+}
+
+// writeFileKeepMode replaces the contents of path, keeping its mode.
+func writeFileKeepMode(path string, data []byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, fi.Mode().Perm())
 }

@@ -102,6 +102,18 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // runProxy runs kith proxy: inbound, outbound and TCP proxies of one
 // workload, fed by the local agent.
 func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := proxyConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Ready = func() { fmt.Fprintln(stdout, "kith proxy running") }
+	return sidecar.Run(ctx, cfg)
+}
+
+// proxyConfig parses the arguments of `kith proxy` (and its --config
+// file) into the proxy's Config, checked as far as can be without
+// starting it.
+func proxyConfig(args []string, stderr io.Writer) (sidecar.Config, error) {
 	fs := newFlagSet("proxy", "--workload-socket PATH --dataplane-socket PATH [--inbound LISTEN=UPSTREAM --target ID] [--outbound LISTEN=ADDR,ID]...",
 		"Run the data-plane proxy beside a workload: --inbound terminates mTLS, verifies\n"+
 			"callers and their tokens, decides with policy and forwards to UPSTREAM (with\n"+
@@ -120,28 +132,27 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on this address, such as 127.0.0.1:9090")
 	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
+		return sidecar.Config{}, err
 	}
 	switch {
 	case f.workloadSocket == "" || f.dataplaneSocket == "":
-		return usagef(fs, "--workload-socket and --dataplane-socket are required")
+		return sidecar.Config{}, usagef(fs, "--workload-socket and --dataplane-socket are required")
 	case f.inbound == "" && len(f.outbound) == 0:
-		return usagef(fs, "give --inbound, --outbound or both")
+		return sidecar.Config{}, usagef(fs, "give --inbound, --outbound or both")
 	case f.inbound != "" && f.target == "":
-		return usagef(fs, "--inbound needs --target")
+		return sidecar.Config{}, usagef(fs, "--inbound needs --target")
 	}
 	if err := f.tokens.check(fs, len(f.outbound)); err != nil {
-		return err
+		return sidecar.Config{}, err
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
-		return usagef(fs, "%v", err)
+		return sidecar.Config{}, usagef(fs, "%v", err)
 	}
 	cfg, err := f.config(fs)
 	if err != nil {
-		return err
+		return cfg, err
 	}
 	cfg.Logger = logger
-	cfg.Ready = func() { fmt.Fprintln(stdout, "kith proxy running") }
-	return sidecar.Run(ctx, cfg)
+	return cfg, cfg.Check()
 }

@@ -32,6 +32,7 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	fs.StringVar(&cfg.BundleEndpointKeyFile, "bundle-endpoint-key", "", "private key (PEM) of the https_web bundle endpoint")
 	fs.StringVar(&cfg.FederationRootsFile, "federation-roots", "", "PEM roots for https_web bundle endpoints of federated domains (default: system roots)")
 	fs.StringVar(&cfg.OAuthIssuer, "oauth-issuer", "", "public https URL of the token service (the iss of its tokens); default derived from --listen")
+	fs.StringVar(&cfg.JWTIssuer, "jwt-issuer", "", "public https URL that JWT-SVIDs name as iss; serves an OIDC discovery document and JWKS for them at URL/.well-known/openid-configuration and URL/keys, so that OIDC relying parties accept JWT-SVIDs (like SPIRE's jwt_issuer and OIDC Discovery Provider)")
 	durationVar(fs, &cfg.TokenTTL, "token-ttl", 0, "lifetime of OAuth access tokens, a `duration` (default 5m, at most 1h)")
 	fs.Float64Var(&cfg.TokenClientRate, "token-client-rate", 0, "token requests per second one OAuth client may make (default 200)")
 	fs.IntVar(&cfg.TokenClientBurst, "token-client-burst", 0, "burst of one OAuth client's token requests (default twice the rate)")
@@ -67,6 +68,26 @@ func serverFlags(fs *flag.FlagSet) (*server.Config, *logFlags) {
 	return cfg, lf
 }
 
+// serverConfig parses the arguments of `kith server` (and its --config
+// file) into the server's Config, checked as far as can be without
+// starting it.
+func serverConfig(args []string, stderr io.Writer) (*server.Config, error) {
+	fs := newFlagSet("server", "--trust-domain TD [flags]", "Run the control plane: CA, registry, federation, admin API.", stderr)
+	cfg, lf := serverFlags(fs)
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return nil, err
+	}
+	if cfg.TrustDomain == "" {
+		return nil, usagef(fs, "--trust-domain is required")
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	cfg.Logger = logger
+	return cfg, cfg.Check()
+}
+
 type logFlags struct{ level, format string }
 
 // logger builds the slog.Logger the flags ask for, writing to w.
@@ -87,19 +108,10 @@ func (lf *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 
 // runServer is `kith server`: the control plane, until interrupted.
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("server", "--trust-domain TD [flags]", "Run the control plane: CA, registry, federation, admin API.", stderr)
-	cfg, lf := serverFlags(fs)
-	if _, err := parseArgs(fs, args, 0); err != nil {
+	cfg, err := serverConfig(args, stderr)
+	if err != nil {
 		return err
 	}
-	if cfg.TrustDomain == "" {
-		return usagef(fs, "--trust-domain is required")
-	}
-	logger, err := lf.logger(stderr)
-	if err != nil {
-		return usageError{err}
-	}
-	cfg.Logger = logger
 	srv, err := server.New(ctx, *cfg)
 	if err != nil {
 		return err

@@ -55,7 +55,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&f.calls, "calls", "", "with --evaluate: the calls file")
 	fs.Var(&f.signals, "signals", "with --evaluate: a detector's signals file (repeatable; default: the baseline only)")
 	fs.DurationVar(&f.grace, "grace", 0, "with --evaluate: how long after an attack a signal still detects it (default 15m)")
-	fs.StringVar(&f.output, "o", "table", "with --evaluate: output format, table or json")
+	fs.StringVar(&f.output, "o", "table", "with --evaluate: output format, table, json or yaml")
 	fs.DurationVar(&f.base.Learn, "baseline-learn", 0, "with --evaluate: how long the naive rate limit learns each caller's busiest minute (default 24h)")
 	fs.Float64Var(&f.base.Headroom, "baseline-headroom", 0, "with --evaluate: the naive limit is this times the busiest minute (default 1.5)")
 	if _, err := parseArgs(fs, args, 0); err != nil {
@@ -154,8 +154,8 @@ func runEvaluate(fs *flag.FlagSet, f *simulateFlags, stdout io.Writer) error {
 	switch {
 	case f.calls == "" || f.labels == "":
 		return usagef(fs, "--evaluate needs --calls and --labels")
-	case f.output != "table" && f.output != "json":
-		return usagef(fs, "-o must be table or json, not %q", f.output)
+	case f.output != "table" && f.output != "json" && f.output != "yaml":
+		return usagef(fs, "-o must be table, json or yaml, not %q", f.output)
 	}
 	labels, err := readWith(f.labels, simulate.ReadLabels)
 	if err != nil {
@@ -180,8 +180,8 @@ func runEvaluate(fs *flag.FlagSet, f *simulateFlags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if f.output == "json" {
-		return writeJSON(stdout, reports)
+	if f.output == "json" || f.output == "yaml" {
+		return writeAs(stdout, f.output, reports)
 	}
 	for i, r := range reports {
 		if i > 0 {

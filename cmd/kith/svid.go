@@ -85,7 +85,7 @@ func mintJWT(ctx context.Context, cf *clientFlags, f svidFlags, stdout io.Writer
 		return err
 	}
 	if cf.json() {
-		return writeJSON(stdout, svid)
+		return cf.encode(stdout, svid)
 	}
 	_, err = fmt.Fprintln(stdout, svid.Token)
 	return err
@@ -149,7 +149,7 @@ func mintX509(ctx context.Context, cf *clientFlags, f svidFlags, stdout io.Write
 		}
 	}
 	if cf.json() {
-		return writeJSON(stdout, svid)
+		return cf.encode(stdout, svid)
 	}
 	_, err = fmt.Fprintf(stdout, "Minted X509-SVID %s (serial %s, expires %s):\n  certificate chain: %s\n  private key:       %s\n",
 		svid.SPIFFEID, svid.SerialNumber, timeText(svid.ExpiresAt), f.certFile, f.keyFile)

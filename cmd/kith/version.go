@@ -11,20 +11,20 @@ import (
 // runVersion is `kith version`: the module version, the commit and the Go
 // version kith was built with.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "[-o table|json]", "Print the version of kith, the commit it was built from and the Go version.", stderr)
-	output := fs.String("o", "table", "output format: table or json")
+	fs := newFlagSet("version", "[-o table|json|yaml]", "Print the version of kith, the commit it was built from and the Go version.", stderr)
+	output := fs.String("o", "table", "output format: table, json or yaml")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	v := versionOf(debug.ReadBuildInfo())
 	switch *output {
-	case "json":
-		return writeJSON(stdout, v)
+	case "json", "yaml":
+		return writeAs(stdout, *output, v)
 	case "table":
 		_, err := fmt.Fprintln(stdout, v.text())
 		return err
 	}
-	return usagef(fs, "-o must be table or json, not %q", *output)
+	return usagef(fs, "-o must be table, json or yaml, not %q", *output)
 }
 
 // versionJSON is `kith version -o json`.

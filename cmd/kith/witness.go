@@ -15,6 +15,30 @@ import (
 
 // runWitness is `kith witness`: a C2SP tlog-witness, until interrupted.
 func runWitness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, fs, err := witnessConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Logs) == 0 {
+		cfg.Logger.Warn("no --log given: the witness will refuse every checkpoint")
+	}
+	cfg.Ready = func(info witness.RunInfo) {
+		if info.KeyCreated {
+			fmt.Fprintf(stdout, "Created the witness key in %s (readable by you only).\n", info.KeyPath)
+		}
+		fmt.Fprintf(stdout, "Witness verifier key: %s\n", info.VerifierKey)
+		fmt.Fprintf(stdout, "Serving add-checkpoint on http://%s for %d log(s).\n", info.Addr, len(cfg.Logs))
+	}
+	err = witness.Run(ctx, cfg)
+	if ne := (*witness.KeyNameError)(nil); errors.As(err, &ne) {
+		return usagef(fs, "--name %q differs from the name %q of the existing key in %s", ne.Name, ne.KeyName, ne.Path)
+	}
+	return err
+}
+
+// witnessConfig parses the arguments of `kith witness` (and its --config
+// file) into the witness's configuration.
+func witnessConfig(args []string, stderr io.Writer) (witness.RunConfig, *flag.FlagSet, error) {
 	fs := newFlagSet("witness", `--data DIR --log "[ORIGIN] VKEY" [flags]`,
 		"Run a transparency-log witness (https://c2sp.org/tlog-witness): cosign each checkpoint\n"+
 			"of the logs given with --log that is consistent with the last one cosigned.\n\n"+
@@ -28,28 +52,14 @@ func runWitness(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var((*logList)(&cfg.Logs), "log", `a log to witness: its origin and verifier key, as "ORIGIN VKEY", or VKEY alone when the origin is the key's name, as kith audit key prints it (repeatable)`)
 	lf := daemonFlags(fs)
 	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
+		return cfg, fs, err
 	}
 	logger, err := lf.logger(stderr)
 	if err != nil {
-		return usageError{err}
-	}
-	if len(cfg.Logs) == 0 {
-		logger.Warn("no --log given: the witness will refuse every checkpoint")
+		return cfg, fs, usageError{err}
 	}
 	cfg.Logger = logger
-	cfg.Ready = func(info witness.RunInfo) {
-		if info.KeyCreated {
-			fmt.Fprintf(stdout, "Created the witness key in %s (readable by you only).\n", info.KeyPath)
-		}
-		fmt.Fprintf(stdout, "Witness verifier key: %s\n", info.VerifierKey)
-		fmt.Fprintf(stdout, "Serving add-checkpoint on http://%s for %d log(s).\n", info.Addr, len(cfg.Logs))
-	}
-	err = witness.Run(ctx, cfg)
-	if ne := (*witness.KeyNameError)(nil); errors.As(err, &ne) {
-		return usagef(fs, "--name %q differs from the name %q of the existing key in %s", ne.Name, ne.KeyName, ne.Path)
-	}
-	return err
+	return cfg, fs, nil
 }
 
 // logList is the repeatable --log flag: "ORIGIN VKEY", the log's origin

@@ -60,24 +60,39 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token.IsZero() {
 		return nil, errors.New("adminclient: Config.Token is required")
 	}
+	base, hc, err := ServerClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{base: base, token: cfg.Token, http: hc}, nil
+}
+
+// ServerClient returns the server's base URL and an HTTP client that
+// verifies the server the SPIFFE way, as [New]'s does: its X509-SVID
+// chains to cfg.Roots and names spiffe://<cfg.TrustDomain>/kith/server
+// (any trust domain when it is empty). It sends no admin token: it is for
+// the server's public routes, health and the token endpoint. cfg.Token
+// is ignored; cfg.HTTPClient, if set, is returned as is. It returns an
+// error for a malformed address or trust domain, or no roots.
+func ServerClient(cfg Config) (url.URL, *http.Client, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
 	addr, err := dialAddr(cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("adminclient: address %q is not host:port or https://host:port: %w", cfg.Addr, err)
+		return url.URL{}, nil, fmt.Errorf("adminclient: address %q is not host:port or https://host:port: %w", cfg.Addr, err)
 	}
 	var td spiffeid.TrustDomain
 	if cfg.TrustDomain != "" {
 		if td, err = spiffeid.TrustDomainFromString(cfg.TrustDomain); err != nil {
-			return nil, fmt.Errorf("adminclient: trust domain %q: %w", cfg.TrustDomain, err)
+			return url.URL{}, nil, fmt.Errorf("adminclient: trust domain %q: %w", cfg.TrustDomain, err)
 		}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tc, err := tlsConfig(cfg.Roots, td)
 		if err != nil {
-			return nil, fmt.Errorf("adminclient: %w", err)
+			return url.URL{}, nil, fmt.Errorf("adminclient: %w", err)
 		}
 		hc = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
@@ -87,11 +102,7 @@ func New(cfg Config) (*Client, error) {
 			ForceAttemptHTTP2:   true,
 		}}
 	}
-	return &Client{
-		base:  url.URL{Scheme: "https", Host: addr},
-		token: cfg.Token,
-		http:  hc,
-	}, nil
+	return url.URL{Scheme: "https", Host: addr}, hc, nil
 }
 
 // dialAddr returns the address to dial for addr, a host:port with a

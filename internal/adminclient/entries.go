@@ -64,6 +64,17 @@ func (c *Client) CreateEntry(ctx context.Context, e api.Entry) (*api.Entry, erro
 	return &out, nil
 }
 
+// CreateEntries creates entries in one transaction, all or none, and
+// returns them as created. It returns the server's *api.Problem, whose
+// Field names the first bad entry by its index (entries[i].field).
+func (c *Client) CreateEntries(ctx context.Context, entries []api.Entry) ([]api.Entry, error) {
+	var out api.EntryList
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/entries/batch", in: api.EntryBatch{Entries: entries}, out: &out}); err != nil {
+		return nil, fmt.Errorf("create entries: %w", err)
+	}
+	return out.Entries, nil
+}
+
 // GetEntry returns the entry id. It returns the server's *api.Problem (404
 // if there is no such entry).
 func (c *Client) GetEntry(ctx context.Context, id string) (*api.Entry, error) {

@@ -44,6 +44,9 @@ type Overrides struct {
 	TrustDomain string
 	// Getenv reads an environment variable; nil means os.Getenv.
 	Getenv func(string) string
+	// NoToken resolves no admin token: for callers of the server's
+	// public routes only (health, the token endpoint; see [ServerClient]).
+	NoToken bool
 }
 
 // serverInfo is the content of ServerInfoFile.
@@ -79,8 +82,10 @@ func FromEnvironment(o Overrides) (Config, error) {
 		Addr:        first(o.Addr, getenv(EnvAddr), info.Addr, DefaultAddr),
 		TrustDomain: first(o.TrustDomain, getenv(EnvTrustDomain), info.TrustDomain),
 	}
-	if cfg.Token, err = resolveToken(getenv, dir); err != nil {
-		return Config{}, err
+	if !o.NoToken {
+		if cfg.Token, err = resolveToken(getenv, dir); err != nil {
+			return Config{}, err
+		}
 	}
 	if cfg.Roots, err = resolveRoots(first(o.CABundle, getenv(EnvCABundle)), dir); err != nil {
 		return Config{}, err

@@ -90,6 +90,14 @@ func (t JoinToken) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // validate checks cfg, fills defaults and returns the parsed server URL and
 // the bootstrap roots.
+// Check reports what [New] would refuse in cfg, without starting
+// anything: missing or malformed settings, an unreadable trust bundle
+// file. It returns the same errors New does.
+func (cfg Config) Check() error {
+	_, _, _, err := cfg.validate()
+	return err
+}
+
 func (cfg *Config) validate() (*url.URL, []*x509.Certificate, spiffeid.TrustDomain, error) {
 	var errs []error
 	u, err := url.Parse(cfg.ServerURL)

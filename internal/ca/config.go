@@ -56,6 +56,11 @@ type Config struct {
 	X509SVIDTTL time.Duration
 	// JWTSVIDTTL is the default lifetime of a JWT-SVID; 0 means 5m.
 	JWTSVIDTTL time.Duration
+	// JWTIssuer, if set, is the iss claim of every JWT-SVID: the issuer
+	// URL an OpenID Connect relying party discovers the JWT authorities
+	// from (see package oidcdiscovery). Empty means no iss, as in SPIRE
+	// without jwt_issuer.
+	JWTIssuer string
 	// RefreshHint is the bundle's spiffe_refresh_hint; 0 means CATTL/10,
 	// at most 1h and at least 1s. A prepared key is published a third of
 	// CATTL before it signs, so consumers refreshing at this pace see it

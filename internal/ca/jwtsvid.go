@@ -15,7 +15,7 @@ import (
 const maxAudiences = 32
 
 // reservedClaims are set by MintJWTSVID and may not come from JWTParams.Claims.
-var reservedClaims = [...]string{"sub", "aud", "exp", "iat", "nbf"}
+var reservedClaims = [...]string{"sub", "aud", "exp", "iat", "nbf", "iss"}
 
 // JWTParams asks for a JWT-SVID.
 type JWTParams struct {
@@ -26,14 +26,15 @@ type JWTParams struct {
 	// TTL is the lifetime asked for; 0 means Config.JWTSVIDTTL. The token
 	// never outlives the key that signs it.
 	TTL time.Duration
-	// Claims are extra claims. They may not set sub, aud, exp, iat or nbf,
-	// and must encode as JSON.
+	// Claims are extra claims. They may not set sub, aud, exp, iat, nbf
+	// or iss, and must encode as JSON.
 	Claims map[string]any
 }
 
 // MintJWTSVID signs a JWT-SVID for p.SPIFFEID with the active slot's ES256
 // key. The header carries the key ID ("kid") and typ "JWT"; the claims are
-// sub, aud, iat and exp, plus p.Claims. exp is the earlier of now+TTL and
+// sub, aud, iat and exp, iss when Config.JWTIssuer is set (as SPIRE does
+// with its jwt_issuer), plus p.Claims. exp is the earlier of now+TTL and
 // the key's NotAfter.
 //
 // It returns an error wrapping [ErrInvalidSPIFFEID] if the ID is not a
@@ -69,6 +70,9 @@ func (c *CA) MintJWTSVID(ctx context.Context, p JWTParams) (token string, expire
 	exp := earliest(now.Add(ttl), s.notAfter()).Truncate(time.Second)
 	if !exp.After(now) {
 		return "", time.Time{}, fmt.Errorf("%w: active key %s expired at %v", ErrUnavailable, s.id, s.notAfter())
+	}
+	if c.cfg.JWTIssuer != "" {
+		claims["iss"] = c.cfg.JWTIssuer
 	}
 	claims["sub"] = p.SPIFFEID.String()
 	claims["aud"] = jwt.Audience(p.Audience)

@@ -102,6 +102,25 @@ func Apply(fs *flag.FlagSet, name string, data []byte) error {
 	return nil
 }
 
+// Names returns the setting names of the file called name with contents
+// data, in file order, without checking them against any command: to
+// find which command a file is for. It returns an error wrapping
+// [ErrConfig] if the file is not a mapping of settings.
+func Names(name string, data []byte) ([]string, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrConfig, name, MaxFileSize)
+	}
+	settings, err := parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	return names, nil
+}
+
 // repeatable reports whether f may be given more than once: its help text
 // says so, as every repeatable flag of the kith command's does.
 func repeatable(f *flag.Flag) bool { return strings.Contains(f.Usage, "(repeatable") }

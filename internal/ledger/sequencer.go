@@ -432,13 +432,25 @@ type TxStore interface {
 // interval). It returns write's error unchanged, or the recording's or
 // the store's.
 func WriteAudited(ctx context.Context, st TxStore, a TxAuditor, write func(tx *store.Tx) (audit.Event, error)) error {
-	err := st.Tx(ctx, func(tx *store.Tx) error {
+	return WriteAuditedAll(ctx, st, a, func(tx *store.Tx) ([]audit.Event, error) {
 		ev, err := write(tx)
+		return []audit.Event{ev}, err
+	})
+}
+
+// WriteAuditedAll is [WriteAudited] for a change that is several events,
+// such as entries created together: all of them are recorded in the
+// change's transaction, or none.
+func WriteAuditedAll(ctx context.Context, st TxStore, a TxAuditor, write func(tx *store.Tx) ([]audit.Event, error)) error {
+	err := st.Tx(ctx, func(tx *store.Tx) error {
+		evs, err := write(tx)
 		if err != nil {
 			return err
 		}
-		if err := a.RecordTx(ctx, tx, ev); err != nil {
-			return fmt.Errorf("record %s: %w", ev.Type, err)
+		for _, ev := range evs {
+			if err := a.RecordTx(ctx, tx, ev); err != nil {
+				return fmt.Errorf("record %s: %w", ev.Type, err)
+			}
 		}
 		return nil
 	})

@@ -136,6 +136,60 @@ func (r *Registry) Create(ctx context.Context, actor audit.Actor, spec Spec) (En
 	return e, nil
 }
 
+// MaxBatch is the most entries [Registry.CreateMany] takes at once.
+const MaxBatch = 1000
+
+// CreateMany validates every spec as [Registry.Create] does, then stores
+// them all in one transaction, with one entry.created event each: all of
+// them or none. It returns a *BatchError naming the first spec that is
+// invalid or conflicts (with a stored entry or an earlier one of the
+// batch), or a *ValidationError (field "entries") for an empty batch or
+// one larger than [MaxBatch].
+func (r *Registry) CreateMany(ctx context.Context, actor audit.Actor, specs []Spec) ([]Entry, error) {
+	fail := func(err error) ([]Entry, error) {
+		r.auditFailure(ctx, actor, audit.TypeEntryCreated, "create", fmt.Sprintf("%d entries", len(specs)), err)
+		return nil, err
+	}
+	if len(specs) == 0 || len(specs) > MaxBatch {
+		return fail(&ValidationError{Field: "entries", Reason: fmt.Sprintf("want 1 to %d entries, got %d", MaxBatch, len(specs))})
+	}
+	now := r.clock().UTC().Truncate(time.Microsecond)
+	entries := make([]Entry, len(specs))
+	for i, spec := range specs {
+		e, err := spec.validate(r.td)
+		if err == nil {
+			err = checkSelectorTypes(e.Selectors, nil)
+		}
+		if err == nil {
+			err = r.checkParent(ctx, e.ParentID, spiffeid.ID{})
+		}
+		if err == nil {
+			e.ID, err = newID()
+		}
+		if err != nil {
+			return fail(&BatchError{Index: i, Err: err})
+		}
+		e.CreatedAt, e.UpdatedAt = now, now
+		entries[i] = e
+	}
+	err := ledger.WriteAuditedAll(ctx, r.store, r.audit, func(tx *store.Tx) ([]audit.Event, error) {
+		evs := make([]audit.Event, len(entries))
+		for i := range entries {
+			rec := entries[i].toRecord()
+			if err := tx.CreateEntry(ctx, &rec); err != nil {
+				return nil, &BatchError{Index: i, Err: mapStoreErr(err)}
+			}
+			entries[i].Revision = rec.Revision
+			evs[i] = successEvent(actor, audit.TypeEntryCreated, "create", entries[i])
+		}
+		return evs, nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return entries, nil
+}
+
 // Get returns the entry with the given ID, or ErrNotFound.
 func (r *Registry) Get(ctx context.Context, id string) (Entry, error) {
 	rec, err := r.store.GetEntry(ctx, id)

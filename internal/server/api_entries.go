@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -67,6 +69,41 @@ func (s *Server) createEntry(w http.ResponseWriter, r *http.Request, actor audit
 	}
 	w.Header().Set("Location", "/v1/entries/"+e.ID)
 	return writeJSON(w, http.StatusCreated, entryToAPI(e))
+}
+
+// createEntries creates the entries of a batch in one transaction: all
+// or none. A problem names the entry by its index in the batch
+// (entries[i].field).
+func (s *Server) createEntries(w http.ResponseWriter, r *http.Request, actor audit.Actor) error {
+	var in api.EntryBatch
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	specs := make([]registry.Spec, len(in.Entries))
+	for i, e := range in.Entries {
+		if e.ID != "" || e.Revision != 0 {
+			return badRequest(fmt.Sprintf("entries[%d].id", i), "entries[%d]: id and revision are assigned by the server", i)
+		}
+		specs[i] = specFromAPI(e)
+	}
+	created, err := s.registry.CreateMany(r.Context(), actor, specs)
+	var be *registry.BatchError
+	var ve *registry.ValidationError
+	switch {
+	case errors.As(err, &be) && errors.As(be.Err, &ve):
+		return &problemError{status: http.StatusBadRequest, title: "Invalid entry", detail: be.Error(),
+			field: fmt.Sprintf("entries[%d].%s", be.Index, ve.Field)}
+	case errors.As(err, &be) && errors.Is(be.Err, registry.ErrConflict):
+		return &problemError{status: http.StatusConflict, title: "Conflict", field: fmt.Sprintf("entries[%d]", be.Index),
+			detail: fmt.Sprintf("entries[%d]: an entry with the same SPIFFE ID, parent and selectors exists, or comes earlier in the batch", be.Index)}
+	case err != nil:
+		return err
+	}
+	out := api.EntryList{Entries: make([]api.Entry, len(created))}
+	for i, e := range created {
+		out.Entries[i] = entryToAPI(e)
+	}
+	return writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, _ audit.Actor) error {

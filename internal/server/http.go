@@ -19,6 +19,7 @@ import (
 	"github.com/kith-dev/kith/internal/ca"
 	"github.com/kith-dev/kith/internal/federation"
 	"github.com/kith-dev/kith/internal/oauth"
+	"github.com/kith-dev/kith/internal/oidcdiscovery"
 	"github.com/kith-dev/kith/internal/registry"
 )
 
@@ -35,6 +36,7 @@ func (s *Server) adminRoutes() []route {
 	return []route{
 		{"GET /v1/entries", s.listEntries},
 		{"POST /v1/entries", s.createEntry},
+		{"POST /v1/entries/batch", s.createEntries},
 		{"GET /v1/entries/{id}", s.getEntry},
 		{"PUT /v1/entries/{id}", s.updateEntry},
 		{"DELETE /v1/entries/{id}", s.deleteEntry},
@@ -71,12 +73,47 @@ func (s *Server) adminHandler() http.Handler {
 	mux.Handle("GET /readyz", s.instrument("GET /readyz", http.HandlerFunc(s.readyz)))
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("GET /bundle", s.instrument("GET /bundle", s.bundleHandler()))
+	if p := s.oidcProvider(); p != nil {
+		disc, keys := p.Paths()
+		mux.Handle("GET "+disc, s.instrument("GET oidc discovery", p))
+		mux.Handle("GET "+keys, s.instrument("GET oidc keys", p))
+	}
 	mux.Handle("/oauth2/", s.oauthHandler())
 	mux.Handle("GET "+oauth.PathMetadata, s.oauthHandler())
 	mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &problemError{status: http.StatusNotFound, title: "Not Found", detail: "no such route"})
 	})))
 	return s.withRequestID(mux)
+}
+
+// bundleEndpointHandler is the handler of the https_web bundle endpoint:
+// the bundle at every path but those of the OIDC discovery document and
+// JWKS, when Config.JWTIssuer is set.
+func (s *Server) bundleEndpointHandler() http.Handler {
+	p := s.oidcProvider()
+	if p == nil {
+		return s.bundleHandler()
+	}
+	mux := http.NewServeMux()
+	disc, keys := p.Paths()
+	mux.Handle("GET "+disc, p)
+	mux.Handle("GET "+keys, p)
+	mux.Handle("/", s.bundleHandler())
+	return mux
+}
+
+// oidcProvider returns the OIDC discovery provider for JWT-SVIDs, or nil
+// when Config.JWTIssuer is not set.
+func (s *Server) oidcProvider() *oidcdiscovery.Provider {
+	if s.cfg.JWTIssuer == "" {
+		return nil
+	}
+	p, err := oidcdiscovery.New(oidcdiscovery.Config{Issuer: s.cfg.JWTIssuer, Bundles: s.ca})
+	if err != nil { // checked by setDefaults
+		s.logger.Error("OIDC discovery", "error", err)
+		return nil
+	}
+	return p
 }
 
 // bundleHandler serves the trust domain's bundle in SPIFFE bundle format.

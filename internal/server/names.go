@@ -84,3 +84,18 @@ func normalIP(ip net.IP) net.IP {
 	}
 	return ip
 }
+
+// addHost adds host (a name or an IP address) to the names the server's
+// certificate carries, without making it an alternate base URL of the
+// token service.
+func (n *serverName) addHost(host string) {
+	if ip := net.ParseIP(host); ip != nil {
+		if !slices.ContainsFunc(n.ips, ip.Equal) {
+			n.ips = append(n.ips, normalIP(ip))
+		}
+		return
+	}
+	if h := strings.ToLower(host); h != "" && !slices.Contains(n.dns, h) {
+		n.dns = append(n.dns, h)
+	}
+}

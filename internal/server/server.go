@@ -19,8 +19,10 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -29,6 +31,7 @@ import (
 	"github.com/kith-dev/kith/internal/federation"
 	"github.com/kith-dev/kith/internal/httpserve"
 	"github.com/kith-dev/kith/internal/ledger"
+	"github.com/kith-dev/kith/internal/oidcdiscovery"
 	"github.com/kith-dev/kith/internal/policyset"
 	"github.com/kith-dev/kith/internal/registry"
 	"github.com/kith-dev/kith/internal/store"
@@ -86,6 +89,14 @@ type Config struct {
 	// resource servers know it (https://auth.example.org); empty means
 	// [Server.URL]. Its host is added to the server's certificate.
 	OAuthIssuer string
+	// JWTIssuer, if set, is the iss of every JWT-SVID and the issuer of an
+	// OpenID Connect discovery document and JWKS for them, served at
+	// its path + /.well-known/openid-configuration and + /keys on the
+	// main listener and the https_web bundle endpoint (see package
+	// oidcdiscovery): any OIDC relying party then accepts JWT-SVIDs
+	// from the issuer URL alone. Its host is added to the server's
+	// certificate. Empty means JWT-SVIDs without iss, as in SPIRE.
+	JWTIssuer string
 	// TokenTTL is the lifetime of access tokens: 5m when zero, at most 1h.
 	TokenTTL time.Duration
 	// TokenClientRate and TokenClientBurst limit one OAuth client's token
@@ -283,6 +294,10 @@ func (s *Server) listen() error {
 	if s.names, err = serverNames(s.listener.Addr().(*net.TCPAddr), s.cfg.OAuthIssuer); err != nil {
 		return err
 	}
+	if s.cfg.JWTIssuer != "" {
+		u, _ := url.Parse(s.cfg.JWTIssuer) // checked by setDefaults
+		s.names.addHost(u.Hostname())
+	}
 	if s.cfg.BundleEndpointAddr != "" {
 		if s.webTLS, err = webTLSConfig(s.cfg.BundleEndpointCertFile, s.cfg.BundleEndpointKeyFile); err != nil {
 			return err
@@ -290,6 +305,24 @@ func (s *Server) listen() error {
 		if s.bundleListener, err = net.Listen("tcp", s.cfg.BundleEndpointAddr); err != nil {
 			return fmt.Errorf("listen bundle endpoint: %w", err)
 		}
+	}
+	return nil
+}
+
+// Check reports what [New] would refuse in cfg before it touches the
+// network or the data folder: a missing or invalid trust domain, limits
+// out of range, half-given upstream CA or bundle endpoint files, a
+// witness quorum larger than the witnesses. It returns the errors New
+// returns for them.
+func (cfg Config) Check() error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	if _, err := spiffeid.TrustDomainFromString(cfg.TrustDomain); err != nil {
+		return fmt.Errorf("trust domain %q: %w", cfg.TrustDomain, err)
+	}
+	if cfg.WitnessQuorum > len(cfg.Witnesses) {
+		return fmt.Errorf("witness quorum %d is more than the %d witnesses configured", cfg.WitnessQuorum, len(cfg.Witnesses))
 	}
 	return nil
 }
@@ -334,6 +367,11 @@ func (cfg *Config) setDefaults() error {
 	up := []string{cfg.UpstreamCertFile, cfg.UpstreamKeyFile, cfg.UpstreamBundleFile}
 	if n := countSet(up...); n != 0 && n != 3 {
 		return errors.New("server: the upstream CA needs all of cert, key and bundle files, or none")
+	}
+	if cfg.JWTIssuer != "" {
+		if err := oidcdiscovery.CheckIssuer(cfg.JWTIssuer); err != nil {
+			return fmt.Errorf("server: JWT issuer: %w", err)
+		}
 	}
 	be := []string{cfg.BundleEndpointAddr, cfg.BundleEndpointCertFile, cfg.BundleEndpointKeyFile}
 	if n := countSet(be...); n != 0 && n != 3 {
@@ -403,6 +441,7 @@ func (s *Server) buildCA(ctx context.Context) error {
 		CATTL:       s.cfg.CATTL,
 		X509SVIDTTL: s.cfg.X509SVIDTTL,
 		JWTSVIDTTL:  s.cfg.JWTSVIDTTL,
+		JWTIssuer:   strings.TrimSuffix(s.cfg.JWTIssuer, "/"),
 		Upstream:    upstream,
 	})
 	if err != nil {
@@ -495,7 +534,7 @@ func (s *Server) Run(ctx context.Context) error {
 	tasks = append(tasks, s.remediationTasks()...)
 	if s.bundleListener != nil {
 		tasks = append(tasks, task{"bundle-endpoint", func(ctx context.Context) error {
-			return s.serve(ctx, s.bundleListener, s.bundleHandler(), s.webTLS)
+			return s.serve(ctx, s.bundleListener, s.bundleEndpointHandler(), s.webTLS)
 		}})
 	}
 	s.logger.Info("kith server running", "addr", s.Addr(), "trust_domain", s.td.String(), "store", s.store.Backend())

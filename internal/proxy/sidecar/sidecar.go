@@ -95,6 +95,10 @@ type Outbound struct {
 }
 
 // validate checks cfg before Run does any I/O.
+// Check reports what [Run] would refuse in cfg before starting anything;
+// it returns the same errors.
+func (cfg Config) Check() error { return cfg.validate() }
+
 func (cfg *Config) validate() error {
 	switch {
 	case cfg.WorkloadSocket == "" || cfg.DataPlaneSocket == "":
