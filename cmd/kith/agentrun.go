@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,7 +75,57 @@ func agentConfig(args []string, stderr io.Writer) (agent.Config, error) {
 		return cfg, usageError{err}
 	}
 	cfg.Logger = logger
-	return cfg, cfg.Check()
+	if err := cfg.Check(); err != nil {
+		return cfg, usageError{agentFlagTerms(err)}
+	}
+	return cfg, nil
+}
+
+// agentFlags maps agent.Config fields to the flags of kith agent that set
+// them, so that a configuration error names what was typed.
+var agentFlags = map[string]string{
+	"ServerURL":       "--server",
+	"SocketPath":      "--socket",
+	"TrustDomain":     "--trust-domain",
+	"TrustBundleFile": "--trust-bundle",
+}
+
+// agentFlagTerms returns the problems of err, an error of
+// agent.Config.Check, one a line, each naming its flag instead of its
+// field.
+func agentFlagTerms(err error) error {
+	var lines []string
+	for _, e := range leafErrors(err) {
+		var ce *agent.ConfigError
+		if errors.As(e, &ce) && agentFlags[ce.Field] != "" {
+			msg := strings.TrimPrefix(ce.Error(), ce.Field)
+			lines = append(lines, agentFlags[ce.Field]+msg)
+			continue
+		}
+		lines = append(lines, e.Error())
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// leafErrors flattens the errors joined in err (through wrapping).
+func leafErrors(err error) []error {
+	for {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			var out []error
+			for _, e := range j.Unwrap() {
+				out = append(out, leafErrors(e)...)
+			}
+			return out
+		}
+		u := errors.Unwrap(err)
+		if u == nil {
+			return []error{err}
+		}
+		if _, ok := err.(*agent.ConfigError); ok {
+			return []error{err}
+		}
+		err = u
+	}
 }
 
 // absPath returns path made absolute, or path if that fails.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -98,19 +99,42 @@ func (cfg Config) Check() error {
 	return err
 }
 
+// ConfigError is a problem with one field of a [Config]; [New] and
+// [Config.Check] return them (joined, wrapped) so that a command can name
+// its own flag for the field.
+type ConfigError struct {
+	// Field is the Config field's name, such as "ServerURL".
+	Field string
+	// Err says what is wrong with it.
+	Err error
+}
+
+// Error returns the field's name and the problem, such as "ServerURL is
+// required" or "TrustBundleFile: open b.pem: no such file or directory".
+func (e *ConfigError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "\"") {
+		return e.Field + " " + msg
+	}
+	return e.Field + ": " + msg
+}
+
+// Unwrap returns the problem.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 func (cfg *Config) validate() (*url.URL, []*x509.Certificate, spiffeid.TrustDomain, error) {
 	var errs []error
 	u, err := url.Parse(cfg.ServerURL)
 	switch {
 	case cfg.ServerURL == "":
-		errs = append(errs, errors.New("ServerURL is required"))
+		errs = append(errs, &ConfigError{Field: "ServerURL", Err: errors.New("is required")})
 	case err != nil:
-		errs = append(errs, fmt.Errorf("ServerURL: %w", err))
+		errs = append(errs, &ConfigError{Field: "ServerURL", Err: err})
 	case u.Scheme != "https" || u.Host == "":
-		errs = append(errs, fmt.Errorf("ServerURL %q must be https://host:port", cfg.ServerURL))
+		errs = append(errs, &ConfigError{Field: "ServerURL", Err: fmt.Errorf("%q must be https://host:port", cfg.ServerURL)})
 	}
 	if cfg.SocketPath == "" {
-		errs = append(errs, errors.New("SocketPath is required"))
+		errs = append(errs, &ConfigError{Field: "SocketPath", Err: errors.New("is required")})
 	} else if !filepath.IsAbs(cfg.SocketPath) {
 		if abs, err := filepath.Abs(cfg.SocketPath); err == nil {
 			cfg.SocketPath = abs
@@ -131,14 +155,14 @@ func (cfg *Config) validate() (*url.URL, []*x509.Certificate, spiffeid.TrustDoma
 	var td spiffeid.TrustDomain
 	if cfg.TrustDomain != "" {
 		if td, err = spiffeid.TrustDomainFromString(cfg.TrustDomain); err != nil {
-			errs = append(errs, fmt.Errorf("TrustDomain: %w", err))
+			errs = append(errs, &ConfigError{Field: "TrustDomain", Err: err})
 		}
 	}
 	roots := cfg.TrustBundle
 	if cfg.TrustBundleFile != "" {
 		more, err := readPEMCertificates(cfg.TrustBundleFile)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("TrustBundleFile: %w", err))
+			errs = append(errs, &ConfigError{Field: "TrustBundleFile", Err: err})
 		}
 		roots = append(roots[:len(roots):len(roots)], more...)
 	}
